@@ -1,0 +1,131 @@
+// Command selfheal_exporter probes IC-Servers, key-service instances, Redis
+// and TCP ports, and serves the results to Prometheus: per target through
+// /probe, and for static checks through /metrics.
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/selfheal/selfheal/collector"
+	"github.com/selfheal/selfheal/internal/logging"
+	"github.com/selfheal/selfheal/internal/serve"
+)
+
+func main() {
+	app := kingpin.New("selfheal_exporter", "Probes what agents and services depend on and tracks agent heartbeats, for Prometheus.")
+	var (
+		configFile    = app.Flag("config.file", "selfheal_exporter configuration file.").Default("selfheal_exporter.yml").String()
+		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
+		timeoutOffset = app.Flag("probe.timeout-offset", "Offset to subtract from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) for a probe's deadline.").Default("0.5s").Duration()
+		concurrency   = app.Flag("checks.concurrency", "How many static check targets are probed at once during a /metrics scrape.").Default(fmt.Sprint(collector.DefaultConcurrency)).Int()
+		webFlags      = kingpinflag.AddFlags(app, ":9874")
+	)
+	logCfg := logging.AddFlags(app)
+	app.Version(version.Print("selfheal_exporter"))
+	app.HelpFlag.Short('h')
+	kingpin.MustParse(app.Parse(os.Args[1:]))
+
+	logger, err := logging.New(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if *configCheck {
+		if _, err := loadConfig(*configFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stdout, "%s: valid\n", *configFile)
+		return
+	}
+	if err := run(*configFile, *timeoutOffset, *concurrency, webFlags, logger); err != nil {
+		level.Error(logger).Log("msg", "Exiting", "err", err)
+		os.Exit(1)
+	}
+}
+
+func loadConfig(path string) (*collector.Config, error) {
+	c, err := collector.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Prepare(); err != nil {
+		if ce, ok := err.(*collector.ConfigError); ok {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func run(configFile string, timeoutOffset time.Duration, concurrency int, webFlags *web.FlagConfig, logger log.Logger) error {
+	level.Info(logger).Log("msg", "Starting selfheal_exporter", "version", version.Info())
+	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
+
+	conf, err := loadConfig(configFile)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("selfheal_exporter"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	exp := collector.NewExporter(conf, reg)
+	reloader := serve.NewReloader("selfheal_exporter", func() error {
+		c, err := loadConfig(configFile)
+		if err != nil {
+			return err
+		}
+		exp.SetConfig(c)
+		return nil
+	}, reg, logger)
+	if err := reloader.Reload(); err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	reloader.WatchSIGHUP(stop)
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: concurrency, TimeoutOffset: timeoutOffset, Logger: logger})
+	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: timeoutOffset})
+	mux.Handle("/-/reload", reloader)
+	serve.HandleHealth(mux, nil)
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "selfheal_exporter",
+		Description: "Probes IC-Servers, key services, Redis and TCP ports, and tracks agent heartbeats",
+		Version:     version.Info(),
+		Form: web.LandingForm{
+			Action: "/probe",
+			Inputs: []web.LandingFormInput{
+				{Label: "Module", Type: "text", Name: "module", Placeholder: "ic_server"},
+				{Label: "Target", Type: "text", Name: "target", Placeholder: "http://127.0.0.1:8088/ok"},
+				{Label: "Debug", Type: "checkbox", Name: "debug", Value: "true"},
+			},
+		},
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics", Description: "Exporter metrics and static checks"},
+			{Address: "/probe?module=&target=&debug=true", Text: "Probe", Description: "Probe one target"},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", landing)
+	return serve.Run(mux, webFlags, 30*time.Second, logger)
+}

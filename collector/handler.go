@@ -1,0 +1,98 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+)
+
+// ProbeHandler serves GET /probe?module=M&target=T for Prometheus service
+// discovery: one probe, its metrics from a fresh registry. With debug=true it
+// answers the probe's log lines and the metrics as text instead.
+type ProbeHandler struct {
+	Exporter      *Exporter
+	Logger        log.Logger
+	TimeoutOffset time.Duration
+}
+
+func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	conf := h.Exporter.Config()
+	name := q.Get("module")
+	if name == "" {
+		h.Exporter.badRequests.WithLabelValues("missing_module").Inc()
+		http.Error(w, "module parameter is missing", http.StatusBadRequest)
+		return
+	}
+	module, ok := conf.Modules[name]
+	if !ok {
+		h.Exporter.unknownModule.Inc()
+		http.Error(w, fmt.Sprintf("unknown module %q", name), http.StatusBadRequest)
+		level.Debug(h.Logger).Log("msg", "Unknown module", "module", name)
+		return
+	}
+	target := q.Get("target")
+	if target == "" {
+		h.Exporter.badRequests.WithLabelValues("missing_target").Inc()
+		http.Error(w, "target parameter is missing", http.StatusBadRequest)
+		return
+	}
+	if err := ValidateTarget(module.Prober, target); err != nil {
+		h.Exporter.badRequests.WithLabelValues("invalid_target").Inc()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+
+	timeout := ProbeTimeout(module.Timeout.Duration, r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), h.TimeoutOffset)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	debug := q.Get("debug") == "true"
+	logger := log.With(h.Logger, "module", name, "target", target)
+	var lines bytes.Buffer
+	if debug {
+		logger = log.NewLogfmtLogger(&lines)
+		logger = log.With(logger, "ts", log.DefaultTimestampUTC)
+		level.Info(logger).Log("msg", "Beginning probe", "prober", module.Prober, "timeout", timeout)
+	}
+
+	res := &Result{}
+	ok = Run(ctx, target, module, res, logger)
+	h.Exporter.countProbe(module.Prober, ok)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(resultCollector{res})
+	if !debug {
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: errLogger{h.Logger}}).ServeHTTP(w, r)
+		return
+	}
+	if ok {
+		level.Info(logger).Log("msg", "Probe succeeded")
+	} else {
+		level.Info(logger).Log("msg", "Probe failed")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "Logs for the probe:\n%s\n\nMetrics that would have been returned:\n", lines.String())
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintf(w, "error gathering metrics: %s\n", err)
+		return
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		_ = enc.Encode(mf)
+	}
+}
+
+// errLogger adapts the go-kit logger to promhttp's error logger.
+type errLogger struct{ log.Logger }
+
+func (l errLogger) Println(v ...any) { level.Error(l.Logger).Log("msg", fmt.Sprint(v...)) }

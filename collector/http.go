@@ -1,0 +1,181 @@
+package collector
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
+)
+
+// httpClient builds the module's client once. Keep-alives are off, so every
+// probe opens a fresh connection: a pooled one could hide a broken network
+// path. Building the client once per configuration (instead of per probe)
+// keeps probes cheap; the reload builds new ones.
+type httpClient struct {
+	once   sync.Once
+	client *http.Client
+	err    error
+}
+
+func (h *HTTPProbe) client() (*http.Client, error) {
+	h.c.once.Do(func() {
+		h.c.client, h.c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
+			config.WithKeepAlivesDisabled(), config.WithUserAgent("selfheal_exporter/"+version.Version))
+		if h.c.err != nil {
+			h.c.err = fmt.Errorf("building HTTP client: %w", h.c.err)
+		}
+	})
+	return h.c.client, h.c.err
+}
+
+// phaseTrace times the phases of one HTTP request.
+type phaseTrace struct {
+	mu                        sync.Mutex
+	dnsStart, dnsDone         time.Time
+	connectStart, connectDone time.Time
+	tlsStart, tlsDone         time.Time
+	wroteRequest, firstByte   time.Time
+}
+
+func (t *phaseTrace) clientTrace() *httptrace.ClientTrace {
+	now := func(p *time.Time) { t.mu.Lock(); *p = time.Now(); t.mu.Unlock() }
+	return &httptrace.ClientTrace{
+		DNSStart:             func(httptrace.DNSStartInfo) { now(&t.dnsStart) },
+		DNSDone:              func(httptrace.DNSDoneInfo) { now(&t.dnsDone) },
+		ConnectStart:         func(string, string) { now(&t.connectStart) },
+		ConnectDone:          func(string, string, error) { now(&t.connectDone) },
+		TLSHandshakeStart:    func() { now(&t.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { now(&t.tlsDone) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { now(&t.wroteRequest) },
+		GotFirstResponseByte: func() { now(&t.firstByte) },
+	}
+}
+
+func span(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() || b.Before(a) {
+		return 0
+	}
+	return b.Sub(a)
+}
+
+func (t *phaseTrace) record(res *Result, end time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	res.Phase("resolve", span(t.dnsStart, t.dnsDone))
+	res.Phase("connect", span(t.connectStart, t.connectDone))
+	res.Phase("tls", span(t.tlsStart, t.tlsDone))
+	res.Phase("processing", span(t.wroteRequest, t.firstByte))
+	res.Phase("transfer", span(t.firstByte, end))
+}
+
+// ProbeHTTP requests target and checks the status code and the body. An
+// IC-Server's GET /ok is healthy on any 2xx; the key service only when its
+// healthz body says it is operational (fail_if_body_not_matches_regexp).
+func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, logger log.Logger) bool {
+	h := module.HTTP
+	client, err := h.client()
+	if err != nil {
+		level.Error(logger).Log("msg", "Probe cannot run", "err", err)
+		return false
+	}
+	var body io.Reader
+	if h.Body != "" {
+		body = strings.NewReader(h.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, h.Method, httpURL(target), body)
+	if err != nil {
+		level.Debug(logger).Log("msg", "Invalid request", "err", err)
+		return false
+	}
+	for k, v := range h.Headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	var trace phaseTrace
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace.clientTrace()))
+
+	resp, err := client.Do(req)
+	if err != nil {
+		trace.record(res, time.Now())
+		level.Debug(logger).Log("msg", "Request failed", "err", describeNetErr(ctx, err))
+		return false
+	}
+	defer resp.Body.Close()
+	res.Set("selfheal_probe_http_status_code", "Response HTTP status code.", float64(resp.StatusCode))
+	if resp.TLS != nil {
+		recordTLS(res, resp.TLS)
+	}
+
+	limit := int64(h.BodySizeLimit)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	trace.record(res, time.Now())
+	res.Set("selfheal_probe_http_content_length_bytes", "Length of the response body read, in bytes.", float64(len(data)))
+	if err != nil {
+		level.Debug(logger).Log("msg", "Reading the body failed", "err", describeNetErr(ctx, err))
+		return false
+	}
+	if int64(len(data)) > limit {
+		level.Debug(logger).Log("msg", "Body exceeds body_size_limit", "limit", limit)
+		return false
+	}
+	if !validStatus(resp.StatusCode, h.ValidStatusCodes) {
+		level.Debug(logger).Log("msg", "Invalid HTTP status code", "status", resp.StatusCode)
+		return false
+	}
+	regexFailed := false
+	for _, re := range h.FailIfBodyMatchesRegexp {
+		if re.Match(data) {
+			level.Debug(logger).Log("msg", "Body matched a fail_if_body_matches_regexp", "regexp", re.String())
+			regexFailed = true
+		}
+	}
+	for _, re := range h.FailIfBodyNotMatchesRegexp {
+		if !re.Match(data) {
+			level.Debug(logger).Log("msg", "Body did not match a fail_if_body_not_matches_regexp", "regexp", re.String())
+			regexFailed = true
+		}
+	}
+	if len(h.FailIfBodyMatchesRegexp)+len(h.FailIfBodyNotMatchesRegexp) > 0 {
+		res.Set("selfheal_probe_failed_due_to_regex", "Whether the probe failed because of a body regular expression.", boolFloat(regexFailed))
+	}
+	if regexFailed {
+		return false
+	}
+	level.Debug(logger).Log("msg", "Probe succeeded", "status", resp.StatusCode)
+	return true
+}
+
+func validStatus(code int, valid []int) bool {
+	if len(valid) == 0 {
+		return code >= 200 && code < 300
+	}
+	for _, v := range valid {
+		if v == code {
+			return true
+		}
+	}
+	return false
+}
+
+// describeNetErr names a timeout as such: a probe cut short by its deadline
+// is the most common failure and the one most worth telling apart.
+func describeNetErr(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("timed out: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,62 @@
+// Package logging builds the one go-kit logger each binary uses, from the
+// --log.level and --log.format flags every Prometheus exporter offers, and
+// bridges it to log/slog for libraries (exporter-toolkit) that want a
+// *slog.Logger, so that both write the same lines to the same place.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// Config holds the logging flags.
+type Config struct {
+	Level  string
+	Format string
+}
+
+// AddFlags registers --log.level and --log.format on app.
+func AddFlags(app *kingpin.Application) *Config {
+	c := &Config{}
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
+		Default("info").EnumVar(&c.Level, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").
+		Default("logfmt").EnumVar(&c.Format, "logfmt", "json")
+	return c
+}
+
+// New returns a leveled logger writing to w (stderr when w is nil).
+func New(c *Config, w io.Writer) (log.Logger, error) {
+	if w == nil {
+		w = os.Stderr
+	}
+	var l log.Logger
+	switch c.Format {
+	case "", "logfmt":
+		l = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	case "json":
+		l = log.NewJSONLogger(log.NewSyncWriter(w))
+	default:
+		return nil, fmt.Errorf("unknown log format %q", c.Format)
+	}
+	var allow level.Option
+	switch c.Level {
+	case "debug":
+		allow = level.AllowDebug()
+	case "", "info":
+		allow = level.AllowInfo()
+	case "warn":
+		allow = level.AllowWarn()
+	case "error":
+		allow = level.AllowError()
+	default:
+		return nil, fmt.Errorf("unknown log level %q", c.Level)
+	}
+	l = level.NewFilter(l, allow)
+	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), nil
+}
