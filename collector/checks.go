@@ -50,9 +50,7 @@ func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Lo
 			for i := range next {
 				r := &results[i]
 				m := conf.Modules[r.check.Module]
-				pctx, cancel := context.WithTimeout(ctx, m.Timeout.Duration)
-				r.ok = Run(pctx, r.target.Target, m, &r.res, log.With(logger, "check", r.check.Name, "target", r.target.Target))
-				cancel()
+				r.ok = Run(ctx, r.target.Target, m, &r.res, log.With(logger, "check", r.check.Name, "target", r.target.Target))
 				if r.check.HealthMetric != "" {
 					r.res.Set(r.check.HealthMetric, "Whether the target answered its health check (1) or not (0), from selfheal_exporter check "+r.check.Name+".", boolFloat(r.ok))
 				}

@@ -173,18 +173,24 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	c, err := ParseConfig(b)
+	if err == nil {
+		c.setDirectory(filepath.Dir(path))
+		if err = c.prepare(); err != nil {
+			err = locate(b, err)
+		}
+	}
 	if err != nil {
 		if ce, ok := err.(*ConfigError); ok {
 			ce.File = path
 		}
 		return nil, err
 	}
-	c.setDirectory(filepath.Dir(path))
 	return c, nil
 }
 
 // ParseConfig decodes and validates configuration bytes. Relative file
-// paths are left as they are.
+// paths are left as they are and nothing is read from disk: LoadConfig does
+// both.
 func ParseConfig(b []byte) (*Config, error) {
 	c := &Config{}
 	if err := yaml.UnmarshalStrict(b, c); err != nil {

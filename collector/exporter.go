@@ -49,14 +49,14 @@ func (e *Exporter) Config() *Config { return e.conf.Load() }
 // SetConfig swaps in a new, already validated configuration.
 func (e *Exporter) SetConfig(c *Config) { e.conf.Store(c) }
 
-// Prepare builds what a configuration needs before it may serve (the http
-// modules' clients), so that a reload fails early instead of every probe
-// failing later.
-func (c *Config) Prepare() error {
+// prepare builds what a configuration needs before it may serve (the http
+// modules' clients, which read CA and certificate files), so that a reload
+// fails early instead of every probe failing later.
+func (c *Config) prepare() error {
 	for name, m := range c.Modules {
 		if m.HTTP != nil {
 			if _, err := m.HTTP.client(); err != nil {
-				return &ConfigError{Key: "modules." + name + ".http", Msg: err.Error()}
+				return &fieldError{path: []string{"modules", name, "http"}, msg: err.Error()}
 			}
 		}
 	}

@@ -63,9 +63,16 @@ func (r *Result) Phase(phase string, d time.Duration) {
 	r.SetLabeled("selfheal_probe_phase_duration_seconds", phaseHelp, "phase", phase, d.Seconds())
 }
 
-// Run probes target with module and adds selfheal_probe_success and
+// Run probes target with module, within the module's timeout and ctx's
+// deadline, and adds selfheal_probe_success and
 // selfheal_probe_duration_seconds to res.
 func Run(ctx context.Context, target string, module *Module, res *Result, logger log.Logger) bool {
+	timeout := module.Timeout.Duration
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	start := time.Now()
 	ok := Probers[module.Prober](ctx, target, module, res, logger)
 	res.Set("selfheal_probe_duration_seconds", "How long the probe took, in seconds.", time.Since(start).Seconds())

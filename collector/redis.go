@@ -43,7 +43,7 @@ func redisAddress(target string) (address string, useTLS bool, err error) {
 		return "", false, fmt.Errorf("target %q: scheme must be redis or rediss", target)
 	}
 	if u.User != nil {
-		return "", false, fmt.Errorf("target %q: credentials belong in the module's password_file, not the target", target)
+		return "", false, fmt.Errorf("target %q: credentials belong in the module's password_file, not the target", u.Redacted())
 	}
 	host := u.Host
 	if u.Port() == "" {

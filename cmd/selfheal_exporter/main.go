@@ -44,7 +44,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *configCheck {
-		if _, err := loadConfig(*configFile); err != nil {
+		if _, err := collector.LoadConfig(*configFile); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -57,25 +57,12 @@ func main() {
 	}
 }
 
-func loadConfig(path string) (*collector.Config, error) {
-	c, err := collector.LoadConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Prepare(); err != nil {
-		if ce, ok := err.(*collector.ConfigError); ok {
-			ce.File = path
-		}
-		return nil, err
-	}
-	return c, nil
-}
 
 func run(configFile string, timeoutOffset time.Duration, concurrency int, webFlags *web.FlagConfig, logger log.Logger) error {
 	level.Info(logger).Log("msg", "Starting selfheal_exporter", "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
 
-	conf, err := loadConfig(configFile)
+	conf, err := collector.LoadConfig(configFile)
 	if err != nil {
 		return err
 	}
@@ -87,7 +74,7 @@ func run(configFile string, timeoutOffset time.Duration, concurrency int, webFla
 	)
 	exp := collector.NewExporter(conf, reg)
 	reloader := serve.NewReloader("selfheal_exporter", func() error {
-		c, err := loadConfig(configFile)
+		c, err := collector.LoadConfig(configFile)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,171 @@
+package collector
+
+import (
+	"encoding/pem"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const operational = "The API is available and operational."
+
+// testMux imitates the targets of the seed runbooks: an IC-Server's /ok and
+// the key service's healthz in its good and bad states.
+func testMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("/api/auth/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(operational)) })
+	mux.HandleFunc("/degraded", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("cipher service unreachable")) })
+	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 503) })
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("x", 4096))) })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(10 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("X-Probe") != "selfheal" || r.Host != "ic.example" {
+			http.Error(w, "wrong request", 400)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if r.Header.Get("Authorization") == "Bearer t0ken" || (ok && u == "probe" && p == "s3cret") {
+			w.Write([]byte("ok"))
+			return
+		}
+		http.Error(w, "unauthorized", 401)
+	})
+	return mux
+}
+
+func TestHTTPProber(t *testing.T) {
+	srv := httptest.NewServer(testMux())
+	defer srv.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pw"), "s3cret\n")
+	writeFile(t, filepath.Join(dir, "token"), "t0ken")
+
+	tests := []struct {
+		name   string
+		module string
+		path   string
+		ok     bool
+		status float64
+	}{
+		{"ic-server ok", `{prober: http}`, "/ok", true, 200},
+		{"ic-server down answers 503", `{prober: http}`, "/error", false, 503},
+		{"503 accepted when listed", `{prober: http, http: {valid_status_codes: [503]}}`, "/error", true, 503},
+		{"200 refused when not listed", `{prober: http, http: {valid_status_codes: [204]}}`, "/ok", false, 200},
+		{"key service operational", `{prober: http, http: {fail_if_body_not_matches_regexp: ['The API is available and operational']}}`, "/api/auth/healthz", true, 200},
+		{"key service degraded", `{prober: http, http: {fail_if_body_not_matches_regexp: ['The API is available and operational']}}`, "/degraded", false, 200},
+		{"body matches a failure pattern", `{prober: http, http: {fail_if_body_matches_regexp: ['unreachable']}}`, "/degraded", false, 200},
+		{"redirect followed", `{prober: http}`, "/redirect", true, 200},
+		{"redirect not followed", `{prober: http, http: {follow_redirects: false}}`, "/redirect", false, 302},
+		{"body over the limit", `{prober: http, http: {body_size_limit: 1KiB}}`, "/big", false, 200},
+		{"body within the limit", `{prober: http, http: {body_size_limit: 8KiB}}`, "/big", true, 200},
+		{"method, header and host", `{prober: http, http: {method: POST, body: x, headers: {X-Probe: selfheal, Host: ic.example}}}`, "/echo", true, 200},
+		{"no credentials", `{prober: http}`, "/auth", false, 401},
+		{"basic auth from file", `{prober: http, http: {basic_auth: {username: probe, password_file: ` + filepath.Join(dir, "pw") + `}}}`, "/auth", true, 200},
+		{"bearer token from file", `{prober: http, http: {authorization: {credentials_file: ` + filepath.Join(dir, "token") + `}}}`, "/auth", true, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, got := probe(t, mustModule(t, tc.module), srv.URL+tc.path)
+			if ok != tc.ok {
+				t.Errorf("success = %v, want %v (samples %v)", ok, tc.ok, got)
+			}
+			if got["selfheal_probe_http_status_code"] != tc.status {
+				t.Errorf("status code = %v, want %v", got["selfheal_probe_http_status_code"], tc.status)
+			}
+			if got["selfheal_probe_success"] != boolFloat(tc.ok) {
+				t.Errorf("selfheal_probe_success = %v", got["selfheal_probe_success"])
+			}
+		})
+	}
+}
+
+func TestHTTPProberTimesOut(t *testing.T) {
+	srv := httptest.NewServer(testMux())
+	defer srv.Close()
+	start := time.Now()
+	ok, _ := probe(t, mustModule(t, `{prober: http, timeout: 300ms}`), srv.URL+"/slow")
+	if ok {
+		t.Fatal("a target that never answers passed")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("probe took %v despite a 300ms timeout", d)
+	}
+}
+
+func TestHTTPProberRefusedAndUnresolvable(t *testing.T) {
+	l := closedPort(t)
+	for _, target := range []string{"http://" + l + "/ok", "http://does-not-exist.invalid/ok"} {
+		ok, got := probe(t, mustModule(t, `{prober: http, timeout: 2s}`), target)
+		if ok || got["selfheal_probe_success"] != 0 {
+			t.Errorf("%s: want a failed probe, got %v", target, got)
+		}
+	}
+}
+
+func TestHTTPProberTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(testMux())
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+
+	// Unknown CA: the handshake fails and so does the probe.
+	if ok, _ := probe(t, mustModule(t, `{prober: http}`), srv.URL+"/ok"); ok {
+		t.Error("probe passed against an untrusted certificate")
+	}
+	ok, got := probe(t, mustModule(t, `{prober: http, http: {tls_config: {ca_file: `+ca+`}}}`), srv.URL+"/ok")
+	if !ok {
+		t.Fatalf("probe with the right CA failed: %v", got)
+	}
+	if want := float64(srv.Certificate().NotAfter.Unix()); got["selfheal_probe_tls_cert_expiry_timestamp_seconds"] != want {
+		t.Errorf("cert expiry = %v, want %v", got["selfheal_probe_tls_cert_expiry_timestamp_seconds"], want)
+	}
+	if got["selfheal_probe_phase_duration_seconds{tls}"] <= 0 {
+		t.Errorf("tls phase not timed: %v", got)
+	}
+	if ok, _ := probe(t, mustModule(t, `{prober: http, http: {tls_config: {insecure_skip_verify: true}}}`), srv.URL+"/ok"); !ok {
+		t.Error("insecure_skip_verify did not skip verification")
+	}
+	// The certificate names example.com; asking for another name fails.
+	if ok, _ := probe(t, mustModule(t, `{prober: http, http: {tls_config: {ca_file: `+ca+`, server_name: ic.other}}}`), srv.URL+"/ok"); ok {
+		t.Error("server_name mismatch passed")
+	}
+}
+
+// TestHTTPProberFreshConnections checks that every probe dials anew: a pooled
+// connection would keep reporting a path healthy after it broke.
+func TestHTTPProberFreshConnections(t *testing.T) {
+	srv := httptest.NewUnstartedServer(testMux())
+	conns := 0
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns++
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	m := mustModule(t, `{prober: http}`)
+	for range 5 {
+		if ok, _ := probe(t, m, srv.URL+"/ok"); !ok {
+			t.Fatal("probe failed")
+		}
+	}
+	srv.Close()
+	if conns != 5 {
+		t.Fatalf("5 probes opened %d connections", conns)
+	}
+}
