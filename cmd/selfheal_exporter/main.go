@@ -57,7 +57,6 @@ func main() {
 	}
 }
 
-
 func run(configFile string, timeoutOffset time.Duration, concurrency int, webFlags *web.FlagConfig, logger log.Logger) error {
 	level.Info(logger).Log("msg", "Starting selfheal_exporter", "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())

@@ -1,0 +1,71 @@
+# selfheal: build, run and test with plain go (promu reads .promu.yml for
+# release builds; both set the same version ldflags).
+
+GO        ?= go
+PREFIX    ?= $(CURDIR)
+VERSION   := $(shell cat VERSION)
+REVISION  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILDDATE := $(shell date -u +%Y%m%d-%H:%M:%S)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(USER)@$(shell hostname) \
+             -X $(VPKG).BuildDate=$(BUILDDATE)
+BINARIES  := selfheal_exporter
+FUZZTIME  ?= 10s
+# Debian packages the tests start for real.
+DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
+DEB_BINS  := redis-server haproxy stunnel4 promtool amtool
+BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway
+
+.PHONY: all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean
+
+all: build
+
+build:
+	@for b in $(BINARIES); do \
+		echo ">> building $$b"; \
+		$(GO) build -ldflags '$(LDFLAGS)' -o $(PREFIX)/$$b ./cmd/$$b || exit 1; \
+	done
+
+# run starts the exporter on the example config: it probes its own
+# listener, so nothing else needs to run. Ctrl-C stops it.
+run: build
+	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874
+
+# deps installs the programs the tests run, when any is missing.
+deps:
+	@missing=0; for b in $(DEB_BINS); do \
+		command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || [ -x /usr/bin/$$b ] || missing=1; \
+	done; \
+	if [ $$missing = 1 ]; then \
+		echo ">> installing $(DEB_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
+	fi
+
+bench-deps: deps
+	@command -v prometheus-blackbox-exporter >/dev/null 2>&1 && command -v prometheus-pushgateway >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PKGS) >/dev/null; }
+
+test: deps lint unit fuzz
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: fmt-check vet
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./collector
+
+bench: bench-deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+
+clean:
+	rm -f $(BINARIES)

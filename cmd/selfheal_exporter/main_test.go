@@ -1,0 +1,131 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// These tests run the built binary, as an operator would: start-up errors,
+// --config.check, and reloads by SIGHUP and POST /-/reload.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "selfheal_exporter")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "selfheal_exporter")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const goodConfig = `
+modules:
+  gossip: {prober: tcp, timeout: 2s}
+checks:
+  - name: self
+    module: gossip
+    targets: [%s]
+`
+
+func TestConfigCheck(t *testing.T) {
+	out, err := exec.Command(binary, "--config.check", "--config.file", "../../examples/selfheal_exporter.yml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "valid") {
+		t.Fatalf("example config: %v %s", err, out)
+	}
+	out, err = exec.Command(binary, "--config.check", "--config.file", "../../testdata/exporter/bad/unknown_key.yml").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown_key.yml:5: modules.ic_server.http.methd: unknown key "methd"`) {
+		t.Fatalf("broken config: %v %s", err, out)
+	}
+}
+
+func TestBadConfigAtStartupExits(t *testing.T) {
+	cmd := exec.Command(binary, "--config.file", "../../testdata/exporter/bad/bad_prober.yml", "--web.listen-address", testutil.Addr(testutil.FreePort(t)))
+	done := make(chan error, 1)
+	var out strings.Builder
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(out.String(), `unknown prober \"ping\"`) {
+			t.Fatalf("want a non-zero exit naming the problem, got %v: %s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("exporter kept running with a broken config")
+	}
+}
+
+func fetch(t *testing.T, method, url string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	addr := testutil.Addr(testutil.FreePort(t))
+	cfg := testutil.WriteFile(t, dir, "c.yml", testutil.Sprintf(goodConfig, addr))
+	p := testutil.Start(t, dir, binary, "--config.file", cfg, "--web.listen-address", addr)
+	testutil.WaitPort(t, addr, p)
+	base := "http://" + addr
+
+	for _, path := range []string{"/-/healthy", "/-/ready", "/"} {
+		if code, _ := fetch(t, "GET", base+path); code != 200 {
+			t.Errorf("%s answered %d", path, code)
+		}
+	}
+	_, m := fetch(t, "GET", base+"/metrics")
+	for _, want := range []string{`selfheal_probe_success{check="self"`, "selfheal_exporter_config_last_reload_successful 1", "selfheal_exporter_build_info{"} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+	}
+
+	// A broken config is refused and the old one keeps serving.
+	testutil.WriteFile(t, dir, "c.yml", "modules: {gossip: {prober: tcp, bogus: 1}}\n")
+	code, body := fetch(t, "POST", base+"/-/reload")
+	if code != 500 || !strings.Contains(body, `unknown key "bogus"`) {
+		t.Fatalf("bad reload answered %d %q", code, body)
+	}
+	_, m = fetch(t, "GET", base+"/metrics")
+	if !strings.Contains(m, "selfheal_exporter_config_last_reload_successful 0") || !strings.Contains(m, `check="self"`) {
+		t.Fatalf("after a failed reload: want the old checks and the failure gauge:\n%s", m)
+	}
+	if code, _ := fetch(t, "GET", base+"/-/reload"); code != 405 {
+		t.Errorf("GET /-/reload answered %d", code)
+	}
+
+	// A good config arrives by SIGHUP.
+	testutil.WriteFile(t, dir, "c.yml", testutil.Sprintf(strings.ReplaceAll(goodConfig, "name: self", "name: renamed"), addr))
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the SIGHUP reload", func() bool {
+		_, m := fetch(t, "GET", base+"/metrics")
+		return strings.Contains(m, `check="renamed"`) && strings.Contains(m, "selfheal_exporter_config_last_reload_successful 1")
+	})
+}
