@@ -16,7 +16,7 @@ FUZZTIME  ?= 10s
 # Debian packages the tests start for real.
 DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
 DEB_BINS  := redis-server haproxy stunnel4 promtool amtool
-BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway
+BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
 .PHONY: all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean
 
@@ -44,7 +44,7 @@ deps:
 	fi
 
 bench-deps: deps
-	@command -v prometheus-blackbox-exporter >/dev/null 2>&1 && command -v prometheus-pushgateway >/dev/null 2>&1 || { \
+	@command -v prometheus-blackbox-exporter >/dev/null 2>&1 && command -v prometheus-pushgateway >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PKGS) >/dev/null; }
 
 test: deps lint unit fuzz

@@ -9,9 +9,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
 )
 
 // ProbeHandler serves GET /probe?module=M&target=T for Prometheus service
@@ -64,14 +61,13 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		level.Info(logger).Log("msg", "Beginning probe", "prober", module.Prober, "timeout", timeout)
 	}
 
-	res := &Result{}
+	res := &Result{Samples: make([]Sample, 0, 12)}
 	ok = Run(ctx, target, module, res, logger)
 	h.Exporter.countProbe(module.Prober, ok)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(resultCollector{res})
 	if !debug {
-		promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: errLogger{h.Logger}}).ServeHTTP(w, r)
+		w.Header().Set("Content-Type", textContentType)
+		_ = WriteText(w, res)
 		return
 	}
 	if ok {
@@ -81,16 +77,11 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "Logs for the probe:\n%s\n\nMetrics that would have been returned:\n", lines.String())
-	mfs, err := reg.Gather()
-	if err != nil {
-		fmt.Fprintf(w, "error gathering metrics: %s\n", err)
-		return
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		_ = enc.Encode(mf)
-	}
+	_ = WriteText(w, res)
 }
+
+// textContentType is the text exposition format's content type.
+const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // errLogger adapts the go-kit logger to promhttp's error logger.
 type errLogger struct{ log.Logger }

@@ -14,30 +14,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/common/config"
-	"github.com/prometheus/common/version"
 )
-
-// httpClient builds the module's client once. Keep-alives are off, so every
-// probe opens a fresh connection: a pooled one could hide a broken network
-// path. Building the client once per configuration (instead of per probe)
-// keeps probes cheap; the reload builds new ones.
-type httpClient struct {
-	once   sync.Once
-	client *http.Client
-	err    error
-}
-
-func (h *HTTPProbe) client() (*http.Client, error) {
-	h.c.once.Do(func() {
-		h.c.client, h.c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
-			config.WithKeepAlivesDisabled(), config.WithUserAgent("selfheal_exporter/"+version.Version))
-		if h.c.err != nil {
-			h.c.err = fmt.Errorf("building HTTP client: %w", h.c.err)
-		}
-	})
-	return h.c.client, h.c.err
-}
 
 // phaseTrace times the phases of one HTTP request.
 type phaseTrace struct {

@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// BenchmarkProbeThroughput measures /probe with an http module against a
+// fast local target at 50 concurrent connections, next to Debian's
+// blackbox_exporter with the equivalent module and the simplest loop that
+// opens a fresh connection per request (50 goroutines of net/http with
+// keep-alives off, in this process). wrk drives both exporters. Targets: at
+// least 3x blackbox_exporter and at least 80% of the simplest loop.
+func BenchmarkProbeThroughput(b *testing.B) {
+	const conc = 50
+	dur := 5 * time.Second
+	dir := b.TempDir()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
+	go target.Serve(l)
+	defer target.Close()
+	targetURL := "http://" + l.Addr().String() + "/ok"
+
+	exporter := buildBinary(b, dir, "selfheal_exporter")
+	eAddr := testutil.Addr(testutil.FreePort(b))
+	testutil.WriteFile(b, dir, "selfheal.yml", "modules:\n  ic_server: {prober: http, timeout: 5s}\n")
+	ep := startServer(b, dir, eAddr, exporter, "--config.file", "selfheal.yml", "--web.listen-address", eAddr, "--log.level", "error")
+
+	bbAddr := testutil.Addr(testutil.FreePort(b))
+	testutil.WriteFile(b, dir, "blackbox.yml", "modules:\n  http_2xx: {prober: http, timeout: 5s}\n")
+	bb := testutil.Binary(b, "prometheus-blackbox-exporter")
+	startServer(b, dir, bbAddr, bb, "--config.file", "blackbox.yml", "--web.listen-address", bbAddr, "--log.level", "error")
+
+	q := url.Values{"target": {targetURL}}
+	selfURL := "http://" + eAddr + "/probe?module=ic_server&" + q.Encode()
+	bbURL := "http://" + bbAddr + "/probe?module=http_2xx&" + q.Encode()
+	pause := func() { time.Sleep(2 * time.Second) } // let TIME_WAIT sockets and GC settle between runs
+
+	// Each exporter must answer a real, successful probe before it is timed.
+	for u, want := range map[string]string{selfURL: "selfheal_probe_success 1", bbURL: "probe_success 1"} {
+		if ok, _ := load(1, 200*time.Millisecond, func(int, int) string { return u }, want, false); ok == 0 {
+			b.Fatalf("%s does not answer a successful probe", u)
+		}
+	}
+	runWrk(b, conc, time.Second, selfURL) // warm-up
+	pause()
+	self, selfFail := runWrk(b, conc, dur, selfURL)
+	pause()
+	black, bbFail := runWrk(b, conc, dur, bbURL)
+	pause()
+	loopOK, loopFail := load(conc, dur, func(int, int) string { return targetURL }, "ok", true)
+	loop := float64(loopOK) / dur.Seconds()
+
+	fmt.Printf("probe throughput at %d connections for %v each:\n", conc, dur)
+	fmt.Printf("  selfheal_exporter /probe: %8.0f probes/s (%d failed)\n", self, selfFail)
+	fmt.Printf("  blackbox_exporter /probe: %8.0f probes/s (%d failed)\n", black, bbFail)
+	fmt.Printf("  simplest fresh-conn loop: %8.0f requests/s (%d failed)\n", loop, loopFail)
+	fmt.Printf("  ratio vs blackbox_exporter: %.2fx (target >= 3x)\n", self/black)
+	fmt.Printf("  ratio vs simplest loop:     %.0f%% (target >= 80%%)\n", 100*self/loop)
+	fmt.Printf("  selfheal_exporter peak RSS: %.0f MiB\n", rssMiB(ep.Cmd.Process.Pid))
+	b.ReportMetric(self, "probes/s")
+	b.ReportMetric(self/black, "x_blackbox")
+	b.ReportMetric(self/loop, "x_simplest")
+}

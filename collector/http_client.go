@@ -1,0 +1,99 @@
+package collector
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
+)
+
+// httpClient builds a module's client once per configuration (a reload
+// builds new ones). Keep-alives are off, so every probe opens a fresh
+// connection: a pooled one could hide a broken network path.
+type httpClient struct {
+	once   sync.Once
+	client *http.Client
+	err    error
+}
+
+var userAgent = "selfheal_exporter/" + version.Version
+
+func (h *HTTPProbe) client() (*http.Client, error) {
+	h.c.once.Do(func() {
+		if fastPathOK(&h.HTTPClientConfig) {
+			h.c.client, h.c.err = newProbeClient(&h.HTTPClientConfig)
+		} else {
+			h.c.client, h.c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
+				config.WithKeepAlivesDisabled(), config.WithUserAgent(userAgent))
+		}
+		if h.c.err != nil {
+			h.c.err = fmt.Errorf("building HTTP client: %w", h.c.err)
+		}
+	})
+	return h.c.client, h.c.err
+}
+
+// fastPathOK tells whether the settings are ones newProbeClient handles:
+// TLS, basic auth and authorization credentials (inline or from files) and
+// redirects. Anything else (OAuth2, proxies, extra header files, secret
+// manager references) goes to prometheus/common's own client builder.
+//
+// The reason for two paths is cost: common's transport always wraps its
+// dialer in go-conntrack with x/net/trace event logs, which on a probe that
+// opens a fresh connection each time allocated more memory than everything
+// else in the probe together and cut /probe throughput by a third.
+func fastPathOK(c *config.HTTPClientConfig) bool {
+	if c.OAuth2 != nil || c.HTTPHeaders != nil || c.ProxyURL.URL != nil || c.ProxyFromEnvironment || len(c.ProxyConnectHeader) > 0 || c.NoProxy != "" {
+		return false
+	}
+	if c.BasicAuth != nil && (c.BasicAuth.UsernameRef != "" || c.BasicAuth.PasswordRef != "") {
+		return false
+	}
+	if c.Authorization != nil && c.Authorization.CredentialsRef != "" {
+		return false
+	}
+	if c.TLSConfig.CARef != "" || c.TLSConfig.CertRef != "" || c.TLSConfig.KeyRef != "" {
+		return false
+	}
+	return len(c.BearerToken) == 0 && c.BearerTokenFile == "" // Validate moved these into Authorization
+}
+
+// newProbeClient assembles a client from common's TLS and authentication
+// building blocks around freshConnTransport. It speaks HTTP/1.1 only, which
+// every health endpoint answers; enable_http2 is honoured on the other path.
+func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
+	tlsConfig, err := config.NewTLSConfig(&c.TLSConfig)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{}
+	}
+	tr := &freshConnTransport{resolver: net.DefaultResolver, tlsConfig: tlsConfig}
+	var rt http.RoundTripper = tr
+	if a := c.Authorization; a != nil {
+		rt = config.NewAuthorizationCredentialsRoundTripper(a.Type, secret(a.Credentials, a.CredentialsFile), rt)
+	}
+	if b := c.BasicAuth; b != nil {
+		rt = config.NewBasicAuthRoundTripper(secret(config.Secret(b.Username), b.UsernameFile), secret(b.Password, b.PasswordFile), rt)
+	}
+	rt = config.NewUserAgentRoundTripper(userAgent, rt)
+	client := &http.Client{Transport: rt}
+	if !c.FollowRedirects {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return client, nil
+}
+
+// secret reads a credential from its file at request time (so a rotated
+// secret is picked up), or uses the inline value.
+func secret(inline config.Secret, file string) config.SecretReader {
+	if file != "" {
+		return config.NewFileSecret(file)
+	}
+	return config.NewInlineSecret(string(inline))
+}
