@@ -169,3 +169,68 @@ func TestHTTPProberFreshConnections(t *testing.T) {
 		t.Fatalf("5 probes opened %d connections", conns)
 	}
 }
+
+// TestHTTPProberCommonClientPath covers settings the fast transport leaves
+// to prometheus/common's client (here http_headers): they must still apply.
+func TestHTTPProberCommonClientPath(t *testing.T) {
+	var gotHeader string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHeader = r.Header.Get("X-Tenant")
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	m := mustModule(t, `{prober: http, http: {http_headers: {X-Tenant: {values: [ocp-1]}}}}`)
+	if fastPathOK(&m.HTTP.HTTPClientConfig) {
+		t.Fatal("http_headers must take the common client path")
+	}
+	if ok, got := probe(t, m, srv.URL); !ok || gotHeader != "ocp-1" {
+		t.Fatalf("success=%v header=%q samples=%v", ok, gotHeader, got)
+	}
+	if !fastPathOK(&mustModule(t, `{prober: http, http: {basic_auth: {username: a, password: b}}}`).HTTP.HTTPClientConfig) {
+		t.Error("basic auth should take the fast path")
+	}
+}
+
+// TestHTTPProberChunkedAndHEAD exercises response framings the fast
+// transport must read correctly: chunked bodies, no body on HEAD, and a
+// server that closes without Content-Length.
+func TestHTTPProberChunkedAndHEAD(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", "100")
+			return
+		}
+		w.Write([]byte("The API is "))
+		w.(http.Flusher).Flush() // forces chunked encoding
+		w.Write([]byte(operational))
+	}))
+	defer srv.Close()
+	ok, got := probe(t, mustModule(t, `{prober: http, http: {fail_if_body_not_matches_regexp: ['operational']}}`), srv.URL)
+	if !ok || got["selfheal_probe_http_content_length_bytes"] != float64(len("The API is ")+len(operational)) {
+		t.Fatalf("chunked body: ok=%v %v", ok, got)
+	}
+	if ok, got := probe(t, mustModule(t, `{prober: http, http: {method: HEAD}}`), srv.URL); !ok || got["selfheal_probe_http_content_length_bytes"] != 0 {
+		t.Fatalf("HEAD: ok=%v %v", ok, got)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			c.Read(buf)
+			c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nok until close"))
+			c.Close()
+		}
+	}()
+	if ok, got := probe(t, mustModule(t, `{prober: http, http: {fail_if_body_not_matches_regexp: ['until close$']}}`), "http://"+l.Addr().String()); !ok {
+		t.Fatalf("HTTP/1.0 body until close: %v", got)
+	}
+}

@@ -135,12 +135,3 @@ func collectResult(ch chan<- prometheus.Metric, res *Result, names, values []str
 		ch <- m
 	}
 }
-
-// resultCollector serves one probe's Result from a fresh registry.
-type resultCollector struct{ res *Result }
-
-func (resultCollector) Describe(chan<- *prometheus.Desc) {}
-
-func (c resultCollector) Collect(ch chan<- prometheus.Metric) {
-	collectResult(ch, c.res, nil, nil, map[string]*prometheus.Desc{})
-}
