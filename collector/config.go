@@ -22,6 +22,8 @@ import (
 type Config struct {
 	Modules map[string]*Module `yaml:"modules"`
 	Checks  []*Check           `yaml:"checks"`
+	Agents  []*AgentGroup      `yaml:"agents"`
+	API     APIConfig          `yaml:"api"`
 
 	// targetLabels is the sorted union of every target's extra label names.
 	// Static check series of one metric family must share label names, so a
@@ -203,6 +205,14 @@ func ParseConfig(b []byte) (*Config, error) {
 }
 
 func (c *Config) setDirectory(dir string) {
+	c.API.AdminTokenFile = config.JoinDir(dir, c.API.AdminTokenFile)
+	for _, g := range c.Agents {
+		g.TokenFile = config.JoinDir(dir, g.TokenFile)
+		if g.Source != nil && g.Source.Redis != nil {
+			g.Source.Redis.PasswordFile = config.JoinDir(dir, g.Source.Redis.PasswordFile)
+			g.Source.Redis.TLSConfig.SetDirectory(dir)
+		}
+	}
 	for _, m := range c.Modules {
 		switch {
 		case m.HTTP != nil:
@@ -286,6 +296,9 @@ func (c *Config) validate() error {
 				labels[l] = true
 			}
 		}
+	}
+	if err := c.validateAgents(); err != nil {
+		return err
 	}
 	c.targetLabels = make([]string, 0, len(labels))
 	for l := range labels {

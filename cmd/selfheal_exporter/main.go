@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/selfheal/selfheal/collector"
 	"github.com/selfheal/selfheal/internal/logging"
 	"github.com/selfheal/selfheal/internal/serve"
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 func main() {
@@ -31,6 +33,9 @@ func main() {
 		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		timeoutOffset = app.Flag("probe.timeout-offset", "Offset to subtract from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) for a probe's deadline.").Default("0.5s").Duration()
 		concurrency   = app.Flag("checks.concurrency", "How many static check targets are probed at once during a /metrics scrape.").Default(fmt.Sprint(collector.DefaultConcurrency)).Int()
+		storagePath   = app.Flag("storage.path", "File of the embedded store (bbolt) that keeps agent heartbeats across restarts.").Default("data/selfheal_exporter.db").String()
+		redisURL      = app.Flag("storage.redis.url", "Keep agent state in Redis instead (redis:// or rediss:// URL), shared by every exporter replica.").Default("").String()
+		snapshotEvery = app.Flag("storage.snapshot-interval", "How often changed agent state is written to the embedded store; a crash loses at most this much.").Default("5s").Duration()
 		webFlags      = kingpinflag.AddFlags(app, ":9874")
 	)
 	logCfg := logging.AddFlags(app)
@@ -51,20 +56,49 @@ func main() {
 		fmt.Fprintf(os.Stdout, "%s: valid\n", *configFile)
 		return
 	}
-	if err := run(*configFile, *timeoutOffset, *concurrency, webFlags, logger); err != nil {
+	opts := options{configFile: *configFile, timeoutOffset: *timeoutOffset, concurrency: *concurrency,
+		storagePath: *storagePath, redisURL: *redisURL, snapshotEvery: *snapshotEvery}
+	if err := run(opts, webFlags, logger); err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(configFile string, timeoutOffset time.Duration, concurrency int, webFlags *web.FlagConfig, logger log.Logger) error {
+type options struct {
+	configFile            string
+	timeoutOffset         time.Duration
+	concurrency           int
+	storagePath, redisURL string
+	snapshotEvery         time.Duration
+}
+
+func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	level.Info(logger).Log("msg", "Starting selfheal_exporter", "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
+	configFile := o.configFile
 
 	conf, err := collector.LoadConfig(configFile)
 	if err != nil {
 		return err
 	}
+	st, err := store.Open(o.storagePath, o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	level.Info(logger).Log("msg", "Agent store", "store", store.Describe(o.storagePath, o.redisURL))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tracker, err := collector.NewTracker(ctx, conf, st, o.redisURL != "", time.Now, log.With(logger, "component", "agents"))
+	if err != nil {
+		return err
+	}
+	snapshots := make(chan struct{})
+	go func() { tracker.RunSnapshots(ctx, o.snapshotEvery); close(snapshots) }()
+	defer func() { cancel(); <-snapshots }()
+	sources := collector.NewSources(tracker, log.With(logger, "component", "sources"))
+	sources.Start(ctx, conf)
+	defer sources.Stop()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector("selfheal_exporter"),
@@ -78,6 +112,8 @@ func run(configFile string, timeoutOffset time.Duration, concurrency int, webFla
 			return err
 		}
 		exp.SetConfig(c)
+		tracker.SetConfig(c)
+		sources.Start(ctx, c)
 		return nil
 	}, reg, logger)
 	if err := reloader.Reload(); err != nil {
@@ -88,9 +124,13 @@ func run(configFile string, timeoutOffset time.Duration, concurrency int, webFla
 	reloader.WatchSIGHUP(stop)
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: concurrency, TimeoutOffset: timeoutOffset, Logger: logger})
-	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: timeoutOffset})
+	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
+		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}})
+	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: o.timeoutOffset})
+	(&collector.AgentsAPI{Tracker: tracker, Exporter: exp, Logger: logger}).Register(mux)
 	mux.Handle("/-/reload", reloader)
+	// Readiness does not follow the shared store: probes work without it,
+	// and a load balancer must not drop every replica when Redis blips.
 	serve.HandleHealth(mux, nil)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "selfheal_exporter",
@@ -107,6 +147,8 @@ func run(configFile string, timeoutOffset time.Duration, concurrency int, webFla
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics", Description: "Exporter metrics and static checks"},
 			{Address: "/probe?module=&target=&debug=true", Text: "Probe", Description: "Probe one target"},
+			{Address: "/api/v1/agents", Text: "Agents", Description: "Heartbeat state of every agent"},
+			{Address: "/api/v1/healthz", Text: "Lost agents", Description: "Stale agents, selfhealing healthz style"},
 		},
 	})
 	if err != nil {

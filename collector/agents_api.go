@@ -1,0 +1,261 @@
+package collector
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// maxHeartbeatBody bounds a heartbeat or override request body.
+const maxHeartbeatBody = 4 << 10
+
+// maxFieldLen bounds env, ip, service and override reasons.
+const maxFieldLen = 256
+
+// AgentsAPI serves the heartbeat and agent administration endpoints.
+type AgentsAPI struct {
+	Tracker  *Tracker
+	Exporter *Exporter // for the current configuration (tokens)
+	Logger   log.Logger
+	tokens   tokenFiles
+}
+
+// Register adds the endpoints to mux.
+func (a *AgentsAPI) Register(mux *http.ServeMux) {
+	if a.tokens.now == nil {
+		a.tokens.now = time.Now
+	}
+	mux.HandleFunc("POST /api/v1/agents/{id}/heartbeat", a.heartbeat)
+	mux.HandleFunc("GET /api/v1/agents", a.list)
+	mux.HandleFunc("GET /api/v1/healthz", a.healthz)
+	mux.HandleFunc("GET /api/v1/stats", a.stats)
+	mux.HandleFunc("DELETE /api/v1/agents/{id}", a.admin(a.forget))
+	mux.HandleFunc("PUT /api/v1/agents/{id}/override", a.admin(a.putOverride))
+	mux.HandleFunc("DELETE /api/v1/agents/{id}/override", a.admin(a.deleteOverride))
+}
+
+func (a *AgentsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !ValidAgentID(id) {
+		a.reject(w, "bad_request", http.StatusBadRequest, "agent id must be 1-128 letters, digits, '_', '.', ':', '@' or '-'")
+		return
+	}
+	hb, status, err := readHeartbeat(r)
+	if err != nil {
+		a.reject(w, "bad_request", status, err.Error())
+		return
+	}
+	g, err := a.Tracker.Group(id, hb.Group)
+	if err == nil && g.TokenFile != "" && !a.tokens.check(r, g.TokenFile) {
+		a.reject(w, "unauthorized", http.StatusUnauthorized, "missing or wrong heartbeat token")
+		return
+	}
+	if err == nil {
+		err = a.Tracker.Beat(r.Context(), id, hb)
+	}
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, ErrUnknownAgent):
+		http.Error(w, fmt.Sprintf("unknown agent %q: its group does not auto-register", id), http.StatusNotFound)
+	case errors.Is(err, ErrStoreDown):
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "agent store unavailable, retry", http.StatusServiceUnavailable)
+	default:
+		a.Tracker.metrics.rejected.WithLabelValues(reason(err)).Inc()
+		http.Error(w, fmt.Sprintf("%s: %q", err, firstNonEmpty(hb.Group, id)), http.StatusBadRequest)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (a *AgentsAPI) reject(w http.ResponseWriter, reason string, status int, msg string) {
+	a.Tracker.metrics.rejected.WithLabelValues(reason).Inc()
+	http.Error(w, msg, status)
+}
+
+// readHeartbeat reads the optional JSON body and the query parameters
+// (which fill what the body leaves empty), so `curl -X POST URL?env=x` works.
+func readHeartbeat(r *http.Request) (Heartbeat, int, error) {
+	var hb Heartbeat
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxHeartbeatBody))
+	if err != nil {
+		return hb, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", maxHeartbeatBody)
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&hb); err != nil {
+			return hb, http.StatusBadRequest, fmt.Errorf("malformed JSON body: %v", err)
+		}
+	}
+	q := r.URL.Query()
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{{&hb.Group, "group"}, {&hb.Env, "env"}, {&hb.IP, "ip"}, {&hb.Service, "service"}} {
+		if *f.dst == "" {
+			*f.dst = q.Get(f.name)
+		}
+		if err := checkField(f.name, *f.dst); err != nil {
+			return hb, http.StatusBadRequest, err
+		}
+	}
+	return hb, 0, nil
+}
+
+// checkField keeps label values printable and short: they end up in metric
+// labels, API answers and hook arguments.
+func checkField(name, v string) error {
+	if len(v) > maxFieldLen {
+		return fmt.Errorf("%s longer than %d bytes", name, maxFieldLen)
+	}
+	for _, c := range v {
+		if !unicode.IsPrint(c) {
+			return fmt.Errorf("%s contains a non-printable character", name)
+		}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (a *AgentsAPI) list(w http.ResponseWriter, r *http.Request) {
+	status, group := r.URL.Query().Get("status"), r.URL.Query().Get("group")
+	if status != "" && !validState(status) {
+		http.Error(w, fmt.Sprintf("unknown status %q (want one of %s)", status, strings.Join(States, ", ")), http.StatusBadRequest)
+		return
+	}
+	if group != "" {
+		if _, err := a.Tracker.Group("", group); err != nil {
+			http.Error(w, fmt.Sprintf("unknown group %q", group), http.StatusBadRequest)
+			return
+		}
+	}
+	writeJSON(w, map[string]any{"agents": a.Tracker.Agents(r.Context(), status, group)})
+}
+
+func validState(s string) bool {
+	for _, st := range States {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *AgentsAPI) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, a.Tracker.Healthz(r.Context()))
+}
+
+func (a *AgentsAPI) stats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, a.Tracker.Stats(r.Context()))
+}
+
+// admin requires the admin token when one is configured.
+func (a *AgentsAPI) admin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if f := a.Exporter.Config().API.AdminTokenFile; f != "" && !a.tokens.check(r, f) {
+			http.Error(w, "missing or wrong admin token", http.StatusUnauthorized)
+			return
+		}
+		if !ValidAgentID(r.PathValue("id")) {
+			http.Error(w, "invalid agent id", http.StatusBadRequest)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (a *AgentsAPI) forget(w http.ResponseWriter, r *http.Request) {
+	a.answer(w, r, a.Tracker.Forget(r.Context(), r.PathValue("id")), "forgot agent")
+}
+
+func (a *AgentsAPI) answer(w http.ResponseWriter, r *http.Request, err error, what string) {
+	id := r.PathValue("id")
+	switch {
+	case err == nil:
+		level.Info(a.Logger).Log("msg", what, "agent", id, "remote", r.RemoteAddr)
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, ErrUnknownAgent):
+		http.Error(w, fmt.Sprintf("unknown agent %q", id), http.StatusNotFound)
+	default:
+		http.Error(w, "agent store unavailable, retry", http.StatusServiceUnavailable)
+	}
+}
+
+// overrideRequest is the body of PUT .../override.
+type overrideRequest struct {
+	Healthy   *bool  `json:"healthy"`
+	Reason    string `json:"reason"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// MaxOverride bounds how long an override may last: one that outlives the
+// incident would silently hide the next one.
+const MaxOverride = 7 * 24 * time.Hour
+
+func (a *AgentsAPI) putOverride(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxHeartbeatBody))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("body larger than %d bytes", maxHeartbeatBody), http.StatusRequestEntityTooLarge)
+		return
+	}
+	var req overrideRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, fmt.Sprintf("malformed JSON body: %v", err), http.StatusBadRequest)
+		return
+	}
+	now := a.Tracker.now()
+	o := &Override{Healthy: true, Reason: strings.TrimSpace(req.Reason), SetAt: now.UTC()}
+	if req.Healthy != nil {
+		o.Healthy = *req.Healthy
+	}
+	if o.Reason == "" {
+		http.Error(w, "reason is required: say why the agent is overridden", http.StatusBadRequest)
+		return
+	}
+	if err := checkField("reason", o.Reason); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.ExpiresAt == "" {
+		http.Error(w, "expires_at is required (RFC3339): an override must end by itself", http.StatusBadRequest)
+		return
+	}
+	exp, err := time.Parse(time.RFC3339, req.ExpiresAt)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("expires_at %q is not RFC3339", req.ExpiresAt), http.StatusBadRequest)
+		return
+	}
+	if !exp.After(now) || exp.Sub(now) > MaxOverride {
+		http.Error(w, fmt.Sprintf("expires_at must be in the future and at most %s away", MaxOverride), http.StatusBadRequest)
+		return
+	}
+	o.ExpiresAt = exp.UTC()
+	a.answer(w, r, a.Tracker.SetOverride(r.Context(), r.PathValue("id"), o), "set override")
+}
+
+func (a *AgentsAPI) deleteOverride(w http.ResponseWriter, r *http.Request) {
+	a.answer(w, r, a.Tracker.SetOverride(r.Context(), r.PathValue("id"), nil), "removed override")
+}

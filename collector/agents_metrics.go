@@ -1,0 +1,164 @@
+package collector
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// agentMetrics are the tracker's counters and gauges that live across
+// scrapes; the per-group and per-agent state is computed in Collect.
+type agentMetrics struct {
+	heartbeats       *prometheus.CounterVec
+	rejected         *prometheus.CounterVec
+	snapshotTime     prometheus.Gauge
+	snapshotDuration prometheus.Gauge
+}
+
+func newAgentMetrics() *agentMetrics {
+	return &agentMetrics{
+		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_heartbeats_total", Help: "Heartbeats recorded, by group.",
+		}, []string{"group"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_heartbeats_rejected_total",
+			Help: "Heartbeats refused, by reason (unknown_agent, unknown_group, wrong_group, no_group, bad_request, unauthorized, store_unavailable).",
+		}, []string{"reason"}),
+		snapshotTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "selfheal_store_last_snapshot_timestamp_seconds", Help: "When agent state was last written to the embedded store.",
+		}),
+		snapshotDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "selfheal_store_last_snapshot_duration_seconds", Help: "How long the last snapshot of agent state took.",
+		}),
+	}
+}
+
+var (
+	descRegistered = prometheus.NewDesc("selfheal_agents_registered", "Agents registered in a heartbeat group (expected, auto-registered or loaded).", []string{"group"}, nil)
+	descStale      = prometheus.NewDesc("selfheal_stale_agents", "Agents whose last heartbeat is older than interval + grace (overrides excluded).", []string{"group"}, nil)
+	descByState    = prometheus.NewDesc("selfheal_agents", "Agents by heartbeat state (up, late, stale, new, paused).", []string{"group", "state"}, nil)
+	descInterval   = prometheus.NewDesc("selfheal_agent_group_stale_after_seconds", "Silence after which an agent of the group is stale (interval + grace).", []string{"group"}, nil)
+	// Per-agent series carry the agent's own env, ip and service as
+	// agent_env, agent_ip and agent_service: Prometheus attaches env-like
+	// labels to targets itself, and a plain "env" or "service" here would be
+	// renamed exported_env on a clash.
+	perAgentLabels = []string{"group", "agent", "agent_env", "agent_ip", "agent_service"}
+	descLast       = prometheus.NewDesc("selfheal_agent_last_heartbeat_timestamp_seconds", "When the agent's last heartbeat arrived, as a Unix timestamp.", perAgentLabels, nil)
+	descAgentStale = prometheus.NewDesc("selfheal_agent_stale", "Whether the agent is stale (1) or not (0).", perAgentLabels, nil)
+	descStoreUp    = prometheus.NewDesc("selfheal_store_up", "Whether the agent store answered the last operation (1) or not (0).", nil, nil)
+)
+
+// Collector returns a collector of the tracker's state and counters.
+func (t *Tracker) Collector() prometheus.Collector { return trackerCollector{t} }
+
+type trackerCollector struct{ t *Tracker }
+
+func (trackerCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c trackerCollector) Collect(ch chan<- prometheus.Metric) {
+	t := c.t
+	t.refresh(context.Background())
+	m := t.metrics
+	m.heartbeats.Collect(ch)
+	m.rejected.Collect(ch)
+	if !t.shared {
+		m.snapshotTime.Collect(ch)
+		m.snapshotDuration.Collect(ch)
+	}
+	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, boolFloat(t.storeUp.Load()))
+
+	now := t.now()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	type counts struct {
+		total   int
+		byState map[string]int
+	}
+	per := make(map[string]*counts, len(t.groups))
+	for name := range t.groups {
+		per[name] = &counts{byState: map[string]int{}}
+	}
+	for _, a := range t.agents {
+		g, ok := t.groups[a.Group]
+		if !ok {
+			continue
+		}
+		st := t.status(a, g, now)
+		cn := per[a.Group]
+		cn.total++
+		cn.byState[st]++
+		if g.PerAgent() {
+			if a.Last != 0 {
+				ch <- prometheus.MustNewConstMetric(descLast, prometheus.GaugeValue, float64(a.Last)/1e9, a.Group, a.id, a.Env, a.IP, a.Service)
+			}
+			ch <- prometheus.MustNewConstMetric(descAgentStale, prometheus.GaugeValue, boolFloat(st == StateStale), a.Group, a.id, a.Env, a.IP, a.Service)
+		}
+	}
+	for name, cn := range per {
+		g := t.groups[name]
+		ch <- prometheus.MustNewConstMetric(descRegistered, prometheus.GaugeValue, float64(cn.total), name)
+		ch <- prometheus.MustNewConstMetric(descStale, prometheus.GaugeValue, float64(cn.byState[StateStale]), name)
+		ch <- prometheus.MustNewConstMetric(descInterval, prometheus.GaugeValue, (g.Interval.Duration + g.Grace.Duration).Seconds(), name)
+		for _, st := range States {
+			ch <- prometheus.MustNewConstMetric(descByState, prometheus.GaugeValue, float64(cn.byState[st]), name, st)
+		}
+	}
+}
+
+// Stats is the summary GET /api/v1/stats returns, in the shape of
+// OpenGSLB's overwatch stats.
+type Stats struct {
+	ActiveAgents int `json:"active_agents"`
+	StaleAgents  int `json:"stale_agents"`
+	TotalAgents  int `json:"total_agents"`
+}
+
+// Stats counts agents: active are up or late, stale excludes overrides.
+func (t *Tracker) Stats(ctx context.Context) Stats {
+	var s Stats
+	for _, a := range t.Agents(ctx, "", "") {
+		s.TotalAgents++
+		switch a.Status {
+		case StateUp, StateLate:
+			s.ActiveAgents++
+		case StateStale:
+			s.StaleAgents++
+		}
+	}
+	return s
+}
+
+// lastHeartbeatLayout is how the selfhealing platform's healthz writes times.
+const lastHeartbeatLayout = "2006-01-02 15:04:05"
+
+// LostAgent is one entry of healthz's lost_agents.
+type LostAgent struct {
+	ID            string `json:"id"`
+	Env           string `json:"env"`
+	IP            string `json:"ip"`
+	Service       string `json:"service"`
+	LastHeartbeat string `json:"last_heartbeat"`
+}
+
+// Healthz is GET /api/v1/healthz: "degraded" with the stale agents listed
+// under lost_agents, the shape the selfhealing runbook reads.
+type Healthz struct {
+	Status     string      `json:"status"`
+	LostAgents []LostAgent `json:"lost_agents"`
+}
+
+// Healthz reports the stale agents.
+func (t *Tracker) Healthz(ctx context.Context) Healthz {
+	h := Healthz{Status: "ok", LostAgents: []LostAgent{}}
+	for _, a := range t.Agents(ctx, StateStale, "") {
+		l := LostAgent{ID: a.ID, Env: a.Env, IP: a.IP, Service: a.Service}
+		if a.LastHeartbeat != nil {
+			l.LastHeartbeat = a.LastHeartbeat.UTC().Format(lastHeartbeatLayout)
+		}
+		h.LostAgents = append(h.LostAgents, l)
+	}
+	if len(h.LostAgents) > 0 {
+		h.Status = "degraded"
+	}
+	return h
+}

@@ -1,0 +1,260 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/config"
+	"github.com/redis/go-redis/v9"
+)
+
+// Sources polls the groups whose heartbeats agents already write into
+// Redis (as the selfhealing agents do) and feeds them to the tracker.
+type Sources struct {
+	tracker *Tracker
+	logger  log.Logger
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	up      *prometheus.GaugeVec
+	read    *prometheus.CounterVec
+}
+
+// NewSources returns an idle source manager; Start runs it.
+func NewSources(t *Tracker, logger log.Logger) *Sources {
+	return &Sources{
+		tracker: t, logger: logger,
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "selfheal_agent_source_up", Help: "Whether the last read of a group's heartbeat source worked.",
+		}, []string{"group"}),
+		read: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_agent_source_entries_total", Help: "Entries read from heartbeat sources, by group and result (ok, invalid).",
+		}, []string{"group", "result"}),
+	}
+}
+
+// Collector exports the sources' metrics.
+func (s *Sources) Collector() prometheus.Collector { return sourcesCollector{s} }
+
+type sourcesCollector struct{ s *Sources }
+
+func (sourcesCollector) Describe(chan<- *prometheus.Desc) {}
+func (c sourcesCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.up.Collect(ch)
+	c.s.read.Collect(ch)
+}
+
+// Start (re)starts one poller per group with a source, stopping the old ones.
+func (s *Sources) Start(ctx context.Context, conf *Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.up.Reset()
+	for _, g := range conf.Agents {
+		if g.Source == nil || g.Source.Redis == nil {
+			continue
+		}
+		s.wg.Add(1)
+		go func(g *AgentGroup) {
+			defer s.wg.Done()
+			s.poll(ctx, g)
+		}(g)
+	}
+}
+
+// Stop ends every poller.
+func (s *Sources) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+		s.cancel = nil
+	}
+}
+
+func (s *Sources) poll(ctx context.Context, g *AgentGroup) {
+	src := g.Source.Redis
+	logger := log.With(s.logger, "group", g.Group)
+	client, err := newSourceClient(src)
+	if err != nil {
+		level.Error(logger).Log("msg", "Cannot use heartbeat source", "err", err)
+		s.up.WithLabelValues(g.Group).Set(0)
+		return
+	}
+	defer client.Close()
+	tick := time.NewTicker(src.PollInterval.Duration)
+	defer tick.Stop()
+	for {
+		if err := s.PollOnce(ctx, client, g); err != nil {
+			level.Warn(logger).Log("msg", "Reading heartbeat source failed", "err", err)
+			s.up.WithLabelValues(g.Group).Set(0)
+		} else {
+			s.up.WithLabelValues(g.Group).Set(1)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func newSourceClient(src *RedisSource) (*redis.Client, error) {
+	opt, err := redis.ParseURL(src.URL)
+	if err != nil {
+		return nil, err
+	}
+	if src.PasswordFile != "" {
+		pw, err := readSecretFile(src.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading password_file: %w", err)
+		}
+		opt.Password = pw
+	}
+	if strings.HasPrefix(src.URL, "rediss://") {
+		tc, err := config.NewTLSConfig(&src.TLSConfig)
+		if err != nil {
+			return nil, err
+		}
+		if tc.ServerName == "" && opt.TLSConfig != nil {
+			tc.ServerName = opt.TLSConfig.ServerName
+		}
+		opt.TLSConfig = tc
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
+	return redis.NewClient(opt), nil
+}
+
+// sourcedBeat is one heartbeat read from a source.
+type sourcedBeat struct {
+	id string
+	at time.Time
+	hb Heartbeat
+}
+
+// PollOnce reads the source once and records every valid heartbeat.
+func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *AgentGroup) error {
+	beats, invalid, err := readSource(ctx, client, g.Source.Redis)
+	if err != nil {
+		return err
+	}
+	s.read.WithLabelValues(g.Group, "invalid").Add(float64(invalid))
+	for _, b := range beats {
+		b.hb.Group = g.Group
+		if err := s.tracker.sourced(ctx, b.id, g, b.hb, b.at); err != nil {
+			return err
+		}
+		s.read.WithLabelValues(g.Group, "ok").Inc()
+	}
+	return nil
+}
+
+func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]sourcedBeat, int, error) {
+	var beats []sourcedBeat
+	invalid := 0
+	add := func(id, ts string, fields map[string]string) {
+		at, err := src.parseTimestamp(ts)
+		if err != nil || !ValidAgentID(id) {
+			invalid++
+			return
+		}
+		hb := Heartbeat{Env: fields["env"], IP: fields["ip"], Service: fields["service"]}
+		if checkField("env", hb.Env) != nil || checkField("ip", hb.IP) != nil || checkField("service", hb.Service) != nil {
+			invalid++
+			return
+		}
+		beats = append(beats, sourcedBeat{id: id, at: at, hb: hb})
+	}
+	if src.Hash != "" {
+		m, err := client.HGetAll(ctx, src.Hash).Result()
+		if err != nil {
+			return nil, 0, err
+		}
+		for id, ts := range m {
+			add(id, ts, nil)
+		}
+		return beats, invalid, nil
+	}
+	prefix, suffix, _ := strings.Cut(src.KeyPattern, "*")
+	var keys []string
+	iter := client.Scan(ctx, 0, src.KeyPattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return nil, 0, err
+	}
+	types := make([]*redis.StatusCmd, len(keys))
+	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			types[i] = p.Type(ctx, k)
+		}
+		return nil
+	}); err != nil {
+		return nil, 0, err
+	}
+	strs := map[int]*redis.StringCmd{}
+	hashes := map[int]*redis.MapStringStringCmd{}
+	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			switch types[i].Val() {
+			case "string":
+				strs[i] = p.Get(ctx, k)
+			case "hash":
+				hashes[i] = p.HGetAll(ctx, k)
+			}
+		}
+		return nil
+	}); err != nil && err != redis.Nil {
+		return nil, 0, err
+	}
+	for i, k := range keys {
+		if len(k) < len(prefix)+len(suffix) {
+			continue
+		}
+		id := k[len(prefix) : len(k)-len(suffix)]
+		switch {
+		case strs[i] != nil:
+			if v, err := strs[i].Result(); err == nil {
+				add(id, v, nil)
+			}
+		case hashes[i] != nil:
+			if m, err := hashes[i].Result(); err == nil {
+				add(id, m[src.TimestampField], m)
+			}
+		default:
+			invalid++
+		}
+	}
+	return beats, invalid, nil
+}
+
+// sourced records a heartbeat read from a source at its own timestamp. The
+// source is authoritative for its group, so unknown ids join it.
+func (t *Tracker) sourced(ctx context.Context, id string, g *AgentGroup, hb Heartbeat, at time.Time) error {
+	if now := t.now(); at.After(now) {
+		at = now // a clock ahead of ours must not make an agent look fresher
+	}
+	t.mu.RLock()
+	a, ok := t.agents[id]
+	same := ok && a.Last >= at.UnixNano() && a.Env == firstNonEmpty(hb.Env, a.Env) && a.IP == firstNonEmpty(hb.IP, a.IP) && a.Service == firstNonEmpty(hb.Service, a.Service)
+	t.mu.RUnlock()
+	if same {
+		return nil
+	}
+	if ok && a.Group != g.Group {
+		return nil // the id belongs to another group; leave it alone
+	}
+	return t.record(ctx, id, g, hb, at)
+}

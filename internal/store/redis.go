@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is the shared store. A bucket is one hash, <prefix>:<bucket>, so a
+// Put of several entries is one HSET and lands whole or not at all; a claim
+// is its own key with an expiry (SET NX PX).
+type Redis struct {
+	client *redis.Client
+	prefix string
+}
+
+// OpenRedis connects to a redis:// or rediss:// URL (credentials, database
+// and TLS as go-redis parses them). Commands time out after three seconds so
+// that a dead Redis turns into errors, not hangs.
+func OpenRedis(url, prefix string) (*Redis, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing --storage.redis.url: %w", err)
+	}
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = 3 * time.Second
+	opt.WriteTimeout = 3 * time.Second
+	opt.MaxRetries = 1
+	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+}
+
+func (r *Redis) key(bucket string) string { return r.prefix + ":" + bucket }
+
+func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(entries))
+	for _, e := range entries {
+		args = append(args, e.Key, e.Value)
+	}
+	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), args...).Err())
+}
+
+func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	v, err := r.client.HGet(ctx, r.key(bucket), key).Bytes()
+	if err == redis.Nil {
+		return nil, ErrNotFound
+	}
+	return v, wrap("get", bucket, err)
+}
+
+func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return wrap("delete", bucket, r.client.HDel(ctx, r.key(bucket), keys...).Err())
+}
+
+func (r *Redis) Scan(ctx context.Context, bucket string, fn func(string, []byte) error) error {
+	var cursor uint64
+	for {
+		kvs, next, err := r.client.HScan(ctx, r.key(bucket), cursor, "*", 2000).Result()
+		if err != nil {
+			return wrap("scan", bucket, err)
+		}
+		for i := 0; i+1 < len(kvs); i += 2 {
+			if err := fn(kvs[i], []byte(kvs[i+1])); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
+	ok, err := r.client.SetNX(ctx, r.key(bucket)+":"+key, value, ttl).Result()
+	return ok, wrap("claim", bucket, err)
+}
+
+func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
+
+func (r *Redis) Close() error { return r.client.Close() }

@@ -1,0 +1,75 @@
+// Package store keeps selfheal's state behind one small interface with two
+// backends: an embedded bbolt file for a single instance, and Redis for
+// several replicas that must agree (exporters behind one load balancer,
+// receivers behind one Alertmanager cluster).
+//
+// Data lives in named buckets of key/value entries. A bucket is used either
+// for plain entries (Put, Get, Delete, Scan) or for claims (Claim), never
+// both: claims expire, entries do not.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// KV is one entry.
+type KV struct {
+	Key   string
+	Value []byte
+}
+
+// Store is what both binaries need from storage.
+type Store interface {
+	// Put writes all entries into bucket at once: either all land or none.
+	Put(ctx context.Context, bucket string, entries ...KV) error
+	// Get returns an entry's value, or ErrNotFound.
+	Get(ctx context.Context, bucket, key string) ([]byte, error)
+	// Delete removes entries; missing keys are not an error.
+	Delete(ctx context.Context, bucket string, keys ...string) error
+	// Scan calls fn for every entry of bucket. The value is only valid
+	// during the call.
+	Scan(ctx context.Context, bucket string, fn func(key string, value []byte) error) error
+	// Claim stores value under key unless an unexpired claim holds it, and
+	// tells whether this call won. Claims expire after ttl; this is how
+	// replicas agree that only one of them acts on an alert.
+	Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error)
+	// Ping checks that the backend answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("not found")
+
+// Open opens the Redis store when redisURL is set, else the bbolt file at
+// path.
+func Open(path, redisURL string) (Store, error) {
+	if redisURL != "" {
+		return OpenRedis(redisURL, "selfheal")
+	}
+	return OpenBolt(path)
+}
+
+// Describe names the backend for logs without revealing credentials.
+func Describe(path, redisURL string) string {
+	if redisURL == "" {
+		return "bbolt " + path
+	}
+	if i := strings.Index(redisURL, "@"); i >= 0 {
+		if j := strings.Index(redisURL, "://"); j >= 0 && j < i {
+			return "redis " + redisURL[:j+3] + "xxxxx" + redisURL[i:]
+		}
+	}
+	return "redis " + redisURL
+}
+
+func wrap(op, bucket string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store %s %s: %w", op, bucket, err)
+}
