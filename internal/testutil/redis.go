@@ -19,6 +19,7 @@ type RedisOptions struct {
 	Password string // requirepass
 	TLS      *Certs // also listen with TLS using these files
 	Port     int    // fixed plain port, for restarts; 0 picks one
+	Persist  bool   // append-only file with fsync on every write, so a kill loses nothing
 }
 
 // StartRedis starts redis-server without persistence on free loopback ports.
@@ -31,7 +32,10 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 		port = FreePort(t)
 	}
 	r := &Redis{Addr: Addr(port), Dir: dir, t: t}
-	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no"}
+	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "no"}
+	if o.Persist {
+		r.args = append(r.args, "--appendonly", "yes", "--appendfsync", "always")
+	}
 	if o.Password != "" {
 		r.args = append(r.args, "--requirepass", o.Password)
 	}

@@ -1,0 +1,176 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+func redisStore(t *testing.T, addr string) store.Store {
+	t.Helper()
+	s, err := store.OpenRedis("redis://"+addr, "selfheal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestSharedStoreTwoExporters runs two trackers on one real redis-server, as
+// two exporter replicas behind a load balancer, kills Redis in the middle
+// and brings it back.
+func TestSharedStoreTwoExporters(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{Persist: true})
+	c := newClock()
+	a := newTracker(t, agentsConfig, redisStore(t, rd.Addr), true, c)
+	b := newTracker(t, agentsConfig, redisStore(t, rd.Addr), true, c)
+	a.RefreshEvery, b.RefreshEvery = 0, 0
+	ctx := context.Background()
+
+	if err := a.Beat(ctx, "d_dys1", Heartbeat{Env: "d_dys1", IP: "10.144.11.107"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Beat(ctx, "se-7", Heartbeat{Group: "scriptengine"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []*Tracker{a, b} {
+		if statusOf(t, tr, "d_dys1") != StateUp || statusOf(t, tr, "se-7") != StateUp {
+			t.Fatalf("replicas disagree: %+v", tr.Agents(ctx, "", ""))
+		}
+	}
+	exp := &Override{Healthy: true, Reason: "maintenance", ExpiresAt: c.now().Add(time.Hour)}
+	if err := b.SetOverride(ctx, "agent-1", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Beat(ctx, "agent-1", Heartbeat{}); err != nil { // a heartbeat must not erase another replica's override
+		t.Fatal(err)
+	}
+	if statusOf(t, a, "agent-1") != StatePaused {
+		t.Fatal("override set on one replica not seen, or erased by a heartbeat, on the other")
+	}
+
+	// Redis dies: heartbeats are refused with ErrStoreDown (the API's 503),
+	// the store is reported down, and nothing is written locally either.
+	rd.Proc.Kill()
+	err := a.Beat(ctx, "se-new", Heartbeat{Group: "scriptengine"})
+	if !errors.Is(err, ErrStoreDown) {
+		t.Fatalf("heartbeat with Redis down: %v", err)
+	}
+	if a.StoreUp() || !strings.Contains(gatherText(t, a), "selfheal_store_up 0") {
+		t.Fatal("selfheal_store_up should be 0")
+	}
+	if statusOf(t, a, "se-new") != "absent" {
+		t.Fatal("a refused heartbeat was half-written")
+	}
+	// The last known view still answers while Redis is away.
+	if statusOf(t, b, "d_dys1") != StateUp {
+		t.Fatal("view lost while Redis is down")
+	}
+
+	rd.Restart()
+	testutil.Eventually(t, 15*time.Second, "the exporter to recover by itself", func() bool {
+		return a.Beat(ctx, "se-new", Heartbeat{Group: "scriptengine"}) == nil
+	})
+	testutil.Eventually(t, 5*time.Second, "the other replica to see it", func() bool {
+		return statusOf(t, b, "se-new") == StateUp && b.StoreUp()
+	})
+	if statusOf(t, b, "d_dys1") != StateUp {
+		t.Fatal("state written before the outage was lost")
+	}
+}
+
+// TestSharedStoreAPI503 checks the HTTP answer while Redis is down.
+func TestSharedStoreAPI503(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	conf, _ := ParseConfig([]byte(agentsConfig))
+	tr, err := NewTracker(t.Context(), conf, redisStore(t, rd.Addr), true, time.Now, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	(&AgentsAPI{Tracker: tr, Exporter: NewExporter(conf, prometheus.NewRegistry()), Logger: log.NewNopLogger()}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	rd.Proc.Kill()
+	resp, err := http.Post(srv.URL+"/api/v1/agents/d_dys1/heartbeat", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("heartbeat with Redis down: %d", resp.StatusCode)
+	}
+}
+
+// TestRedisSource reads heartbeats that agents write into Redis themselves:
+// a hash of id -> "2006-01-02 15:04:05" and one hash per agent with fields.
+func TestRedisSource(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	defer rc.Close()
+	ctx := context.Background()
+	c := newClock()
+	now := c.now()
+	rc.HSet(ctx, "selfhealing:heartbeats", "d_dys1", now.Add(-30*time.Second).Format("2006-01-02 15:04:05"), "d_old", now.Add(-10*time.Minute).Format("2006-01-02 15:04:05"), "bad id", "x", "d_bad", "not a time")
+	rc.HSet(ctx, "gslb:agent:agent-1", "last_heartbeat", now.Add(-5*time.Second).Unix(), "env", "prod", "ip", "10.0.1.10", "service", "myapp")
+	rc.Set(ctx, "gslb:agent:agent-2", now.Add(-time.Hour).Unix(), 0)
+
+	yml := `
+agents:
+  - group: scriptengine
+    interval: 1m
+    grace: 4m
+    source: {redis: {url: 'redis://` + rd.Addr + `', hash: 'selfhealing:heartbeats', timestamp_format: '2006-01-02 15:04:05'}}
+  - group: opengslb
+    interval: 10s
+    grace: 20s
+    source: {redis: {url: 'redis://` + rd.Addr + `', key_pattern: 'gslb:agent:*', timestamp_format: unix}}
+`
+	conf, err := ParseConfig([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.add(10 * time.Minute) // the exporter started long ago: no start-up grace here
+	tr, err := NewTracker(ctx, conf, boltStore(t, t.TempDir()+"/a.db"), false, c.now, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.started = now.Add(-time.Hour)
+	c.t = now
+	s := NewSources(tr, log.NewNopLogger())
+	for _, g := range conf.Agents {
+		if err := s.PollOnce(ctx, rc, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{"d_dys1": StateUp, "d_old": StateStale, "agent-1": StateUp, "agent-2": StateStale}
+	got := map[string]string{}
+	for _, a := range tr.Agents(ctx, "", "") {
+		got[a.ID] = a.Status
+		if a.ID == "agent-1" && (a.Env != "prod" || a.IP != "10.0.1.10" || a.Service != "myapp") {
+			t.Errorf("fields from the agent's hash not read: %+v", a)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("agents %v, want %v", got, want)
+	}
+	for id, st := range want {
+		if got[id] != st {
+			t.Errorf("%s: %s, want %s", id, got[id], st)
+		}
+	}
+	if !strings.Contains(gatherText(t, tr), `selfheal_agent_last_heartbeat_timestamp_seconds{agent="agent-1",agent_env="prod"`) {
+		t.Error("sourced agent has no last-heartbeat series")
+	}
+}

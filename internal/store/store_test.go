@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// backends runs a test against both stores: a real bbolt file and a real
+// redis-server.
+func backends(t *testing.T, fn func(t *testing.T, s Store, expire func(time.Duration))) {
+	t.Run("bbolt", func(t *testing.T) {
+		b, err := OpenBolt(filepath.Join(t.TempDir(), "sub", "state.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		now := time.Now()
+		b.now = func() time.Time { return now }
+		fn(t, b, func(d time.Duration) { now = now.Add(d) })
+	})
+	t.Run("redis", func(t *testing.T) {
+		rd := testutil.StartRedis(t, testutil.RedisOptions{})
+		r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		fn(t, r, func(d time.Duration) { time.Sleep(d) })
+	})
+}
+
+func TestStoreContract(t *testing.T) {
+	backends(t, func(t *testing.T, s Store, expire func(time.Duration)) {
+		ctx := context.Background()
+		if _, err := s.Get(ctx, "agents", "a"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get on an empty store: %v", err)
+		}
+		if err := s.Scan(ctx, "nothing", func(string, []byte) error { t.Fatal("entry in an empty bucket"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var kvs []KV
+		for i := range 2500 { // more than one HSCAN page
+			kvs = append(kvs, KV{Key: fmt.Sprintf("agent-%04d", i), Value: []byte(fmt.Sprint(i))})
+		}
+		if err := s.Put(ctx, "agents", kvs...); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.Get(ctx, "agents", "agent-0042"); err != nil || string(v) != "42" {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+		seen := map[string]string{}
+		if err := s.Scan(ctx, "agents", func(k string, v []byte) error { seen[k] = string(v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 2500 || seen["agent-2499"] != "2499" {
+			t.Fatalf("Scan saw %d entries", len(seen))
+		}
+		if err := s.Delete(ctx, "agents", "agent-0042", "missing"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "agents", "agent-0042"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("deleted entry still there: %v", err)
+		}
+
+		won, err := s.Claim(ctx, "locks", "alert-1", []byte("r1"), 300*time.Millisecond)
+		if err != nil || !won {
+			t.Fatalf("first claim: %v %v", won, err)
+		}
+		if won, _ := s.Claim(ctx, "locks", "alert-1", []byte("r2"), time.Second); won {
+			t.Fatal("a held claim was won twice")
+		}
+		if won, _ := s.Claim(ctx, "locks", "alert-2", []byte("r2"), time.Second); !won {
+			t.Fatal("claims of different keys interfere")
+		}
+		expire(400 * time.Millisecond)
+		if won, _ := s.Claim(ctx, "locks", "alert-1", []byte("r2"), time.Second); !won {
+			t.Fatal("an expired claim could not be taken")
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestBoltSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Put(ctx, "agents", KV{"a", []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if v, err := b.Get(ctx, "agents", "a"); err != nil || string(v) != "1" {
+		t.Fatalf("after reopen: %q %v", v, err)
+	}
+}
+
+func TestRedisDownIsAnError(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	r, err := OpenRedis("redis://"+rd.Addr, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	rd.Proc.Kill()
+	start := time.Now()
+	if err := r.Put(ctx, "agents", KV{"a", []byte("1")}); err == nil {
+		t.Fatal("Put succeeded with redis-server killed")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("a dead Redis took %v to fail", time.Since(start))
+	}
+	rd.Restart()
+	testutil.Eventually(t, 10*time.Second, "Redis to come back", func() bool {
+		return r.Put(ctx, "agents", KV{"a", []byte("1")}) == nil
+	})
+}
+
+func TestDescribeHidesCredentials(t *testing.T) {
+	if d := Describe("", "redis://user:s3cret@redis:6379/0"); d != "redis redis://xxxxx@redis:6379/0" {
+		t.Fatalf("Describe = %q", d)
+	}
+}
