@@ -21,9 +21,18 @@ var (
 // figure is the server's, not the client's. It returns requests/s and the
 // number of failed requests.
 func runWrk(b *testing.B, conc int, d time.Duration, url string) (float64, int) {
+	return runWrkScript(b, conc, d, url, "")
+}
+
+// runWrkScript is runWrk with a Lua script that builds each request.
+func runWrkScript(b *testing.B, conc int, d time.Duration, url, script string) (float64, int) {
 	b.Helper()
 	bin := testutil.Binary(b, "wrk")
-	out, err := exec.Command(bin, "-t2", "-c"+strconv.Itoa(conc), "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--timeout", "10s", url).CombinedOutput()
+	args := []string{"-t2", "-c" + strconv.Itoa(conc), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--timeout", "10s"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
+	out, err := exec.Command(bin, append(args, url)...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}

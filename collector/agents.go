@@ -59,6 +59,29 @@ type agent struct {
 	id string
 	agentRecord
 	override *Override
+	// labels is the agent's label block for per-agent series, built when
+	// its details change rather than escaped anew on every scrape.
+	labels []byte
+}
+
+func newAgent(id string, rec agentRecord) *agent {
+	return &agent{id: id, agentRecord: rec, labels: labelBlock(id, rec)}
+}
+
+// labelBlock renders {group="…",agent="…",agent_env="…",agent_ip="…",agent_service="…"}.
+func labelBlock(id string, r agentRecord) []byte {
+	b := make([]byte, 0, 64+len(id)+len(r.Group)+len(r.Env)+len(r.IP)+len(r.Service))
+	b = append(b, `{group="`...)
+	b = appendEscaped(b, r.Group, true)
+	b = append(b, `",agent="`...)
+	b = appendEscaped(b, id, true)
+	b = append(b, `",agent_env="`...)
+	b = appendEscaped(b, r.Env, true)
+	b = append(b, `",agent_ip="`...)
+	b = appendEscaped(b, r.IP, true)
+	b = append(b, `",agent_service="`...)
+	b = appendEscaped(b, r.Service, true)
+	return append(b, `"} `...)
 }
 
 // AgentView is an agent as the API shows it.
@@ -164,7 +187,7 @@ func (t *Tracker) addExpectedLocked() {
 	for _, name := range t.order {
 		for _, id := range t.groups[name].Expected {
 			if _, ok := t.agents[id]; !ok {
-				t.agents[id] = &agent{id: id, agentRecord: agentRecord{Group: name, Registered: t.started.UnixNano()}}
+				t.agents[id] = newAgent(id, agentRecord{Group: name, Registered: t.started.UnixNano()})
 			}
 		}
 	}
@@ -174,12 +197,12 @@ func (t *Tracker) addExpectedLocked() {
 func (t *Tracker) load(ctx context.Context) error {
 	agents := map[string]*agent{}
 	err := t.store.Scan(ctx, bucketAgents, func(k string, v []byte) error {
-		a := &agent{id: k}
-		if err := json.Unmarshal(v, &a.agentRecord); err != nil {
+		var rec agentRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
 			level.Warn(t.logger).Log("msg", "Skipping an unreadable agent record", "agent", k, "err", err)
 			return nil
 		}
-		agents[k] = a
+		agents[k] = newAgent(k, rec)
 		return nil
 	})
 	if err != nil {
@@ -294,9 +317,14 @@ func (t *Tracker) record(ctx context.Context, id string, group *AgentGroup, hb H
 		if cur.Last > rec.Last { // a concurrent, later heartbeat won
 			rec.Last = cur.Last
 		}
-		cur.agentRecord = rec
+		if cur.agentRecord != rec {
+			if cur.Group != rec.Group || cur.Env != rec.Env || cur.IP != rec.IP || cur.Service != rec.Service {
+				cur.labels = labelBlock(id, rec)
+			}
+			cur.agentRecord = rec
+		}
 	} else {
-		t.agents[id] = &agent{id: id, agentRecord: rec}
+		t.agents[id] = newAgent(id, rec)
 	}
 	if !t.shared {
 		t.dirty[id] = true

@@ -33,22 +33,10 @@ func newAgentMetrics() *agentMetrics {
 	}
 }
 
-var (
-	descRegistered = prometheus.NewDesc("selfheal_agents_registered", "Agents registered in a heartbeat group (expected, auto-registered or loaded).", []string{"group"}, nil)
-	descStale      = prometheus.NewDesc("selfheal_stale_agents", "Agents whose last heartbeat is older than interval + grace (overrides excluded).", []string{"group"}, nil)
-	descByState    = prometheus.NewDesc("selfheal_agents", "Agents by heartbeat state (up, late, stale, new, paused).", []string{"group", "state"}, nil)
-	descInterval   = prometheus.NewDesc("selfheal_agent_group_stale_after_seconds", "Silence after which an agent of the group is stale (interval + grace).", []string{"group"}, nil)
-	// Per-agent series carry the agent's own env, ip and service as
-	// agent_env, agent_ip and agent_service: Prometheus attaches env-like
-	// labels to targets itself, and a plain "env" or "service" here would be
-	// renamed exported_env on a clash.
-	perAgentLabels = []string{"group", "agent", "agent_env", "agent_ip", "agent_service"}
-	descLast       = prometheus.NewDesc("selfheal_agent_last_heartbeat_timestamp_seconds", "When the agent's last heartbeat arrived, as a Unix timestamp.", perAgentLabels, nil)
-	descAgentStale = prometheus.NewDesc("selfheal_agent_stale", "Whether the agent is stale (1) or not (0).", perAgentLabels, nil)
-	descStoreUp    = prometheus.NewDesc("selfheal_store_up", "Whether the agent store answered the last operation (1) or not (0).", nil, nil)
-)
+var descStoreUp = prometheus.NewDesc("selfheal_store_up", "Whether the agent store answered the last operation (1) or not (0).", nil, nil)
 
-// Collector returns a collector of the tracker's state and counters.
+// Collector returns a collector of the tracker's counters and store state.
+// The per-group and per-agent series are written by WriteText.
 func (t *Tracker) Collector() prometheus.Collector { return trackerCollector{t} }
 
 type trackerCollector struct{ t *Tracker }
@@ -66,43 +54,6 @@ func (c trackerCollector) Collect(ch chan<- prometheus.Metric) {
 		m.snapshotDuration.Collect(ch)
 	}
 	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, boolFloat(t.storeUp.Load()))
-
-	now := t.now()
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	type counts struct {
-		total   int
-		byState map[string]int
-	}
-	per := make(map[string]*counts, len(t.groups))
-	for name := range t.groups {
-		per[name] = &counts{byState: map[string]int{}}
-	}
-	for _, a := range t.agents {
-		g, ok := t.groups[a.Group]
-		if !ok {
-			continue
-		}
-		st := t.status(a, g, now)
-		cn := per[a.Group]
-		cn.total++
-		cn.byState[st]++
-		if g.PerAgent() {
-			if a.Last != 0 {
-				ch <- prometheus.MustNewConstMetric(descLast, prometheus.GaugeValue, float64(a.Last)/1e9, a.Group, a.id, a.Env, a.IP, a.Service)
-			}
-			ch <- prometheus.MustNewConstMetric(descAgentStale, prometheus.GaugeValue, boolFloat(st == StateStale), a.Group, a.id, a.Env, a.IP, a.Service)
-		}
-	}
-	for name, cn := range per {
-		g := t.groups[name]
-		ch <- prometheus.MustNewConstMetric(descRegistered, prometheus.GaugeValue, float64(cn.total), name)
-		ch <- prometheus.MustNewConstMetric(descStale, prometheus.GaugeValue, float64(cn.byState[StateStale]), name)
-		ch <- prometheus.MustNewConstMetric(descInterval, prometheus.GaugeValue, (g.Interval.Duration + g.Grace.Duration).Seconds(), name)
-		for _, st := range States {
-			ch <- prometheus.MustNewConstMetric(descByState, prometheus.GaugeValue, float64(cn.byState[st]), name, st)
-		}
-	}
 }
 
 // Stats is the summary GET /api/v1/stats returns, in the shape of

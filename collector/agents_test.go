@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/selfheal/selfheal/internal/store"
 )
@@ -263,6 +267,9 @@ func TestForgetAndPerAgentSwitch(t *testing.T) {
 	}
 }
 
+// gatherText renders the tracker's metrics (collector and text writer) as
+// sorted lines "name{labels sorted} value", parsed back from the text format
+// so that the test also checks the output parses.
 func gatherText(t *testing.T, tr *Tracker) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
@@ -271,25 +278,43 @@ func gatherText(t *testing.T, tr *Tracker) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
+	var text bytes.Buffer
+	enc := expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for _, mf := range mfs {
+		enc.Encode(mf)
+	}
+	if err := tr.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(text.Bytes()))
+	if err != nil {
+		t.Fatalf("output does not parse: %v\n%s", err, text.String())
+	}
+	var lines []string
+	for _, mf := range parsed {
 		for _, m := range mf.Metric {
 			var ls []string
 			for _, l := range m.Label {
 				ls = append(ls, l.GetName()+`="`+l.GetValue()+`"`)
 			}
+			sort.Strings(ls)
 			v := m.GetGauge().GetValue()
 			if m.Counter != nil {
 				v = m.GetCounter().GetValue()
+			}
+			if m.Untyped != nil {
+				v = m.GetUntyped().GetValue()
 			}
 			name := mf.GetName()
 			if len(ls) > 0 {
 				name += "{" + strings.Join(ls, ",") + "}"
 			}
-			b.WriteString(name + " " + strings.TrimSpace(fmtFloat(v)) + "\n")
+			lines = append(lines, name+" "+fmtFloat(v))
 		}
 	}
-	return b.String()
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 func fmtFloat(v float64) string { return string(appendFloat(nil, v)) }

@@ -1,14 +1,17 @@
 package collector
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // DefaultConcurrency bounds how many static targets are probed at once.
@@ -110,8 +113,17 @@ type MetricsHandler struct {
 	Concurrency   int
 	TimeoutOffset time.Duration
 	Logger        log.Logger
-	// Extra collectors gathered on every scrape (heartbeat state, for one).
+	// Extra collectors gathered on every scrape.
 	Extra []prometheus.Collector
+	// Text writers append families of their own after the gathered ones;
+	// for series too many to go through a registry (per-agent heartbeats).
+	// Their metric names must not appear in the registry.
+	Text []TextWriter
+}
+
+// TextWriter writes metric families in the text exposition format.
+type TextWriter interface {
+	WriteText(w io.Writer) error
 }
 
 func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -133,5 +145,27 @@ func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, c := range h.Extra {
 		reg.MustRegister(c)
 	}
-	promhttp.HandlerFor(prometheus.Gatherers{h.Base, reg}, promhttp.HandlerOpts{ErrorLog: errLogger{h.Logger}, ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	mfs, err := prometheus.Gatherers{h.Base, reg}.Gather()
+	if err != nil {
+		// As promhttp's ContinueOnError: serve what was gathered, log the rest.
+		level.Error(h.Logger).Log("msg", "Error gathering metrics", "err", err)
+	}
+	// Always the text format, uncompressed: with a large fleet the body is
+	// tens of MiB, and compressing it would cost more than the scrape.
+	w.Header().Set("Content-Type", textContentType)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			level.Error(h.Logger).Log("msg", "Error encoding metrics", "err", err)
+			return
+		}
+	}
+	for _, tw := range h.Text {
+		if err := tw.WriteText(bw); err != nil {
+			level.Debug(h.Logger).Log("msg", "Error writing metrics", "err", err)
+			return
+		}
+	}
+	_ = bw.Flush()
 }

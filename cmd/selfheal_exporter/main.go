@@ -125,7 +125,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
-		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}})
+		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}})
 	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: o.timeoutOffset})
 	(&collector.AgentsAPI{Tracker: tracker, Exporter: exp, Logger: logger}).Register(mux)
 	mux.Handle("/-/reload", reloader)

@@ -86,3 +86,13 @@ func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl
 func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
 func (r *Redis) Close() error { return r.client.Close() }
+
+// quietLogger drops go-redis' own log lines ("failed to dial after 5
+// attempts"): every failure also reaches the caller as an error, which the
+// binaries log once through their configured logger and count in
+// selfheal_store_up.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietLogger{}) }
