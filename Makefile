@@ -18,7 +18,7 @@ DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
 DEB_BINS  := redis-server haproxy stunnel4 promtool amtool
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean
+.PHONY: all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint
 
 all: build
 
@@ -47,7 +47,7 @@ bench-deps: deps
 	@command -v prometheus-blackbox-exporter >/dev/null 2>&1 && command -v prometheus-pushgateway >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PKGS) >/dev/null; }
 
-test: deps lint unit fuzz
+test: deps lint generate-check mixin-lint unit fuzz
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -57,6 +57,26 @@ vet:
 	$(GO) vet ./...
 
 lint: fmt-check vet
+
+JSONNET_FILES = $(shell find mixins -name '*.libsonnet' -o -name '*.jsonnet')
+
+# generate writes rules/*.yml and the dashboards from the mixin.
+generate:
+	scripts/generate-mixin.sh rules mixins/selfheal/dashboards_out
+
+# generate-check fails when the checked-in files differ from a fresh generation.
+generate-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	scripts/generate-mixin.sh $$tmp/rules $$tmp/dashboards && \
+	diff -u rules/alerts.yml $$tmp/rules/alerts.yml && diff -u rules/rules.yml $$tmp/rules/rules.yml && \
+	diff -ru mixins/selfheal/dashboards_out $$tmp/dashboards || \
+	{ echo "generated files are stale: run make generate"; exit 1; }
+
+mixin-lint:
+	$(GO) tool jsonnetfmt --test $(JSONNET_FILES)
+	promtool check rules rules/alerts.yml rules/rules.yml
+	promtool test rules rules/tests/*.yml
+	amtool check-config examples/alertmanager.yml
 
 unit:
 	$(GO) test -race -count=1 ./...

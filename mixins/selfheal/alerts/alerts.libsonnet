@@ -1,0 +1,189 @@
+local lib = import '../lib.libsonnet';
+
+{
+  local c = $._config,
+  local annotate(alert, summary, description, dashboard=null) = {
+    summary: summary,
+    description: description,
+    runbook_url: lib.runbook(c, alert),
+  } + (if dashboard != null then { dashboard_url: lib.dashboard(c, dashboard) } else {}),
+
+  prometheusAlerts+:: {
+    groups+: [
+      {
+        name: 'selfheal-connectivity',
+        rules: [
+          {
+            alert: 'ICServerConnectFailed',
+            // The OCP expression itself, not the recording rule: an alert
+            // reading a rule of another group lags one evaluation behind,
+            // and this alert must fire at once.
+            expr: 'min by (%s) (%s{%s}) == 0' % [std.join(', ', c.icServerLabels), c.icServerHealthMetric, c.exporterSelector],
+            'for': c.icServerFor,
+            keep_firing_for: c.icServerKeepFiringFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'ICServerConnectFailed',
+              '{{ $labels.ic_server_address }} IC-Server connection failed',
+              'OCP node {{ $labels.ocp_address }} cannot connect to IC-Server {{ $labels.ic_server_address }}.',
+              'overview',
+            ),
+          },
+          {
+            alert: 'KeyServiceInstanceDown',
+            // The key-service instance (host:port) becomes the instance
+            // label, which remediation templates use.
+            expr: 'label_replace(selfheal_probe_success{%s, check="%s"}, "instance", "$1", "target", "(?:https?://)?([^/]+).*") == 0' % [c.exporterSelector, c.keyServiceCheck],
+            'for': c.keyServiceFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'KeyServiceInstanceDown',
+              'Key service instance {{ $labels.instance }} is down',
+              'The key service at {{ $labels.instance }} does not answer "The API is available and operational" on {{ $labels.target }}.',
+              'overview',
+            ),
+          },
+          {
+            alert: 'RedisUnreachable',
+            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.exporterSelector, c.redisCheck],
+            'for': c.redisFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'RedisUnreachable',
+              'Redis {{ $labels.target }} is unreachable{{ with $labels.env }} from {{ . }}{{ end }}',
+              'The Redis at {{ $labels.target }} does not answer PING{{ with $labels.env }} from environment {{ . }}{{ end }}; every agent that reports through it will look lost.',
+              'overview',
+            ),
+          },
+          {
+            alert: 'AgentCertificateExpiringSoon',
+            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.exporterSelector, c.certWarningDays],
+            labels: { severity: 'warning' },
+            annotations: annotate(
+              'AgentCertificateExpiringSoon',
+              'TLS certificate of {{ $labels.target }} expires in {{ $value | humanizeDuration }}',
+              'The certificate presented by {{ $labels.target }} (check {{ $labels.check }}) expires in {{ $value | humanizeDuration }}; renew it before the link breaks.',
+            ),
+          },
+          {
+            alert: 'AgentCertificateExpiringSoon',
+            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.exporterSelector, c.certCriticalDays],
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'AgentCertificateExpiringSoon',
+              'TLS certificate of {{ $labels.target }} expires in {{ $value | humanizeDuration }}',
+              'The certificate presented by {{ $labels.target }} (check {{ $labels.check }}) expires in {{ $value | humanizeDuration }}; renew it now.',
+            ),
+          },
+        ],
+      },
+      {
+        name: 'selfheal-agents',
+        rules: [
+          {
+            alert: 'AgentStale',
+            expr: 'max by (group) (selfheal_stale_agents{%s}) > 0' % c.exporterSelector,
+            'for': c.agentStaleFor,
+            labels: { severity: 'warning' },
+            annotations: annotate(
+              'AgentStale',
+              '{{ $value }} agents of group {{ $labels.group }} are stale',
+              '{{ $value }} agents of group {{ $labels.group }} have sent no heartbeat for longer than their interval and grace.',
+              'overview',
+            ),
+          },
+          {
+            alert: 'AgentsManyStale',
+            expr: 'max by (group) (selfheal_stale_agents{%s}) / max by (group) (selfheal_agents_registered{%s} > 0) > %g' % [c.exporterSelector, c.exporterSelector, c.agentsManyStaleRatio],
+            'for': c.agentsManyStaleFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'AgentsManyStale',
+              'More than %d%% of agents of group {{ $labels.group }} are stale' % (100 * c.agentsManyStaleRatio),
+              '{{ $value | humanizePercentage }} of the agents of group {{ $labels.group }} are stale: more likely a network, Redis or overwatch problem than single agents.',
+              'overview',
+            ),
+          },
+          {
+            alert: 'AgentLost',
+            // env repeats agent_env so that RedisUnreachable of the same
+            // environment can inhibit it in Alertmanager.
+            expr: 'label_replace(max by (group, agent, agent_env, agent_ip, agent_service) (selfheal_agent_stale{%s}), "env", "$1", "agent_env", "(.+)") == 1' % c.exporterSelector,
+            'for': c.agentLostFor,
+            labels: { severity: 'warning' },
+            annotations: annotate(
+              'AgentLost',
+              'Agent {{ $labels.agent }} ({{ $labels.agent_env }}) cannot be reached',
+              'Agent {{ $labels.agent }} of group {{ $labels.group }} in env {{ $labels.agent_env }} (ip {{ $labels.agent_ip }}, service {{ $labels.agent_service }}) has stopped sending heartbeats.',
+              'overview',
+            ),
+          },
+        ],
+      },
+      {
+        name: 'selfheal-self',
+        rules: [
+          {
+            alert: 'SelfhealRemediationFailed',
+            expr: |||
+              (sum by (rule) (increase(selfheal_remediation_actions_total{%(sel)s, result="failed"}[%(w)s])) > 0)
+              or
+              (sum by (rule) (increase(selfheal_remediation_refused_total{%(sel)s, reason=~"%(reasons)s"}[%(w)s])) > 0)
+            ||| % { sel: c.receiverSelector, w: c.remediationWindow, reasons: c.remediationGiveUpReasons },
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'SelfhealRemediationFailed',
+              'Self-healing rule {{ $labels.rule }} did not work: a human must act',
+              'Remediation rule {{ $labels.rule }} failed or gave up (attempts used up, blast-radius limit, invalid labels or failed verification) in the last %s. See /api/v1/actions?rule={{ $labels.rule }} on the receiver.' % c.remediationWindow,
+              'remediation',
+            ),
+          },
+          {
+            alert: 'SelfhealExporterDown',
+            expr: 'up{%(sel)s} == 0 or absent(up{%(sel)s})' % { sel: c.exporterSelector },
+            'for': c.downFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'SelfhealExporterDown',
+              'selfheal_exporter {{ $labels.instance }} is down',
+              'Prometheus cannot scrape selfheal_exporter{{ with $labels.instance }} at {{ . }}{{ end }}: no probe or heartbeat alert can fire while it is down.',
+            ),
+          },
+          {
+            alert: 'SelfhealReceiverDown',
+            expr: 'up{%(sel)s} == 0 or absent(up{%(sel)s})' % { sel: c.receiverSelector },
+            'for': c.downFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'SelfhealReceiverDown',
+              'selfheal_receiver {{ $labels.instance }} is down',
+              'Prometheus cannot scrape selfheal_receiver{{ with $labels.instance }} at {{ . }}{{ end }}: alerts are not being remediated.',
+            ),
+          },
+          {
+            alert: 'SelfhealConfigReloadFailed',
+            expr: 'selfheal_exporter_config_last_reload_successful{%s} == 0 or selfheal_receiver_config_last_reload_successful{%s} == 0' % [c.exporterSelector, c.receiverSelector],
+            'for': c.reloadFailedFor,
+            labels: { severity: 'warning' },
+            annotations: annotate(
+              'SelfhealConfigReloadFailed',
+              'Configuration reload of {{ $labels.job }} {{ $labels.instance }} failed',
+              'The last configuration reload of {{ $labels.job }} on {{ $labels.instance }} failed; it still runs the previous configuration.',
+            ),
+          },
+          {
+            alert: 'SelfhealStoreDown',
+            expr: 'selfheal_store_up{%s} == 0 or selfheal_store_up{%s} == 0' % [c.exporterSelector, c.receiverSelector],
+            'for': c.storeDownFor,
+            labels: { severity: 'warning' },
+            annotations: annotate(
+              'SelfhealStoreDown',
+              'State store of {{ $labels.job }} {{ $labels.instance }} is unavailable',
+              '{{ $labels.job }} on {{ $labels.instance }} cannot reach its store: heartbeats are refused with 503 and remediation state cannot be recorded.',
+            ),
+          },
+        ],
+      },
+    ],
+  },
+}

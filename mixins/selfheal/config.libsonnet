@@ -1,0 +1,50 @@
+// Settings users override with `mixin { _config+:: { ... } }`.
+{
+  _config+:: {
+    // Selectors of the two jobs.
+    exporterSelector: 'job="selfheal"',
+    receiverSelector: 'job="selfheal-receiver"',
+
+    // ICServerConnectFailed: the OCP defaults, fire at once, clear five
+    // minutes after recovery.
+    icServerHealthMetric: 'ic_server_health',
+    icServerLabels: ['ic_server_address', 'ocp_address'],
+    icServerFor: '0s',
+    icServerKeepFiringFor: '5m',
+
+    // KeyServiceInstanceDown and RedisUnreachable read the static checks
+    // of these names.
+    keyServiceCheck: 'key_service',
+    keyServiceFor: '1m',
+    redisCheck: 'redis',
+    redisFor: '1m',
+
+    // AgentStale and AgentsManyStale: OpenGSLB's thresholds.
+    agentStaleFor: '5m',
+    agentsManyStaleRatio: 0.3,
+    agentsManyStaleFor: '5m',
+    agentLostFor: '1m',
+
+    // AgentCertificateExpiringSoon.
+    certWarningDays: 14,
+    certCriticalDays: 3,
+
+    // SelfhealRemediationFailed: failed actions, and refusals that mean the
+    // receiver gave up (not cooldowns or duplicates, which are normal).
+    remediationWindow: '15m',
+    remediationGiveUpReasons: 'max_attempts|pool_min_healthy|pool_max_removed|invalid_label|verify_failed',
+
+    // Down and reload alerts.
+    downFor: '5m',
+    reloadFailedFor: '10m',
+    storeDownFor: '5m',
+
+    // Where alerts link to.
+    runbookURLBase: 'https://github.com/selfheal/selfheal/blob/main/mixins/selfheal/runbooks/',
+    grafanaURL: 'http://grafana:3000',
+    dashboardUIDs: {
+      overview: 'selfheal-overview',
+      remediation: 'selfheal-remediation',
+    },
+  },
+}
