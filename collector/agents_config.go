@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
 )
 
 // AgentGroup is one heartbeat group: the agents of one kind, how often they
@@ -84,41 +86,39 @@ func (c *Config) validateAgents() error {
 	for i, g := range c.Agents {
 		idx := fmt.Sprint(i)
 		if g == nil {
-			return &fieldError{path: []string{"agents", idx}, msg: "empty group"}
+			return &yamlconf.FieldError{Path: []string{"agents", idx}, Msg: "empty group"}
 		}
 		if !groupPattern.MatchString(g.Group) {
-			return &fieldError{path: []string{"agents", idx, "group"}, msg: fmt.Sprintf("group %q must be 1-64 letters, digits, '_', '.' or '-'", g.Group)}
+			return &yamlconf.FieldError{Path: []string{"agents", idx, "group"}, Msg: fmt.Sprintf("group %q must be 1-64 letters, digits, '_', '.' or '-'", g.Group)}
 		}
 		if seen[g.Group] {
-			return &fieldError{path: []string{"agents", idx, "group"}, msg: fmt.Sprintf("duplicate group %q", g.Group)}
+			return &yamlconf.FieldError{Path: []string{"agents", idx, "group"}, Msg: fmt.Sprintf("duplicate group %q", g.Group)}
 		}
 		seen[g.Group] = true
-		for key, d := range map[string]*Duration{"interval": &g.Interval, "grace": &g.Grace} {
-			if d.err != nil {
-				return &fieldError{path: []string{"agents", idx, key}, msg: fmt.Sprintf("invalid duration %q", d.raw)}
-			}
-			if d.raw != "" && d.Duration <= 0 && key == "interval" {
-				return &fieldError{path: []string{"agents", idx, key}, msg: "interval must be positive"}
-			}
+		if err := g.Interval.Check([]string{"agents", idx, "interval"}, true); err != nil {
+			return err
+		}
+		if err := g.Grace.Check([]string{"agents", idx, "grace"}, false); err != nil {
+			return err
 		}
 		if g.Interval.Duration == 0 {
 			g.Interval.Duration = DefaultHeartbeatInterval
 		}
-		if g.Grace.raw == "" {
+		if !g.Grace.Set() {
 			g.Grace.Duration = DefaultHeartbeatGrace
 		}
 		for j, id := range g.Expected {
 			if !ValidAgentID(id) {
-				return &fieldError{path: []string{"agents", idx, "expected", fmt.Sprint(j)}, msg: fmt.Sprintf("agent id %q must be 1-128 letters, digits, '_', '.', ':', '@' or '-'", id)}
+				return &yamlconf.FieldError{Path: []string{"agents", idx, "expected", fmt.Sprint(j)}, Msg: fmt.Sprintf("agent id %q must be 1-128 letters, digits, '_', '.', ':', '@' or '-'", id)}
 			}
 			if other, dup := ids[id]; dup {
-				return &fieldError{path: []string{"agents", idx, "expected", fmt.Sprint(j)}, msg: fmt.Sprintf("agent %q is already expected in group %q", id, other)}
+				return &yamlconf.FieldError{Path: []string{"agents", idx, "expected", fmt.Sprint(j)}, Msg: fmt.Sprintf("agent %q is already expected in group %q", id, other)}
 			}
 			ids[id] = g.Group
 		}
 		if g.Source != nil {
 			if err := g.Source.validate(); err != nil {
-				return err.(*fieldError).under("agents", idx, "source")
+				return err.(*yamlconf.FieldError).Under("agents", idx, "source")
 			}
 		}
 	}
@@ -128,22 +128,22 @@ func (c *Config) validateAgents() error {
 func (s *AgentSource) validate() error {
 	r := s.Redis
 	if r == nil {
-		return &fieldError{msg: "source needs a redis section"}
+		return &yamlconf.FieldError{Msg: "source needs a redis section"}
 	}
 	if r.URL == "" {
-		return &fieldError{path: []string{"redis", "url"}, msg: "url is required"}
+		return &yamlconf.FieldError{Path: []string{"redis", "url"}, Msg: "url is required"}
 	}
 	if !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
-		return &fieldError{path: []string{"redis", "url"}, msg: "url must start with redis:// or rediss://"}
+		return &yamlconf.FieldError{Path: []string{"redis", "url"}, Msg: "url must start with redis:// or rediss://"}
 	}
 	if strings.Contains(r.URL, "@") {
-		return &fieldError{path: []string{"redis", "url"}, msg: "credentials belong in password_file, not the url"}
+		return &yamlconf.FieldError{Path: []string{"redis", "url"}, Msg: "credentials belong in password_file, not the url"}
 	}
 	if (r.Hash == "") == (r.KeyPattern == "") {
-		return &fieldError{path: []string{"redis"}, msg: "set exactly one of hash and key_pattern"}
+		return &yamlconf.FieldError{Path: []string{"redis"}, Msg: "set exactly one of hash and key_pattern"}
 	}
 	if r.KeyPattern != "" && strings.Count(r.KeyPattern, "*") != 1 {
-		return &fieldError{path: []string{"redis", "key_pattern"}, msg: "key_pattern needs exactly one '*', which stands for the agent id"}
+		return &yamlconf.FieldError{Path: []string{"redis", "key_pattern"}, Msg: "key_pattern needs exactly one '*', which stands for the agent id"}
 	}
 	if r.TimestampField == "" {
 		r.TimestampField = "last_heartbeat"
@@ -151,8 +151,8 @@ func (s *AgentSource) validate() error {
 	if r.TimestampFormat == "" {
 		r.TimestampFormat = "unix"
 	}
-	if r.PollInterval.err != nil {
-		return &fieldError{path: []string{"redis", "poll_interval"}, msg: fmt.Sprintf("invalid duration %q", r.PollInterval.raw)}
+	if err := r.PollInterval.Check([]string{"redis", "poll_interval"}, false); err != nil {
+		return err
 	}
 	if r.PollInterval.Duration <= 0 {
 		r.PollInterval.Duration = DefaultSourcePoll
@@ -161,12 +161,12 @@ func (s *AgentSource) validate() error {
 	if r.Timezone != "" {
 		loc, err := time.LoadLocation(r.Timezone)
 		if err != nil {
-			return &fieldError{path: []string{"redis", "timezone"}, msg: err.Error()}
+			return &yamlconf.FieldError{Path: []string{"redis", "timezone"}, Msg: err.Error()}
 		}
 		r.location = loc
 	}
 	if _, err := r.parseTimestamp("0"); err != nil && isNumericFormat(r.TimestampFormat) {
-		return &fieldError{path: []string{"redis", "timestamp_format"}, msg: err.Error()}
+		return &yamlconf.FieldError{Path: []string{"redis", "timestamp_format"}, Msg: err.Error()}
 	}
 	return nil
 }

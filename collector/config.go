@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
+
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	yaml "go.yaml.in/yaml/v2"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
 )
 
 // Config is the selfheal_exporter configuration file: named probe modules,
@@ -121,51 +123,14 @@ func (t *Target) UnmarshalYAML(unmarshal func(any) error) error {
 	return unmarshal((*plain)(t))
 }
 
-// Duration is a Prometheus duration ("30s", "5m") that decodes without
-// failing, keeping the error for validation: yaml.v2 drops line numbers from
-// errors raised inside custom unmarshalers, so the validation pass reports it
-// instead, with the key and line.
-type Duration struct {
-	time.Duration
-	raw string
-	err error
-}
-
-// UnmarshalYAML records the value and any parse error.
-func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
-	if err := unmarshal(&d.raw); err != nil {
-		return err
-	}
-	v, err := model.ParseDuration(d.raw)
-	d.Duration, d.err = time.Duration(v), err
-	return nil
-}
-
-// MarshalYAML writes the duration back in Prometheus form.
-func (d Duration) MarshalYAML() (any, error) { return model.Duration(d.Duration).String(), nil }
-
-// Regexp is a regular expression that, like Duration, keeps its compile
-// error for the validation pass.
-type Regexp struct {
-	*regexp.Regexp
-	raw string
-	err error
-}
-
-// UnmarshalYAML records the pattern and any compile error.
-func (r *Regexp) UnmarshalYAML(unmarshal func(any) error) error {
-	if err := unmarshal(&r.raw); err != nil {
-		return err
-	}
-	r.Regexp, r.err = regexp.Compile(r.raw)
-	return nil
-}
-
-// MarshalYAML writes the pattern back.
-func (r Regexp) MarshalYAML() (any, error) { return r.raw, nil }
+// Duration and Regexp are the shared configuration value types.
+type (
+	Duration = yamlconf.Duration
+	Regexp   = yamlconf.Regexp
+)
 
 // MustRegexp compiles a pattern for use in code and tests.
-func MustRegexp(s string) Regexp { return Regexp{Regexp: regexp.MustCompile(s), raw: s} }
+var MustRegexp = yamlconf.MustRegexp
 
 // LoadConfig reads and validates a configuration file. Errors name the file,
 // the line and the key.
@@ -178,11 +143,11 @@ func LoadConfig(path string) (*Config, error) {
 	if err == nil {
 		c.setDirectory(filepath.Dir(path))
 		if err = c.prepare(); err != nil {
-			err = locate(b, err)
+			err = yamlconf.Locate(b, err)
 		}
 	}
 	if err != nil {
-		if ce, ok := err.(*ConfigError); ok {
+		if ce, ok := err.(*yamlconf.ConfigError); ok {
 			ce.File = path
 		}
 		return nil, err
@@ -196,10 +161,10 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(b []byte) (*Config, error) {
 	c := &Config{}
 	if err := yaml.UnmarshalStrict(b, c); err != nil {
-		return nil, decodeError(b, err)
+		return nil, yamlconf.DecodeError(b, err)
 	}
 	if err := c.validate(); err != nil {
-		return nil, locate(b, err)
+		return nil, yamlconf.Locate(b, err)
 	}
 	return c, nil
 }
@@ -241,7 +206,7 @@ func (c *Config) validate() error {
 	sort.Strings(names)
 	for _, name := range names {
 		if err := c.Modules[name].validate(); err != nil {
-			return err.(*fieldError).under("modules", name)
+			return err.(*yamlconf.FieldError).Under("modules", name)
 		}
 	}
 	labels := map[string]bool{}
@@ -249,49 +214,49 @@ func (c *Config) validate() error {
 	for i, ch := range c.Checks {
 		idx := fmt.Sprint(i)
 		if ch == nil {
-			return &fieldError{path: []string{"checks", idx}, msg: "empty check"}
+			return &yamlconf.FieldError{Path: []string{"checks", idx}, Msg: "empty check"}
 		}
 		if ch.Name == "" {
-			return &fieldError{path: []string{"checks", idx}, msg: "name is required"}
+			return &yamlconf.FieldError{Path: []string{"checks", idx}, Msg: "name is required"}
 		}
 		if checkNames[ch.Name] {
-			return &fieldError{path: []string{"checks", idx, "name"}, msg: fmt.Sprintf("duplicate check name %q", ch.Name)}
+			return &yamlconf.FieldError{Path: []string{"checks", idx, "name"}, Msg: fmt.Sprintf("duplicate check name %q", ch.Name)}
 		}
 		checkNames[ch.Name] = true
 		m, ok := c.Modules[ch.Module]
 		if !ok {
-			return &fieldError{path: []string{"checks", idx, "module"}, msg: fmt.Sprintf("unknown module %q", ch.Module)}
+			return &yamlconf.FieldError{Path: []string{"checks", idx, "module"}, Msg: fmt.Sprintf("unknown module %q", ch.Module)}
 		}
 		if ch.HealthMetric != "" {
 			if !model.IsValidLegacyMetricName(ch.HealthMetric) {
-				return &fieldError{path: []string{"checks", idx, "health_metric"}, msg: fmt.Sprintf("%q is not a valid metric name", ch.HealthMetric)}
+				return &yamlconf.FieldError{Path: []string{"checks", idx, "health_metric"}, Msg: fmt.Sprintf("%q is not a valid metric name", ch.HealthMetric)}
 			}
 			if strings.HasPrefix(ch.HealthMetric, "selfheal_") {
-				return &fieldError{path: []string{"checks", idx, "health_metric"}, msg: fmt.Sprintf("%q would clash with the exporter's own selfheal_ metrics", ch.HealthMetric)}
+				return &yamlconf.FieldError{Path: []string{"checks", idx, "health_metric"}, Msg: fmt.Sprintf("%q would clash with the exporter's own selfheal_ metrics", ch.HealthMetric)}
 			}
 		}
 		if len(ch.Targets) == 0 {
-			return &fieldError{path: []string{"checks", idx, "targets"}, msg: "at least one target is required"}
+			return &yamlconf.FieldError{Path: []string{"checks", idx, "targets"}, Msg: "at least one target is required"}
 		}
 		seen := map[string]bool{}
 		for j, t := range ch.Targets {
 			tp := []string{"checks", idx, "targets", fmt.Sprint(j)}
 			if t == nil {
-				return &fieldError{path: tp, msg: "empty target"}
+				return &yamlconf.FieldError{Path: tp, Msg: "empty target"}
 			}
 			if err := ValidateTarget(m.Prober, t.Target); err != nil {
-				return &fieldError{path: append(tp, "target"), msg: err.Error()}
+				return &yamlconf.FieldError{Path: append(tp, "target"), Msg: err.Error()}
 			}
 			if seen[t.Target] {
-				return &fieldError{path: append(tp, "target"), msg: fmt.Sprintf("duplicate target %q in check %q", t.Target, ch.Name)}
+				return &yamlconf.FieldError{Path: append(tp, "target"), Msg: fmt.Sprintf("duplicate target %q in check %q", t.Target, ch.Name)}
 			}
 			seen[t.Target] = true
 			for l := range t.Labels {
 				if !model.LabelName(l).IsValidLegacy() || strings.HasPrefix(l, "__") {
-					return &fieldError{path: append(tp, "labels", l), msg: fmt.Sprintf("%q is not a valid label name", l)}
+					return &yamlconf.FieldError{Path: append(tp, "labels", l), Msg: fmt.Sprintf("%q is not a valid label name", l)}
 				}
 				if reservedLabels[l] {
-					return &fieldError{path: append(tp, "labels", l), msg: fmt.Sprintf("label %q is reserved: the exporter sets it", l)}
+					return &yamlconf.FieldError{Path: append(tp, "labels", l), Msg: fmt.Sprintf("label %q is reserved: the exporter sets it", l)}
 				}
 				labels[l] = true
 			}
@@ -310,24 +275,21 @@ func (c *Config) validate() error {
 
 func (m *Module) validate() error {
 	if m == nil {
-		return &fieldError{msg: "empty module"}
+		return &yamlconf.FieldError{Msg: "empty module"}
 	}
-	if m.Timeout.err != nil {
-		return &fieldError{path: []string{"timeout"}, msg: fmt.Sprintf("invalid duration %q", m.Timeout.raw)}
-	}
-	if m.Timeout.raw != "" && m.Timeout.Duration <= 0 {
-		return &fieldError{path: []string{"timeout"}, msg: "timeout must be positive"}
+	if err := m.Timeout.Check([]string{"timeout"}, true); err != nil {
+		return err
 	}
 	if m.Timeout.Duration == 0 {
 		m.Timeout.Duration = DefaultTimeout
 	}
 	sections := map[string]bool{"http": m.HTTP != nil, "tcp": m.TCP != nil, "redis": m.Redis != nil}
 	if _, ok := sections[m.Prober]; !ok {
-		return &fieldError{path: []string{"prober"}, msg: fmt.Sprintf("unknown prober %q (want http, tcp or redis)", m.Prober)}
+		return &yamlconf.FieldError{Path: []string{"prober"}, Msg: fmt.Sprintf("unknown prober %q (want http, tcp or redis)", m.Prober)}
 	}
 	for s, set := range sections {
 		if set && s != m.Prober {
-			return &fieldError{path: []string{s}, msg: fmt.Sprintf("%s settings given to a %s module", s, m.Prober)}
+			return &yamlconf.FieldError{Path: []string{s}, Msg: fmt.Sprintf("%s settings given to a %s module", s, m.Prober)}
 		}
 	}
 	switch m.Prober {
@@ -342,8 +304,8 @@ func (m *Module) validate() error {
 			m.TCP = &TCPProbe{}
 		}
 		for i, qr := range m.TCP.QueryResponse {
-			if qr.Expect.err != nil {
-				return &fieldError{path: []string{"tcp", "query_response", fmt.Sprint(i), "expect"}, msg: regexpMsg(qr.Expect)}
+			if err := qr.Expect.Check([]string{"tcp", "query_response", fmt.Sprint(i), "expect"}); err != nil {
+				return err
 			}
 		}
 	case "redis":
@@ -351,7 +313,7 @@ func (m *Module) validate() error {
 			m.Redis = &RedisProbe{}
 		}
 		if m.Redis.Username != "" && m.Redis.PasswordFile == "" {
-			return &fieldError{path: []string{"redis", "username"}, msg: "a username needs a password_file"}
+			return &yamlconf.FieldError{Path: []string{"redis", "username"}, Msg: "a username needs a password_file"}
 		}
 	}
 	return nil
@@ -360,13 +322,13 @@ func (m *Module) validate() error {
 func (h *HTTPProbe) validate() error {
 	for i, code := range h.ValidStatusCodes {
 		if code < 100 || code > 599 {
-			return &fieldError{path: []string{"http", "valid_status_codes", fmt.Sprint(i)}, msg: fmt.Sprintf("%d is not an HTTP status code", code)}
+			return &yamlconf.FieldError{Path: []string{"http", "valid_status_codes", fmt.Sprint(i)}, Msg: fmt.Sprintf("%d is not an HTTP status code", code)}
 		}
 	}
 	for key, list := range map[string][]Regexp{"fail_if_body_matches_regexp": h.FailIfBodyMatchesRegexp, "fail_if_body_not_matches_regexp": h.FailIfBodyNotMatchesRegexp} {
 		for i, re := range list {
-			if re.err != nil {
-				return &fieldError{path: []string{"http", key, fmt.Sprint(i)}, msg: regexpMsg(re)}
+			if err := re.Check([]string{"http", key, fmt.Sprint(i)}); err != nil {
+				return err
 			}
 		}
 	}
@@ -374,13 +336,9 @@ func (h *HTTPProbe) validate() error {
 		h.BodySizeLimit = DefaultBodySizeLimit
 	}
 	if err := h.HTTPClientConfig.Validate(); err != nil {
-		return &fieldError{path: []string{"http"}, msg: err.Error()}
+		return &yamlconf.FieldError{Path: []string{"http"}, Msg: err.Error()}
 	}
 	return nil
-}
-
-func regexpMsg(r Regexp) string {
-	return fmt.Sprintf("invalid regular expression %q: %s", r.raw, strings.TrimPrefix(r.err.Error(), "error parsing regexp: "))
 }
 
 // ValidateTarget checks that target is something the prober can probe:

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
 )
 
 // Exporter holds the running configuration and the exporter's own metrics.
@@ -56,7 +58,7 @@ func (c *Config) prepare() error {
 	for name, m := range c.Modules {
 		if m.HTTP != nil {
 			if _, err := m.HTTP.client(); err != nil {
-				return &fieldError{path: []string{"modules", name, "http"}, msg: err.Error()}
+				return &yamlconf.FieldError{Path: []string{"modules", name, "http"}, Msg: err.Error()}
 			}
 		}
 	}

@@ -1,4 +1,8 @@
-package collector
+// Package yamlconf holds what selfheal's configuration files share: strict
+// YAML decoding whose errors name the file, the line and the key, and value
+// types (durations, regular expressions) that keep their parse errors for a
+// validation pass that knows where they are.
+package yamlconf
 
 import (
 	"fmt"
@@ -9,19 +13,24 @@ import (
 	yaml3 "go.yaml.in/yaml/v3"
 )
 
-// fieldError is a validation error at a key path such as
+// FieldError is a validation error at a key path such as
 // modules.key_service.http.valid_status_codes.0.
-type fieldError struct {
-	path []string
-	msg  string
+type FieldError struct {
+	Path []string
+	Msg  string
 }
 
-func (e *fieldError) Error() string { return e.msg }
+func (e *FieldError) Error() string { return e.Msg }
 
-// under prefixes the path, for errors raised by a nested validate method.
-func (e *fieldError) under(prefix ...string) *fieldError {
-	e.path = append(append([]string{}, prefix...), e.path...)
+// Under prefixes the path, for errors raised by a nested validate method.
+func (e *FieldError) Under(prefix ...string) *FieldError {
+	e.Path = append(append([]string{}, prefix...), e.Path...)
 	return e
+}
+
+// Errorf builds a FieldError at path.
+func Errorf(path []string, format string, args ...any) *FieldError {
+	return &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 // ConfigError is a configuration error with the file, line and key it
@@ -51,15 +60,15 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// locate turns a validation error into a ConfigError by finding its key path
+// Locate turns a validation error into a ConfigError by finding its key path
 // in the document.
-func locate(doc []byte, err error) error {
-	fe, ok := err.(*fieldError)
+func Locate(doc []byte, err error) error {
+	fe, ok := err.(*FieldError)
 	if !ok {
 		return &ConfigError{Msg: err.Error()}
 	}
 	root := parseNode(doc)
-	return &ConfigError{Line: lineOf(root, fe.path), Key: strings.Join(fe.path, "."), Msg: fe.msg}
+	return &ConfigError{Line: lineOf(root, fe.Path), Key: strings.Join(fe.Path, "."), Msg: fe.Msg}
 }
 
 var (
@@ -67,9 +76,9 @@ var (
 	lineMsg      = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 )
 
-// decodeError rewrites yaml.v2's messages ("line 7: field foo not found in
+// DecodeError rewrites yaml.v2's messages ("line 7: field foo not found in
 // type collector.plain") into ConfigErrors that name the key by its path.
-func decodeError(doc []byte, err error) error {
+func DecodeError(doc []byte, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
 	first := strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0])
 	if m := unknownField.FindStringSubmatch(first); m != nil {
