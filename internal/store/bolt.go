@@ -28,11 +28,16 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	// A batch waits this long for company before it commits: short enough
+	// that a lone webhook is not held up, long enough for concurrent ones
+	// to share a commit.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Bolt{db: db, now: time.Now}, nil
 }
 
+// Put runs in a bbolt batch (see ClaimMany).
 func (b *Bolt) Put(_ context.Context, bucket string, entries ...KV) error {
-	return wrap("put", bucket, b.db.Update(func(tx *bolt.Tx) error {
+	return wrap("put", bucket, b.db.Batch(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return err
@@ -92,26 +97,44 @@ func (b *Bolt) Scan(_ context.Context, bucket string, fn func(string, []byte) er
 }
 
 // Claim keeps the expiry as an 8-byte Unix-nanosecond prefix of the value.
-func (b *Bolt) Claim(_ context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
-	won := false
-	err := b.db.Update(func(tx *bolt.Tx) error {
+func (b *Bolt) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
+	won, err := b.ClaimMany(ctx, bucket, []string{key}, value, ttl)
+	if err != nil {
+		return false, err
+	}
+	return won[0], nil
+}
+
+// ClaimMany runs in a bbolt batch: concurrent callers share one transaction
+// and one fsync, which is what lets many webhooks be recorded durably at once.
+func (b *Bolt) ClaimMany(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error) {
+	won := make([]bool, len(keys))
+	err := b.db.Batch(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return err
 		}
 		now := b.now()
-		if old := bk.Get([]byte(key)); len(old) >= 8 {
-			if int64(binary.BigEndian.Uint64(old[:8])) > now.UnixNano() {
-				return nil
-			}
-		}
 		v := make([]byte, 8+len(value))
 		binary.BigEndian.PutUint64(v, uint64(now.Add(ttl).UnixNano()))
 		copy(v[8:], value)
-		won = true
-		return bk.Put([]byte(key), v)
+		for i, key := range keys {
+			won[i] = false // Batch may run this function again
+			if old := bk.Get([]byte(key)); len(old) >= 8 && int64(binary.BigEndian.Uint64(old[:8])) > now.UnixNano() {
+				continue
+			}
+			if err := bk.Put([]byte(key), v); err != nil {
+				return err
+			}
+			won[i] = true
+		}
+		return nil
 	})
 	return won, wrap("claim", bucket, err)
+}
+
+func (b *Bolt) Release(ctx context.Context, bucket, key string) error {
+	return b.Delete(ctx, bucket, key)
 }
 
 func (b *Bolt) Ping(context.Context) error { return nil }

@@ -83,6 +83,28 @@ func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl
 	return ok, wrap("claim", bucket, err)
 }
 
+func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error) {
+	cmds := make([]*redis.BoolCmd, len(keys))
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.SetNX(ctx, r.key(bucket)+":"+k, value, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("claim", bucket, err)
+	}
+	won := make([]bool, len(keys))
+	for i, c := range cmds {
+		won[i] = c.Val()
+	}
+	return won, nil
+}
+
+func (r *Redis) Release(ctx context.Context, bucket, key string) error {
+	return wrap("release", bucket, r.client.Del(ctx, r.key(bucket)+":"+key).Err())
+}
+
 func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
 func (r *Redis) Close() error { return r.client.Close() }

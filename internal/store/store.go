@@ -37,6 +37,11 @@ type Store interface {
 	// tells whether this call won. Claims expire after ttl; this is how
 	// replicas agree that only one of them acts on an alert.
 	Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error)
+	// ClaimMany claims several keys at once (one transaction, or one round
+	// trip) and tells which this call won.
+	ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error)
+	// Release drops a claim before it expires.
+	Release(ctx context.Context, bucket, key string) error
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -82,6 +82,20 @@ func TestStoreContract(t *testing.T) {
 		if won, _ := s.Claim(ctx, "locks", "alert-1", []byte("r2"), time.Second); !won {
 			t.Fatal("an expired claim could not be taken")
 		}
+		won2, err := s.ClaimMany(ctx, "dedup", []string{"x", "y", "x2"}, []byte("r1"), time.Minute)
+		if err != nil || !won2[0] || !won2[1] || !won2[2] {
+			t.Fatalf("ClaimMany on free keys: %v %v", won2, err)
+		}
+		won2, err = s.ClaimMany(ctx, "dedup", []string{"y", "z"}, []byte("r2"), time.Minute)
+		if err != nil || won2[0] || !won2[1] {
+			t.Fatalf("ClaimMany with one held key: %v %v", won2, err)
+		}
+		if err := s.Release(ctx, "dedup", "y"); err != nil {
+			t.Fatal(err)
+		}
+		if won, _ := s.Claim(ctx, "dedup", "y", nil, time.Minute); !won {
+			t.Fatal("a released claim could not be taken")
+		}
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
