@@ -11,7 +11,7 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(USER)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(BUILDDATE)
-BINARIES  := selfheal_exporter
+BINARIES  := selfheal_exporter selfheal_receiver
 FUZZTIME  ?= 10s
 # Debian packages the tests start for real.
 DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
@@ -28,10 +28,15 @@ build:
 		$(GO) build -ldflags '$(LDFLAGS)' -o $(PREFIX)/$$b ./cmd/$$b || exit 1; \
 	done
 
-# run starts the exporter on the example config: it probes its own
-# listener, so nothing else needs to run. Ctrl-C stops it.
+# run starts the exporter and the receiver on the example configs with the
+# embedded store: the exporter probes its own listener and the receiver's
+# rules are dry runs, so nothing else needs to run. Ctrl-C stops both.
 run: build
-	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874
+	@echo ">> exporter on http://127.0.0.1:9874/, receiver on http://127.0.0.1:9875/ (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	./selfheal_receiver --config.file examples/selfheal_receiver.yml --web.listen-address 127.0.0.1:9875 --storage.path data/selfheal_receiver.db & \
+	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874 --storage.path data/selfheal_exporter.db & \
+	wait
 
 # deps installs the programs the tests run, when any is missing.
 deps:

@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/selfheal/selfheal/internal/serve"
 )
 
 // maxHeartbeatBody bounds a heartbeat or override request body.
@@ -25,16 +27,14 @@ type AgentsAPI struct {
 	Tracker  *Tracker
 	Exporter *Exporter // for the current configuration (tokens)
 	Logger   log.Logger
-	tokens   tokenFiles
+	tokens   serve.Tokens
 }
 
 // Register adds the endpoints to mux.
 func (a *AgentsAPI) Register(mux *http.ServeMux) {
-	if a.tokens.now == nil {
-		a.tokens.now = time.Now
-	}
 	mux.HandleFunc("POST /api/v1/agents/{id}/heartbeat", a.heartbeat)
 	mux.HandleFunc("GET /api/v1/agents", a.list)
+	mux.HandleFunc("GET /api/v1/agents/{id}", a.get)
 	mux.HandleFunc("GET /api/v1/healthz", a.healthz)
 	mux.HandleFunc("GET /api/v1/stats", a.stats)
 	mux.HandleFunc("DELETE /api/v1/agents/{id}", a.admin(a.forget))
@@ -54,7 +54,7 @@ func (a *AgentsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, err := a.Tracker.Group(id, hb.Group)
-	if err == nil && g.TokenFile != "" && !a.tokens.check(r, g.TokenFile) {
+	if err == nil && g.TokenFile != "" && !a.tokens.Check(r, g.TokenFile) {
 		a.reject(w, "unauthorized", http.StatusUnauthorized, "missing or wrong heartbeat token")
 		return
 	}
@@ -153,6 +153,23 @@ func (a *AgentsAPI) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"agents": a.Tracker.Agents(r.Context(), status, group)})
 }
 
+// get answers one agent, so that a remediation can verify that the agent it
+// restarted is "up" again.
+func (a *AgentsAPI) get(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !ValidAgentID(id) {
+		http.Error(w, "invalid agent id", http.StatusBadRequest)
+		return
+	}
+	for _, v := range a.Tracker.Agents(r.Context(), "", "") {
+		if v.ID == id {
+			writeJSON(w, v)
+			return
+		}
+	}
+	http.Error(w, fmt.Sprintf("unknown agent %q", id), http.StatusNotFound)
+}
+
 func validState(s string) bool {
 	for _, st := range States {
 		if s == st {
@@ -173,7 +190,7 @@ func (a *AgentsAPI) stats(w http.ResponseWriter, r *http.Request) {
 // admin requires the admin token when one is configured.
 func (a *AgentsAPI) admin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if f := a.Exporter.Config().API.AdminTokenFile; f != "" && !a.tokens.check(r, f) {
+		if f := a.Exporter.Config().API.AdminTokenFile; f != "" && !a.tokens.Check(r, f) {
 			http.Error(w, "missing or wrong admin token", http.StatusUnauthorized)
 			return
 		}

@@ -133,6 +133,12 @@ func TestHeartbeatAPI(t *testing.T) {
 	if len(after) != len(before) || after["agent-1"].Status != StateNew || after["d_dys1"].Env != "d_dys1" {
 		t.Fatalf("refused requests changed state:\nbefore %+v\nafter  %+v", before, after)
 	}
+	if code, body := f.do("GET", "/api/v1/agents/d_dys1", "", ""); code != 200 || !strings.Contains(body, `"status":"up"`) || !strings.Contains(body, `"ip":"10.144.11.107"`) {
+		t.Fatalf("GET one agent: %d %s", code, body)
+	}
+	if code, _ := f.do("GET", "/api/v1/agents/ghost", "", ""); code != 404 {
+		t.Fatalf("GET unknown agent: %d", code)
+	}
 	if code, _ := f.do("POST", "/api/v1/agents/agent-1/heartbeat", "", "hb-secret"); code != 204 {
 		t.Fatalf("right token: %d", code)
 	}

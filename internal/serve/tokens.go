@@ -1,4 +1,4 @@
-package collector
+package serve
 
 import (
 	"crypto/subtle"
@@ -9,14 +9,13 @@ import (
 	"time"
 )
 
-// tokenFiles caches bearer tokens read from files. A token is re-read when
-// its cached copy is older than tokenTTL, so a rotated token takes effect
-// within seconds without a reload, and the heartbeat hot path does not open
-// a file per request.
-type tokenFiles struct {
+// Tokens caches bearer tokens read from files. A token is re-read when its
+// cached copy is older than tokenTTL, so a rotated token takes effect within
+// seconds without a reload, and a hot path (heartbeats, webhooks) does not
+// open a file per request. The zero value is ready to use.
+type Tokens struct {
 	mu    sync.Mutex
 	cache map[string]cachedToken
-	now   func() time.Time
 }
 
 type cachedToken struct {
@@ -27,10 +26,10 @@ type cachedToken struct {
 
 const tokenTTL = 5 * time.Second
 
-func (f *tokenFiles) get(path string) (string, error) {
+func (f *Tokens) get(path string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := f.now()
+	now := time.Now()
 	if c, ok := f.cache[path]; ok && now.Sub(c.read) < tokenTTL {
 		return c.value, c.err
 	}
@@ -43,10 +42,10 @@ func (f *tokenFiles) get(path string) (string, error) {
 	return c.value, c.err
 }
 
-// check tells whether r carries the token in path, as
+// Check tells whether r carries the token in path, as
 // "Authorization: Bearer <token>". An unreadable or empty token file refuses
 // everything rather than letting everything in.
-func (f *tokenFiles) check(r *http.Request, path string) bool {
+func (f *Tokens) Check(r *http.Request, path string) bool {
 	want, err := f.get(path)
 	if err != nil || want == "" {
 		return false

@@ -1,0 +1,165 @@
+// Command selfheal_receiver is an Alertmanager webhook receiver that runs
+// remediation hooks for matching alerts, verifies the result, journals
+// everything, and refuses to do harm.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/selfheal/selfheal/internal/logging"
+	"github.com/selfheal/selfheal/internal/serve"
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver"
+)
+
+type options struct {
+	configFile      string
+	storagePath     string
+	redisURL        string
+	dryRun          bool
+	workers         int
+	queueSize       int
+	retention       time.Duration
+	shutdownTimeout time.Duration
+	maxBody         int64
+}
+
+func main() {
+	app := kingpin.New("selfheal_receiver", "Alertmanager webhook receiver that heals what a runbook would heal, safely.")
+	var o options
+	configCheck := app.Flag("config.check", "Validate the configuration file and exit.").Bool()
+	app.Flag("config.file", "selfheal_receiver configuration file.").Default("selfheal_receiver.yml").StringVar(&o.configFile)
+	app.Flag("storage.path", "File of the embedded store (bbolt): journal, deduplication, attempts, pool state.").Default("data/selfheal_receiver.db").StringVar(&o.storagePath)
+	app.Flag("storage.redis.url", "Keep state in Redis instead (redis:// or rediss:// URL), shared by receiver replicas behind one Alertmanager cluster.").Default("").StringVar(&o.redisURL)
+	app.Flag("dry-run", "Decide and journal every remediation, run none.").BoolVar(&o.dryRun)
+	app.Flag("remediation.workers", "Remediations running at once, all rules together.").Default("8").IntVar(&o.workers)
+	app.Flag("remediation.queue-size", "Remediations accepted and waiting; a webhook that would overflow it gets 503 and Alertmanager retries.").Default("1000").IntVar(&o.queueSize)
+	app.Flag("journal.retention", "How long journal entries and deduplication records are kept.").Default("720h").DurationVar(&o.retention)
+	app.Flag("shutdown.timeout", "On SIGTERM, how long running remediations may finish before they are interrupted.").Default("30s").DurationVar(&o.shutdownTimeout)
+	app.Flag("webhook.max-body", "Largest webhook body accepted, in bytes.").Default(fmt.Sprint(receiver.DefaultMaxBody)).Int64Var(&o.maxBody)
+	webFlags := kingpinflag.AddFlags(app, ":9875")
+	logCfg := logging.AddFlags(app)
+	app.Version(version.Print("selfheal_receiver"))
+	app.HelpFlag.Short('h')
+	kingpin.MustParse(app.Parse(os.Args[1:]))
+
+	logger, err := logging.New(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if *configCheck {
+		if _, err := receiver.LoadConfig(o.configFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stdout, "%s: valid\n", o.configFile)
+		return
+	}
+	if err := run(o, webFlags, logger); err != nil {
+		level.Error(logger).Log("msg", "Exiting", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
+	level.Info(logger).Log("msg", "Starting selfheal_receiver", "version", version.Info(), "dry_run", o.dryRun)
+	conf, err := receiver.LoadConfig(o.configFile)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(o.storagePath, o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	level.Info(logger).Log("msg", "Store", "store", store.Describe(o.storagePath, o.redisURL))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector("selfheal_receiver"), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	host, _ := os.Hostname()
+	journal := receiver.NewJournal(st, o.retention)
+	engine := receiver.NewEngine(conf, st, journal, receiver.Options{
+		Workers: o.workers, QueueSize: o.queueSize, DryRun: o.dryRun, Shared: o.redisURL != "",
+		DedupTTL: o.retention, Replica: host,
+	}, reg, log.With(logger, "component", "engine"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := engine.Start(ctx); err != nil {
+		return fmt.Errorf("starting: %w", err)
+	}
+	go cleanJournal(ctx, journal, logger)
+
+	reloader := serve.NewReloader("selfheal_receiver", func() error {
+		c, err := receiver.LoadConfig(o.configFile)
+		if err != nil {
+			return err
+		}
+		engine.SetConfig(c)
+		return nil
+	}, reg, logger)
+	if err := reloader.Reload(); err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	reloader.WatchSIGHUP(stop)
+
+	mux := http.NewServeMux()
+	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
+	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/-/reload", reloader)
+	serve.HandleHealth(mux, nil)
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "selfheal_receiver",
+		Description: "Alertmanager webhook receiver that runs remediation hooks safely",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/api/v1/actions", Text: "Journal", Description: "What was done, newest first"},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", landing)
+	serveErr := serve.Run(mux, webFlags, o.shutdownTimeout, logger)
+	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer scancel()
+	engine.Shutdown(sctx)
+	return serveErr
+}
+
+// cleanJournal drops journal entries past their retention every hour.
+func cleanJournal(ctx context.Context, j *receiver.Journal, logger log.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := j.Cleanup(ctx, time.Now()); err != nil {
+			level.Warn(logger).Log("msg", "Journal cleanup failed", "err", err)
+		} else if n > 0 {
+			level.Info(logger).Log("msg", "Journal cleanup", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

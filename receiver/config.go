@@ -1,0 +1,256 @@
+// Package receiver is selfheal_receiver's core: the Alertmanager webhook,
+// rule matching, remediation actions (one file per kind), the limits that
+// keep healing from doing harm, and the journal of what was done.
+package receiver
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/config"
+	yaml "go.yaml.in/yaml/v2"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
+)
+
+// Config is the selfheal_receiver configuration file.
+type Config struct {
+	Global Global  `yaml:"global"`
+	Rules  []*Rule `yaml:"rules"`
+}
+
+// Global holds receiver-wide settings.
+type Global struct {
+	// BearerTokenFile, when set, is a token every webhook must carry as
+	// "Authorization: Bearer <token>" (Alertmanager's http_config
+	// authorization.credentials_file). Basic auth and client certificates
+	// come from --web.config.file.
+	BearerTokenFile string `yaml:"bearer_token_file"`
+}
+
+// Rule says which alerts to heal and how.
+type Rule struct {
+	Name          string            `yaml:"name"`
+	Match         string            `yaml:"match"`
+	On            string            `yaml:"on"`
+	RequireLabels map[string]string `yaml:"require_labels"`
+	Cooldown      yamlconf.Duration `yaml:"cooldown"`
+	MaxAttempts   int               `yaml:"max_attempts"`
+	DryRun        bool              `yaml:"dry_run"`
+	Concurrency   int               `yaml:"concurrency"`
+	Pool          *Pool             `yaml:"pool"`
+	Actions       []*ActionConfig   `yaml:"actions"`
+
+	matchers labels.Matchers
+	required map[string]*regexp.Regexp
+	actions  []Action
+	member   *tmpl
+}
+
+// Pool limits the blast radius of a rule that takes members out of a load
+// balancer's pool: never fewer than MinHealthy members in, never more than
+// MaxRemovedFraction of Size out.
+type Pool struct {
+	Name               string  `yaml:"name"`
+	Size               int     `yaml:"size"`
+	MinHealthy         int     `yaml:"min_healthy"`
+	MaxRemovedFraction float64 `yaml:"max_removed_fraction"`
+	// Member names the pool member an alert is about; default the instance.
+	Member string `yaml:"member"`
+}
+
+// ActionConfig is one step of a rule: exactly one of its fields is set.
+type ActionConfig struct {
+	Exec    *ExecConfig    `yaml:"exec"`
+	HTTP    *HTTPConfig    `yaml:"http"`
+	HAProxy *HAProxyConfig `yaml:"haproxy"`
+	Verify  *VerifyConfig  `yaml:"verify"`
+}
+
+// Defaults.
+const (
+	DefaultMaxAttempts = 3
+	DefaultConcurrency = 2
+	DefaultCooldown    = 10 * time.Minute
+)
+
+// LoadConfig reads and validates a configuration file; errors name the
+// file, line and key.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := parseConfig(b, filepath.Dir(path))
+	if err != nil {
+		if ce, ok := err.(*yamlconf.ConfigError); ok {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseConfig decodes and validates configuration bytes; relative files are
+// taken from the working directory.
+func ParseConfig(b []byte) (*Config, error) { return parseConfig(b, ".") }
+
+func parseConfig(b []byte, dir string) (*Config, error) {
+	c := &Config{}
+	if err := yaml.UnmarshalStrict(b, c); err != nil {
+		return nil, yamlconf.DecodeError(b, err)
+	}
+	c.Global.BearerTokenFile = config.JoinDir(dir, c.Global.BearerTokenFile)
+	if err := c.validate(dir); err != nil {
+		return nil, yamlconf.Locate(b, err)
+	}
+	return c, nil
+}
+
+var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (c *Config) validate(dir string) error {
+	seen := map[string]bool{}
+	for i, r := range c.Rules {
+		p := []string{"rules", fmt.Sprint(i)}
+		if r == nil {
+			return yamlconf.Errorf(p, "empty rule")
+		}
+		if !ruleName.MatchString(r.Name) {
+			return yamlconf.Errorf(append(p, "name"), "rule name %q must be 1-64 letters, digits, '_', '.' or '-'", r.Name)
+		}
+		if seen[r.Name] {
+			return yamlconf.Errorf(append(p, "name"), "duplicate rule name %q", r.Name)
+		}
+		seen[r.Name] = true
+		if err := r.validate(p, dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Rule) validate(p []string, dir string) error {
+	ms, err := labels.ParseMatchers(r.Match)
+	if err != nil {
+		return yamlconf.Errorf(append(p, "match"), "invalid matchers %q: %v", r.Match, err)
+	}
+	if len(ms) == 0 {
+		return yamlconf.Errorf(append(p, "match"), "match is required: a rule without matchers would act on every alert")
+	}
+	r.matchers = ms
+	switch r.On {
+	case "":
+		r.On = "firing"
+	case "firing", "resolved":
+	default:
+		return yamlconf.Errorf(append(p, "on"), "on must be firing or resolved, not %q", r.On)
+	}
+	r.required = map[string]*regexp.Regexp{}
+	names := make([]string, 0, len(r.RequireLabels))
+	for name := range r.RequireLabels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		re, err := regexp.Compile("^(?:" + r.RequireLabels[name] + ")$")
+		if err != nil {
+			return yamlconf.Errorf(append(p, "require_labels", name), "invalid pattern %q: %v", r.RequireLabels[name], err)
+		}
+		r.required[name] = re
+	}
+	if err := r.Cooldown.Check(append(p, "cooldown"), false); err != nil {
+		return err
+	}
+	if !r.Cooldown.Set() {
+		r.Cooldown.Duration = DefaultCooldown
+	}
+	if r.MaxAttempts < 0 {
+		return yamlconf.Errorf(append(p, "max_attempts"), "max_attempts must not be negative")
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = DefaultMaxAttempts
+	}
+	if r.Concurrency < 0 {
+		return yamlconf.Errorf(append(p, "concurrency"), "concurrency must not be negative")
+	}
+	if r.Concurrency == 0 {
+		r.Concurrency = DefaultConcurrency
+	}
+	if len(r.Actions) == 0 {
+		return yamlconf.Errorf(append(p, "actions"), "a rule needs at least one action")
+	}
+	if r.Pool != nil {
+		if err := r.Pool.validate(r, append(p, "pool")); err != nil {
+			return err
+		}
+	}
+	for i, ac := range r.Actions {
+		a, err := ac.build(r, append(p, "actions", fmt.Sprint(i)), dir)
+		if err != nil {
+			return err
+		}
+		r.actions = append(r.actions, a)
+	}
+	return nil
+}
+
+func (pl *Pool) validate(r *Rule, p []string) error {
+	if pl.Name == "" {
+		return yamlconf.Errorf(append(p, "name"), "pool name is required")
+	}
+	if pl.Size < 1 {
+		return yamlconf.Errorf(append(p, "size"), "pool size must be at least 1")
+	}
+	if pl.MinHealthy < 0 || pl.MinHealthy >= pl.Size {
+		return yamlconf.Errorf(append(p, "min_healthy"), "min_healthy must be between 0 and size-1 (%d)", pl.Size-1)
+	}
+	if pl.MaxRemovedFraction == 0 {
+		pl.MaxRemovedFraction = 1
+	}
+	if pl.MaxRemovedFraction < 0 || pl.MaxRemovedFraction > 1 {
+		return yamlconf.Errorf(append(p, "max_removed_fraction"), "max_removed_fraction must be in (0, 1]")
+	}
+	if pl.Member == "" {
+		pl.Member = "{{ .Labels.instance }}"
+	}
+	t, err := parseTemplate("member", pl.Member, r, scopeStrict)
+	if err != nil {
+		return yamlconf.Errorf(append(p, "member"), "%v", err)
+	}
+	r.member = t
+	return nil
+}
+
+func (ac *ActionConfig) build(r *Rule, p []string, dir string) (Action, error) {
+	set := 0
+	for _, v := range []bool{ac.Exec != nil, ac.HTTP != nil, ac.HAProxy != nil, ac.Verify != nil} {
+		if v {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify")
+	}
+	switch {
+	case ac.Exec != nil:
+		return newExec(ac.Exec, r, append(p, "exec"))
+	case ac.HTTP != nil:
+		return newHTTP(ac.HTTP, r, append(p, "http"), dir)
+	case ac.HAProxy != nil:
+		return newHAProxy(ac.HAProxy, r, append(p, "haproxy"))
+	default:
+		return newVerify(ac.Verify, r, append(p, "verify"), dir)
+	}
+}
+
+// Matches tells whether the rule acts on an alert with these labels and
+// status.
+func (r *Rule) Matches(ls map[string]string, status string) bool {
+	return r.On == status && r.matchers.Matches(labelSet(ls))
+}

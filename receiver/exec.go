@@ -1,0 +1,149 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
+)
+
+// ExecConfig runs a program: argv only, never a shell.
+type ExecConfig struct {
+	Command []string          `yaml:"command"`
+	Timeout yamlconf.Duration `yaml:"timeout"`
+	Env     map[string]string `yaml:"env"`
+	Dir     string            `yaml:"dir"`
+}
+
+// DefaultExecTimeout bounds a command without a timeout.
+const DefaultExecTimeout = time.Minute
+
+type execAction struct {
+	args    []*tmpl
+	timeout time.Duration
+	env     []string
+	dir     string
+}
+
+func newExec(c *ExecConfig, r *Rule, p []string) (Action, error) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return nil, yamlconf.Errorf(append(p, "command"), "command needs at least the program")
+	}
+	if strings.Contains(c.Command[0], "{{") {
+		return nil, yamlconf.Errorf(append(p, "command", "0"), "the program itself cannot be a template")
+	}
+	a := &execAction{timeout: DefaultExecTimeout, dir: c.Dir}
+	for i, arg := range c.Command {
+		t, err := parseTemplate("arg", arg, r, scopeStrict)
+		if err != nil {
+			return nil, yamlconf.Errorf(append(p, "command", fmt.Sprint(i)), "%v", err)
+		}
+		a.args = append(a.args, t)
+	}
+	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
+		return nil, err
+	}
+	if c.Timeout.Set() {
+		a.timeout = c.Timeout.Duration
+	}
+	for k, v := range c.Env {
+		a.env = append(a.env, k+"="+v)
+	}
+	return a, nil
+}
+
+func (a *execAction) Kind() string { return "exec" }
+
+// Prepare renders each argument on its own: a label value is one argument,
+// whatever characters it holds, and no shell ever sees it.
+func (a *execAction) Prepare(d *Data) (Prepared, error) {
+	argv := make([]string, len(a.args))
+	for i, t := range a.args {
+		s, err := t.render(d)
+		if err != nil {
+			return Prepared{}, err
+		}
+		if strings.ContainsRune(s, 0) {
+			return Prepared{}, errors.New("an argument contains a NUL byte")
+		}
+		argv[i] = s
+	}
+	what := fmt.Sprintf("%q", argv)
+	return Prepared{What: what, Run: func(ctx context.Context) Step {
+		return a.run(ctx, argv, d, what)
+	}}, nil
+}
+
+func (a *execAction) run(ctx context.Context, argv []string, d *Data, what string) Step {
+	st := Step{Action: "exec", What: what, Started: time.Now()}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = a.dir
+	cmd.Env = execEnv(a.env, d)
+	// The command gets its own process group, and a timeout kills the whole
+	// group: a hook's children (docker, ssh) must not outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	out := &limitedBuffer{max: maxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	err := cmd.Run()
+	st.Duration = time.Since(st.Started)
+	st.Output = out.String()
+	if cmd.ProcessState != nil {
+		code := cmd.ProcessState.ExitCode()
+		st.ExitCode = &code
+	}
+	switch {
+	case err == nil:
+		st.Result = ResultSuccess
+	case ctx.Err() == context.DeadlineExceeded:
+		st.Result, st.Reason = ResultFailed, fmt.Sprintf("timed out after %s; process group killed", a.timeout)
+	case ctx.Err() != nil:
+		st.Result, st.Reason = ResultInterrupted, "shutting down"
+	default:
+		st.Result, st.Reason = ResultFailed, err.Error()
+	}
+	return st
+}
+
+// execEnv gives the command a small environment: PATH, HOME and LANG from
+// the receiver, the configured variables, and the alert as SELFHEAL_*
+// variables. The receiver's own environment (which may hold secrets) is not
+// passed on.
+func execEnv(extra []string, d *Data) []string {
+	env := []string{}
+	for _, k := range []string{"PATH", "HOME", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	env = append(env, extra...)
+	env = append(env,
+		"SELFHEAL_RULE="+d.Rule,
+		"SELFHEAL_STATUS="+d.Status,
+		"SELFHEAL_FINGERPRINT="+d.Fingerprint,
+		"SELFHEAL_ALERTNAME="+d.Labels["alertname"],
+	)
+	for k, v := range d.Labels {
+		env = append(env, "SELFHEAL_LABEL_"+envName(k)+"="+strings.ReplaceAll(v, "\x00", ""))
+	}
+	return env
+}
+
+func envName(s string) string {
+	b := []byte(strings.ToUpper(s))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

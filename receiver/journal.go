@@ -1,0 +1,173 @@
+package receiver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/store"
+)
+
+const bucketJournal = "journal"
+
+// Entry is the journal's record of one rule acting (or deciding not to act)
+// on one alert notification.
+type Entry struct {
+	ID          string            `json:"id"`
+	Received    time.Time         `json:"received"`
+	Rule        string            `json:"rule"`
+	AlertName   string            `json:"alertname"`
+	Status      string            `json:"status"`
+	Fingerprint string            `json:"fingerprint"`
+	StartsAt    time.Time         `json:"starts_at"`
+	Labels      map[string]string `json:"labels"`
+	Result      string            `json:"result"`
+	Reason      string            `json:"reason,omitempty"`
+	DryRun      bool              `json:"dry_run,omitempty"`
+	Attempt     int               `json:"attempt,omitempty"`
+	Steps       []Step            `json:"steps,omitempty"`
+	Started     *time.Time        `json:"started,omitempty"`
+	Finished    *time.Time        `json:"finished,omitempty"`
+	Replica     string            `json:"replica,omitempty"`
+}
+
+// newID makes a journal id that sorts by time.
+func newID(t time.Time) string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%016x-%s", t.UnixNano(), hex.EncodeToString(r[:]))
+}
+
+func idTime(id string) (time.Time, bool) {
+	if len(id) < 16 {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseUint(id[:16], 16, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(n)), true
+}
+
+// Journal keeps entries in the store. Entries being worked on are also kept
+// in memory so that queries show them as running.
+type Journal struct {
+	st        store.Store
+	retention time.Duration
+	mu        sync.Mutex
+	live      map[string]*Entry
+}
+
+// NewJournal returns a journal that forgets entries older than retention.
+func NewJournal(st store.Store, retention time.Duration) *Journal {
+	return &Journal{st: st, retention: retention, live: map[string]*Entry{}}
+}
+
+// Put writes entries durably.
+func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
+	kvs := make([]store.KV, len(entries))
+	for i, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		kvs[i] = store.KV{Key: e.ID, Value: b}
+	}
+	return j.st.Put(ctx, bucketJournal, kvs...)
+}
+
+func (j *Journal) setLive(e *Entry) {
+	j.mu.Lock()
+	j.live[e.ID] = e
+	j.mu.Unlock()
+}
+
+func (j *Journal) dropLive(id string) {
+	j.mu.Lock()
+	delete(j.live, id)
+	j.mu.Unlock()
+}
+
+// Filter selects entries for Query.
+type Filter struct {
+	Rule, AlertName, Result string
+	Since                   time.Time
+	Limit                   int
+}
+
+// Query returns matching entries, newest first.
+func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
+	var out []Entry
+	j.mu.Lock()
+	live := make(map[string]Entry, len(j.live))
+	for id, e := range j.live {
+		live[id] = *e
+	}
+	j.mu.Unlock()
+	err := j.st.Scan(ctx, bucketJournal, func(k string, v []byte) error {
+		if t, ok := idTime(k); ok && t.Before(f.Since) {
+			return nil
+		}
+		var e Entry
+		if l, ok := live[k]; ok {
+			e = l
+		} else if json.Unmarshal(v, &e) != nil {
+			return nil
+		}
+		if (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result) {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID > out[b].ID })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// MarkInterrupted finds entries left queued or running by a previous
+// process (a crash or a kill mid-action) and records them as interrupted.
+// They are not run again: their notification was already claimed.
+func (j *Journal) MarkInterrupted(ctx context.Context, now time.Time) ([]*Entry, error) {
+	var stuck []*Entry
+	err := j.st.Scan(ctx, bucketJournal, func(k string, v []byte) error {
+		var e Entry
+		if json.Unmarshal(v, &e) == nil && (e.Result == ResultQueued || e.Result == ResultRunning) {
+			e.Result, e.Reason = ResultInterrupted, "the receiver stopped before this finished; not run again"
+			t := now
+			e.Finished = &t
+			stuck = append(stuck, &e)
+		}
+		return nil
+	})
+	if err != nil || len(stuck) == 0 {
+		return stuck, err
+	}
+	return stuck, j.Put(ctx, stuck...)
+}
+
+// Cleanup deletes entries older than the retention.
+func (j *Journal) Cleanup(ctx context.Context, now time.Time) (int, error) {
+	cutoff := now.Add(-j.retention)
+	var old []string
+	err := j.st.Scan(ctx, bucketJournal, func(k string, _ []byte) error {
+		if t, ok := idTime(k); ok && t.Before(cutoff) {
+			old = append(old, k)
+		}
+		return nil
+	})
+	if err != nil || len(old) == 0 {
+		return 0, err
+	}
+	return len(old), j.st.Delete(ctx, bucketJournal, old...)
+}

@@ -1,0 +1,81 @@
+package receiver
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the receiver's own metrics.
+type Metrics struct {
+	alerts      *prometheus.CounterVec
+	actions     *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	inFlight    prometheus.Gauge
+	duration    prometheus.Histogram
+	startDelay  prometheus.Histogram
+	lastSuccess *prometheus.GaugeVec
+	queue       prometheus.GaugeFunc
+	storeUp     prometheus.Gauge
+	duplicates  prometheus.Counter
+}
+
+func newMetrics(queueLen func() float64) *Metrics {
+	return &Metrics{
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_receiver_alerts_received_total", Help: "Alerts received by the webhook, by status (firing, resolved).",
+		}, []string{"status"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_remediation_actions_total", Help: "Remediation actions, by rule, action kind and result.",
+		}, []string{"rule", "action", "result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_remediation_refused_total", Help: "Remediations not run, by rule and reason.",
+		}, []string{"rule", "reason"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "selfheal_remediation_in_flight", Help: "Remediations running now.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "selfheal_remediation_duration_seconds", Help: "How long a remediation took, from its first action to its last (verification included).",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600},
+		}),
+		startDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "selfheal_remediation_start_delay_seconds", Help: "Time from a webhook's receipt to its remediation's first action.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5},
+		}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "selfheal_remediation_last_success_timestamp_seconds", Help: "When a rule last healed successfully.",
+		}, []string{"rule"}),
+		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "selfheal_receiver_queue_length", Help: "Remediations accepted and waiting for a worker.",
+		}, queueLen),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "selfheal_store_up", Help: "Whether the receiver's store answered the last operation (1) or not (0).",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selfheal_receiver_duplicate_notifications_total", Help: "Alert notifications already handled (Alertmanager repeats, retries, or another replica) and not acted on again.",
+		}),
+	}
+}
+
+// Register adds the metrics to reg.
+func (m *Metrics) Register(reg prometheus.Registerer) {
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates)
+}
+
+// initRules creates every rule's series at zero, so that the first failure
+// is an increase Prometheus can see rather than a series that starts at 1.
+func (m *Metrics) initRules(c *Config) {
+	for _, st := range []string{"firing", "resolved"} {
+		m.alerts.WithLabelValues(st)
+	}
+	for _, r := range c.Rules {
+		for _, a := range r.actions {
+			for _, res := range []string{ResultSuccess, ResultFailed, ResultDryRun, ResultInterrupted} {
+				m.actions.WithLabelValues(r.Name, a.Kind(), res)
+			}
+		}
+		reasons := []string{ReasonInvalidLabel, ReasonCooldown, ReasonMaxAttempts}
+		if r.Pool != nil {
+			reasons = append(reasons, ReasonPoolMinHealthy, ReasonPoolMaxRemoved)
+		}
+		for _, reason := range reasons {
+			m.refused.WithLabelValues(r.Name, reason)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package receiver
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// urlTemplate is a URL whose parts are templated separately so that a label
+// value can never change more than the part it stands in: each path segment
+// is rendered and then path-escaped (a value "../admin" stays one segment),
+// each query value query-escaped, and the scheme and host are fixed unless
+// the caller allows a templated host (verify only), whose rendered value must
+// then be a bare host[:port].
+type urlTemplate struct {
+	raw    string
+	scheme string
+	host   *tmpl
+	segs   []*tmpl
+	query  []queryPart
+}
+
+type queryPart struct {
+	key string
+	val *tmpl
+}
+
+var hostPattern = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+
+func parseURLTemplate(raw string, r *Rule, allowHostTemplate bool) (*urlTemplate, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return nil, fmt.Errorf("url %q must start with http:// or https://", raw)
+	}
+	u := &urlTemplate{raw: raw, scheme: scheme}
+	hostEnd := strings.IndexAny(rest, "/?")
+	if hostEnd < 0 {
+		hostEnd = len(rest)
+	}
+	host := rest[:hostEnd]
+	rest = rest[hostEnd:]
+	if strings.Contains(host, "{{") && !allowHostTemplate {
+		return nil, fmt.Errorf("url %q: the scheme and host must be fixed; templates may only stand in path segments and query values", raw)
+	}
+	if !strings.Contains(host, "{{") && !hostPattern.MatchString(host) {
+		return nil, fmt.Errorf("url %q: %q is not a host[:port]", raw, host)
+	}
+	var err error
+	if u.host, err = parseTemplate("host", host, r, scopeStrict); err != nil {
+		return nil, err
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	if strings.Contains(path, "#") || strings.Contains(query, "#") {
+		return nil, fmt.Errorf("url %q: fragments are not allowed", raw)
+	}
+	if path != "" {
+		for _, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
+			t, err := parseTemplate("path", seg, r, scopeStrict)
+			if err != nil {
+				return nil, fmt.Errorf("%v (a template may not span path segments)", err)
+			}
+			u.segs = append(u.segs, t)
+		}
+	}
+	if query != "" {
+		for _, kv := range strings.Split(query, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			if strings.Contains(k, "{{") {
+				return nil, fmt.Errorf("url %q: query keys must be fixed", raw)
+			}
+			t, err := parseTemplate("query", v, r, scopeStrict)
+			if err != nil {
+				return nil, err
+			}
+			u.query = append(u.query, queryPart{key: k, val: t})
+		}
+	}
+	return u, nil
+}
+
+func (u *urlTemplate) render(d *Data) (string, error) {
+	host, err := u.host.render(d)
+	if err != nil {
+		return "", err
+	}
+	if !hostPattern.MatchString(host) {
+		return "", fmt.Errorf("rendered host %q is not a host[:port]", truncate(host, 80))
+	}
+	var b strings.Builder
+	b.WriteString(u.scheme + "://" + host)
+	for _, s := range u.segs {
+		v, err := s.render(d)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("/" + url.PathEscape(v))
+	}
+	if len(u.segs) == 0 && len(u.query) > 0 {
+		b.WriteString("/")
+	}
+	for i, q := range u.query {
+		v, err := q.val.render(d)
+		if err != nil {
+			return "", err
+		}
+		if i == 0 {
+			b.WriteString("?")
+		} else {
+			b.WriteString("&")
+		}
+		b.WriteString(url.QueryEscape(q.key) + "=" + url.QueryEscape(v))
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,153 @@
+package receiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/common/config"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
+)
+
+// VerifyConfig polls a health URL until it is healthy or time runs out: the
+// runbooks' "after five minutes, check again".
+type VerifyConfig struct {
+	URL        string            `yaml:"url"`
+	Status     []int             `yaml:"status"`
+	BodyRegexp yamlconf.Regexp   `yaml:"body_regexp"`
+	Within     yamlconf.Duration `yaml:"within"`
+	Every      yamlconf.Duration `yaml:"every"`
+	TLSConfig  config.TLSConfig  `yaml:"tls_config"`
+}
+
+// Verify defaults.
+const (
+	DefaultVerifyWithin = 5 * time.Minute
+	DefaultVerifyEvery  = 10 * time.Second
+)
+
+// VerifyResult is the outcome of a verify step.
+type VerifyResult struct {
+	Healthy    bool   `json:"healthy"`
+	Checks     int    `json:"checks"`
+	LastStatus int    `json:"last_status,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+}
+
+type verifyAction struct {
+	url           *urlTemplate
+	status        []int
+	body          yamlconf.Regexp
+	within, every time.Duration
+	client        *http.Client
+}
+
+func newVerify(c *VerifyConfig, r *Rule, p []string, dir string) (Action, error) {
+	a := &verifyAction{status: c.Status, body: c.BodyRegexp, within: DefaultVerifyWithin, every: DefaultVerifyEvery}
+	var err error
+	// A verify only reads, so its host may come from a validated label
+	// (the instance that was restarted).
+	if a.url, err = parseURLTemplate(c.URL, r, true); err != nil {
+		return nil, yamlconf.Errorf(append(p, "url"), "%v", err)
+	}
+	if err := c.BodyRegexp.Check(append(p, "body_regexp")); err != nil {
+		return nil, err
+	}
+	for key, d := range map[string]*yamlconf.Duration{"within": &c.Within, "every": &c.Every} {
+		if err := d.Check(append(p, key), true); err != nil {
+			return nil, err
+		}
+	}
+	if c.Within.Set() {
+		a.within = c.Within.Duration
+	}
+	if c.Every.Set() {
+		a.every = c.Every.Duration
+	}
+	if a.every > a.within {
+		return nil, yamlconf.Errorf(append(p, "every"), "every (%s) is longer than within (%s)", a.every, a.within)
+	}
+	c.TLSConfig.SetDirectory(dir)
+	tc, err := config.NewTLSConfig(&c.TLSConfig)
+	if err != nil {
+		return nil, yamlconf.Errorf(append(p, "tls_config"), "%v", err)
+	}
+	a.client = &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return a, nil
+}
+
+func (a *verifyAction) Kind() string { return "verify" }
+
+func (a *verifyAction) Prepare(d *Data) (Prepared, error) {
+	u, err := a.url.render(d)
+	if err != nil {
+		return Prepared{}, err
+	}
+	what := fmt.Sprintf("GET %s until healthy, every %s within %s", u, a.every, a.within)
+	return Prepared{What: what, Run: func(ctx context.Context) Step {
+		st := Step{Action: "verify", What: what, Started: time.Now()}
+		vr := a.poll(ctx, u)
+		st.Duration, st.Verify = time.Since(st.Started), vr
+		switch {
+		case vr.Healthy:
+			st.Result = ResultSuccess
+		case ctx.Err() == context.Canceled:
+			st.Result, st.Reason = ResultInterrupted, "shutting down"
+		default:
+			st.Result, st.Reason = ResultFailed, fmt.Sprintf("not healthy within %s after %d checks", a.within, vr.Checks)
+		}
+		return st
+	}}, nil
+}
+
+func (a *verifyAction) poll(ctx context.Context, u string) *VerifyResult {
+	vr := &VerifyResult{}
+	ctx, cancel := context.WithTimeout(ctx, a.within)
+	defer cancel()
+	tick := time.NewTicker(a.every)
+	defer tick.Stop()
+	for {
+		vr.Checks++
+		if a.check(ctx, u, vr) {
+			vr.Healthy = true
+			return vr
+		}
+		select {
+		case <-ctx.Done():
+			return vr
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *verifyAction) check(ctx context.Context, u string, vr *VerifyResult) bool {
+	cctx, cancel := context.WithTimeout(ctx, min(a.every, 10*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
+	if err != nil {
+		vr.LastError = err.Error()
+		return false
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		vr.LastStatus, vr.LastError = 0, err.Error()
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	vr.LastStatus, vr.LastError = resp.StatusCode, ""
+	if !statusOK(resp.StatusCode, a.status) {
+		return false
+	}
+	if a.body.Regexp != nil && !a.body.Match(body) {
+		vr.LastError = "body does not match " + a.body.Raw()
+		return false
+	}
+	return true
+}

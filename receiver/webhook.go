@@ -1,0 +1,97 @@
+package receiver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/alertmanager/notify/webhook"
+
+	"github.com/selfheal/selfheal/internal/serve"
+)
+
+// DefaultMaxBody bounds a webhook body. Alertmanager batches can be large
+// (max_alerts 0 sends every alert of a group), so the limit is generous.
+const DefaultMaxBody = 4 << 20
+
+// WebhookHandler serves POST /webhook.
+type WebhookHandler struct {
+	Engine  *Engine
+	Logger  log.Logger
+	MaxBody int64
+	tokens  serve.Tokens
+}
+
+// DecodeMessage reads an Alertmanager webhook body (version 4).
+func DecodeMessage(body []byte) (*webhook.Message, error) {
+	var msg webhook.Message
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&msg); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("malformed JSON: trailing data after the message")
+	}
+	if msg.Version != "4" {
+		return nil, fmt.Errorf("unsupported webhook version %q: want \"4\"", msg.Version)
+	}
+	if msg.Data == nil {
+		return nil, errors.New("no alerts in the message")
+	}
+	for i, a := range msg.Alerts {
+		if a.Status != "firing" && a.Status != "resolved" {
+			return nil, fmt.Errorf("alert %d: status %q is neither firing nor resolved", i, a.Status)
+		}
+		if len(a.Labels) == 0 {
+			return nil, fmt.Errorf("alert %d has no labels", i)
+		}
+		if a.Labels["alertname"] == "" {
+			return nil, fmt.Errorf("alert %d has no alertname", i)
+		}
+	}
+	return &msg, nil
+}
+
+func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if f := h.Engine.Config().Global.BearerTokenFile; f != "" && !h.tokens.Check(r, f) {
+		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		return
+	}
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("body larger than %d bytes", limit), http.StatusBadRequest)
+		return
+	}
+	msg, err := DecodeMessage(body)
+	if err != nil {
+		// Alertmanager does not retry a 4xx: the message is wrong, a retry
+		// would be too.
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	res, err := h.Engine.Accept(r.Context(), msg.Alerts)
+	if err != nil {
+		// Alertmanager retries a 5xx.
+		level.Warn(h.Logger).Log("msg", "Webhook not accepted", "err", err)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, strings.SplitN(err.Error(), "\n", 2)[0], http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+}
