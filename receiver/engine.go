@@ -20,18 +20,18 @@ import (
 
 // Store buckets of the engine.
 const (
-	bucketDedup     = "dedup"      // claims: notification already accepted
-	bucketIncidents = "incidents"  // per rule and alert: attempts and last start
-	bucketLocks     = "locks"      // claims: one replica acts on an alert at a time
-	bucketPoolLocks = "pool_locks" // claims: one pool decision at a time
-	poolBucketPrefix = "pool_"     // members taken out of a pool
+	bucketDedup      = "dedup"      // claims: notification already accepted
+	bucketIncidents  = "incidents"  // per rule and alert: attempts and last start
+	bucketLocks      = "locks"      // claims: one replica acts on an alert at a time
+	bucketPoolLocks  = "pool_locks" // claims: one pool decision at a time
+	poolBucketPrefix = "pool_"      // members taken out of a pool
 )
 
 // Errors Accept returns; the webhook maps both to 503 so that Alertmanager
 // retries.
 var (
-	ErrQueueFull   = errors.New("remediation queue is full")
-	ErrStoreDown   = errors.New("store unavailable")
+	ErrQueueFull    = errors.New("remediation queue is full")
+	ErrStoreDown    = errors.New("store unavailable")
 	ErrShuttingDown = errors.New("shutting down")
 )
 
@@ -516,4 +516,3 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	e.cancelRun()
 }
-
