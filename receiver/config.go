@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -158,10 +159,11 @@ func (r *Rule) validate(p []string, dir string) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		re, err := regexp.Compile("^(?:" + r.RequireLabels[name] + ")$")
-		if err != nil {
-			return yamlconf.Errorf(append(p, "require_labels", name), "invalid pattern %q: %v", r.RequireLabels[name], err)
+		if _, err := regexp.Compile(r.RequireLabels[name]); err != nil {
+			return yamlconf.Errorf(append(p, "require_labels", name), "invalid pattern %q: %v", r.RequireLabels[name], strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
+		// Anchored: the whole value must match, not a part of it.
+		re := regexp.MustCompile("^(?:" + r.RequireLabels[name] + ")$")
 		r.required[name] = re
 	}
 	if err := r.Cooldown.Check(append(p, "cooldown"), false); err != nil {

@@ -62,6 +62,8 @@ type Engine struct {
 	acceptMu sync.RWMutex
 
 	ruleSems   sync.Map // rule name -> chan struct{}
+	resolved   sync.Map // fingerprint -> time the alert was last reported resolved
+	retries    sync.WaitGroup
 	alertLocks sync.Map // rule|fingerprint -> *sync.Mutex
 	poolLocks  sync.Map // pool name -> *sync.Mutex
 
@@ -75,6 +77,7 @@ type task struct {
 	rule     *Rule
 	data     *Data
 	received time.Time
+	retry    bool // a retry the engine scheduled after a failed attempt
 }
 
 // NewEngine builds an engine; Start runs its workers.
@@ -160,6 +163,9 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 		fp := a.Fingerprint
 		if fp == "" {
 			fp = labelSet(a.Labels).Fingerprint().String()
+		}
+		if a.Status == "resolved" {
+			e.resolved.Store(fp, now)
 		}
 		matched := false
 		for _, r := range conf.Rules {
@@ -291,10 +297,14 @@ func (e *Engine) process(t *task) {
 		return
 	}
 	now := e.opts.Now()
-	if !inc.StartsAt.Equal(t.data.StartsAt) { // a new incident of the same alert
-		inc = incident{StartsAt: t.data.StartsAt}
+	if !inc.StartsAt.Equal(t.data.StartsAt) { // a new incident of the same alert: attempts start over, the cooldown carries on
+		inc.StartsAt, inc.Attempts = t.data.StartsAt, 0
 	}
-	if !inc.LastStart.IsZero() && now.Sub(inc.LastStart) < r.Cooldown.Duration {
+	if t.retry && e.resolvedSince(t.data.Fingerprint, t.data.StartsAt) {
+		e.finish(t, ResultSkipped, "the alert resolved before the retry")
+		return
+	}
+	if !t.retry && !inc.LastStart.IsZero() && now.Sub(inc.LastStart) < r.Cooldown.Duration {
 		e.refuse(t, ReasonCooldown, "last remediation of this alert started "+now.Sub(inc.LastStart).Round(time.Second).String()+" ago; cooldown "+r.Cooldown.Duration.String())
 		return
 	}
@@ -362,7 +372,65 @@ func (e *Engine) process(t *task) {
 	if result == ResultSuccess {
 		e.metrics.lastSuccess.WithLabelValues(r.Name).Set(float64(e.opts.Now().UnixNano()) / 1e9)
 	}
+	if result == ResultFailed && r.On == "firing" {
+		if inc.Attempts < r.MaxAttempts {
+			reason += "; retrying in " + r.Cooldown.Duration.String()
+			e.scheduleRetry(t)
+		} else {
+			reason += "; all " + itoa(r.MaxAttempts) + " attempts used up"
+			e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
+		}
+	}
 	e.finish(t, result, reason)
+}
+
+// minRetryDelay spaces retries of a rule whose cooldown is zero.
+const minRetryDelay = time.Second
+
+// scheduleRetry runs a failed remediation again after the rule's cooldown,
+// as long as the alert has not resolved meanwhile. Alertmanager's repeats
+// of the same notification are deduplicated, so retries within an incident
+// are the engine's own, bounded by max_attempts. They live in memory: after
+// a restart the journal shows the failure and SelfhealRemediationFailed
+// pages instead.
+func (e *Engine) scheduleRetry(t *task) {
+	delay := max(t.rule.Cooldown.Duration, minRetryDelay)
+	e.retries.Add(1)
+	go func() {
+		defer e.retries.Done()
+		select {
+		case <-time.After(delay):
+		case <-e.runCtx.Done():
+			return
+		}
+		now := e.opts.Now()
+		en := *t.entry
+		en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, ResultQueued, "", nil
+		en.Started, en.Finished = nil, nil
+		nt := &task{entry: &en, rule: t.rule, data: t.data, received: now, retry: true}
+		e.acceptMu.RLock()
+		defer e.acceptMu.RUnlock()
+		if e.closing.Load() {
+			return
+		}
+		if e.reserved.Add(1) > int64(e.opts.QueueSize) {
+			e.reserved.Add(-1)
+			e.finish(nt, ResultSkipped, "queue full: retry dropped")
+			return
+		}
+		if err := e.journal.Put(context.Background(), &en); err != nil {
+			e.reserved.Add(-1)
+			return
+		}
+		e.queue <- nt
+	}()
+}
+
+// resolvedSince tells whether a resolved notification of the alert arrived
+// after the incident started.
+func (e *Engine) resolvedSince(fp string, startsAt time.Time) bool {
+	v, ok := e.resolved.Load(fp)
+	return ok && !v.(time.Time).Before(startsAt)
 }
 
 func (e *Engine) refuse(t *task, reason, msg string) {
@@ -502,7 +570,11 @@ func (e *Engine) takeOut(ctx context.Context, p *Pool, member string) (reason, m
 // ends, then interrupts the rest. Every task ends journaled.
 func (e *Engine) Shutdown(ctx context.Context) {
 	e.acceptMu.Lock()
-	e.closing.Store(true)
+	if e.closing.Swap(true) {
+		e.acceptMu.Unlock()
+		e.workers.Wait()
+		return
+	}
 	close(e.queue)
 	e.acceptMu.Unlock()
 	done := make(chan struct{})
@@ -515,4 +587,5 @@ func (e *Engine) Shutdown(ctx context.Context) {
 		<-done
 	}
 	e.cancelRun()
+	e.retries.Wait()
 }

@@ -136,7 +136,9 @@ func (a *verifyAction) check(ctx context.Context, u string, vr *VerifyResult) bo
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		vr.LastStatus, vr.LastError = 0, err.Error()
+		if ctx.Err() == nil { // a check cut short by the end of "within" says nothing
+			vr.LastStatus, vr.LastError = 0, err.Error()
+		}
 		return false
 	}
 	defer resp.Body.Close()

@@ -1,0 +1,59 @@
+package receiver
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBrokenConfigs checks the exact error of every broken fixture: file,
+// line, key and what is wrong.
+func TestBrokenConfigs(t *testing.T) {
+	golden := map[string]string{
+		"annotation_in_arg":   "BAD/annotation_in_arg.yml:5: rules.0.actions.0.exec.command.1: template \"{{ .Annotations.description }}\": .Annotations may only be used in an HTTP body",
+		"bad_matcher":         "BAD/bad_matcher.yml:3: rules.0.match: invalid matchers \"alertname=~\\\"AgentLost\": matcher value contains unescaped double quote: \"AgentLost",
+		"bad_on":              "BAD/bad_on.yml:4: rules.0.on: on must be firing or resolved, not \"pending\"",
+		"bad_pool":            "BAD/bad_pool.yml:5: rules.0.pool.min_healthy: min_healthy must be between 0 and size-1 (2)",
+		"bad_require_pattern": "BAD/bad_require_pattern.yml:4: rules.0.require_labels.instance: invalid pattern \"[0-9.+:8888\": missing closing ]: `[0-9.+:8888`",
+		"bad_state":           "BAD/bad_state.yml:6: rules.0.actions.0.haproxy.state: state must be maint, drain or ready, not \"down\"",
+		"duplicate_rule":      "BAD/duplicate_rule.yml:5: rules.1.name: duplicate rule name \"restart\"",
+		"label_not_required":  "BAD/label_not_required.yml:7: rules.0.actions.0.exec.command.1: template \"root@{{ .Labels.agent_ip }}\": label \"agent_ip\" is used but not listed in require_labels with the pattern its value must match",
+		"no_match":            "BAD/no_match.yml:3: rules.0.match: match is required: a rule without matchers would act on every alert",
+		"range_template":      "BAD/range_template.yml:5: rules.0.actions.0.exec.command.1: template \"{{ range $k, $v := .Labels }}{{ $k }}{{ end }}\": range is not allowed: name each label with .Labels.<name>",
+		"templated_host":      "BAD/templated_host.yml:6: rules.0.actions.0.http.url: url \"http://{{ .Labels.instance }}/upstreams/key_service/targets/x\": the scheme and host must be fixed; templates may only stand in path segments and query values",
+		"two_kinds":           "BAD/two_kinds.yml:5: rules.0.actions.0: an action has exactly one of exec, http, haproxy, verify",
+		"unknown_key":         "BAD/unknown_key.yml:5: rules.0.actions.0.exec.timeuot: unknown key \"timeuot\"",
+		"verify_every":        "BAD/verify_every.yml:5: rules.0.actions.0.verify.every: every (1m0s) is longer than within (10s)",
+	}
+	files, _ := filepath.Glob("../testdata/receiver/bad/*.yml")
+	if len(files) != len(golden) {
+		t.Fatalf("%d fixtures, %d golden errors", len(files), len(golden))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yml")
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadConfig(f)
+			if err == nil {
+				t.Fatal("broken config loaded")
+			}
+			if want := strings.ReplaceAll(golden[name], "BAD/", "../testdata/receiver/bad/"); err.Error() != want {
+				t.Errorf("error\n got: %s\nwant: %s", err, want)
+			}
+		})
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../examples/selfheal_receiver.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Rules) != 5 {
+		t.Fatalf("%d rules", len(c.Rules))
+	}
+	for _, r := range c.Rules {
+		if !r.DryRun {
+			t.Errorf("example rule %s must ship as a dry run", r.Name)
+		}
+	}
+}

@@ -1,0 +1,337 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+func recordRule(t *testing.T, rec, extra string) string {
+	return `
+rules:
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    on: firing
+    require_labels: {agent: '[a-z0-9_-]+'}
+    cooldown: 0s
+` + extra + `
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, 'restart {{ .Labels.agent }}']}
+  - name: note-resolved
+    match: 'alertname="AgentLost"'
+    on: resolved
+    require_labels: {agent: '[a-z0-9_-]+'}
+    cooldown: 0s
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, 'resolved {{ .Labels.agent }}']}
+`
+}
+
+// TestIdempotentAcrossResendsAndRestarts: Alertmanager re-sends the same
+// notification (repeat interval, retries, a second Alertmanager); the rule
+// runs once, also after the receiver restarts on the same store.
+func TestIdempotentAcrossResendsAndRestarts(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	f := newFixture(t, recordRule(t, rec, ""), Options{}, nil)
+	at := time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+	a := alert("firing", at, "alertname", "AgentLost", "agent", "d-dys1")
+	if r := f.accept(a); r.Accepted != 1 {
+		t.Fatalf("first: %+v", r)
+	}
+	for range 3 {
+		if r := f.accept(a); r.Accepted != 0 || r.Duplicates != 1 {
+			t.Fatalf("re-send: %+v", r)
+		}
+	}
+	f.waitEntries(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	f.engine.Shutdown(ctx)
+	cancel()
+
+	// A new engine on the same bbolt file: the record survived.
+	f2 := &fixture{t: t, store: f.store, journal: NewJournal(f.store, time.Hour), reg: prometheus.NewRegistry()}
+	f2.engine = NewEngine(mustConfig(t, recordRule(t, rec, "")), f.store, f2.journal, Options{}, f2.reg, log.NewNopLogger())
+	f2.engine.Start(context.Background())
+	defer f2.engine.Shutdown(context.Background())
+	if r := f2.accept(a); r.Duplicates != 1 {
+		t.Fatalf("after restart: %+v", r)
+	}
+	// The batch mixes the resolved notification of the same alert: only the
+	// resolved rule acts on it.
+	res := a
+	res.Status = "resolved"
+	if r := f2.accept(res, a); r.Accepted != 1 || r.Duplicates != 1 {
+		t.Fatalf("mixed batch: %+v", r)
+	}
+	f2.waitEntries(2)
+	if got := readLines(t, rec); len(got) != 4 || got[0] != "arg:restart d-dys1" || got[2] != "arg:resolved d-dys1" {
+		t.Fatalf("hook runs: %q", got)
+	}
+	if v := promtest.ToFloat64(f2.engine.metrics.duplicates); v != 2 {
+		t.Errorf("duplicates counted %v", v)
+	}
+}
+
+// TestRetriesUpToMaxAttempts: a remediation that fails is retried after the
+// cooldown, by the engine itself (Alertmanager's repeats are duplicates),
+// until max_attempts; then the failure is counted for SelfhealRemediationFailed.
+func TestRetriesUpToMaxAttempts(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	yml := `
+rules:
+  - name: restart-ic-server
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 100ms
+    max_attempts: 3
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, attempt]}
+      - exec: {command: [` + scriptPath(t, "fail.sh") + `]}
+`
+	f := newFixture(t, yml, Options{}, nil)
+	a := alert("firing", time.Now(), "alertname", "ICServerConnectFailed")
+	f.accept(a)
+	es := f.waitEntries(3)
+	time.Sleep(1500 * time.Millisecond) // no fourth attempt comes
+	es = f.waitEntries(3)
+	if len(es) != 3 {
+		t.Fatalf("%d entries, want 3 attempts", len(es))
+	}
+	for i, e := range es {
+		if e.Result != ResultFailed || e.Attempt != 3-i {
+			t.Fatalf("entry %d: %+v", i, e)
+		}
+	}
+	if !strings.Contains(es[0].Reason, "all 3 attempts used up") || !strings.Contains(es[1].Reason, "retrying") {
+		t.Fatalf("reasons: %q / %q", es[0].Reason, es[1].Reason)
+	}
+	if runs := strings.Count(strings.Join(readLines(t, rec), "\n"), "arg:attempt"); runs != 3 {
+		t.Fatalf("hook ran %d times", runs)
+	}
+	if v := promtest.ToFloat64(f.engine.metrics.refused.WithLabelValues("restart-ic-server", ReasonMaxAttempts)); v != 1 {
+		t.Errorf("max_attempts counted %v", v)
+	}
+	if v := promtest.ToFloat64(f.engine.metrics.actions.WithLabelValues("restart-ic-server", "exec", ResultFailed)); v != 3 {
+		t.Errorf("failed actions counted %v", v)
+	}
+}
+
+func TestRetryStopsWhenResolved(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	yml := `
+rules:
+  - name: restart
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 1s
+    max_attempts: 5
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, attempt]}
+      - exec: {command: [` + scriptPath(t, "fail.sh") + `]}
+`
+	f := newFixture(t, yml, Options{}, nil)
+	a := alert("firing", time.Now(), "alertname", "ICServerConnectFailed")
+	f.accept(a)
+	f.waitEntries(1)
+	r := a
+	r.Status = "resolved"
+	f.accept(r)
+	es := f.waitEntries(2)
+	if es[0].Result != ResultSkipped || !strings.Contains(es[0].Reason, "resolved") {
+		t.Fatalf("retry after resolve: %+v", es[0])
+	}
+	if runs := len(readLines(t, rec)); runs != 2 {
+		t.Fatalf("hook ran %d lines, want one run", runs)
+	}
+}
+
+// TestCooldownBetweenIncidents: an alert that flaps (resolves and fires
+// again) is not remediated again within the cooldown.
+func TestCooldownBetweenIncidents(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	clock := time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+	f := newFixture(t, strings.Replace(recordRule(t, rec, ""), "cooldown: 0s", "cooldown: 10m", 1), Options{Now: func() time.Time { return clock }}, nil)
+	fire := func(startsAt time.Time) Entry {
+		f.accept(alert("firing", startsAt, "alertname", "AgentLost", "agent", "d-dys1"))
+		return f.waitLatest(t)
+	}
+	if e := fire(clock); e.Result != ResultSuccess {
+		t.Fatalf("first: %+v", e)
+	}
+	clock = clock.Add(3 * time.Minute)
+	if e := fire(clock); e.Result != ResultRefused || !strings.HasPrefix(e.Reason, ReasonCooldown) {
+		t.Fatalf("flap within cooldown: %+v", e)
+	}
+	clock = clock.Add(8 * time.Minute)
+	if e := fire(clock); e.Result != ResultSuccess || e.Attempt != 1 {
+		t.Fatalf("after cooldown: %+v", e)
+	}
+}
+
+func (f *fixture) waitLatest(t *testing.T) Entry {
+	t.Helper()
+	var latest Entry
+	testutil.Eventually(t, 10*time.Second, "the latest entry to finish", func() bool {
+		es, _ := f.journal.Query(context.Background(), Filter{Limit: 1})
+		if len(es) == 0 || es[0].Result == ResultQueued || es[0].Result == ResultRunning {
+			return false
+		}
+		latest = es[0]
+		return true
+	})
+	return latest
+}
+
+// TestPoolBlastRadius: with three instances behind the load balancer and
+// min_healthy 2, the first one down is taken out, the second is refused;
+// once the first is back (the resolved rule verified it), the next may go.
+func TestPoolBlastRadius(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	yml := `
+rules:
+  - name: out
+    match: 'alertname="KeyServiceInstanceDown"'
+    require_labels: {instance: '[0-9.]+:8888'}
+    cooldown: 0s
+    pool: {name: key_service, size: 3, min_healthy: 2}
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, 'out {{ .Labels.instance }}']}
+  - name: back
+    match: 'alertname="KeyServiceInstanceDown"'
+    on: resolved
+    require_labels: {instance: '[0-9.]+:8888'}
+    cooldown: 0s
+    pool: {name: key_service, size: 3, min_healthy: 2}
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, 'back {{ .Labels.instance }}']}
+`
+	f := newFixture(t, yml, Options{}, nil)
+	at := time.Now()
+	a1 := alert("firing", at, "alertname", "KeyServiceInstanceDown", "instance", "10.0.0.1:8888")
+	a2 := alert("firing", at, "alertname", "KeyServiceInstanceDown", "instance", "10.0.0.2:8888")
+	f.accept(a1)
+	f.waitEntries(1)
+	f.accept(a2)
+	es := f.waitEntries(2)
+	if es[0].Result != ResultRefused || !strings.HasPrefix(es[0].Reason, ReasonPoolMinHealthy) || !strings.Contains(es[0].Reason, "leave 1 of 3") {
+		t.Fatalf("second instance: %+v", es[0])
+	}
+	r1 := a1
+	r1.Status = "resolved"
+	f.accept(r1)
+	f.waitEntries(3)
+	a2.StartsAt = at.Add(time.Minute) // it fires again later
+	f.accept(a2)
+	es = f.waitEntries(4)
+	if es[0].Result != ResultSuccess {
+		t.Fatalf("after the first came back: %+v", es[0])
+	}
+	want := "arg:out 10.0.0.1:8888|arg:back 10.0.0.1:8888|arg:out 10.0.0.2:8888"
+	var args []string
+	for _, l := range readLines(t, rec) {
+		if strings.HasPrefix(l, "arg:") {
+			args = append(args, l)
+		}
+	}
+	if strings.Join(args, "|") != want {
+		t.Fatalf("hooks: %q", args)
+	}
+}
+
+func TestDryRunAndInvalidLabels(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	f := newFixture(t, recordRule(t, rec, "    dry_run: true"), Options{}, nil)
+	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d-dys1"))
+	e := f.waitLatest(t)
+	if e.Result != ResultDryRun || !e.DryRun || len(e.Steps) != 1 || e.Steps[0].Result != ResultDryRun || !strings.Contains(e.Steps[0].What, "restart d-dys1") {
+		t.Fatalf("dry run: %+v", e)
+	}
+	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "D DYS1; rm -rf /"))
+	e = f.waitLatest(t)
+	if e.Result != ResultRefused || !strings.HasPrefix(e.Reason, ReasonInvalidLabel) {
+		t.Fatalf("invalid label: %+v", e)
+	}
+	if lines := readLines(t, rec); len(lines) != 0 {
+		t.Fatalf("something ran: %q", lines)
+	}
+	// Global --dry-run overrides a rule that would run.
+	g := newFixture(t, recordRule(t, rec, ""), Options{DryRun: true}, nil)
+	g.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "x"))
+	if e := g.waitLatest(t); e.Result != ResultDryRun || len(readLines(t, rec)) != 0 {
+		t.Fatalf("global dry run: %+v", e)
+	}
+}
+
+func TestFailedHealingIsCountedForTheAlert(t *testing.T) {
+	yml := `
+rules:
+  - name: restart
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 0s
+    actions:
+      - exec: {command: [` + scriptPath(t, "fail.sh") + `]}
+      - exec: {command: [/bin/true]}
+`
+	f := newFixture(t, yml, Options{}, nil)
+	f.accept(alert("firing", time.Now(), "alertname", "ICServerConnectFailed"))
+	e := f.waitLatest(t)
+	if e.Result != ResultFailed || len(e.Steps) != 1 || *e.Steps[0].ExitCode != 3 || !strings.Contains(e.Steps[0].Output, "No such container") {
+		t.Fatalf("failed hook: %+v", e)
+	}
+	if v := promtest.ToFloat64(f.engine.metrics.actions.WithLabelValues("restart", "exec", ResultFailed)); v != 1 {
+		t.Fatalf("failed actions = %v", v)
+	}
+	// Series for every rule exist at zero from the start, so that the first
+	// failure is an increase (SelfhealRemediationFailed uses increase()).
+	if n := promtest.CollectAndCount(f.engine.metrics.refused); n < 3 {
+		t.Fatalf("refusal series not initialised: %d", n)
+	}
+}
+
+func TestQueueFullAndStoreDown(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	yml := strings.Replace(recordRule(t, rec, ""), "actions:\n      - exec: {command: ["+scriptPath(t, "record.sh"), "actions:\n      - exec: {command: ["+scriptPath(t, "slow_record.sh"), 1)
+	yml = strings.Replace(yml, "'restart {{ .Labels.agent }}'", "'2'", 1)
+	f := newFixture(t, yml, Options{Workers: 1, QueueSize: 2}, nil)
+	at := time.Now()
+	f.accept(alert("firing", at, "alertname", "AgentLost", "agent", "a1"))
+	time.Sleep(200 * time.Millisecond) // the worker is busy with a1
+	f.accept(alert("firing", at, "alertname", "AgentLost", "agent", "a2"), alert("firing", at, "alertname", "AgentLost", "agent", "a3"))
+	_, err := f.engine.Accept(context.Background(), alert4(at))
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("a full queue must refuse: %v", err)
+	}
+	// Refused alerts are not claimed: Alertmanager's retry is accepted later.
+	f.waitEntries(3)
+	if r := f.accept(alert4(at)...); r.Accepted != 1 {
+		t.Fatalf("retry after the queue drained: %+v", r)
+	}
+
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	rs, err := store.OpenRedis("redis://"+rd.Addr, "selfheal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	g := newFixture(t, recordRule(t, rec, ""), Options{Shared: true}, rs)
+	rd.Proc.Kill()
+	_, err = g.engine.Accept(context.Background(), alert4(at))
+	if !errors.Is(err, ErrStoreDown) {
+		t.Fatalf("store down must refuse: %v", err)
+	}
+	if v := promtest.ToFloat64(g.engine.metrics.storeUp); v != 0 {
+		t.Fatal("selfheal_store_up should be 0")
+	}
+}
+
+func alert4(at time.Time) []templateAlert {
+	return []templateAlert{alert("firing", at, "alertname", "AgentLost", "agent", "a4")}
+}

@@ -1,0 +1,132 @@
+package receiver
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+func scriptPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := filepath.Abs("../testdata/receiver/scripts/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustConfig(t testing.TB, yml string) *Config {
+	t.Helper()
+	c, err := ParseConfig([]byte(yml))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, yml)
+	}
+	return c
+}
+
+type fixture struct {
+	t       testing.TB
+	engine  *Engine
+	journal *Journal
+	store   store.Store
+	reg     *prometheus.Registry
+	path    string
+}
+
+// newFixture starts an engine on a bbolt file in a temp dir (or on st).
+func newFixture(t testing.TB, yml string, o Options, st store.Store) *fixture {
+	t.Helper()
+	f := &fixture{t: t, reg: prometheus.NewRegistry()}
+	if st == nil {
+		f.path = filepath.Join(t.TempDir(), "receiver.db")
+		b, err := store.OpenBolt(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = b
+		t.Cleanup(func() { b.Close() })
+	}
+	f.store = st
+	f.journal = NewJournal(st, 24*time.Hour)
+	f.engine = NewEngine(mustConfig(t, yml), st, f.journal, o, f.reg, log.NewNopLogger())
+	if err := f.engine.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.engine.Shutdown(ctx)
+	})
+	return f
+}
+
+func alert(status string, startsAt time.Time, kv ...string) template.Alert {
+	ls := template.KV{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ls[kv[i]] = kv[i+1]
+	}
+	return template.Alert{Status: status, Labels: ls, Annotations: template.KV{"summary": "s"}, StartsAt: startsAt, Fingerprint: labelSet(ls).Fingerprint().String()}
+}
+
+func (f *fixture) accept(alerts ...template.Alert) AcceptResult {
+	f.t.Helper()
+	res, err := f.engine.Accept(context.Background(), alerts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+// waitEntries waits until the journal holds n finished entries and returns
+// them, newest first.
+func (f *fixture) waitEntries(n int) []Entry {
+	f.t.Helper()
+	var got []Entry
+	testutil.Eventually(f.t, 30*time.Second, "journal entries to finish", func() bool {
+		es, err := f.journal.Query(context.Background(), Filter{})
+		if err != nil {
+			return false
+		}
+		got = got[:0]
+		for _, e := range es {
+			if e.Result != ResultQueued && e.Result != ResultRunning {
+				got = append(got, e)
+			}
+		}
+		return len(got) >= n
+	})
+	return got
+}
+
+func readLines(t testing.TB, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func byRule(es []Entry) map[string][]Entry {
+	m := map[string][]Entry{}
+	for _, e := range es {
+		m[e.Rule] = append(m[e.Rule], e)
+	}
+	return m
+}
+
+type templateAlert = template.Alert
