@@ -12,7 +12,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(USER)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(BUILDDATE)
 BINARIES  := selfheal_exporter selfheal_receiver
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 8s
 # Debian packages the tests start for real.
 DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
 DEB_BINS  := redis-server haproxy stunnel4 promtool amtool
@@ -86,8 +86,16 @@ mixin-lint:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# Every parser of outside input gets a short fuzz run: configuration files,
+# webhook bodies, heartbeat bodies, label values rendered into URLs.
+FUZZ_TARGETS := collector:FuzzParseConfig collector:FuzzReadHeartbeat receiver:FuzzParseConfig receiver:FuzzDecodeMessage receiver:FuzzRenderURL
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./collector
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; echo ">> fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./$$pkg >/dev/null || \
+		{ $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime 1s ./$$pkg; exit 1; }; \
+	done
 
 bench: bench-deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...

@@ -205,3 +205,27 @@ func TestAgentQueryAndAdminAPI(t *testing.T) {
 		t.Fatal("deleting an unknown agent must be 404")
 	}
 }
+
+// FuzzReadHeartbeat: any heartbeat body and query either decodes to
+// printable, bounded fields or is refused with a 4xx; never a panic.
+func FuzzReadHeartbeat(f *testing.F) {
+	f.Add(`{"group":"scriptengine","env":"d_dys1","ip":"10.144.11.107","service":"scriptengine"}`, "env=x")
+	f.Add(`{"env":`, "")
+	f.Add("", "group=a&ip=%0a")
+	f.Fuzz(func(t *testing.T, body, query string) {
+		r := httptest.NewRequest("POST", "/api/v1/agents/a/heartbeat", strings.NewReader(body))
+		r.URL.RawQuery = query
+		hb, status, err := readHeartbeat(r)
+		if err != nil {
+			if status < 400 || status > 499 {
+				t.Fatalf("error with status %d", status)
+			}
+			return
+		}
+		for _, v := range []string{hb.Group, hb.Env, hb.IP, hb.Service} {
+			if checkField("x", v) != nil {
+				t.Fatalf("accepted field %q", v)
+			}
+		}
+	})
+}

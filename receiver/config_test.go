@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,4 +57,28 @@ func TestExampleConfig(t *testing.T) {
 			t.Errorf("example rule %s must ship as a dry run", r.Name)
 		}
 	}
+}
+
+// FuzzParseConfig: arbitrary bytes give a config or an error, never a
+// panic; a config that parses has rules with matchers and actions.
+func FuzzParseConfig(f *testing.F) {
+	for _, p := range []string{"../examples/selfheal_receiver.yml", "../testdata/receiver/bad/label_not_required.yml", "../testdata/receiver/bad/templated_host.yml"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		for _, r := range c.Rules {
+			if len(r.matchers) == 0 || len(r.actions) == 0 {
+				t.Fatalf("rule %q without matchers or actions", r.Name)
+			}
+		}
+	})
 }

@@ -2,8 +2,10 @@ package receiver
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,3 +132,7 @@ func byRule(es []Entry) map[string][]Entry {
 }
 
 type templateAlert = template.Alert
+
+type regexpT = regexp.Regexp
+
+var parseURL = url.Parse

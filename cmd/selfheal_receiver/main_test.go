@@ -1,0 +1,205 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// These tests run the built binary as an operator would: a restart in the
+// middle of an action, SIGTERM with actions running, basic auth, reloads.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "selfheal_receiver")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "selfheal_receiver")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type receiverProc struct {
+	t    *testing.T
+	dir  string
+	addr string
+	args []string
+	proc *testutil.Process
+}
+
+func startReceiver(t *testing.T, dir, config string, extra ...string) *receiverProc {
+	t.Helper()
+	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t))}
+	testutil.WriteFile(t, dir, "receiver.yml", config)
+	r.args = append([]string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", "state.db"}, extra...)
+	r.start()
+	return r
+}
+
+func (r *receiverProc) start() {
+	r.proc = testutil.Start(r.t, r.dir, binary, r.args...)
+	testutil.WaitPort(r.t, r.addr, r.proc)
+}
+
+func (r *receiverProc) do(method, path, body string, header ...string) (int, string) {
+	r.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+r.addr+path, strings.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+type entry struct {
+	Rule, Result, Reason string
+	Steps                []struct{ Result string }
+}
+
+func (r *receiverProc) actions() []entry {
+	r.t.Helper()
+	_, body := r.do("GET", "/api/v1/actions", "")
+	var out struct{ Actions []entry }
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		r.t.Fatalf("%v: %s", err, body)
+	}
+	return out.Actions
+}
+
+func webhook(alertname, fp string) string {
+	return `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"` + alertname +
+		`"},"annotations":{},"startsAt":"2026-11-22T05:00:00Z","fingerprint":"` + fp + `"}]}`
+}
+
+func slowRule(marker string, seconds string) string {
+	script, _ := filepath.Abs("../../testdata/receiver/scripts/slow_record.sh")
+	return `
+rules:
+  - name: slow-restart
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 0s
+    actions:
+      - exec: {command: [` + script + `, ` + marker + `, '` + seconds + `'], timeout: 1m}
+`
+}
+
+// TestRestartMidAction kills the receiver (SIGKILL, as a crash) while a
+// hook runs: after the restart the journal says interrupted, and
+// Alertmanager's re-send does not run the hook again.
+func TestRestartMidAction(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	r := startReceiver(t, dir, slowRule(marker, "30"))
+	if code, body := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "f1")); code != 200 || !strings.Contains(body, `"accepted":1`) {
+		t.Fatalf("webhook: %d %s", code, body)
+	}
+	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return len(readMarker(marker)) == 1 })
+	if es := r.actions(); len(es) != 1 || es[0].Result != "running" {
+		t.Fatalf("while running: %+v", es)
+	}
+	r.proc.Kill()
+	r.start()
+	es := r.actions()
+	if len(es) != 1 || es[0].Result != "interrupted" {
+		t.Fatalf("after the restart: %+v", es)
+	}
+	if code, body := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "f1")); code != 200 || !strings.Contains(body, `"duplicates":1`) {
+		t.Fatalf("re-send after restart: %d %s", code, body)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if m := readMarker(marker); len(m) != 1 || m[0] != "started" {
+		t.Fatalf("hook ran again or finished: %q", m)
+	}
+}
+
+// TestSIGTERM: running actions may finish within --shutdown.timeout; what
+// is still running at the deadline is interrupted, killed and journaled.
+func TestSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	r := startReceiver(t, dir, slowRule(marker, "1"), "--shutdown.timeout", "10s")
+	r.do("POST", "/webhook", webhook("ICServerConnectFailed", "quick"))
+	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return len(readMarker(marker)) == 1 })
+	r.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	if _, ok := r.proc.Wait(15 * time.Second); !ok {
+		t.Fatal("receiver did not stop")
+	}
+	if m := readMarker(marker); len(m) != 2 || m[1] != "finished" {
+		t.Fatalf("the running hook should have finished: %q", m)
+	}
+
+	dir2 := t.TempDir()
+	marker2 := filepath.Join(dir2, "marker")
+	r2 := startReceiver(t, dir2, slowRule(marker2, "30"), "--shutdown.timeout", "1s")
+	r2.do("POST", "/webhook", webhook("ICServerConnectFailed", "slow"))
+	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return len(readMarker(marker2)) == 1 })
+	start := time.Now()
+	r2.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	if _, ok := r2.proc.Wait(15 * time.Second); !ok || time.Since(start) > 8*time.Second {
+		t.Fatalf("receiver took %v to stop with a 1s shutdown timeout", time.Since(start))
+	}
+	r2.start()
+	if es := r2.actions(); len(es) != 1 || es[0].Result != "interrupted" {
+		t.Fatalf("journal after SIGTERM: %+v", es)
+	}
+}
+
+func TestBasicAuthAndReload(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	testutil.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
+	r := startReceiver(t, dir, slowRule(filepath.Join(dir, "m"), "0"), "--web.config.file", "web.yml")
+	if code, _ := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "x")); code != 401 {
+		t.Fatalf("unauthenticated webhook: %d", code)
+	}
+	auth := []string{"Authorization", "Basic YWxlcnRtYW5hZ2VyOnMzY3JldA=="} // alertmanager:s3cret
+	if _, body := r.do("GET", "/metrics", "", auth...); !strings.Contains(body, `selfheal_receiver_alerts_received_total{status="firing"} 0`) {
+		t.Fatalf("an unauthenticated request was recorded:\n%s", body)
+	}
+	if code, _ := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "x"), auth...); code != 200 {
+		t.Fatalf("authenticated webhook: %d", code)
+	}
+	testutil.WriteFile(t, dir, "receiver.yml", "rules: [{name: x, match: 'alertname=\"A\"', actions: [{exec: {command: []}}]}]\n")
+	code, body := r.do("POST", "/-/reload", "", auth...)
+	if code != 500 || !strings.Contains(body, "command needs at least the program") {
+		t.Fatalf("bad reload: %d %s", code, body)
+	}
+	if _, body := r.do("GET", "/metrics", "", auth...); !strings.Contains(body, "selfheal_receiver_config_last_reload_successful 0") || !strings.Contains(body, `rule="slow-restart"`) {
+		t.Fatalf("after a failed reload the old rules must serve:\n%s", body)
+	}
+	out, err := exec.Command(binary, "--config.check", "--config.file", filepath.Join(dir, "receiver.yml")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "receiver.yml:1: rules.0.actions.0.exec.command: command needs at least the program") {
+		t.Fatalf("--config.check: %v %s", err, out)
+	}
+}
+
+func readMarker(path string) []string {
+	b, _ := os.ReadFile(path)
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

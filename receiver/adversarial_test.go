@@ -1,0 +1,176 @@
+package receiver
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// hostile label values, each trying to break out of the place it is put.
+var hostile = []string{
+	"$(touch PWNED)",
+	"`touch PWNED`",
+	"x; touch PWNED",
+	"x | touch PWNED",
+	"x && touch PWNED",
+	"ks1\nset server key_service/ks2 state maint",
+	"ks1 state maint\nshutdown sessions server key_service/ks3",
+	"../../../etc/passwd",
+	"a/b?c=d#e",
+	"10.0.0.5:8888/../../admin",
+	"%2e%2e%2fadmin",
+	"x\r\nX-Injected: 1",
+	"'\"\\",
+}
+
+// TestAdversarialLabels sends alerts whose label values carry shell,
+// HAProxy and URL syntax through rules that use them in every kind of
+// action, with permissive require_labels patterns (the worst case), and
+// checks that nothing outside the declared actions happened.
+func TestAdversarialLabels(t *testing.T) {
+	work := t.TempDir()
+	rec := filepath.Join(work, "rec")
+	h := testutil.StartHAProxy(t, "key_service", map[string]string{"ks1": "127.0.0.1:18891", "ks2": "127.0.0.1:18892", "ks3": "127.0.0.1:18893"})
+
+	var mu sync.Mutex
+	var paths []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.EscapedPath()+"?"+r.URL.RawQuery)
+		if r.Header.Get("X-Injected") != "" {
+			paths = append(paths, "INJECTED HEADER")
+		}
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer api.Close()
+
+	yml := `
+rules:
+  - name: everything
+    match: 'alertname="Hostile"'
+    cooldown: 0s
+    require_labels: {v: '(?s).*'}
+    actions:
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, '{{ .Labels.v }}', 'prefix-{{ .Labels.v }}-suffix']}
+      - http: {method: DELETE, url: '` + api.URL + `/upstreams/key_service/targets/{{ .Labels.v }}?note={{ .Labels.v }}', expect_status: [204]}
+  - name: header
+    match: 'alertname="Hostile"'
+    cooldown: 0s
+    require_labels: {v: '(?s).*'}
+    actions:
+      - http: {method: POST, url: '` + api.URL + `/notes', headers: {X-Note: '{{ .Labels.v }}'}, expect_status: [204]}
+  - name: haproxy
+    match: 'alertname="Hostile"'
+    cooldown: 0s
+    require_labels: {v: '(?s).*'}
+    actions:
+      - haproxy: {address: 'unix:` + h.AdminSock + `', backend: key_service, server: '{{ .Labels.v }}', state: maint}
+`
+	f := newFixture(t, yml, Options{}, nil)
+	// The hook runs in work, so a "touch PWNED" that escaped would land there.
+	for _, a := range f.engine.Config().Rules[0].actions {
+		if e, ok := a.(*execAction); ok {
+			e.dir = work
+		}
+	}
+	for i, v := range hostile {
+		f.accept(alert("firing", time.Now(), "alertname", "Hostile", "v", v, "n", string(rune('a'+i))))
+	}
+	es := f.waitEntries(3 * len(hostile))
+
+	if _, err := os.Stat(filepath.Join(work, "PWNED")); err == nil {
+		t.Fatal("a label value ran a command")
+	}
+	if s := h.Status(t, "key_service"); s["ks1"] == "MAINT" || s["ks2"] == "MAINT" || s["ks3"] == "MAINT" {
+		t.Fatalf("a label value changed HAProxy: %v", s)
+	}
+	// Every value reached the hook as exactly the argument it was, once
+	// alone and once inside its template.
+	args := 0
+	for _, l := range readLines(t, rec) {
+		if strings.HasPrefix(l, "arg:") {
+			args++
+		}
+	}
+	lines := strings.Join(readLines(t, rec), "\n")
+	for _, v := range hostile {
+		if !strings.Contains(lines, "arg:"+v+"\n") && !strings.Contains(lines, "arg:"+v) {
+			t.Errorf("value %q did not arrive as one argument", v)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range paths {
+		if p == "INJECTED HEADER" {
+			t.Fatal("a label value injected an HTTP header")
+		}
+		path := p[:strings.Index(p, "?")]
+		if path == "/notes" {
+			continue
+		}
+		if !strings.HasPrefix(path, "/upstreams/key_service/targets/") || strings.Count(path, "/") != 4 {
+			t.Errorf("a label value changed the URL's path: %s", p)
+		}
+	}
+	// Values that are invalid in a header or a server name were refused
+	// before anything ran, and say so in the journal.
+	results := map[string]map[string]int{}
+	for _, e := range es {
+		if results[e.Rule] == nil {
+			results[e.Rule] = map[string]int{}
+		}
+		results[e.Rule][e.Result]++
+		if e.Result == ResultRefused && len(e.Steps) != 0 {
+			t.Errorf("a refused remediation ran steps: %+v", e)
+		}
+	}
+	if results["everything"][ResultSuccess] != len(hostile) {
+		t.Errorf("exec and URL path: every value is safe as an argument and a path segment: %v", results["everything"])
+	}
+	breaks := 0
+	for _, v := range hostile {
+		if strings.ContainsAny(v, "\r\n") {
+			breaks++
+		}
+	}
+	if results["header"][ResultRefused] != breaks || results["header"][ResultSuccess] != len(hostile)-breaks {
+		t.Errorf("exactly the values with line breaks are refused as a header: %v", results["header"])
+	}
+	if results["haproxy"][ResultRefused] != len(hostile) {
+		t.Errorf("no hostile value is a valid HAProxy server name: %v", results["haproxy"])
+	}
+}
+
+// FuzzRenderURL renders arbitrary label values into a URL template: the
+// scheme, host and number of path segments never change.
+func FuzzRenderURL(f *testing.F) {
+	for _, v := range hostile {
+		f.Add(v)
+	}
+	r := &Rule{required: map[string]*regexpT{"v": nil}}
+	u, err := parseURLTemplate("http://127.0.0.1:8001/upstreams/k/targets/{{ .Labels.v }}?note={{ .Labels.v }}", r, false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		s, err := u.render(&Data{Labels: map[string]string{"v": v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pu, err := parseURL(s)
+		if err != nil {
+			t.Fatalf("rendered %q does not parse: %v", s, err)
+		}
+		if pu.Scheme != "http" || pu.Host != "127.0.0.1:8001" || strings.Count(pu.EscapedPath(), "/") != 4 || pu.Query().Get("note") != v || pu.Fragment != "" {
+			t.Fatalf("value %q changed the URL: %s", v, s)
+		}
+	})
+}

@@ -1,0 +1,55 @@
+package receiver
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// TestTwoReplicasShareOneRedis: two receivers behind one Alertmanager
+// cluster both get every notification; the alert's action runs once.
+func TestTwoReplicasShareOneRedis(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	open := func() store.Store {
+		s, err := store.OpenRedis("redis://"+rd.Addr, "selfheal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	rec := filepath.Join(t.TempDir(), "rec")
+	yml := recordRule(t, rec, "")
+	a := newFixture(t, yml, Options{Shared: true, Replica: "a"}, open())
+	b := newFixture(t, yml, Options{Shared: true, Replica: "b"}, open())
+	at := time.Now()
+	var alerts []templateAlert
+	for _, id := range []string{"a1", "a2", "a3", "a4", "a5"} {
+		alerts = append(alerts, alert("firing", at, "alertname", "AgentLost", "agent", id))
+	}
+	done := make(chan AcceptResult, 2)
+	go func() { done <- a.accept(alerts...) }()
+	go func() { done <- b.accept(alerts...) }()
+	r1, r2 := <-done, <-done
+	if r1.Accepted+r2.Accepted != 5 || r1.Duplicates+r2.Duplicates != 5 {
+		t.Fatalf("accepted %+v and %+v", r1, r2)
+	}
+	es := a.waitEntries(5)
+	time.Sleep(300 * time.Millisecond)
+	runs := 0
+	for _, l := range readLines(t, rec) {
+		if strings.HasPrefix(l, "arg:restart") {
+			runs++
+		}
+	}
+	if runs != 5 {
+		t.Fatalf("hook ran %d times for 5 alerts", runs)
+	}
+	if len(es) != 5 {
+		t.Fatalf("shared journal has %d entries", len(es))
+	}
+}
