@@ -98,6 +98,11 @@ func NewEngine(c *Config, st store.Store, journal *Journal, o Options, reg prome
 	e.metrics = newMetrics(func() float64 { return float64(len(e.queue)) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
+	journal.wb.setHooks(logger, func(err error) {
+		if err != nil {
+			e.metrics.storeUp.Set(0)
+		}
+	})
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	return e
@@ -452,11 +457,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 		e.metrics.actions.WithLabelValues(t.rule.Name, "task", ResultInterrupted).Inc()
 	}
 	level.Info(e.logger).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
-	// Written with a fresh context: a shutdown must still record the outcome.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.journal.Put(ctx, en); err != nil {
-		e.metrics.storeUp.Set(0)
+	if err := e.journal.Record(en); err != nil {
 		level.Error(e.logger).Log("msg", "Could not journal a remediation", "id", en.ID, "err", err)
 	}
 }
@@ -496,7 +497,7 @@ func (e *Engine) lockAlert(key string) (func(), error) {
 
 func (e *Engine) loadIncident(ctx context.Context, key string) (incident, error) {
 	var inc incident
-	b, err := e.st.Get(ctx, bucketIncidents, key)
+	b, err := e.journal.wb.Get(ctx, bucketIncidents, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return inc, nil
 	}
@@ -507,9 +508,12 @@ func (e *Engine) loadIncident(ctx context.Context, key string) (incident, error)
 	return inc, nil
 }
 
-func (e *Engine) saveIncident(ctx context.Context, key string, inc incident) error {
+// saveIncident writes behind: the count is visible to the next remediation
+// of this alert at once, and durable within the flush interval.
+func (e *Engine) saveIncident(_ context.Context, key string, inc incident) error {
 	b, _ := json.Marshal(inc)
-	return e.st.Put(ctx, bucketIncidents, store.KV{Key: key, Value: b})
+	e.journal.wb.Put(bucketIncidents, key, b)
+	return nil
 }
 
 // poolMemberTTL forgets a member taken out of a pool that was never put
@@ -588,4 +592,9 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	e.cancelRun()
 	e.retries.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.journal.Close(fctx); err != nil {
+		level.Error(e.logger).Log("msg", "Could not write the last journal entries", "err", err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/selfheal/selfheal/internal/store"
 )
 
@@ -62,12 +64,27 @@ type Journal struct {
 	retention time.Duration
 	mu        sync.Mutex
 	live      map[string]*Entry
+	wb        *writeBehind
 }
 
 // NewJournal returns a journal that forgets entries older than retention.
 func NewJournal(st store.Store, retention time.Duration) *Journal {
-	return &Journal{st: st, retention: retention, live: map[string]*Entry{}}
+	return &Journal{st: st, retention: retention, live: map[string]*Entry{}, wb: newWriteBehind(st, 10*time.Millisecond, log.NewNopLogger(), nil)}
 }
+
+// Record writes an entry's new state behind (see writeBehind): queries see
+// it at once, the store within the flush interval.
+func (j *Journal) Record(e *Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	j.wb.Put(bucketJournal, e.ID, b)
+	return nil
+}
+
+// Close writes what is pending.
+func (j *Journal) Close(ctx context.Context) error { return j.wb.Close(ctx) }
 
 // Put writes entries durably.
 func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
@@ -82,9 +99,13 @@ func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
 	return j.st.Put(ctx, bucketJournal, kvs...)
 }
 
+// setLive shows a snapshot of an entry being worked on to queries; the
+// worker goes on changing its own copy.
 func (j *Journal) setLive(e *Entry) {
+	c := *e
+	c.Steps = append([]Step(nil), e.Steps...)
 	j.mu.Lock()
-	j.live[e.ID] = e
+	j.live[e.ID] = &c
 	j.mu.Unlock()
 }
 
@@ -117,8 +138,13 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 		var e Entry
 		if l, ok := live[k]; ok {
 			e = l
-		} else if json.Unmarshal(v, &e) != nil {
-			return nil
+		} else {
+			if p, ok := j.wb.pendingValue(bucketJournal, k); ok {
+				v = p
+			}
+			if json.Unmarshal(v, &e) != nil {
+				return nil
+			}
 		}
 		if (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result) {
 			out = append(out, e)

@@ -1,0 +1,139 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/selfheal/selfheal/internal/store"
+)
+
+// writeBehind takes the store writes a remediation makes while it runs
+// (attempt counts, journal updates) off the worker's path: they are kept in
+// memory, visible to reads at once, and written in one batch every flush
+// interval. A worker then never waits for a commit and its fsync between
+// deciding and acting. What must be durable before the webhook is answered
+// (the deduplication claims and the queued journal entries) does not go
+// through here. A crash loses at most one interval of these writes: an
+// entry then stays "queued" and is recorded as interrupted at the next
+// start, never run twice.
+type writeBehind struct {
+	st      store.Store
+	every   time.Duration
+	logger  log.Logger
+	mu      sync.Mutex
+	pending map[string]map[string][]byte // bucket -> key -> value
+	kick    chan struct{}
+	done    chan struct{}
+	onErr   func(error)
+}
+
+func newWriteBehind(st store.Store, every time.Duration, logger log.Logger, onErr func(error)) *writeBehind {
+	w := &writeBehind{st: st, every: every, logger: logger, pending: map[string]map[string][]byte{}, kick: make(chan struct{}, 1), done: make(chan struct{}), onErr: onErr}
+	go w.loop()
+	return w
+}
+
+// Put queues a write; later Puts of the same key replace earlier ones.
+func (w *writeBehind) Put(bucket, key string, value []byte) {
+	w.mu.Lock()
+	m := w.pending[bucket]
+	if m == nil {
+		m = map[string][]byte{}
+		w.pending[bucket] = m
+	}
+	m[key] = value
+	w.mu.Unlock()
+}
+
+// Get reads a pending write first, then the store.
+func (w *writeBehind) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	w.mu.Lock()
+	v, ok := w.pending[bucket][key]
+	w.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	return w.st.Get(ctx, bucket, key)
+}
+
+// pendingValue returns a key's pending write, if any.
+func (w *writeBehind) pendingValue(bucket, key string) ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v, ok := w.pending[bucket][key]
+	return v, ok
+}
+
+func (w *writeBehind) loop() {
+	tick := time.NewTicker(w.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-w.kick:
+		case <-w.done:
+			return
+		}
+		if err := w.Flush(context.Background()); err != nil {
+			w.mu.Lock()
+			logger := w.logger
+			w.mu.Unlock()
+			level.Error(logger).Log("msg", "Writing remediation state failed; will retry", "err", err)
+		}
+	}
+}
+
+// Flush writes everything pending. Writes that fail stay pending (unless a
+// newer write of the same key came meanwhile) for the next flush.
+func (w *writeBehind) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	batch := w.pending
+	w.pending = map[string]map[string][]byte{}
+	w.mu.Unlock()
+	var errs []error
+	for bucket, m := range batch {
+		kvs := make([]store.KV, 0, len(m))
+		for k, v := range m {
+			kvs = append(kvs, store.KV{Key: k, Value: v})
+		}
+		if err := w.st.Put(ctx, bucket, kvs...); err != nil {
+			errs = append(errs, err)
+			w.mu.Lock()
+			for k, v := range m {
+				if w.pending[bucket] == nil {
+					w.pending[bucket] = map[string][]byte{}
+				}
+				if _, newer := w.pending[bucket][k]; !newer {
+					w.pending[bucket][k] = v
+				}
+			}
+			w.mu.Unlock()
+		}
+	}
+	err := errors.Join(errs...)
+	w.mu.Lock()
+	onErr := w.onErr
+	w.mu.Unlock()
+	if onErr != nil {
+		onErr(err)
+	}
+	return err
+}
+
+// setHooks sets where flush errors go.
+func (w *writeBehind) setHooks(logger log.Logger, onErr func(error)) {
+	w.mu.Lock()
+	w.logger, w.onErr = logger, onErr
+	w.mu.Unlock()
+}
+
+// Close stops the flusher after a last flush.
+func (w *writeBehind) Close(ctx context.Context) error {
+	close(w.done)
+	return w.Flush(ctx)
+}
