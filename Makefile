@@ -1,6 +1,7 @@
 # selfheal: build, run and test with plain go (promu reads .promu.yml for
 # release builds; both set the same version ldflags).
 
+SHELL     := /bin/bash
 GO        ?= go
 PREFIX    ?= $(CURDIR)
 VERSION   := $(shell cat VERSION)
@@ -18,7 +19,7 @@ DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
 DEB_BINS  := redis-server haproxy stunnel4 promtool amtool
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint
+.PHONY: e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint
 
 all: build
 
@@ -52,7 +53,7 @@ bench-deps: deps
 	@command -v prometheus-blackbox-exporter >/dev/null 2>&1 && command -v prometheus-pushgateway >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PKGS) >/dev/null; }
 
-test: deps lint generate-check mixin-lint unit fuzz
+test: deps lint generate-check mixin-lint unit fuzz e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -89,6 +90,20 @@ unit:
 # Every parser of outside input gets a short fuzz run: configuration files,
 # webhook bodies, heartbeat bodies, label values rendered into URLs.
 FUZZ_TARGETS := collector:FuzzParseConfig collector:FuzzReadHeartbeat receiver:FuzzParseConfig receiver:FuzzDecodeMessage receiver:FuzzRenderURL
+
+# e2e runs the whole loop on real Prometheus, Alertmanager, Redis and HAProxy
+# (see e2e/) and prints, per scenario, the seconds from fault to action and
+# from fault to resolution.
+e2e: deps
+	$(GO) test -tags e2e -count=1 -timeout 15m -v ./e2e/ 2>&1 | tee .e2e.log | grep -E '^(e2e |--- |ok|FAIL|panic)|_test.go'; \
+	test $${PIPESTATUS[0]} -eq 0
+
+# demo starts the whole loop with a small simulated fleet, injects faults and
+# narrates the healing; Ctrl-C stops everything. The test binary runs in the
+# foreground so that Ctrl-C reaches it and it tears the fleet down.
+demo: deps
+	@mkdir -p .build && $(GO) test -c -tags e2e -o .build/e2e.test ./e2e/
+	@cd e2e && SELFHEAL_DEMO=1 ../.build/e2e.test -test.run '^TestDemo$$' -test.timeout 0
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -88,8 +88,11 @@ func (a *execAction) run(ctx context.Context, argv []string, d *Data, what strin
 	cmd.Dir = a.dir
 	cmd.Env = execEnv(a.env, d)
 	// The command gets its own process group, and a timeout kills the whole
-	// group: a hook's children (docker, ssh) must not outlive it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// group: a hook's children (docker, ssh) must not outlive it. If the
+	// receiver itself dies, the kernel kills the hook too (Pdeathsig), so a
+	// remediation journaled "interrupted" after a crash did not go on
+	// running unseen.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	out := &limitedBuffer{max: maxOutput}

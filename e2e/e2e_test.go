@@ -1,0 +1,217 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoop runs the scenarios one after another on one stack: each fault is
+// detected by the exporter, alerted by Prometheus with the shipped rules,
+// routed by Alertmanager with the example configuration, healed by the
+// receiver, and checked on real state (ALERTS, show stat, hook files, the
+// journal), never on log lines.
+func TestLoop(t *testing.T) {
+	s := newStack(t)
+	t.Run("IC-Server down", s.icServerDown)
+	t.Run("key-service instance down", s.keyServiceDown)
+	t.Run("agent stops heartbeating", s.agentStale)
+	t.Run("Redis unreachable", s.redisUnreachable)
+	t.Run("healing fails", s.healingFails)
+	t.Run("receiver restarted mid-action", s.receiverRestart)
+}
+
+func firstStart(e journalEntry) time.Time {
+	if len(e.Steps) > 0 {
+		return e.Steps[0].Started
+	}
+	return time.Time{}
+}
+
+func (s *stack) icServerDown(t *testing.T) {
+	fault := time.Now()
+	s.kill("ic1")
+	s.wait("ICServerConnectFailed for ic1", 30*time.Second, func() bool { return s.firing("ICServerConnectFailed", `ic_server_address="ic1"`) })
+	var done []journalEntry
+	s.wait("the restart hook to heal ic1", 30*time.Second, func() bool {
+		done = s.finished("restart-ic-server", "success")
+		return len(done) == 1
+	})
+	s.wait("ic_server_health 1 again", 20*time.Second, func() bool { return s.value(`ic_server_health{ic_server_address="ic1"}`) == 1 })
+	s.wait("the alert to resolve after its keep-firing time", 40*time.Second, func() bool { return !s.firing("ICServerConnectFailed", `ic_server_address="ic1"`) })
+	resolved := time.Now()
+	if resolved.Sub(fault) < 6*time.Second {
+		t.Errorf("resolved %v after the fault, before the 6s keep-firing time", resolved.Sub(fault))
+	}
+	time.Sleep(4 * time.Second) // Alertmanager's repeats and the resolved notification come in
+	if es := s.journal("restart-ic-server"); len(es) != 1 {
+		t.Fatalf("journal shows %d remediations of ic1, want exactly one: %+v", len(es), es)
+	}
+	report(t, "IC-Server down", fault, firstStart(done[0]), resolved)
+}
+
+func (s *stack) keyServiceDown(t *testing.T) {
+	fault := time.Now()
+	s.kill("ks1")
+	sawMaint := false
+	var done []journalEntry
+	s.wait("ks1 out of the pool, restarted and verified", 40*time.Second, func() bool {
+		if s.haproxy.Status(t, "key_service")["ks1"] == "MAINT" {
+			sawMaint = true
+		}
+		done = s.finished("key-service-out-of-pool", "success")
+		return len(done) == 1
+	})
+	steps := []string{}
+	for _, st := range done[0].Steps {
+		steps = append(steps, st.Action+":"+st.Result)
+	}
+	if strings.Join(steps, " ") != "haproxy:success exec:success verify:success" {
+		t.Fatalf("steps: %v", steps)
+	}
+	if !sawMaint && s.haproxy.Status(t, "key_service")["ks1"] != "MAINT" {
+		t.Fatal("HAProxy never showed ks1 in MAINT")
+	}
+	s.wait("KeyServiceInstanceDown to resolve", 30*time.Second, func() bool { return !s.firing("KeyServiceInstanceDown", `server="ks1"`) })
+	s.wait("ks1 ready again in HAProxy", 30*time.Second, func() bool {
+		return len(s.finished("key-service-back-in-pool", "success")) == 1 && s.haproxy.Status(t, "key_service")["ks1"] != "MAINT"
+	})
+	report(t, "key-service instance down", fault, firstStart(done[0]), time.Now())
+
+	// Two down with min_healthy 2: one is taken out, the other refused.
+	s.kill("ks2")
+	s.kill("ks3")
+	var refused []journalEntry
+	s.wait("one remediation and one refusal", 40*time.Second, func() bool {
+		refused = s.finished("key-service-out-of-pool", "refused")
+		return len(refused) >= 1 && len(s.finished("key-service-out-of-pool", "success")) == 2
+	})
+	if !strings.HasPrefix(refused[0].Reason, "pool_min_healthy") {
+		t.Fatalf("refusal: %+v", refused[0])
+	}
+	s.wait("SelfhealRemediationFailed for the refusal", 30*time.Second, func() bool {
+		return s.firing("SelfhealRemediationFailed", `rule="key-service-out-of-pool"`)
+	})
+	left := refused[0].Labels["server"]
+	if st := s.haproxy.Status(t, "key_service")[left]; st == "MAINT" {
+		t.Fatalf("the refused instance %s was taken out anyway", left)
+	}
+	s.restart(left) // a human brings it back
+	s.wait("both key-service alerts to resolve", 40*time.Second, func() bool { return !s.firing("KeyServiceInstanceDown", "") })
+	s.wait("the healed instance back in the pool", 30*time.Second, func() bool {
+		st := s.haproxy.Status(t, "key_service")
+		return st["ks2"] != "MAINT" && st["ks3"] != "MAINT"
+	})
+}
+
+func (s *stack) agentStale(t *testing.T) {
+	fault := time.Now()
+	s.kill("agent")
+	s.wait("AgentStale for the fleet", 30*time.Second, func() bool { return s.firing("AgentStale", `group="fleet"`) })
+	var done []journalEntry
+	s.wait("the agent restart hook", 30*time.Second, func() bool {
+		done = s.finished("restart-agent", "success")
+		return len(done) == 1
+	})
+	s.wait("heartbeats to resume", 20*time.Second, func() bool { return s.value(`selfheal_stale_agents{group="fleet"}`) == 0 })
+	s.wait("AgentStale to resolve", 30*time.Second, func() bool { return !s.firing("AgentStale", `group="fleet"`) })
+	report(t, "agent stops heartbeating", fault, firstStart(done[0]), time.Now())
+}
+
+// amAlert is an alert as Alertmanager's v2 API lists it.
+type amAlert struct {
+	Labels map[string]string
+	Status struct {
+		State       string
+		InhibitedBy []string
+	}
+}
+
+func (s *stack) amAlerts(alertname string) []amAlert {
+	resp, err := http.Get("http://" + s.am + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="`+alertname+`"`))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var out []amAlert
+	json.NewDecoder(resp.Body).Decode(&out)
+	return out
+}
+
+func (s *stack) redisUnreachable(t *testing.T) {
+	fault := time.Now()
+	s.redis.Proc.Kill()
+	s.wait("RedisUnreachable for d_dys1", 30*time.Second, func() bool { return s.firing("RedisUnreachable", `env="d_dys1"`) })
+	actionless := time.Now()
+	s.wait("the d_dys1 agent's AgentLost to be inhibited in Alertmanager", 40*time.Second, func() bool {
+		for _, a := range s.amAlerts("AgentLost") {
+			if a.Labels["env"] == "d_dys1" && a.Status.State == "suppressed" && len(a.Status.InhibitedBy) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	s.redis.Restart()
+	s.wait("RedisUnreachable to resolve", 30*time.Second, func() bool { return !s.firing("RedisUnreachable", "") })
+	s.wait("the agent to be heard again", 30*time.Second, func() bool { return !s.firing("AgentLost", `env="d_dys1"`) })
+	report(t, "Redis unreachable (page)", fault, actionless, time.Now())
+}
+
+func (s *stack) healingFails(t *testing.T) {
+	fault := time.Now()
+	s.kill("ic3")
+	var failed []journalEntry
+	s.wait("two failed attempts", 40*time.Second, func() bool {
+		failed = s.finished("restart-ic-server-broken", "failed")
+		return len(failed) == 2
+	})
+	s.wait("SelfhealRemediationFailed", 30*time.Second, func() bool {
+		return s.firing("SelfhealRemediationFailed", `rule="restart-ic-server-broken"`)
+	})
+	paged := time.Now()
+	time.Sleep(4 * time.Second)
+	if n := len(s.journal("restart-ic-server-broken")); n != 2 {
+		t.Fatalf("%d attempts, max_attempts is 2", n)
+	}
+	if !strings.Contains(failed[0].Reason, "all 2 attempts used up") {
+		t.Fatalf("last attempt: %+v", failed[0])
+	}
+	report(t, "healing fails (paged)", fault, firstStart(failed[len(failed)-1]), paged)
+	s.restart("ic3")
+}
+
+func (s *stack) receiverRestart(t *testing.T) {
+	fault := time.Now()
+	s.kill("ic2")
+	hook := filepath.Join(s.state, "ic2.hook")
+	s.wait("the slow restart hook to start", 40*time.Second, func() bool {
+		b, _ := os.ReadFile(hook)
+		return strings.Contains(string(b), "started")
+	})
+	started := time.Now()
+	s.receiverProc.Kill()
+	s.startReceiver()
+	var es []journalEntry
+	s.wait("the journal to say interrupted", 20*time.Second, func() bool {
+		es = s.journal("restart-ic-server-slow")
+		return len(es) == 1 && es[0].Result == "interrupted"
+	})
+	time.Sleep(8 * time.Second) // Alertmanager re-sends every 3s; longer than the hook would take
+	b, _ := os.ReadFile(hook)
+	if got := strings.TrimSpace(string(b)); got != "started" {
+		t.Fatalf("hook file %q: the action ran again or finished after the kill", got)
+	}
+	if es = s.journal("restart-ic-server-slow"); len(es) != 1 {
+		t.Fatalf("%d journal entries, want the one interrupted", len(es))
+	}
+	s.restart("ic2")
+	s.wait("ic2's alert to resolve", 40*time.Second, func() bool { return !s.firing("ICServerConnectFailed", `ic_server_address="ic2"`) })
+	report(t, "receiver restarted mid-action", fault, started, time.Now())
+}

@@ -1,0 +1,390 @@
+//go:build e2e
+
+// Package e2e runs the whole loop on real parts: Debian's prometheus and
+// prometheus-alertmanager with the shipped rules and the example
+// Alertmanager configuration, redis-server, haproxy, selfheal_exporter,
+// selfheal_receiver, and fake services. Run with `make e2e`.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// testDurations shorten the mixin's durations in a test build of the rules;
+// the shipped rules stay as they are.
+const testDurations = `{icServerKeepFiringFor: "6s", keyServiceFor: "2s", redisFor: "2s", agentStaleFor: "2s", agentLostFor: "1s", agentsManyStaleFor: "2s", downFor: "5s", remediationWindow: "2m"}`
+
+type stack struct {
+	t                             *testing.T
+	dir, state                    string
+	bin                           map[string]string
+	exporter, receiver, prom, am  string
+	receiverProc                  *testutil.Process
+	receiverArgs                  []string
+	redis                         *testutil.Redis
+	haproxy                       *testutil.HAProxy
+	fakes                         map[string]string // name -> listen address
+	scripts                       string
+}
+
+func build(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, pkg := range map[string]string{
+		"selfheal_exporter": "../cmd/selfheal_exporter",
+		"selfheal_receiver": "../cmd/selfheal_receiver",
+		"fakesvc":           "./fakesvc",
+	} {
+		p := filepath.Join(dir, name)
+		if o, err := exec.Command("go", "build", "-o", p, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, o)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+func newStack(t *testing.T) *stack {
+	dir := t.TempDir()
+	s := &stack{t: t, dir: dir, state: filepath.Join(dir, "state"), bin: build(t, dir), fakes: map[string]string{}}
+	os.MkdirAll(s.state, 0o755)
+	s.scripts, _ = filepath.Abs("testdata")
+	t.Cleanup(s.stopFakes)
+
+	// Fake services, started through the same script the hooks use.
+	for _, name := range []string{"ic1", "ic2", "ic3"} {
+		s.fake(name, "ic")
+	}
+	for _, name := range []string{"ks1", "ks2", "ks3"} {
+		s.fake(name, "key")
+	}
+	s.redis = testutil.StartRedis(t, testutil.RedisOptions{})
+	s.haproxy = testutil.StartHAProxy(t, "key_service", map[string]string{"ks1": s.fakes["ks1"], "ks2": s.fakes["ks2"], "ks3": s.fakes["ks3"]})
+
+	s.exporter = testutil.Addr(testutil.FreePort(t))
+	s.writeExporterConfig()
+	ep := testutil.Start(t, dir, s.bin["selfheal_exporter"], "--config.file", "exporter.yml", "--web.listen-address", s.exporter, "--storage.path", "exporter.db", "--storage.snapshot-interval", "1s")
+	testutil.WaitPort(t, s.exporter, ep)
+	s.writeCmd("agent", s.bin["fakesvc"]+" -mode agent -exporter http://"+s.exporter+" -id fleet-1 -group fleet -env e2e -every 300ms")
+	s.writeCmd("redis-agent", s.bin["fakesvc"]+" -mode redis-agent -redis "+s.redis.Addr+" -key selfhealing:agent:d_dys1 -env d_dys1 -every 300ms")
+	s.restart("agent")
+	s.restart("redis-agent")
+
+	s.receiver = testutil.Addr(testutil.FreePort(t))
+	s.writeReceiverConfig()
+	s.receiverArgs = []string{"--config.file", "receiver.yml", "--web.listen-address", s.receiver, "--web.config.file", "web.yml", "--storage.path", "receiver.db", "--shutdown.timeout", "2s"}
+	s.startReceiver()
+
+	s.am = testutil.Addr(testutil.FreePort(t))
+	s.writeAlertmanagerConfig()
+	amp := testutil.Start(t, dir, testutil.Binary(t, "prometheus-alertmanager", "alertmanager"), "--config.file", "alertmanager.yml",
+		"--storage.path", filepath.Join(dir, "am"), "--web.listen-address", s.am, "--cluster.listen-address=")
+	testutil.WaitPort(t, s.am, amp)
+
+	s.prom = testutil.Addr(testutil.FreePort(t))
+	s.writePrometheusConfig()
+	pp := testutil.Start(t, dir, testutil.Binary(t, "prometheus"), "--config.file", "prometheus.yml", "--storage.tsdb.path", filepath.Join(dir, "prom"),
+		"--web.listen-address", s.prom, "--rules.alert.resend-delay", "1s", "--web.enable-lifecycle")
+	testutil.WaitPort(t, s.prom, pp)
+	testutil.Eventually(t, 60*time.Second, "Prometheus to scrape both selfheal jobs", func() bool {
+		return s.value(`sum(up{job=~"selfheal|selfheal-receiver"})`) == 2
+	})
+	return s
+}
+
+func (s *stack) writeCmd(name, cmd string) {
+	testutil.WriteFile(s.t, s.state, name+".cmd", cmd)
+}
+
+func (s *stack) fake(name, mode string) {
+	addr := testutil.Addr(testutil.FreePort(s.t))
+	s.fakes[name] = addr
+	s.writeCmd(name, s.bin["fakesvc"]+" -mode "+mode+" -listen "+addr)
+	s.restart(name)
+	testutil.WaitPort(s.t, addr, nil)
+}
+
+// restart runs the restart hook as the receiver does.
+func (s *stack) restart(name string) {
+	if out, err := exec.Command(filepath.Join(s.scripts, "restart_fake.sh"), s.state, name).CombinedOutput(); err != nil {
+		s.t.Fatalf("restart %s: %v %s", name, err, out)
+	}
+}
+
+// kill stops a fake service: the fault.
+func (s *stack) kill(name string) {
+	b, err := os.ReadFile(filepath.Join(s.state, name+".pid"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	syscall.Kill(-pid, syscall.SIGKILL)
+	syscall.Kill(pid, syscall.SIGKILL)
+	if addr := s.fakes[name]; addr != "" {
+		testutil.Eventually(s.t, 5*time.Second, name+" to stop answering", func() bool {
+			c, err := http.Get("http://" + addr + "/ok")
+			if err == nil {
+				c.Body.Close()
+			}
+			return err != nil
+		})
+	}
+}
+
+func (s *stack) stopFakes() {
+	files, _ := filepath.Glob(filepath.Join(s.state, "*.pid"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		if pid > 0 {
+			syscall.Kill(-pid, syscall.SIGKILL)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (s *stack) startReceiver() {
+	s.receiverProc = testutil.Start(s.t, s.dir, s.bin["selfheal_receiver"], s.receiverArgs...)
+	testutil.WaitPort(s.t, s.receiver, s.receiverProc)
+}
+
+func (s *stack) writeExporterConfig() {
+	cfg := fmt.Sprintf(`
+modules:
+  ic_server: {prober: http, timeout: 500ms}
+  key_service: {prober: http, timeout: 500ms, http: {fail_if_body_not_matches_regexp: ['The API is available and operational']}}
+  redis: {prober: redis, timeout: 500ms}
+checks:
+  - name: ic_server
+    module: ic_server
+    health_metric: ic_server_health
+    targets:
+      - {target: 'http://%s/ok', labels: {ic_server_address: ic1, ocp_address: ocp1}}
+      - {target: 'http://%s/ok', labels: {ic_server_address: ic2, ocp_address: ocp1}}
+      - {target: 'http://%s/ok', labels: {ic_server_address: ic3, ocp_address: ocp1}}
+  - name: key_service
+    module: key_service
+    targets:
+      - {target: 'http://%s/api/auth/healthz', labels: {server: ks1}}
+      - {target: 'http://%s/api/auth/healthz', labels: {server: ks2}}
+      - {target: 'http://%s/api/auth/healthz', labels: {server: ks3}}
+  - name: redis
+    module: redis
+    targets:
+      - {target: '%s', labels: {env: d_dys1}}
+agents:
+  - {group: fleet, interval: 1s, grace: 2s, auto_register: true}
+  - group: scriptengine
+    interval: 1s
+    grace: 1s
+    source: {redis: {url: 'redis://%s', key_pattern: 'selfhealing:agent:*', poll_interval: 300ms}}
+`, s.fakes["ic1"], s.fakes["ic2"], s.fakes["ic3"], s.fakes["ks1"], s.fakes["ks2"], s.fakes["ks3"], s.redis.Addr, s.redis.Addr)
+	testutil.WriteFile(s.t, s.dir, "exporter.yml", cfg)
+}
+
+func (s *stack) writeReceiverConfig() {
+	sc := s.scripts
+	restart := func(name string) string {
+		return fmt.Sprintf("{exec: {command: [%s/restart_fake.sh, %s, %s], timeout: 10s}}", sc, s.state, name)
+	}
+	cfg := fmt.Sprintf(`
+rules:
+  - name: restart-ic-server
+    match: 'alertname="ICServerConnectFailed", ic_server_address="ic1"'
+    cooldown: 2s
+    actions:
+      - %s
+      - verify: {url: 'http://%s/ok', within: 10s, every: 200ms}
+  - name: restart-ic-server-slow
+    match: 'alertname="ICServerConnectFailed", ic_server_address="ic2"'
+    cooldown: 2s
+    actions:
+      - exec: {command: [%s/slow_restart.sh, %s, ic2, '6'], timeout: 30s}
+  - name: restart-ic-server-broken
+    match: 'alertname="ICServerConnectFailed", ic_server_address="ic3"'
+    cooldown: 1s
+    max_attempts: 2
+    actions:
+      - exec: {command: [%s/fail_restart.sh]}
+      - verify: {url: 'http://%s/ok', within: 2s, every: 200ms}
+  - name: key-service-out-of-pool
+    match: 'alertname="KeyServiceInstanceDown"'
+    require_labels: {server: 'ks[0-9]'}
+    cooldown: 0s
+    pool: {name: key_service, size: 3, min_healthy: 2}
+    actions:
+      - haproxy: {address: 'unix:%s', backend: key_service, server: '{{ .Labels.server }}', state: maint}
+      - exec: {command: [%s/restart_fake.sh, %s, '{{ .Labels.server }}'], timeout: 10s}
+      - verify: {url: 'http://{{ .Labels.instance }}/api/auth/healthz', body_regexp: 'available and operational', within: 10s, every: 200ms}
+  - name: key-service-back-in-pool
+    match: 'alertname="KeyServiceInstanceDown"'
+    on: resolved
+    require_labels: {server: 'ks[0-9]', instance: '127\.0\.0\.1:[0-9]+'}
+    cooldown: 0s
+    pool: {name: key_service, size: 3, min_healthy: 2}
+    actions:
+      - verify: {url: 'http://{{ .Labels.instance }}/api/auth/healthz', body_regexp: 'available and operational', within: 10s, every: 200ms}
+      - haproxy: {address: 'unix:%s', backend: key_service, server: '{{ .Labels.server }}', state: ready}
+  - name: restart-agent
+    match: 'alertname="AgentStale", group="fleet"'
+    cooldown: 2s
+    actions:
+      - %s
+`, restart("ic1"), s.fakes["ic1"], sc, s.state, sc, s.fakes["ic3"], s.haproxy.AdminSock, sc, s.state, s.haproxy.AdminSock, restart("agent"))
+	// The key-service rule needs instance in require_labels for verify.
+	cfg = strings.Replace(cfg, "    require_labels: {server: 'ks[0-9]'}\n    cooldown: 0s\n    pool: {name: key_service, size: 3, min_healthy: 2}\n    actions:\n      - haproxy", "    require_labels: {server: 'ks[0-9]', instance: '127\\.0\\.0\\.1:[0-9]+'}\n    cooldown: 0s\n    pool: {name: key_service, size: 3, min_healthy: 2}\n    actions:\n      - haproxy", 1)
+	testutil.WriteFile(s.t, s.dir, "receiver.yml", cfg)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("e2e-password"), bcrypt.MinCost)
+	testutil.WriteFile(s.t, s.dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
+	testutil.WriteFile(s.t, s.dir, "receiver.password", "e2e-password")
+}
+
+// writeAlertmanagerConfig takes the shipped example and changes only what a
+// test must: the receiver's address and password file, and short timers.
+func (s *stack) writeAlertmanagerConfig() {
+	b, err := os.ReadFile("../examples/alertmanager.yml")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		s.t.Fatal(err)
+	}
+	route := cfg["route"].(map[string]any)
+	route["group_wait"], route["group_interval"], route["repeat_interval"] = "1s", "1s", "3s"
+	for _, r := range route["routes"].([]any) {
+		r.(map[string]any)["repeat_interval"] = "3s"
+	}
+	wh := cfg["receivers"].([]any)[0].(map[string]any)["webhook_configs"].([]any)[0].(map[string]any)
+	wh["url"] = "http://" + s.receiver + "/webhook"
+	wh["http_config"].(map[string]any)["basic_auth"].(map[string]any)["password_file"] = filepath.Join(s.dir, "receiver.password")
+	out, _ := yaml.Marshal(cfg)
+	testutil.WriteFile(s.t, s.dir, "alertmanager.yml", string(out))
+}
+
+func (s *stack) writePrometheusConfig() {
+	rules := filepath.Join(s.dir, "rules")
+	if out, err := exec.Command("../scripts/generate-mixin.sh", rules, filepath.Join(s.dir, "dashboards"), testDurations).CombinedOutput(); err != nil {
+		s.t.Fatalf("test build of the rules: %v\n%s", err, out)
+	}
+	testutil.WriteFile(s.t, s.dir, "prometheus.yml", fmt.Sprintf(`
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%s/alerts.yml, %s/rules.yml]
+alerting:
+  alertmanagers: [{static_configs: [{targets: ['%s']}]}]
+scrape_configs:
+  - job_name: selfheal
+    scrape_timeout: 900ms
+    static_configs: [{targets: ['%s']}]
+  - job_name: selfheal-receiver
+    scrape_timeout: 900ms
+    basic_auth: {username: alertmanager, password: e2e-password}
+    static_configs: [{targets: ['%s']}]
+`, rules, rules, s.am, s.exporter, s.receiver))
+}
+
+// query runs an instant query and returns the result vector.
+func (s *stack) query(q string) []struct {
+	Metric map[string]string
+	Value  [2]any
+} {
+	resp, err := http.Get("http://" + s.prom + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&r)
+	return r.Data.Result
+}
+
+func (s *stack) value(q string) float64 {
+	r := s.query(q)
+	if len(r) == 0 {
+		return -1
+	}
+	var f float64
+	fmt.Sscan(r[0].Value[1].(string), &f)
+	return f
+}
+
+// firing tells whether Prometheus' ALERTS has the alert firing with labels.
+func (s *stack) firing(alertname, labels string) bool {
+	sel := `ALERTS{alertname="` + alertname + `",alertstate="firing"`
+	if labels != "" {
+		sel += "," + labels
+	}
+	return len(s.query(sel+"}")) > 0
+}
+
+type journalEntry struct {
+	ID, Rule, Result, Reason, Status string
+	Received                         time.Time
+	Labels                           map[string]string
+	Steps                            []struct {
+		Action, Result string
+		Started        time.Time
+	}
+}
+
+func (s *stack) journal(rule string) []journalEntry {
+	req, _ := http.NewRequest("GET", "http://"+s.receiver+"/api/v1/actions?limit=1000&rule="+rule, nil)
+	req.SetBasicAuth("alertmanager", "e2e-password")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var r struct{ Actions []journalEntry }
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &r)
+	return r.Actions
+}
+
+func (s *stack) finished(rule string, results ...string) []journalEntry {
+	var out []journalEntry
+	for _, e := range s.journal(rule) {
+		for _, r := range results {
+			if e.Result == r {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+func (s *stack) wait(what string, timeout time.Duration, cond func() bool) {
+	s.t.Helper()
+	testutil.Eventually(s.t, timeout, what, cond)
+}
+
+// report prints the seconds from fault to action start and to resolution.
+func report(t *testing.T, scenario string, fault, action, resolved time.Time) {
+	t.Logf("%s: fault to action start %.1fs, fault to resolution %.1fs", scenario, action.Sub(fault).Seconds(), resolved.Sub(fault).Seconds())
+	fmt.Printf("e2e %-28s fault->action %5.1fs  fault->resolved %5.1fs\n", scenario, action.Sub(fault).Seconds(), resolved.Sub(fault).Seconds())
+}
