@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	yaml "go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 )
@@ -31,16 +31,16 @@ import (
 const testDurations = `{icServerKeepFiringFor: "6s", keyServiceFor: "2s", redisFor: "2s", agentStaleFor: "2s", agentLostFor: "1s", agentsManyStaleFor: "2s", downFor: "5s", remediationWindow: "2m"}`
 
 type stack struct {
-	t                             *testing.T
-	dir, state                    string
-	bin                           map[string]string
-	exporter, receiver, prom, am  string
-	receiverProc                  *testutil.Process
-	receiverArgs                  []string
-	redis                         *testutil.Redis
-	haproxy                       *testutil.HAProxy
-	fakes                         map[string]string // name -> listen address
-	scripts                       string
+	t                            *testing.T
+	dir, state                   string
+	bin                          map[string]string
+	exporter, receiver, prom, am string
+	receiverProc                 *testutil.Process
+	receiverArgs                 []string
+	redis                        *testutil.Redis
+	haproxy                      *testutil.HAProxy
+	fakes                        map[string]string // name -> listen address
+	scripts                      string
 }
 
 func build(t *testing.T, dir string) map[string]string {
