@@ -20,7 +20,7 @@ func dial(ctx context.Context, address string, useTLS bool, tc *config.TLSConfig
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: -1} // one exchange per connection
 	start := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", address)
 	res.Phase("connect", time.Since(start))

@@ -75,6 +75,7 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 		level.Debug(logger).Log("msg", "Invalid request", "err", err)
 		return false
 	}
+	req.Header.Set("User-Agent", userAgent)
 	for k, v := range h.Headers {
 		if strings.EqualFold(k, "Host") {
 			req.Host = v
@@ -98,14 +99,23 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 	}
 
 	limit := int64(h.BodySizeLimit)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	regexps := len(h.FailIfBodyMatchesRegexp)+len(h.FailIfBodyNotMatchesRegexp) > 0
+	var data []byte
+	var n int64
+	if regexps {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		n = int64(len(data))
+	} else {
+		// Without body patterns the body is only counted, not kept.
+		n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, limit+1))
+	}
 	trace.record(res, time.Now())
-	res.Set("selfheal_probe_http_content_length_bytes", "Length of the response body read, in bytes.", float64(len(data)))
+	res.Set("selfheal_probe_http_content_length_bytes", "Length of the response body read, in bytes.", float64(n))
 	if err != nil {
 		level.Debug(logger).Log("msg", "Reading the body failed", "err", describeNetErr(ctx, err))
 		return false
 	}
-	if int64(len(data)) > limit {
+	if n > limit {
 		level.Debug(logger).Log("msg", "Body exceeds body_size_limit", "limit", limit)
 		return false
 	}
@@ -126,7 +136,7 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 			regexFailed = true
 		}
 	}
-	if len(h.FailIfBodyMatchesRegexp)+len(h.FailIfBodyNotMatchesRegexp) > 0 {
+	if regexps {
 		res.Set("selfheal_probe_failed_due_to_regex", "Whether the probe failed because of a body regular expression.", boolFloat(regexFailed))
 	}
 	if regexFailed {

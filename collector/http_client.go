@@ -73,7 +73,9 @@ func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{}
 	}
-	tr := &freshConnTransport{resolver: net.DefaultResolver, tlsConfig: tlsConfig}
+	// No TCP keep-alive probes: the connection lives for one request, and
+	// setting them up costs system calls on every probe.
+	tr := &freshConnTransport{resolver: net.DefaultResolver, tlsConfig: tlsConfig, dialer: net.Dialer{KeepAlive: -1}}
 	var rt http.RoundTripper = tr
 	if a := c.Authorization; a != nil {
 		rt = config.NewAuthorizationCredentialsRoundTripper(a.Type, secret(a.Credentials, a.CredentialsFile), rt)
@@ -81,7 +83,8 @@ func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
 	if b := c.BasicAuth; b != nil {
 		rt = config.NewBasicAuthRoundTripper(secret(config.Secret(b.Username), b.UsernameFile), secret(b.Password, b.PasswordFile), rt)
 	}
-	rt = config.NewUserAgentRoundTripper(userAgent, rt)
+	// The User-Agent is set on the request by ProbeHTTP: common's
+	// user-agent round tripper clones every request to set it.
 	client := &http.Client{Transport: rt}
 	if !c.FollowRedirects {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -58,9 +58,28 @@ func (r *Result) SetLabeled(name, help, label, value string, v float64) {
 
 const phaseHelp = "Duration of each phase of the probe, in seconds."
 
+// Phase label slices are shared by every probe: /probe is the hot path and
+// each phase sample would otherwise allocate two one-element slices.
+var (
+	phaseLabel  = []string{"phase"}
+	phaseValues = map[string][]string{}
+)
+
+func init() {
+	for _, p := range []string{"resolve", "connect", "tls", "processing", "transfer", "auth", "ping"} {
+		phaseValues[p] = []string{p}
+	}
+}
+
 // Phase records how long one phase (connect, tls, processing, ...) took.
 func (r *Result) Phase(phase string, d time.Duration) {
-	r.SetLabeled("selfheal_probe_phase_duration_seconds", phaseHelp, "phase", phase, d.Seconds())
+	vals, ok := phaseValues[phase]
+	if !ok {
+		vals = []string{phase}
+	}
+	r.mu.Lock()
+	r.Samples = append(r.Samples, Sample{Name: "selfheal_probe_phase_duration_seconds", Help: phaseHelp, LabelNames: phaseLabel, LabelValues: vals, Value: d.Seconds()})
+	r.mu.Unlock()
 }
 
 // Run probes target with module, within the module's timeout and ctx's
@@ -71,8 +90,11 @@ func Run(ctx context.Context, target string, module *Module, res *Result, logger
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	ok := Probers[module.Prober](ctx, target, module, res, logger)
 	res.Set("selfheal_probe_duration_seconds", "How long the probe took, in seconds.", time.Since(start).Seconds())
