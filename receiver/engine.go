@@ -62,9 +62,11 @@ type Engine struct {
 	acceptMu sync.RWMutex
 
 	ruleSems   sync.Map // rule name -> chan struct{}
-	resolved   sync.Map // fingerprint -> time the alert was last reported resolved
 	retries    sync.WaitGroup
-	alertLocks sync.Map // rule|fingerprint -> *sync.Mutex
+	locksMu    sync.Mutex
+	alertLocks map[string]*refLock // rule|fingerprint -> lock, while in use
+	resolvedMu sync.Mutex
+	resolved   map[string]time.Time // fingerprint -> when the alert was last reported resolved
 	poolLocks  sync.Map // pool name -> *sync.Mutex
 
 	runCtx    context.Context
@@ -94,7 +96,8 @@ func NewEngine(c *Config, st store.Store, journal *Journal, o Options, reg prome
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	e := &Engine{st: st, journal: journal, opts: o, logger: logger, queue: make(chan *task, o.QueueSize)}
+	e := &Engine{st: st, journal: journal, opts: o, logger: logger, queue: make(chan *task, o.QueueSize),
+		alertLocks: map[string]*refLock{}, resolved: map[string]time.Time{}}
 	e.metrics = newMetrics(func() float64 { return float64(len(e.queue)) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
@@ -170,7 +173,7 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 			fp = labelSet(a.Labels).Fingerprint().String()
 		}
 		if a.Status == "resolved" {
-			e.resolved.Store(fp, now)
+			e.noteResolved(fp, now)
 		}
 		matched := false
 		for _, r := range conf.Rules {
@@ -198,38 +201,33 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 		e.reserved.Add(-int64(len(tasks)))
 		return res, ErrQueueFull
 	}
-	won, err := e.st.ClaimMany(ctx, bucketDedup, keys, []byte(e.opts.Replica), e.opts.DedupTTL)
+	// The claims and the queued journal entries land in one transaction, so
+	// that what the reply acknowledges is durably recorded.
+	kvs := make([]store.KV, len(tasks))
+	for i, t := range tasks {
+		b, err := json.Marshal(t.entry)
+		if err != nil {
+			e.reserved.Add(-int64(len(tasks)))
+			return res, err
+		}
+		kvs[i] = store.KV{Key: t.entry.ID, Value: b}
+	}
+	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, []byte(e.opts.Replica), e.opts.DedupTTL, bucketJournal, kvs)
 	if err != nil {
 		e.reserved.Add(-int64(len(tasks)))
 		e.metrics.storeUp.Set(0)
 		return res, errors.Join(ErrStoreDown, err)
 	}
 	var fresh []*task
-	var entries []*Entry
 	for i, t := range tasks {
 		if won[i] {
 			fresh = append(fresh, t)
-			entries = append(entries, t.entry)
 		} else {
 			res.Duplicates++
 			e.metrics.duplicates.Inc()
 		}
 	}
 	e.reserved.Add(-int64(len(tasks) - len(fresh)))
-	if len(entries) > 0 {
-		if err := e.journal.Put(ctx, entries...); err != nil {
-			// Give the claims back so that Alertmanager's retry is not
-			// taken for a duplicate.
-			for i, t := range tasks {
-				if won[i] {
-					_ = e.st.Release(context.Background(), bucketDedup, dedupKey(t.rule.Name, t.data.Fingerprint, t.data.StartsAt, t.data.Status))
-				}
-			}
-			e.reserved.Add(-int64(len(fresh)))
-			e.metrics.storeUp.Set(0)
-			return res, errors.Join(ErrStoreDown, err)
-		}
-	}
 	e.metrics.storeUp.Set(1)
 	for _, t := range fresh {
 		e.queue <- t
@@ -431,11 +429,33 @@ func (e *Engine) scheduleRetry(t *task) {
 	}()
 }
 
+// maxResolved bounds the memory of resolved alerts kept for cancelling
+// retries; the oldest go first.
+const maxResolved = 100000
+
+// noteResolved remembers that an alert resolved, for pending retries.
+func (e *Engine) noteResolved(fp string, at time.Time) {
+	e.resolvedMu.Lock()
+	defer e.resolvedMu.Unlock()
+	e.resolved[fp] = at
+	if len(e.resolved) > maxResolved {
+		// Retries wait at most a cooldown; anything older than an hour is
+		// of no use to them.
+		for k, t := range e.resolved {
+			if at.Sub(t) > time.Hour {
+				delete(e.resolved, k)
+			}
+		}
+	}
+}
+
 // resolvedSince tells whether a resolved notification of the alert arrived
 // after the incident started.
 func (e *Engine) resolvedSince(fp string, startsAt time.Time) bool {
-	v, ok := e.resolved.Load(fp)
-	return ok && !v.(time.Time).Before(startsAt)
+	e.resolvedMu.Lock()
+	t, ok := e.resolved[fp]
+	e.resolvedMu.Unlock()
+	return ok && !t.Before(startsAt)
 }
 
 func (e *Engine) refuse(t *task, reason, msg string) {
@@ -468,13 +488,35 @@ func (e *Engine) ruleSem(r *Rule) chan struct{} {
 	return v.(chan struct{})
 }
 
+// refLock is a mutex that is dropped from the map once nobody holds or
+// waits for it, so that the map does not grow with every alert ever seen.
+type refLock struct {
+	sync.Mutex
+	refs int
+}
+
 // lockAlert serialises remediations of one alert by one rule: in this
 // process always, and across replicas through a claim when the store is
 // shared.
 func (e *Engine) lockAlert(key string) (func(), error) {
-	v, _ := e.alertLocks.LoadOrStore(key, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
+	e.locksMu.Lock()
+	l := e.alertLocks[key]
+	if l == nil {
+		l = &refLock{}
+		e.alertLocks[key] = l
+	}
+	l.refs++
+	e.locksMu.Unlock()
+	l.Lock()
+	release := func() {
+		l.Unlock()
+		e.locksMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(e.alertLocks, key)
+		}
+		e.locksMu.Unlock()
+	}
+	mu := struct{ Unlock func() }{release}
 	if !e.opts.Shared {
 		return mu.Unlock, nil
 	}

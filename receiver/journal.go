@@ -67,9 +67,14 @@ type Journal struct {
 	wb        *writeBehind
 }
 
+// flushEvery is how often remediation state is written behind: long enough
+// that one commit carries many remediations (each bbolt commit rewrites every
+// page it touches and syncs twice), short enough that a crash loses little.
+const flushEvery = 10 * time.Millisecond
+
 // NewJournal returns a journal that forgets entries older than retention.
 func NewJournal(st store.Store, retention time.Duration) *Journal {
-	return &Journal{st: st, retention: retention, live: map[string]*Entry{}, wb: newWriteBehind(st, 10*time.Millisecond, log.NewNopLogger(), nil)}
+	return &Journal{st: st, retention: retention, live: map[string]*Entry{}, wb: newWriteBehind(st, flushEvery, log.NewNopLogger(), nil)}
 }
 
 // Record writes an entry's new state behind (see writeBehind): queries see

@@ -107,7 +107,12 @@ func (b *Bolt) Claim(ctx context.Context, bucket, key string, value []byte, ttl 
 
 // ClaimMany runs in a bbolt batch: concurrent callers share one transaction
 // and one fsync, which is what lets many webhooks be recorded durably at once.
-func (b *Bolt) ClaimMany(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error) {
+func (b *Bolt) ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error) {
+	return b.ClaimAndPut(ctx, bucket, keys, value, ttl, "", nil)
+}
+
+// ClaimAndPut is one batched transaction.
+func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, putBucket string, entries []KV) ([]bool, error) {
 	won := make([]bool, len(keys))
 	// Re-sent notifications find every key held: a read transaction tells
 	// so without a commit and its fsync.
@@ -148,6 +153,20 @@ func (b *Bolt) ClaimMany(_ context.Context, bucket string, keys []string, value 
 				return err
 			}
 			won[i] = true
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		pb, err := tx.CreateBucketIfNotExists([]byte(putBucket))
+		if err != nil {
+			return err
+		}
+		for i, e := range entries {
+			if won[i] {
+				if err := pb.Put([]byte(e.Key), e.Value); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -101,6 +101,30 @@ func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, val
 	return won, nil
 }
 
+// ClaimAndPut claims in one round trip and writes the entries of the won
+// keys in a second; if that fails the claims are given back.
+func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, bucket string, entries []KV) ([]bool, error) {
+	won, err := r.ClaimMany(ctx, claimBucket, keys, value, ttl)
+	if err != nil {
+		return nil, err
+	}
+	var put []KV
+	for i, w := range won {
+		if w && i < len(entries) {
+			put = append(put, entries[i])
+		}
+	}
+	if err := r.Put(ctx, bucket, put...); err != nil {
+		for i, w := range won {
+			if w {
+				_ = r.Release(context.Background(), claimBucket, keys[i])
+			}
+		}
+		return nil, err
+	}
+	return won, nil
+}
+
 func (r *Redis) Release(ctx context.Context, bucket, key string) error {
 	return wrap("release", bucket, r.client.Del(ctx, r.key(bucket)+":"+key).Err())
 }

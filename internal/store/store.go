@@ -40,6 +40,10 @@ type Store interface {
 	// ClaimMany claims several keys at once (one transaction, or one round
 	// trip) and tells which this call won.
 	ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error)
+	// ClaimAndPut claims keys like ClaimMany and, for every key won, writes
+	// entries[i] into bucket, in one transaction where the backend has them:
+	// a webhook's deduplication records and its journal entries land together.
+	ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, bucket string, entries []KV) ([]bool, error)
 	// Release drops a claim before it expires.
 	Release(ctx context.Context, bucket, key string) error
 	// Ping checks that the backend answers.

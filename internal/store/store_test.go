@@ -96,6 +96,16 @@ func TestStoreContract(t *testing.T) {
 		if won, _ := s.Claim(ctx, "dedup", "y", nil, time.Minute); !won {
 			t.Fatal("a released claim could not be taken")
 		}
+		won3, err := s.ClaimAndPut(ctx, "dedup", []string{"z", "n1"}, nil, time.Minute, "journal", []KV{{"e1", []byte("held")}, {"e2", []byte("new")}})
+		if err != nil || won3[0] || !won3[1] {
+			t.Fatalf("ClaimAndPut: %v %v", won3, err)
+		}
+		if _, err := s.Get(ctx, "journal", "e1"); !errors.Is(err, ErrNotFound) {
+			t.Fatal("the entry of a lost claim was written")
+		}
+		if v, err := s.Get(ctx, "journal", "e2"); err != nil || string(v) != "new" {
+			t.Fatalf("the entry of a won claim: %q %v", v, err)
+		}
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
