@@ -67,7 +67,7 @@ type Engine struct {
 	alertLocks map[string]*refLock // rule|fingerprint -> lock, while in use
 	resolvedMu sync.Mutex
 	resolved   map[string]time.Time // fingerprint -> when the alert was last reported resolved
-	poolLocks  sync.Map // pool name -> *sync.Mutex
+	poolLocks  sync.Map             // pool name -> *sync.Mutex
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc

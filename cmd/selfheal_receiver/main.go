@@ -120,7 +120,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	defer close(stop)
 	reloader.WatchSIGHUP(stop)
 
-	mux := http.NewServeMux(); mux.Handle("/debug/", http.DefaultServeMux)
+	mux := http.NewServeMux()
 	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
 	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
