@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,10 +21,9 @@ import (
 // buildBinary builds one of the project's commands into dir.
 func buildBinary(b *testing.B, dir, name string) string {
 	b.Helper()
-	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, "../cmd/"+name)
-	if o, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building %s: %v\n%s", name, err, o)
+	out, err := testutil.BuildBinary(dir, "../cmd/"+name, name)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return out
 }

@@ -51,9 +51,9 @@ func build(t *testing.T, dir string) map[string]string {
 		"selfheal_receiver": "../cmd/selfheal_receiver",
 		"fakesvc":           "./fakesvc",
 	} {
-		p := filepath.Join(dir, name)
-		if o, err := exec.Command("go", "build", "-o", p, pkg).CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", name, err, o)
+		p, err := testutil.BuildBinary(dir, pkg, name)
+		if err != nil {
+			t.Fatal(err)
 		}
 		out[name] = p
 	}

@@ -193,3 +193,14 @@ func WriteFile(t testing.TB, dir, name, content string) string {
 
 // Sprintf is fmt.Sprintf, here so config templates in tests read short.
 var Sprintf = fmt.Sprintf
+
+// BuildBinary builds the Go package pkg into dir/name and returns its path.
+// Tests that run the binaries as an operator would call it once, from
+// TestMain or at the start.
+func BuildBinary(dir, pkg, name string) (string, error) {
+	out := filepath.Join(dir, name)
+	if o, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s: %v\n%s", pkg, err, o)
+	}
+	return out, nil
+}
