@@ -53,7 +53,10 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	debug := q.Get("debug") == "true"
-	logger := log.With(h.Logger, "module", name, "target", target)
+	// Without debug=true the probe logs through the exporter's logger as
+	// is: binding module and target to it on every request would allocate
+	// on the hot path for lines the level filter mostly drops.
+	logger := h.Logger
 	var lines bytes.Buffer
 	if debug {
 		logger = log.NewLogfmtLogger(&lines)

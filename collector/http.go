@@ -39,6 +39,20 @@ func (t *phaseTrace) clientTrace() *httptrace.ClientTrace {
 	}
 }
 
+// phaseKey carries a *phaseTrace to freshConnTransport.
+type phaseKey struct{}
+
+// stamp records now in the timestamp field picks; a nil trace (a request
+// made without one) records nothing.
+func (t *phaseTrace) stamp(field func(*phaseTrace) *time.Time) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	*field(t) = time.Now()
+	t.mu.Unlock()
+}
+
 func span(a, b time.Time) time.Duration {
 	if a.IsZero() || b.IsZero() || b.Before(a) {
 		return 0
@@ -63,7 +77,7 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 	h := module.HTTP
 	client, err := h.client()
 	if err != nil {
-		level.Error(logger).Log("msg", "Probe cannot run", "err", err)
+		level.Error(logger).Log("msg", "Probe cannot run", "target", target, "err", err)
 		return false
 	}
 	var body io.Reader
@@ -84,7 +98,13 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 		req.Header.Set(k, v)
 	}
 	var trace phaseTrace
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace.clientTrace()))
+	if h.c.fast {
+		// freshConnTransport stamps the phases itself: one context value
+		// instead of httptrace's hooks, closures and nested trace contexts.
+		req = req.WithContext(context.WithValue(req.Context(), phaseKey{}, &trace))
+	} else {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace.clientTrace()))
+	}
 
 	resp, err := client.Do(req)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 type httpClient struct {
 	once   sync.Once
 	client *http.Client
+	fast   bool // built on freshConnTransport, which times phases itself
 	err    error
 }
 
@@ -26,6 +27,7 @@ func (h *HTTPProbe) client() (*http.Client, error) {
 	h.c.once.Do(func() {
 		if fastPathOK(&h.HTTPClientConfig) {
 			h.c.client, h.c.err = newProbeClient(&h.HTTPClientConfig)
+			h.c.fast = true
 		} else {
 			h.c.client, h.c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
 				config.WithKeepAlivesDisabled(), config.WithUserAgent(userAgent))

@@ -8,9 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"sync"
+	"time"
 )
 
 // freshConnTransport is an HTTP/1.1 RoundTripper that dials a new connection
@@ -19,8 +19,8 @@ import (
 // failures; and without a pool, net/http.Transport's per-connection
 // machinery (two goroutines, channels, 4 KiB buffers) is pure overhead on
 // the exporter's hot path. Request writing and response parsing are the
-// standard library's (Request.Write, http.ReadResponse); the phase hooks of
-// httptrace are called as net/http calls them.
+// standard library's (Request.Write, http.ReadResponse). Phases are stamped
+// into the *phaseTrace the probe puts in the request's context.
 type freshConnTransport struct {
 	dialer    net.Dialer
 	resolver  *net.Resolver
@@ -37,10 +37,7 @@ var (
 
 func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	trace := httptrace.ContextClientTrace(ctx)
-	if trace == nil {
-		trace = &httptrace.ClientTrace{}
-	}
+	pt, _ := ctx.Value(phaseKey{}).(*phaseTrace)
 	u := req.URL
 	if u.Scheme != "http" && u.Scheme != "https" {
 		closeReqBody(req)
@@ -50,18 +47,14 @@ func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	addr, err := t.resolve(ctx, trace, host, port)
+	addr, err := t.resolve(ctx, pt, host, port)
 	if err != nil {
 		closeReqBody(req)
 		return nil, err
 	}
-	if trace.ConnectStart != nil {
-		trace.ConnectStart("tcp", addr)
-	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.connectStart })
 	conn, err := t.dialer.DialContext(ctx, "tcp", addr)
-	if trace.ConnectDone != nil {
-		trace.ConnectDone("tcp", addr, err)
-	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.connectDone })
 	if err != nil {
 		closeReqBody(req)
 		return nil, err
@@ -87,13 +80,9 @@ func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error
 			cfg.ServerName = host
 		}
 		tconn := tls.Client(conn, cfg)
-		if trace.TLSHandshakeStart != nil {
-			trace.TLSHandshakeStart()
-		}
+		pt.stamp(func(t *phaseTrace) *time.Time { return &t.tlsStart })
 		err := tconn.HandshakeContext(ctx)
-		if trace.TLSHandshakeDone != nil {
-			trace.TLSHandshakeDone(tconn.ConnectionState(), err)
-		}
+		pt.stamp(func(t *phaseTrace) *time.Time { return &t.tlsDone })
 		if err != nil {
 			return fail(err)
 		}
@@ -113,18 +102,14 @@ func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil {
 		return fail(err)
 	}
-	if trace.WroteRequest != nil {
-		trace.WroteRequest(httptrace.WroteRequestInfo{})
-	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.wroteRequest })
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(conn)
 	if _, err := br.Peek(1); err != nil {
 		readerPool.Put(br)
 		return fail(err)
 	}
-	if trace.GotFirstResponseByte != nil {
-		trace.GotFirstResponseByte()
-	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.firstByte })
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		readerPool.Put(br)
@@ -140,17 +125,13 @@ func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error
 
 // resolve looks the host up (timed as the resolve phase) unless it is an
 // IP address already.
-func (t *freshConnTransport) resolve(ctx context.Context, trace *httptrace.ClientTrace, host, port string) (string, error) {
+func (t *freshConnTransport) resolve(ctx context.Context, pt *phaseTrace, host, port string) (string, error) {
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
 		return net.JoinHostPort(ip.String(), port), nil
 	}
-	if trace.DNSStart != nil {
-		trace.DNSStart(httptrace.DNSStartInfo{Host: host})
-	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.dnsStart })
 	addrs, err := t.resolver.LookupIPAddr(ctx, host)
-	if trace.DNSDone != nil {
-		trace.DNSDone(httptrace.DNSDoneInfo{Err: err})
-	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.dnsDone })
 	if err != nil {
 		return "", err
 	}
