@@ -14,14 +14,11 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/selfheal/selfheal/collector"
-	"github.com/selfheal/selfheal/internal/logging"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 )
@@ -30,7 +27,6 @@ func main() {
 	app := kingpin.New("selfheal_exporter", "Probes what agents and services depend on and tracks agent heartbeats, for Prometheus.")
 	var (
 		configFile    = app.Flag("config.file", "selfheal_exporter configuration file.").Default("selfheal_exporter.yml").String()
-		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		timeoutOffset = app.Flag("probe.timeout-offset", "Offset to subtract from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) for a probe's deadline.").Default("0.5s").Duration()
 		concurrency   = app.Flag("checks.concurrency", "How many static check targets are probed at once during a /metrics scrape.").Default(fmt.Sprint(collector.DefaultConcurrency)).Int()
 		storagePath   = app.Flag("storage.path", "File of the embedded store (bbolt) that keeps agent heartbeats across restarts.").Default("data/selfheal_exporter.db").String()
@@ -38,24 +34,10 @@ func main() {
 		snapshotEvery = app.Flag("storage.snapshot-interval", "How often changed agent state is written to the embedded store; a crash loses at most this much.").Default("5s").Duration()
 		webFlags      = kingpinflag.AddFlags(app, ":9874")
 	)
-	logCfg := logging.AddFlags(app)
-	app.Version(version.Print("selfheal_exporter"))
-	app.HelpFlag.Short('h')
-	kingpin.MustParse(app.Parse(os.Args[1:]))
-
-	logger, err := logging.New(logCfg, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if *configCheck {
-		if _, err := collector.LoadConfig(*configFile); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		fmt.Fprintf(os.Stdout, "%s: valid\n", *configFile)
-		return
-	}
+	logger := serve.ParseFlags(app, "selfheal_exporter", os.Args[1:], configFile, func(path string) error {
+		_, err := collector.LoadConfig(path)
+		return err
+	})
 	opts := options{configFile: *configFile, timeoutOffset: *timeoutOffset, concurrency: *concurrency,
 		storagePath: *storagePath, redisURL: *redisURL, snapshotEvery: *snapshotEvery}
 	if err := run(opts, webFlags, logger); err != nil {
@@ -99,12 +81,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	sources := collector.NewSources(tracker, log.With(logger, "component", "sources"))
 	sources.Start(ctx, conf)
 	defer sources.Stop()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector("selfheal_exporter"),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	reg := serve.NewRegistry("selfheal_exporter")
 	exp := collector.NewExporter(conf, reg)
 	reloader := serve.NewReloader("selfheal_exporter", func() error {
 		c, err := collector.LoadConfig(configFile)

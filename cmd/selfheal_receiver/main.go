@@ -14,15 +14,11 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/selfheal/selfheal/internal/logging"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver"
@@ -43,7 +39,6 @@ type options struct {
 func main() {
 	app := kingpin.New("selfheal_receiver", "Alertmanager webhook receiver that heals what a runbook would heal, safely.")
 	var o options
-	configCheck := app.Flag("config.check", "Validate the configuration file and exit.").Bool()
 	app.Flag("config.file", "selfheal_receiver configuration file.").Default("selfheal_receiver.yml").StringVar(&o.configFile)
 	app.Flag("storage.path", "File of the embedded store (bbolt): journal, deduplication, attempts, pool state.").Default("data/selfheal_receiver.db").StringVar(&o.storagePath)
 	app.Flag("storage.redis.url", "Keep state in Redis instead (redis:// or rediss:// URL), shared by receiver replicas behind one Alertmanager cluster.").Default("").StringVar(&o.redisURL)
@@ -54,24 +49,10 @@ func main() {
 	app.Flag("shutdown.timeout", "On SIGTERM, how long running remediations may finish before they are interrupted.").Default("30s").DurationVar(&o.shutdownTimeout)
 	app.Flag("webhook.max-body", "Largest webhook body accepted, in bytes.").Default(fmt.Sprint(receiver.DefaultMaxBody)).Int64Var(&o.maxBody)
 	webFlags := kingpinflag.AddFlags(app, ":9875")
-	logCfg := logging.AddFlags(app)
-	app.Version(version.Print("selfheal_receiver"))
-	app.HelpFlag.Short('h')
-	kingpin.MustParse(app.Parse(os.Args[1:]))
-
-	logger, err := logging.New(logCfg, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if *configCheck {
-		if _, err := receiver.LoadConfig(o.configFile); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		fmt.Fprintf(os.Stdout, "%s: valid\n", o.configFile)
-		return
-	}
+	logger := serve.ParseFlags(app, "selfheal_receiver", os.Args[1:], &o.configFile, func(path string) error {
+		_, err := receiver.LoadConfig(path)
+		return err
+	})
 	// The receiver's heap is small (the journal lives in the store) while
 	// every hook is a fork: collecting less often leaves the CPU to the
 	// hooks. GOGC in the environment still wins.
@@ -97,8 +78,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	defer st.Close()
 	level.Info(logger).Log("msg", "Store", "store", store.Describe(o.storagePath, o.redisURL))
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector("selfheal_receiver"), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := serve.NewRegistry("selfheal_receiver")
 	host, _ := os.Hostname()
 	journal := receiver.NewJournal(st, o.retention)
 	engine := receiver.NewEngine(conf, st, journal, receiver.Options{
