@@ -34,10 +34,10 @@ build:
 # rules are dry runs, so nothing else needs to run. Ctrl-C stops both.
 run: build
 	@echo ">> exporter on http://127.0.0.1:9874/, receiver on http://127.0.0.1:9875/ (Ctrl-C stops both)"
-	@trap 'kill 0' INT TERM EXIT; \
-	./selfheal_receiver --config.file examples/selfheal_receiver.yml --web.listen-address 127.0.0.1:9875 --storage.path data/selfheal_receiver.db & \
-	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874 --storage.path data/selfheal_exporter.db & \
-	wait
+	@./selfheal_receiver --config.file examples/selfheal_receiver.yml --web.listen-address 127.0.0.1:9875 --storage.path data/selfheal_receiver.db & r=$$!; \
+	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874 --storage.path data/selfheal_exporter.db & e=$$!; \
+	trap 'kill -INT $$r $$e 2>/dev/null; wait $$r $$e; exit 0' INT TERM; \
+	wait $$r $$e
 
 # deps installs the programs the tests run, when any is missing.
 deps:
