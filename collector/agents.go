@@ -427,18 +427,9 @@ func (t *Tracker) Agents(ctx context.Context, status, group string) []AgentView 
 		if !ok || (group != "" && a.Group != group) {
 			continue
 		}
-		st := t.status(a, g, now)
-		if status != "" && st != status {
+		v := t.view(a, g, now)
+		if status != "" && v.Status != status {
 			continue
-		}
-		v := AgentView{ID: a.id, Group: a.Group, Env: a.Env, IP: a.IP, Service: a.Service, Status: st}
-		if a.Last != 0 {
-			l := time.Unix(0, a.Last).UTC()
-			v.LastHeartbeat = &l
-		}
-		if a.override.active(now) {
-			o := *a.override
-			v.Override = &o
 		}
 		out = append(out, v)
 	}
@@ -446,14 +437,50 @@ func (t *Tracker) Agents(ctx context.Context, status, group string) []AgentView 
 	return out
 }
 
+// Agent returns one agent of a known group: a remediation's verify polls
+// it, and must not make the exporter list and sort the whole fleet.
+func (t *Tracker) Agent(ctx context.Context, id string) (AgentView, bool) {
+	t.refresh(ctx)
+	now := t.now()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	a, ok := t.agents[id]
+	if !ok {
+		return AgentView{}, false
+	}
+	g, ok := t.groups[a.Group]
+	if !ok {
+		return AgentView{}, false
+	}
+	return t.view(a, g, now), true
+}
+
+func (t *Tracker) view(a *agent, g *AgentGroup, now time.Time) AgentView {
+	v := AgentView{ID: a.id, Group: a.Group, Env: a.Env, IP: a.IP, Service: a.Service, Status: t.status(a, g, now)}
+	if a.Last != 0 {
+		l := time.Unix(0, a.Last).UTC()
+		v.LastHeartbeat = &l
+	}
+	if a.override.active(now) {
+		o := *a.override
+		v.Override = &o
+	}
+	return v
+}
+
+// known refreshes a shared view and tells whether id is an agent.
+func (t *Tracker) known(ctx context.Context, id string) bool {
+	t.refresh(ctx)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := t.agents[id]
+	return ok
+}
+
 // Forget deletes an agent (a revoked one, say). Expected agents come back as
 // new, since the configuration still expects them.
 func (t *Tracker) Forget(ctx context.Context, id string) error {
-	t.refresh(ctx)
-	t.mu.RLock()
-	_, ok := t.agents[id]
-	t.mu.RUnlock()
-	if !ok {
+	if !t.known(ctx, id) {
 		return ErrUnknownAgent
 	}
 	if err := t.store.Delete(ctx, bucketAgents, id); err != nil {
@@ -472,11 +499,7 @@ func (t *Tracker) Forget(ctx context.Context, id string) error {
 
 // SetOverride stores an operator override; nil removes it.
 func (t *Tracker) SetOverride(ctx context.Context, id string, o *Override) error {
-	t.refresh(ctx)
-	t.mu.RLock()
-	_, ok := t.agents[id]
-	t.mu.RUnlock()
-	if !ok {
+	if !t.known(ctx, id) {
 		return ErrUnknownAgent
 	}
 	var err error

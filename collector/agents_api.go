@@ -161,11 +161,9 @@ func (a *AgentsAPI) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid agent id", http.StatusBadRequest)
 		return
 	}
-	for _, v := range a.Tracker.Agents(r.Context(), "", "") {
-		if v.ID == id {
-			writeJSON(w, v)
-			return
-		}
+	if v, ok := a.Tracker.Agent(r.Context(), id); ok {
+		writeJSON(w, v)
+		return
 	}
 	http.Error(w, fmt.Sprintf("unknown agent %q", id), http.StatusNotFound)
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -324,7 +325,7 @@ func metricValue(t *testing.T, tr *Tracker, name, group string) float64 {
 	for _, line := range strings.Split(gatherText(t, tr), "\n") {
 		if strings.HasPrefix(line, name+`{group="`+group+`"} `) {
 			var v float64
-			_, _ = fmtSscan(line[strings.LastIndex(line, " ")+1:], &v)
+			_, _ = fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v)
 			return v
 		}
 	}

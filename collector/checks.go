@@ -128,11 +128,7 @@ type TextWriter interface {
 
 func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if s, ok := parseSeconds(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")); ok {
-		t := s - h.TimeoutOffset
-		if t <= 0 {
-			t = s / 2
-		}
+	if t, ok := scrapeBudget(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), h.TimeoutOffset); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()

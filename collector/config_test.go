@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -93,7 +94,7 @@ modules:
 // config or an error, never panic, and an error always carries a message.
 func FuzzParseConfig(f *testing.F) {
 	for _, p := range []string{"../examples/selfheal_exporter.yml", "../testdata/exporter/bad/unknown_key.yml", "../testdata/exporter/bad/bad_label.yml"} {
-		if b, err := readFile(p); err == nil {
+		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
 	}

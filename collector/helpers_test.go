@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,8 +19,6 @@ func writeFile(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
-
-func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
 
 // mustModule parses one module from YAML, as the config file would.
 func mustModule(t testing.TB, yml string) *Module {
@@ -61,5 +58,3 @@ func closedPort(t testing.TB) string {
 	l.Close()
 	return addr
 }
-
-func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }

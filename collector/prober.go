@@ -110,14 +110,8 @@ func ProbeTimeout(module time.Duration, scrapeTimeout string, offset time.Durati
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	if s, ok := parseSeconds(scrapeTimeout); ok {
-		st := s - offset
-		if st <= 0 {
-			st = s / 2
-		}
-		if st < t {
-			t = st
-		}
+	if st, ok := scrapeBudget(scrapeTimeout, offset); ok && st < t {
+		t = st
 	}
 	return t
 }

@@ -16,3 +16,17 @@ func parseSeconds(s string) (time.Duration, bool) {
 	}
 	return time.Duration(f * float64(time.Second)), true
 }
+
+// scrapeBudget is how long the exporter may take to answer a scrape whose
+// X-Prometheus-Scrape-Timeout-Seconds is header: the timeout less offset, or
+// half of it when the offset would leave nothing.
+func scrapeBudget(header string, offset time.Duration) (time.Duration, bool) {
+	s, ok := parseSeconds(header)
+	if !ok {
+		return 0, false
+	}
+	if t := s - offset; t > 0 {
+		return t, true
+	}
+	return s / 2, true
+}

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -84,21 +85,7 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 
 func (l *limitedBuffer) String() string {
 	if l.dropped > 0 {
-		return string(l.buf) + "… (" + itoa(l.dropped) + " more bytes)"
+		return string(l.buf) + "… (" + strconv.Itoa(l.dropped) + " more bytes)"
 	}
 	return string(l.buf)
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

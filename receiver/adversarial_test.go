@@ -94,15 +94,12 @@ rules:
 	}
 	// Every value reached the hook as exactly the argument it was, once
 	// alone and once inside its template.
-	args := 0
-	for _, l := range readLines(t, rec) {
-		if strings.HasPrefix(l, "arg:") {
-			args++
-		}
-	}
-	lines := strings.Join(readLines(t, rec), "\n")
+	// record.sh writes each argument as "arg:<value>" and a newline, so an
+	// argument arrived whole exactly when that text, ending where the value
+	// ends, is in the file.
+	lines := strings.Join(readLines(t, rec), "\n") + "\n"
 	for _, v := range hostile {
-		if !strings.Contains(lines, "arg:"+v+"\n") && !strings.Contains(lines, "arg:"+v) {
+		if !strings.Contains(lines, "arg:"+v+"\n") || !strings.Contains(lines, "arg:prefix-"+v+"-suffix\n") {
 			t.Errorf("value %q did not arrive as one argument", v)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,7 +313,7 @@ func (e *Engine) process(t *task) {
 		return
 	}
 	if inc.Attempts >= r.MaxAttempts {
-		e.refuse(t, ReasonMaxAttempts, "all "+itoa(r.MaxAttempts)+" attempts for this incident are used up")
+		e.refuse(t, ReasonMaxAttempts, "all "+strconv.Itoa(r.MaxAttempts)+" attempts for this incident are used up")
 		return
 	}
 	var member string
@@ -380,7 +381,7 @@ func (e *Engine) process(t *task) {
 			reason += "; retrying in " + r.Cooldown.Duration.String()
 			e.scheduleRetry(t)
 		} else {
-			reason += "; all " + itoa(r.MaxAttempts) + " attempts used up"
+			reason += "; all " + strconv.Itoa(r.MaxAttempts) + " attempts used up"
 			e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
 		}
 	}
@@ -483,7 +484,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 }
 
 func (e *Engine) ruleSem(r *Rule) chan struct{} {
-	key := r.Name + "/" + itoa(r.Concurrency)
+	key := r.Name + "/" + strconv.Itoa(r.Concurrency)
 	v, _ := e.ruleSems.LoadOrStore(key, make(chan struct{}, r.Concurrency))
 	return v.(chan struct{})
 }
@@ -516,21 +517,20 @@ func (e *Engine) lockAlert(key string) (func(), error) {
 		}
 		e.locksMu.Unlock()
 	}
-	mu := struct{ Unlock func() }{release}
 	if !e.opts.Shared {
-		return mu.Unlock, nil
+		return release, nil
 	}
 	for {
 		won, err := e.st.Claim(e.runCtx, bucketLocks, key, []byte(e.opts.Replica), 15*time.Minute)
 		if err == nil && won {
 			return func() {
 				_ = e.st.Release(context.Background(), bucketLocks, key)
-				mu.Unlock()
+				release()
 			}, nil
 		}
 		select {
 		case <-e.runCtx.Done():
-			mu.Unlock()
+			release()
 			return nil, errors.New("shutting down while waiting for another replica's remediation of this alert")
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -603,10 +603,10 @@ func (e *Engine) takeOut(ctx context.Context, p *Pool, member string) (reason, m
 	}
 	removed := len(out) + 1
 	if p.Size-removed < p.MinHealthy {
-		return ReasonPoolMinHealthy, "taking " + member + " out would leave " + itoa(max(p.Size-removed, 0)) + " of " + itoa(p.Size) + " in pool " + p.Name + ", below min_healthy " + itoa(p.MinHealthy), nil
+		return ReasonPoolMinHealthy, "taking " + member + " out would leave " + strconv.Itoa(max(p.Size-removed, 0)) + " of " + strconv.Itoa(p.Size) + " in pool " + p.Name + ", below min_healthy " + strconv.Itoa(p.MinHealthy), nil
 	}
 	if float64(removed)/float64(p.Size) > p.MaxRemovedFraction {
-		return ReasonPoolMaxRemoved, "taking " + member + " out would remove " + itoa(removed) + " of " + itoa(p.Size) + " from pool " + p.Name + ", more than max_removed_fraction", nil
+		return ReasonPoolMaxRemoved, "taking " + member + " out would remove " + strconv.Itoa(removed) + " of " + strconv.Itoa(p.Size) + " from pool " + p.Name + ", more than max_removed_fraction", nil
 	}
 	stamp, _ := now.MarshalText()
 	return "", "", e.st.Put(ctx, poolBucketPrefix+p.Name, store.KV{Key: member, Value: stamp})
