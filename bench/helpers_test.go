@@ -20,8 +20,13 @@ import (
 
 // buildBinary builds one of the project's commands into dir.
 func buildBinary(b *testing.B, dir, name string) string {
+	return buildPackage(b, dir, "../cmd/"+name, name)
+}
+
+// buildPackage builds the command in pkg into dir as name.
+func buildPackage(b *testing.B, dir, pkg, name string) string {
 	b.Helper()
-	out, err := testutil.BuildBinary(dir, "../cmd/"+name, name)
+	out, err := testutil.BuildBinary(dir, pkg, name)
 	if err != nil {
 		b.Fatal(err)
 	}
