@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/alertmanager/notify/webhook"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 )
@@ -95,32 +91,10 @@ func healed(b *testing.B, addr string) int {
 	return int(f)
 }
 
-// simplestReceiver is the design of exec-per-webhook receivers: decode,
-// exec /bin/true for each firing alert, reply.
-func simplestReceiver() (string, func()) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var msg webhook.Message
-		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		for _, a := range msg.Alerts {
-			if a.Status == "firing" {
-				if err := exec.Command("/bin/true").Run(); err != nil {
-					http.Error(w, err.Error(), 500)
-					return
-				}
-			}
-		}
-	})}
-	go srv.Serve(l)
-	return l.Addr().String(), func() { srv.Close() }
-}
-
 // BenchmarkReceiver: batches of 10 unique alerts at 10 connections, each
 // alert healed by exec /bin/true, against the simplest synchronous receiver
-// in the same run; then start latency below saturation, then the same
+// (simplest/receiver, a process of its own like selfheal_receiver) in the
+// same run; then start latency below saturation, then the same
 // alerts re-sent. Targets: at least the simplest receiver's alerts/s with
 // the journal on; p99 receipt to action start under 20 ms below
 // saturation; re-sends at least 20,000 alerts/s accepted, none run again.
@@ -142,8 +116,9 @@ rules:
 		"--remediation.workers", "16", "--remediation.queue-size", "100000", "--log.level", "warn")
 	url := "http://" + addr + "/webhook"
 
-	simple, stop := simplestReceiver()
-	defer stop()
+	simpleAddr := testutil.Addr(testutil.FreePort(b))
+	startServer(b, dir, simpleAddr, buildPackage(b, dir, "./simplest/receiver", "simplest_receiver"), "-listen", simpleAddr)
+	simple := "http://" + simpleAddr + "/"
 	// Three rounds, each receiver in turn with fresh alerts, and the median
 	// of each: single runs on this machine drift by 20% and more.
 	var simpleRates, selfRates []float64
@@ -151,7 +126,7 @@ rules:
 	var bodies [][]byte
 	done := 0
 	for r := range 3 {
-		st, sf := send("http://"+simple+"/", batches(n, fmt.Sprintf("s%d", r)), conc, 0)
+		st, sf := send(simple, batches(n, fmt.Sprintf("s%d", r)), conc, 0)
 		simpleRates, simpleFail = append(simpleRates, float64(n*10)/st.Seconds()), simpleFail+sf
 		bodies = batches(n, fmt.Sprintf("a%d", r))
 		start := time.Now()
