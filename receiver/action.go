@@ -2,7 +2,9 @@ package receiver
 
 import (
 	"context"
+	"io"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -81,6 +83,23 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.dropped += len(p)
 	}
 	return len(p), nil
+}
+
+// readBufs lend readFrom its read buffer: io.Copy would allocate 32 KiB
+// for every hook, most of which print nothing.
+var readBufs = sync.Pool{New: func() any { return new([4096]byte) }}
+
+// readFrom writes everything r yields into l until EOF or an error.
+func (l *limitedBuffer) readFrom(r io.Reader) {
+	b := readBufs.Get().(*[4096]byte)
+	defer readBufs.Put(b)
+	for {
+		n, err := r.Read(b[:])
+		l.Write(b[:n])
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (l *limitedBuffer) String() string {

@@ -239,3 +239,56 @@ rules:
 		t.Fatalf("verify that never passes: %+v %+v", st, st.Verify)
 	}
 }
+
+// TestExecEdges covers what os/exec.Cmd used to handle for the exec action:
+// a program found on PATH, a missing program, a hook whose leftover process
+// holds its output open, and a receiver shutting down mid-hook.
+func TestExecEdges(t *testing.T) {
+	d := &Data{Labels: map[string]string{"alertname": "x"}, Status: "firing"}
+	run := func(t *testing.T, ctx context.Context, command string) Step {
+		t.Helper()
+		return prepare(t, "rules: [{name: r, match: 'alertname=\"x\"', actions: [{exec: {command: "+command+", timeout: 10s}}]}]", d)[0].Run(ctx)
+	}
+	t.Run("on PATH", func(t *testing.T) {
+		st := run(t, context.Background(), "[false]")
+		if st.Result != ResultFailed || st.ExitCode == nil || *st.ExitCode != 1 || st.Reason != "exit status 1" {
+			t.Fatalf("false from PATH: %+v", st)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		st := run(t, context.Background(), "[/nonexistent/selfheal-hook]")
+		if st.Result != ResultFailed || st.ExitCode != nil || !strings.Contains(st.Reason, "no such file or directory") {
+			t.Fatalf("missing program: %+v", st)
+		}
+		st = run(t, context.Background(), "[selfheal-no-such-hook]")
+		if st.Result != ResultFailed || !strings.Contains(st.Reason, "executable file not found") {
+			t.Fatalf("missing program on PATH: %+v", st)
+		}
+	})
+	t.Run("leftover holds output", func(t *testing.T) {
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		start := time.Now()
+		st := run(t, context.Background(), "["+scriptPath(t, "linger.sh")+", "+pidFile+"]")
+		took := time.Since(start)
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if st.Result != ResultSuccess || !strings.Contains(st.Output, "restarted") {
+			t.Fatalf("lingering hook: %+v", st)
+		}
+		if took < outputGrace || took > outputGrace+3*time.Second {
+			t.Fatalf("the step took %v; want the output grace of %v and little more", took, outputGrace)
+		}
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		st := run(t, ctx, "[sleep, '30']")
+		if st.Result != ResultInterrupted || st.Reason != "shutting down" || time.Since(start) > 5*time.Second {
+			t.Fatalf("hook at shutdown: %+v after %v", st, time.Since(start))
+		}
+	})
+}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/selfheal/selfheal/internal/yamlconf"
@@ -82,34 +80,18 @@ func (a *execAction) Prepare(d *Data) (Prepared, error) {
 
 func (a *execAction) run(ctx context.Context, argv []string, d *Data, what string) Step {
 	st := Step{Action: "exec", What: what, Started: time.Now()}
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = a.dir
-	cmd.Env = execEnv(a.env, d)
-	// The command gets its own process group, and a timeout kills the whole
-	// group: a hook's children (docker, ssh) must not outlive it. If the
-	// receiver itself dies, the kernel kills the hook too (Pdeathsig), so a
-	// remediation journaled "interrupted" after a crash did not go on
-	// running unseen.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	out := &limitedBuffer{max: maxOutput}
-	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
+	code, output, err := a.spawn(ctx, argv, execEnv(a.env, d))
 	st.Duration = time.Since(st.Started)
-	st.Output = out.String()
-	if cmd.ProcessState != nil {
-		code := cmd.ProcessState.ExitCode()
+	st.Output = output
+	if code >= 0 {
 		st.ExitCode = &code
 	}
 	switch {
 	case err == nil:
 		st.Result = ResultSuccess
-	case ctx.Err() == context.DeadlineExceeded:
+	case errors.Is(err, errExecTimeout):
 		st.Result, st.Reason = ResultFailed, fmt.Sprintf("timed out after %s; process group killed", a.timeout)
-	case ctx.Err() != nil:
+	case errors.Is(err, errExecCancelled):
 		st.Result, st.Reason = ResultInterrupted, "shutting down"
 	default:
 		st.Result, st.Reason = ResultFailed, err.Error()
