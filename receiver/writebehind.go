@@ -2,7 +2,6 @@ package receiver
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -88,34 +87,39 @@ func (w *writeBehind) loop() {
 	}
 }
 
-// Flush writes everything pending. Writes that fail stay pending (unless a
-// newer write of the same key came meanwhile) for the next flush.
+// Flush writes everything pending in one store transaction. If it fails
+// the writes stay pending (unless a newer write of the same key came
+// meanwhile) for the next flush.
 func (w *writeBehind) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	batch := w.pending
 	w.pending = map[string]map[string][]byte{}
 	w.mu.Unlock()
-	var errs []error
-	for bucket, m := range batch {
-		kvs := make([]store.KV, 0, len(m))
-		for k, v := range m {
-			kvs = append(kvs, store.KV{Key: k, Value: v})
-		}
-		if err := w.st.Put(ctx, bucket, kvs...); err != nil {
-			errs = append(errs, err)
-			w.mu.Lock()
+	var err error
+	if len(batch) > 0 {
+		all := make(map[string][]store.KV, len(batch))
+		for bucket, m := range batch {
+			kvs := make([]store.KV, 0, len(m))
 			for k, v := range m {
+				kvs = append(kvs, store.KV{Key: k, Value: v})
+			}
+			all[bucket] = kvs
+		}
+		if err = w.st.PutAll(ctx, all); err != nil {
+			w.mu.Lock()
+			for bucket, m := range batch {
 				if w.pending[bucket] == nil {
 					w.pending[bucket] = map[string][]byte{}
 				}
-				if _, newer := w.pending[bucket][k]; !newer {
-					w.pending[bucket][k] = v
+				for k, v := range m {
+					if _, newer := w.pending[bucket][k]; !newer {
+						w.pending[bucket][k] = v
+					}
 				}
 			}
 			w.mu.Unlock()
 		}
 	}
-	err := errors.Join(errs...)
 	w.mu.Lock()
 	onErr := w.onErr
 	w.mu.Unlock()

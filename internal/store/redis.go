@@ -44,6 +44,24 @@ func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
 	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), args...).Err())
 }
 
+// PutAll writes every bucket's hash in one MULTI/EXEC transaction.
+func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for bucket, kvs := range entries {
+			if len(kvs) == 0 {
+				continue
+			}
+			args := make([]any, 0, 2*len(kvs))
+			for _, e := range kvs {
+				args = append(args, e.Key, e.Value)
+			}
+			p.HSet(ctx, r.key(bucket), args...)
+		}
+		return nil
+	})
+	return wrap("put", "several", err)
+}
+
 func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	v, err := r.client.HGet(ctx, r.key(bucket), key).Bytes()
 	if err == redis.Nil {

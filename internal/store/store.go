@@ -26,6 +26,9 @@ type KV struct {
 type Store interface {
 	// Put writes all entries into bucket at once: either all land or none.
 	Put(ctx context.Context, bucket string, entries ...KV) error
+	// PutAll writes entries into several buckets (bucket name to entries)
+	// at once, either all or none: one commit instead of one per bucket.
+	PutAll(ctx context.Context, entries map[string][]KV) error
 	// Get returns an entry's value, or ErrNotFound.
 	Get(ctx context.Context, bucket, key string) ([]byte, error)
 	// Delete removes entries; missing keys are not an error.

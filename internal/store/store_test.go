@@ -106,6 +106,14 @@ func TestStoreContract(t *testing.T) {
 		if v, err := s.Get(ctx, "journal", "e2"); err != nil || string(v) != "new" {
 			t.Fatalf("the entry of a won claim: %q %v", v, err)
 		}
+		if err := s.PutAll(ctx, map[string][]KV{"journal": {{"e2", []byte("done")}, {"e3", []byte("three")}}, "incidents": {{"i1", []byte("one")}}, "empty": nil}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ bucket, key, want string }{{"journal", "e2", "done"}, {"journal", "e3", "three"}, {"incidents", "i1", "one"}} {
+			if v, err := s.Get(ctx, c.bucket, c.key); err != nil || string(v) != c.want {
+				t.Fatalf("PutAll: %s/%s = %q, %v; want %q", c.bucket, c.key, v, err, c.want)
+			}
+		}
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
