@@ -50,6 +50,12 @@ func newExec(c *ExecConfig, r *Rule, p []string) (Action, error) {
 	if c.Timeout.Set() {
 		a.timeout = c.Timeout.Duration
 	}
+	// The environment every run shares is built once.
+	for _, k := range []string{"PATH", "HOME", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			a.env = append(a.env, k+"="+v)
+		}
+	}
 	for k, v := range c.Env {
 		a.env = append(a.env, k+"="+v)
 	}
@@ -103,14 +109,9 @@ func (a *execAction) run(ctx context.Context, argv []string, d *Data, what strin
 // the receiver, the configured variables, and the alert as SELFHEAL_*
 // variables. The receiver's own environment (which may hold secrets) is not
 // passed on.
-func execEnv(extra []string, d *Data) []string {
-	env := []string{}
-	for _, k := range []string{"PATH", "HOME", "LANG"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	env = append(env, extra...)
+func execEnv(base []string, d *Data) []string {
+	env := make([]string, 0, len(base)+4+len(d.Labels))
+	env = append(env, base...)
 	env = append(env,
 		"SELFHEAL_RULE="+d.Rule,
 		"SELFHEAL_STATUS="+d.Status,

@@ -6,19 +6,22 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// Why exec actions start processes with os.StartProcess rather than
+// Why exec actions start processes with syscall.StartProcess rather than
 // os/exec.Cmd: on a receiver healing thousands of alerts a second, the
 // parent's share of each fork+exec is the receiver's largest cost after
-// the child's own. Cmd opens /dev/null afresh for every nil stream, starts
-// a goroutine to watch the context and resolves the program on PATH each
-// time; here stdin is one /dev/null shared by every hook, the timeout and
-// cancellation are timers, and a program named by path is not looked up.
+// the child's own. Cmd opens /dev/null afresh for every nil stream, puts
+// both ends of its pipes in the poller, starts a goroutine to watch the
+// context and resolves the program on PATH each time; here stdin is one
+// /dev/null shared by every hook, only the pipe's read end is polled, the
+// timeout and cancellation are timers, and a program named by path is not
+// looked up.
 // The semantics are Cmd's: argv without a shell, output captured through a
 // pipe up to maxOutput, the process group killed on timeout, and a grace
 // period (outputGrace) for descendants that keep the pipe open after the
@@ -51,22 +54,30 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	if err != nil {
 		return -1, "", fmt.Errorf("opening %s: %w", os.DevNull, err)
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
+	// The output pipe's read end joins the poller; the write end is only
+	// handed to the hook, so it stays a bare descriptor.
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
 	}
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
+	}
+	r := os.NewFile(uintptr(p[0]), "hook output")
 	// The hook gets its own process group so that a timeout kills its
 	// children too (docker, ssh must not outlive it). If the receiver dies,
 	// the kernel kills the hook (Pdeathsig): a remediation journaled
 	// "interrupted" after a crash does not go on running unseen.
-	proc, err := os.StartProcess(prog, argv, &os.ProcAttr{
-		Dir: a.dir, Env: env, Files: []*os.File{stdin, w, w},
+	pid, _, err := syscall.StartProcess(prog, argv, &syscall.ProcAttr{
+		Dir: a.dir, Env: env, Files: []uintptr{stdin.Fd(), uintptr(p[1]), uintptr(p[1])},
 		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	})
-	w.Close()
+	syscall.Close(p[1])
 	if err != nil {
 		r.Close()
-		return -1, "", err
+		return -1, "", &os.PathError{Op: "fork/exec", Path: prog, Err: err}
 	}
 	out := &limitedBuffer{max: maxOutput}
 	copied := make(chan struct{})
@@ -83,13 +94,14 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 		return func() {
 			killOnce.Do(func() {
 				why = reason
-				_ = syscall.Kill(-proc.Pid, syscall.SIGKILL)
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			})
 		}
 	}
 	timer := time.AfterFunc(a.timeout, kill(errExecTimeout))
 	stop := context.AfterFunc(ctx, kill(errExecCancelled))
-	state, werr := proc.Wait()
+	var ws syscall.WaitStatus
+	_, werr := wait4(pid, &ws)
 	killOnce.Do(func() {})
 	timer.Stop()
 	stop()
@@ -104,16 +116,28 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	<-copied
 
 	code := -1
-	if state != nil {
-		code = state.ExitCode()
+	if werr == nil && ws.Exited() {
+		code = ws.ExitStatus()
 	}
 	switch {
 	case why != nil:
 		return code, out.String(), why
 	case werr != nil:
-		return code, out.String(), werr
-	case !state.Success():
-		return code, out.String(), errors.New(state.String())
+		return code, out.String(), fmt.Errorf("waiting for the hook: %w", werr)
+	case ws.Signaled():
+		return code, out.String(), errors.New("signal: " + ws.Signal().String())
+	case code != 0:
+		return code, out.String(), errors.New("exit status " + strconv.Itoa(code))
 	}
 	return code, out.String(), nil
+}
+
+// wait4 reaps pid, retrying when a signal interrupts the wait.
+func wait4(pid int, ws *syscall.WaitStatus) (int, error) {
+	for {
+		n, err := syscall.Wait4(pid, ws, 0, nil)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
 }
