@@ -206,7 +206,7 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 	// that what the reply acknowledges is durably recorded.
 	kvs := make([]store.KV, len(tasks))
 	for i, t := range tasks {
-		b, err := json.Marshal(t.entry)
+		b, err := marshalEntry(t.entry)
 		if err != nil {
 			e.reserved.Add(-int64(len(tasks)))
 			return res, err

@@ -80,7 +80,7 @@ func NewJournal(st store.Store, retention time.Duration) *Journal {
 // Record writes an entry's new state behind (see writeBehind): queries see
 // it at once, the store within the flush interval.
 func (j *Journal) Record(e *Entry) error {
-	b, err := json.Marshal(e)
+	b, err := marshalEntry(e)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (j *Journal) Close(ctx context.Context) error { return j.wb.Close(ctx) }
 func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
 	kvs := make([]store.KV, len(entries))
 	for i, e := range entries {
-		b, err := json.Marshal(e)
+		b, err := marshalEntry(e)
 		if err != nil {
 			return err
 		}
