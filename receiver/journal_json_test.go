@@ -58,7 +58,7 @@ func FuzzMarshalEntry(f *testing.F) {
 		at := time.Unix(0, nanos).In(time.FixedZone("z", offset))
 		e := &Entry{ID: key + value, Received: at, Rule: reason, AlertName: value, Status: "firing", StartsAt: at,
 			Labels: map[string]string{key: value, "alertname": output}, Result: ResultSuccess, Reason: reason, Replica: key,
-			Steps: []Step{{Action: "exec", What: value, Result: reason, Output: output, ExitCode: &code, Started: at, Duration: time.Duration(nanos)}},
+			Steps:   []Step{{Action: "exec", What: value, Result: reason, Output: output, ExitCode: &code, Started: at, Duration: time.Duration(nanos)}},
 			Started: &at}
 		sameAsEncodingJSON(t, e)
 	})
