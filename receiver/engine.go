@@ -553,7 +553,10 @@ func (e *Engine) loadIncident(ctx context.Context, key string) (incident, error)
 // saveIncident writes behind: the count is visible to the next remediation
 // of this alert at once, and durable within the flush interval.
 func (e *Engine) saveIncident(_ context.Context, key string, inc incident) error {
-	b, _ := json.Marshal(inc)
+	b, err := marshalIncident(inc)
+	if err != nil {
+		return err
+	}
 	e.journal.wb.Put(bucketIncidents, key, b)
 	return nil
 }

@@ -147,20 +147,43 @@ func appendJSONLabels(b []byte, m map[string]string) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString writes s quoted. Printable ASCII other than the quote,
-// the backslash and the HTML-sensitive <, > and & goes as it is; any other
-// string is left to encoding/json, whose escaping rules then apply as they
-// are.
+// appendJSONString writes s quoted. Printable ASCII goes as it is, the
+// quote and the backslash escaped (argv lists are journaled quoted); a
+// string with anything else (control characters, the HTML-sensitive <, >
+// and &, non-ASCII) is left to encoding/json, whose escaping rules then
+// apply as they are.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always encodes
 			return append(b, q...)
 		}
 	}
 	b = append(b, '"')
-	b = append(b, s...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
 	return append(b, '"')
+}
+
+// marshalIncident encodes an incident as encoding/json does.
+func marshalIncident(inc incident) ([]byte, error) {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"starts_at":`...)
+	b, err := appendJSONTime(b, inc.StartsAt)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(inc.Attempts), 10)
+	b = append(b, `,"last_start":`...)
+	if b, err = appendJSONTime(b, inc.LastStart); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // appendJSONTime writes t as time.Time's MarshalJSON does, errors included.

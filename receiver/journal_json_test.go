@@ -42,10 +42,22 @@ func TestMarshalEntryMatchesEncodingJSON(t *testing.T) {
 		"queued":       {ID: "x", Received: now, Rule: "r", Status: "firing", Labels: map[string]string{}, Result: ResultQueued},
 		"nil labels":   {ID: "x", Result: ResultQueued},
 		"html in keys": {Labels: map[string]string{"<b>": "&amp;", "\"q\"": "\\"}},
+		"quotes":       {Rule: `say "hi" \ bye`, Labels: map[string]string{`a"b`: `c\d`}, Steps: []Step{{What: `["/bin/true" "a\"b"]`}}},
 		"many labels":  {Labels: map[string]string{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8", "i": "9", "j": "10", "k": "11", "l": "12", "m": "13", "n": "14", "o": "15", "p": "16", "q": "17", "r": "18"}},
 		"bad year":     {StartsAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(name, func(t *testing.T) { sameAsEncodingJSON(t, e) })
+	}
+}
+
+func TestMarshalIncidentMatchesEncodingJSON(t *testing.T) {
+	now := time.Date(2026, 11, 22, 7, 40, 1, 5, time.FixedZone("x", -5400))
+	for _, inc := range []incident{{}, {StartsAt: now, Attempts: 3, LastStart: now.Add(time.Hour)}, {LastStart: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}} {
+		want, werr := json.Marshal(inc)
+		got, err := marshalIncident(inc)
+		if (werr != nil) != (err != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("marshalIncident = %s, %v; encoding/json = %s, %v", got, err, want, werr)
+		}
 	}
 }
 
@@ -54,6 +66,7 @@ func TestMarshalEntryMatchesEncodingJSON(t *testing.T) {
 func FuzzMarshalEntry(f *testing.F) {
 	f.Add("agent", "d_dys1", "exit status 3", "Error: <x> & \"y\"\n", int64(1795000000123456789), 3600, 3)
 	f.Add("", "\xff\xfe", "", "\u2028\x00", int64(-62135596800000000), -7200, -1)
+	f.Add(`"q"`, `a\b`, `["/bin/true" "x"]`, "", int64(0), 0, 0)
 	f.Fuzz(func(t *testing.T, key, value, reason, output string, nanos int64, offset, code int) {
 		at := time.Unix(0, nanos).In(time.FixedZone("z", offset))
 		e := &Entry{ID: key + value, Received: at, Rule: reason, AlertName: value, Status: "firing", StartsAt: at,
