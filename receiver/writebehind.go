@@ -24,11 +24,16 @@ type writeBehind struct {
 	st      store.Store
 	every   time.Duration
 	logger  log.Logger
+	flushMu sync.Mutex // one flush at a time (the loop's and Close's)
 	mu      sync.Mutex
 	pending map[string]map[string][]byte // bucket -> key -> value
-	kick    chan struct{}
-	done    chan struct{}
-	onErr   func(error)
+	// flushing is the batch being committed: still read from here until
+	// the commit is done, or a read in between would see the store's older
+	// value (a cooldown's last start, a journal entry's result).
+	flushing map[string]map[string][]byte
+	kick     chan struct{}
+	done     chan struct{}
+	onErr    func(error)
 }
 
 func newWriteBehind(st store.Store, every time.Duration, logger log.Logger, onErr func(error)) *writeBehind {
@@ -51,20 +56,20 @@ func (w *writeBehind) Put(bucket, key string, value []byte) {
 
 // Get reads a pending write first, then the store.
 func (w *writeBehind) Get(ctx context.Context, bucket, key string) ([]byte, error) {
-	w.mu.Lock()
-	v, ok := w.pending[bucket][key]
-	w.mu.Unlock()
-	if ok {
+	if v, ok := w.pendingValue(bucket, key); ok {
 		return v, nil
 	}
 	return w.st.Get(ctx, bucket, key)
 }
 
-// pendingValue returns a key's pending write, if any.
+// pendingValue returns a key's write not yet committed, if any.
 func (w *writeBehind) pendingValue(bucket, key string) ([]byte, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v, ok := w.pending[bucket][key]
+	if v, ok := w.pending[bucket][key]; ok {
+		return v, true
+	}
+	v, ok := w.flushing[bucket][key]
 	return v, ok
 }
 
@@ -91,9 +96,12 @@ func (w *writeBehind) loop() {
 // the writes stay pending (unless a newer write of the same key came
 // meanwhile) for the next flush.
 func (w *writeBehind) Flush(ctx context.Context) error {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
 	w.mu.Lock()
 	batch := w.pending
 	w.pending = map[string]map[string][]byte{}
+	w.flushing = batch
 	w.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
@@ -105,8 +113,10 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 			}
 			all[bucket] = kvs
 		}
-		if err = w.st.PutAll(ctx, all); err != nil {
-			w.mu.Lock()
+		err = w.st.PutAll(ctx, all)
+		w.mu.Lock()
+		w.flushing = nil
+		if err != nil {
 			for bucket, m := range batch {
 				if w.pending[bucket] == nil {
 					w.pending[bucket] = map[string][]byte{}
@@ -117,8 +127,8 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 					}
 				}
 			}
-			w.mu.Unlock()
 		}
+		w.mu.Unlock()
 	}
 	w.mu.Lock()
 	onErr := w.onErr

@@ -1,0 +1,61 @@
+package receiver
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/selfheal/selfheal/internal/store"
+)
+
+// slowPutAll holds every PutAll until release is closed, as a commit that
+// takes its time does.
+type slowPutAll struct {
+	store.Store
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *slowPutAll) PutAll(ctx context.Context, e map[string][]store.KV) error {
+	close(s.started)
+	<-s.release
+	return s.Store.PutAll(ctx, e)
+}
+
+// TestWriteBehindVisibleWhileCommitting: a write being committed is still
+// what reads see, not the older value in the store; once committed it is in
+// the store.
+func TestWriteBehindVisibleWhileCommitting(t *testing.T) {
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	ctx := context.Background()
+	if err := bolt.Put(ctx, bucketIncidents, store.KV{Key: "r|fp", Value: []byte("old")}); err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowPutAll{Store: bolt, started: make(chan struct{}), release: make(chan struct{})}
+	w := newWriteBehind(slow, time.Hour, log.NewNopLogger(), nil)
+	w.Put(bucketIncidents, "r|fp", []byte("new"))
+	flushed := make(chan error)
+	go func() { flushed <- w.Flush(ctx) }()
+	<-slow.started
+	if v, err := w.Get(ctx, bucketIncidents, "r|fp"); err != nil || string(v) != "new" {
+		t.Fatalf("during the commit Get = %q, %v; want new", v, err)
+	}
+	close(slow.release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := bolt.Get(ctx, bucketIncidents, "r|fp"); err != nil || string(v) != "new" {
+		t.Fatalf("after the commit the store has %q, %v", v, err)
+	}
+	if _, ok := w.pendingValue(bucketIncidents, "r|fp"); ok {
+		t.Fatal("a committed write is still pending")
+	}
+	close(w.done)
+}
