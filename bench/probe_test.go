@@ -2,12 +2,14 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,39 +65,53 @@ func BenchmarkProbeThroughput(b *testing.B) {
 		}
 	}
 	runWrk(b, conc, time.Second, selfURL) // warm-up
-	// Three rounds, the three measured in turn in each, and the median of
-	// each: on two shared cores a single run of one of them drifts by 10-20%
-	// with whatever else the machine does at that moment.
+	// Five rounds. This machine's speed drifts by 10-20% from one run to the
+	// next, so each ratio is taken within a round, where the two sides ran
+	// back to back (which of them first alternates), and the median of the
+	// five per-round ratios is the figure.
+	const rounds = 5
 	var selfs, blacks, loops, inProc []float64
 	var selfFail, bbFail int
 	var loopFail, inProcFail int64
-	for range 3 {
+	measureSelf := func() {
 		r, f := runWrk(b, conc, dur, selfURL)
 		selfs, selfFail = append(selfs, r), selfFail+f
 		pause()
-		r, f = runWrk(b, conc, dur, bbURL)
-		blacks, bbFail = append(blacks, r), bbFail+f
-		pause()
+	}
+	measureLoop := func() {
 		ok, lf := runLoop(b, loopBin, conc, dur, targetURL)
 		loops, loopFail = append(loops, float64(ok)/dur.Seconds()), loopFail+lf
 		pause()
-		ok, lf = load(conc, dur, func(int, int) string { return targetURL }, "ok", true)
+	}
+	for r := range rounds {
+		if r%2 == 0 {
+			measureSelf()
+			measureLoop()
+		} else {
+			measureLoop()
+			measureSelf()
+		}
+		rate, f := runWrk(b, conc, dur, bbURL)
+		blacks, bbFail = append(blacks, rate), bbFail+f
+		pause()
+		ok, lf := load(conc, dur, func(int, int) string { return targetURL }, "ok", true)
 		inProc, inProcFail = append(inProc, float64(ok)/dur.Seconds()), inProcFail+lf
 		pause()
 	}
-	self, black, loop := median(selfs), median(blacks), median(loops)
+	vsBlack, vsLoop, vsInProc := ratios(selfs, blacks), ratios(selfs, loops), ratios(selfs, inProc)
 
-	fmt.Printf("probe throughput at %d connections, median of 3 rounds of %v each:\n", conc, dur)
-	fmt.Printf("  selfheal_exporter /probe: %8.0f probes/s (%d failed)\n", self, selfFail)
-	fmt.Printf("  blackbox_exporter /probe: %8.0f probes/s (%d failed)\n", black, bbFail)
-	fmt.Printf("  simplest fresh-conn loop: %8.0f requests/s (%d failed)\n", loop, loopFail)
-	fmt.Printf("  (the same loop inside the target's process: %.0f requests/s, %d failed; /probe is %.0f%% of it)\n", median(inProc), inProcFail, 100*self/median(inProc))
-	fmt.Printf("  ratio vs blackbox_exporter: %.2fx (target >= 3x)\n", self/black)
-	fmt.Printf("  ratio vs simplest loop:     %.0f%% (target >= 80%%)\n", 100*self/loop)
+	fmt.Printf("probe throughput at %d connections, %d rounds of %v each (medians):\n", conc, rounds, dur)
+	fmt.Printf("  selfheal_exporter /probe: %8.0f probes/s (%d failed)\n", median(selfs), selfFail)
+	fmt.Printf("  blackbox_exporter /probe: %8.0f probes/s (%d failed)\n", median(blacks), bbFail)
+	fmt.Printf("  simplest fresh-conn loop: %8.0f requests/s (%d failed)\n", median(loops), loopFail)
+	fmt.Printf("  (the same loop inside the target's process: %.0f requests/s, %d failed; /probe is %.0f%% of it, rounds %s)\n",
+		median(inProc), inProcFail, 100*median(vsInProc), percents(vsInProc))
+	fmt.Printf("  ratio vs blackbox_exporter: %.2fx (target >= 3x), rounds %s\n", median(vsBlack), percents(vsBlack))
+	fmt.Printf("  ratio vs simplest loop:     %.0f%% (target >= 80%%), rounds %s\n", 100*median(vsLoop), percents(vsLoop))
 	fmt.Printf("  selfheal_exporter peak RSS: %.0f MiB\n", rssMiB(ep.Cmd.Process.Pid))
-	b.ReportMetric(self, "probes/s")
-	b.ReportMetric(self/black, "x_blackbox")
-	b.ReportMetric(self/loop, "x_simplest")
+	b.ReportMetric(median(selfs), "probes/s")
+	b.ReportMetric(median(vsBlack), "x_blackbox")
+	b.ReportMetric(median(vsLoop), "x_simplest")
 }
 
 // runLoop runs the simplest probe loop program for d and returns its
@@ -110,6 +126,24 @@ func runLoop(b *testing.B, bin string, conc int, d time.Duration, target string)
 		b.Fatalf("probe loop printed %q: %v", out, err)
 	}
 	return ok, failed
+}
+
+// ratios divides a by b round by round.
+func ratios(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
+}
+
+// percents lists ratios as whole percentages.
+func percents(v []float64) string {
+	s := make([]string, len(v))
+	for i, r := range v {
+		s[i] = strconv.Itoa(int(math.Round(100*r))) + "%"
+	}
+	return strings.Join(s, " ")
 }
 
 func median(v []float64) float64 {
