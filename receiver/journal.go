@@ -139,6 +139,7 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 		live[id] = *e
 	}
 	j.mu.Unlock()
+	pendingValue := j.wb.snapshotView()
 	err := j.st.Scan(ctx, bucketJournal, func(k string, v []byte) error {
 		if t, ok := idTime(k); ok && t.Before(f.Since) {
 			return nil
@@ -147,7 +148,7 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 		if l, ok := live[k]; ok {
 			e = l
 		} else {
-			if p, ok := j.wb.pendingValue(bucketJournal, k); ok {
+			if p, ok := pendingValue(bucketJournal, k); ok {
 				v = p
 			}
 			if json.Unmarshal(v, &e) != nil {

@@ -73,6 +73,28 @@ func (w *writeBehind) pendingValue(bucket, key string) ([]byte, bool) {
 	return v, ok
 }
 
+// snapshotView returns a lookup of writes not yet committed, for reading
+// alongside a store scan that starts after this call. The scan's snapshot
+// holds every write committed before the call; the lookup holds every
+// write pending or committing at the call, and any made later. Checking the
+// current batches alone is not enough: a batch whose commit ends during the
+// scan would be in neither the scan's older snapshot nor the batches.
+func (w *writeBehind) snapshotView() func(bucket, key string) ([]byte, bool) {
+	w.mu.Lock()
+	pending, flushing := w.pending, w.flushing
+	w.mu.Unlock()
+	return func(bucket, key string) ([]byte, bool) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, m := range []map[string]map[string][]byte{w.pending, w.flushing, pending, flushing} {
+			if v, ok := m[bucket][key]; ok {
+				return v, true
+			}
+		}
+		return nil, false
+	}
+}
+
 func (w *writeBehind) loop() {
 	tick := time.NewTicker(w.every)
 	defer tick.Stop()

@@ -59,3 +59,65 @@ func TestWriteBehindVisibleWhileCommitting(t *testing.T) {
 	}
 	close(w.done)
 }
+
+// snapshotScan reads like bbolt: Scan sees the store as it was when the
+// scan began, and onScan runs between that moment and the callbacks.
+type snapshotScan struct {
+	store.Store
+	onScan func()
+}
+
+func (s *snapshotScan) Scan(ctx context.Context, bucket string, fn func(string, []byte) error) error {
+	var kvs []store.KV
+	if err := s.Store.Scan(ctx, bucket, func(k string, v []byte) error {
+		kvs = append(kvs, store.KV{Key: k, Value: append([]byte(nil), v...)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if s.onScan != nil {
+		s.onScan()
+	}
+	for _, kv := range kvs {
+		if err := fn(kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestQueryWhileAFlushCommits: a result recorded before a query is what the
+// query shows, even when its flush commits while the query scans an older
+// snapshot of the store.
+func TestQueryWhileAFlushCommits(t *testing.T) {
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	ctx := context.Background()
+	st := &snapshotScan{Store: bolt}
+	j := NewJournal(st, time.Hour)
+	defer j.Close(ctx)
+	now := time.Now()
+	e := &Entry{ID: newID(now), Received: now, Rule: "r", Result: ResultQueued}
+	if err := j.Put(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	e.Result = ResultSuccess
+	if err := j.Record(e); err != nil {
+		t.Fatal(err)
+	}
+	st.onScan = func() {
+		if err := j.wb.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	got, err := j.Query(ctx, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Result != ResultSuccess {
+		t.Fatalf("query during a flush shows %+v; want the recorded success", got)
+	}
+}
