@@ -68,12 +68,12 @@ type Journal struct {
 }
 
 // flushEvery is how often remediation state is written behind: long enough
-// that one commit carries many remediations (each bbolt commit syncs the file
-// twice, and on a busy receiver the syncs cost more CPU than everything else
-// the store does), short enough that a crash loses little: what is lost is
-// at most this much of attempt counts and results, and the entries then
-// read "interrupted"; nothing accepted is forgotten or run twice.
-const flushEvery = 100 * time.Millisecond
+// that one commit carries many remediations, short enough that a crash loses
+// little (at most this much of attempt counts and results; the entries then
+// read "interrupted", and nothing accepted is forgotten or run twice). Under
+// load the flushes share the webhooks' commits (bbolt batches them): with
+// 600 webhooks of 10 alerts, 10 ms and 100 ms both gave about 1,000 fsyncs.
+const flushEvery = 10 * time.Millisecond
 
 // NewJournal returns a journal that forgets entries older than retention.
 func NewJournal(st store.Store, retention time.Duration) *Journal {
