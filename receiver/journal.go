@@ -139,21 +139,15 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 		live[id] = *e
 	}
 	j.mu.Unlock()
-	pendingValue := j.wb.snapshotView()
-	err := j.st.Scan(ctx, bucketJournal, func(k string, v []byte) error {
+	err := j.wb.Scan(ctx, bucketJournal, func(k string, v []byte) error {
 		if t, ok := idTime(k); ok && t.Before(f.Since) {
 			return nil
 		}
 		var e Entry
 		if l, ok := live[k]; ok {
 			e = l
-		} else {
-			if p, ok := pendingValue(bucketJournal, k); ok {
-				v = p
-			}
-			if json.Unmarshal(v, &e) != nil {
-				return nil
-			}
+		} else if json.Unmarshal(v, &e) != nil {
+			return nil
 		}
 		if (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result) {
 			out = append(out, e)

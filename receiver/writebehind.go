@@ -73,26 +73,27 @@ func (w *writeBehind) pendingValue(bucket, key string) ([]byte, bool) {
 	return v, ok
 }
 
-// snapshotView returns a lookup of writes not yet committed, for reading
-// alongside a store scan that starts after this call. The scan's snapshot
-// holds every write committed before the call; the lookup holds every
-// write pending or committing at the call, and any made later. Checking the
-// current batches alone is not enough: a batch whose commit ends during the
-// scan would be in neither the scan's older snapshot nor the batches.
-func (w *writeBehind) snapshotView() func(bucket, key string) ([]byte, bool) {
+// Scan scans bucket in the store with the writes not yet committed laid
+// over it. The overlay holds every write pending or committing when Scan is
+// called, and any made later; the store's snapshot, taken after that, holds
+// every write committed before. Checking only the batches current at each
+// key is not enough: a batch whose commit ends during the scan would be in
+// neither the scan's older snapshot nor the batches.
+func (w *writeBehind) Scan(ctx context.Context, bucket string, fn func(key string, value []byte) error) error {
 	w.mu.Lock()
-	pending, flushing := w.pending, w.flushing
+	pending, flushing := w.pending[bucket], w.flushing[bucket]
 	w.mu.Unlock()
-	return func(bucket, key string) ([]byte, bool) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, m := range []map[string]map[string][]byte{w.pending, w.flushing, pending, flushing} {
-			if v, ok := m[bucket][key]; ok {
-				return v, true
+	return w.st.Scan(ctx, bucket, func(k string, v []byte) error {
+		w.mu.Lock() // pending may still be the map Put writes to
+		for _, m := range []map[string][]byte{w.pending[bucket], w.flushing[bucket], pending, flushing} {
+			if p, ok := m[k]; ok {
+				v = p
+				break
 			}
 		}
-		return nil, false
-	}
+		w.mu.Unlock()
+		return fn(k, v)
+	})
 }
 
 func (w *writeBehind) loop() {
