@@ -37,25 +37,25 @@ func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), hsetArgs(entries)...).Err())
+}
+
+// hsetArgs lays entries out as HSET's field, value pairs.
+func hsetArgs(entries []KV) []any {
 	args := make([]any, 0, 2*len(entries))
 	for _, e := range entries {
 		args = append(args, e.Key, e.Value)
 	}
-	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), args...).Err())
+	return args
 }
 
 // PutAll writes every bucket's hash in one MULTI/EXEC transaction.
 func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for bucket, kvs := range entries {
-			if len(kvs) == 0 {
-				continue
+			if len(kvs) > 0 {
+				p.HSet(ctx, r.key(bucket), hsetArgs(kvs)...)
 			}
-			args := make([]any, 0, 2*len(kvs))
-			for _, e := range kvs {
-				args = append(args, e.Key, e.Value)
-			}
-			p.HSet(ctx, r.key(bucket), args...)
 		}
 		return nil
 	})
