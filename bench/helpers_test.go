@@ -5,16 +5,15 @@ package bench
 
 import (
 	"context"
-	"io"
-	"net/http"
+	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/selfheal/selfheal/bench/simplest/loop"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -33,39 +32,11 @@ func buildPackage(b *testing.B, dir, pkg, name string) string {
 	return out
 }
 
-// load sends requests from conc workers for d and returns the number of
-// requests answered with 200 and a body containing want, and the failures.
-// next returns the request URL for a worker's i-th request.
+// load runs the simplest probe loop (package loop) in this process for d.
 func load(conc int, d time.Duration, next func(worker, i int) string, want string, fresh bool) (ok, failed int64) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableKeepAlives: fresh, DisableCompression: true}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var okN, failN atomic.Int64
-	var wg sync.WaitGroup
-	for w := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				resp, err := client.Get(next(w, i))
-				if err != nil {
-					failN.Add(1)
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 && strings.Contains(string(body), want) {
-					okN.Add(1)
-				} else {
-					failN.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return okN.Load(), failN.Load()
+	return loop.Run(ctx, conc, next, want, fresh)
 }
 
 // rssMiB reads a process's peak resident set size (VmHWM) in MiB.
@@ -90,4 +61,28 @@ func startServer(b *testing.B, dir, addr, bin string, args ...string) *testutil.
 	p := testutil.Start(b, dir, bin, args...)
 	testutil.WaitPort(b, addr, p)
 	return p
+}
+
+// ratios divides a by b round by round.
+func ratios(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
+}
+
+// percents lists ratios as whole percentages.
+func percents(v []float64) string {
+	s := make([]string, len(v))
+	for i, r := range v {
+		s[i] = strconv.Itoa(int(math.Round(100*r))) + "%"
+	}
+	return strings.Join(s, " ")
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }

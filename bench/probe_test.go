@@ -2,14 +2,11 @@ package bench
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
-	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +24,7 @@ import (
 //
 // The same loop run inside the target's process is printed for reference:
 // there a probe's connect, request and answer are handed between goroutines
-// of one runtime, which no exporter can do, and it comes out 10-20% faster.
+// of one runtime, which no exporter can do.
 func BenchmarkProbeThroughput(b *testing.B) {
 	const conc = 50
 	dur := 3 * time.Second
@@ -126,28 +123,4 @@ func runLoop(b *testing.B, bin string, conc int, d time.Duration, target string)
 		b.Fatalf("probe loop printed %q: %v", out, err)
 	}
 	return ok, failed
-}
-
-// ratios divides a by b round by round.
-func ratios(a, b []float64) []float64 {
-	out := make([]float64, len(a))
-	for i := range a {
-		out[i] = a[i] / b[i]
-	}
-	return out
-}
-
-// percents lists ratios as whole percentages.
-func percents(v []float64) string {
-	s := make([]string, len(v))
-	for i, r := range v {
-		s[i] = strconv.Itoa(int(math.Round(100*r))) + "%"
-	}
-	return strings.Join(s, " ")
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
