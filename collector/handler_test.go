@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,7 +10,9 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/selfheal/selfheal/internal/testutil"
 )
 
 func newTestExporter(t *testing.T, yml string) (*Exporter, *prometheus.Registry) {
@@ -26,14 +27,7 @@ func newTestExporter(t *testing.T, yml string) (*Exporter, *prometheus.Registry)
 
 func get(t *testing.T, h http.Handler, path string, header ...string) (int, string) {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	b, _ := io.ReadAll(rec.Body)
-	return rec.Code, string(b)
+	return testutil.Serve(t, h, "GET", path, "", header...)
 }
 
 func TestProbeHandler(t *testing.T) {
@@ -71,13 +65,13 @@ modules:
 			t.Errorf("%s: got %d %q, want 400 with %q", tc.path, code, body, tc.want)
 		}
 	}
-	if v := testutil.ToFloat64(exp.unknownModule); v != 1 {
+	if v := promtest.ToFloat64(exp.unknownModule); v != 1 {
 		t.Errorf("unknown module counter = %v", v)
 	}
-	if n, _ := testutil.GatherAndCount(reg, "selfheal_exporter_probes_total"); n == 0 {
+	if n, _ := promtest.GatherAndCount(reg, "selfheal_exporter_probes_total"); n == 0 {
 		t.Error("probes_total not exported")
 	}
-	if v := testutil.ToFloat64(exp.probes.WithLabelValues("http", "failure")); v != 1 {
+	if v := promtest.ToFloat64(exp.probes.WithLabelValues("http", "failure")); v != 1 {
 		t.Errorf("http failures = %v, want 1", v)
 	}
 

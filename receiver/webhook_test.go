@@ -1,7 +1,6 @@
 package receiver
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/go-kit/log"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/selfheal/selfheal/internal/testutil"
 )
 
 const sampleWebhook = `{
@@ -36,14 +37,7 @@ const sampleWebhook = `{
 
 func post(t *testing.T, h http.Handler, body string, header ...string) (int, string) {
 	t.Helper()
-	req := httptest.NewRequest("POST", "/webhook", strings.NewReader(body))
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	b, _ := io.ReadAll(rec.Body)
-	return rec.Code, string(b)
+	return testutil.Serve(t, h, "POST", "/webhook", body, header...)
 }
 
 func TestWebhookHandler(t *testing.T) {
