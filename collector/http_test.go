@@ -234,3 +234,39 @@ func TestHTTPProberChunkedAndHEAD(t *testing.T) {
 		t.Fatalf("HTTP/1.0 body until close: %v", got)
 	}
 }
+
+// TestHTTPProberClosesWithReset checks that a finished probe aborts its
+// connection rather than closing it in order: the target sees a reset, so
+// it keeps no TIME_WAIT or FIN_WAIT socket per probe. The target here
+// answers and then keeps reading, which an orderly close would end with EOF.
+func TestHTTPProberClosesWithReset(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	afterAnswer := make(chan error, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			afterAnswer <- err
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 4096)
+		if _, err := conn.Read(buf); err != nil { // the request
+			afterAnswer <- err
+			return
+		}
+		_, _ = conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(buf)
+		afterAnswer <- err
+	}()
+	if ok, got := probe(t, mustModule(t, `{prober: http}`), "http://"+l.Addr().String()+"/ok"); !ok {
+		t.Fatalf("probe failed: %v", got)
+	}
+	if err := <-afterAnswer; err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("target's read after the answer: %v, want a connection reset", err)
+	}
+}
