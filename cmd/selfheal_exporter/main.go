@@ -38,6 +38,8 @@ func main() {
 		_, err := collector.LoadConfig(path)
 		return err
 	})
+	// A probe's garbage is a few KiB that dies at once.
+	serve.TuneGC(400)
 	opts := options{configFile: *configFile, timeoutOffset: *timeoutOffset, concurrency: *concurrency,
 		storagePath: *storagePath, redisURL: *redisURL, snapshotEvery: *snapshotEvery}
 	if err := run(opts, webFlags, logger); err != nil {

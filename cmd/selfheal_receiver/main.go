@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -55,10 +54,8 @@ func main() {
 	})
 	// The receiver's heap is small (the journal lives in the store) while
 	// every hook is a fork: collecting less often leaves the CPU to the
-	// hooks. GOGC in the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	// hooks.
+	serve.TuneGC(400)
 	if err := run(o, webFlags, logger); err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
