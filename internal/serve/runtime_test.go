@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -20,5 +21,23 @@ func TestTuneGC(t *testing.T) {
 	TuneGC(400)
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GOGC=50 in the environment: TuneGC changed the percent to %d", got)
+	}
+}
+
+func TestAddProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(before)
+
+	t.Setenv("GOMAXPROCS", "")
+	AddProcs(3)
+	if got := runtime.GOMAXPROCS(0); got != before+3 {
+		t.Errorf("GOMAXPROCS unset: %d Ps, want %d", got, before+3)
+	}
+	runtime.GOMAXPROCS(before)
+
+	t.Setenv("GOMAXPROCS", "1")
+	AddProcs(3)
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS in the environment: AddProcs changed the Ps to %d", got)
 	}
 }
