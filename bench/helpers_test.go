@@ -86,3 +86,33 @@ func median(v []float64) float64 {
 	sort.Float64s(s)
 	return s[len(s)/2]
 }
+
+// stealMeter reports the share of CPU time the hypervisor gave to other
+// guests (steal, from /proc/stat) since it was made: on a virtual machine
+// the benchmarks' figures move with it, so each comparison prints it.
+func stealMeter() func() float64 {
+	read := func() (steal, total float64) {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0, 0
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+		for i := 1; i < len(f) && i <= 8; i++ {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			total += v
+			if i == 8 {
+				steal = v
+			}
+		}
+		return steal, total
+	}
+	s0, t0 := read()
+	return func() float64 {
+		s1, t1 := read()
+		if t1 <= t0 {
+			return 0
+		}
+		return 100 * (s1 - s0) / (t1 - t0)
+	}
+}

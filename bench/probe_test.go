@@ -62,6 +62,7 @@ func BenchmarkProbeThroughput(b *testing.B) {
 		}
 	}
 	runWrk(b, conc, time.Second, selfURL) // warm-up
+	steal := stealMeter()
 	// Five rounds. This machine's speed drifts by 10-20% from one run to the
 	// next, so each ratio is taken within a round, where the two sides ran
 	// back to back (which of them first alternates), and the median of the
@@ -106,6 +107,7 @@ func BenchmarkProbeThroughput(b *testing.B) {
 	fmt.Printf("  ratio vs blackbox_exporter: %.2fx (target >= 3x), rounds %s\n", median(vsBlack), percents(vsBlack))
 	fmt.Printf("  ratio vs simplest loop:     %.0f%% (target >= 80%%), rounds %s\n", 100*median(vsLoop), percents(vsLoop))
 	fmt.Printf("  selfheal_exporter peak RSS: %.0f MiB\n", rssMiB(ep.Cmd.Process.Pid))
+	fmt.Printf("  CPU steal during the rounds: %.1f%% of CPU time\n", steal())
 	b.ReportMetric(median(selfs), "probes/s")
 	b.ReportMetric(median(vsBlack), "x_blackbox")
 	b.ReportMetric(median(vsLoop), "x_simplest")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -93,8 +94,10 @@ func healed(b *testing.B, addr string) int {
 
 // BenchmarkReceiver: batches of 10 unique alerts at 10 connections, each
 // alert healed by exec /bin/true, against the simplest synchronous receiver
-// (simplest/receiver, a process of its own like selfheal_receiver) in the
-// same run; then start latency below saturation, then the same
+// (simplest/receiver, a process of its own like selfheal_receiver, with Go's
+// defaults) in the same run, and for reference the same program at the
+// GOMAXPROCS selfheal_receiver gives itself; then start latency below
+// saturation, then the same
 // alerts re-sent. Targets: at least the simplest receiver's alerts/s with
 // the journal on; p99 receipt to action start under 20 ms below
 // saturation; re-sends at least 20,000 alerts/s accepted, none run again.
@@ -116,21 +119,32 @@ rules:
 		"--remediation.workers", "16", "--remediation.queue-size", "100000", "--log.level", "warn")
 	url := "http://" + addr + "/webhook"
 
+	simpleBin := buildPackage(b, dir, "./simplest/receiver", "simplest_receiver")
 	simpleAddr := testutil.Addr(testutil.FreePort(b))
-	startServer(b, dir, simpleAddr, buildPackage(b, dir, "./simplest/receiver", "simplest_receiver"), "-listen", simpleAddr)
+	startServer(b, dir, simpleAddr, simpleBin, "-listen", simpleAddr)
 	simple := "http://" + simpleAddr + "/"
+	// For reference, not for the target: the simplest receiver with the
+	// GOMAXPROCS selfheal_receiver gives itself (serve.AddProcs: one P per
+	// CPU plus one per worker), which speeds any receiver that forks.
+	procs := runtime.GOMAXPROCS(0) + 16
+	sameAddr := testutil.Addr(testutil.FreePort(b))
+	startServer(b, dir, sameAddr, "/usr/bin/env", "GOMAXPROCS="+strconv.Itoa(procs), simpleBin, "-listen", sameAddr)
+	same := "http://" + sameAddr + "/"
 	// Five rounds with fresh alerts, the two receivers back to back in each
 	// (which first alternates); the ratio is the median of the per-round
 	// ratios, since this machine's speed drifts by 20% and more between
 	// runs.
 	const rounds = 5
-	var simpleRates, selfRates []float64
-	var simpleFail, fail int64
+	steal := stealMeter()
+	var simpleRates, sameRates, selfRates []float64
+	var simpleFail, sameFail, fail int64
 	var bodies [][]byte
 	done := 0
 	measureSimple := func(r int) {
 		st, sf := send(simple, batches(n, fmt.Sprintf("s%d", r)), conc, 0)
 		simpleRates, simpleFail = append(simpleRates, float64(n*10)/st.Seconds()), simpleFail+sf
+		st, sf = send(same, batches(n, fmt.Sprintf("m%d", r)), conc, 0)
+		sameRates, sameFail = append(sameRates, float64(n*10)/st.Seconds()), sameFail+sf
 	}
 	measureSelf := func(r int) {
 		bodies = batches(n, fmt.Sprintf("a%d", r))
@@ -154,7 +168,8 @@ rules:
 			measureSimple(r)
 		}
 	}
-	vsSimple := ratios(selfRates, simpleRates)
+	roundsSteal := steal()
+	vsSimple, vsSame := ratios(selfRates, simpleRates), ratios(selfRates, sameRates)
 	simpleRate, selfRate := median(simpleRates), median(selfRates)
 	start := time.Now()
 
@@ -195,6 +210,9 @@ rules:
 	fmt.Printf("  simplest synchronous receiver: %6.0f alerts/s (%d failed)\n", simpleRate, simpleFail)
 	fmt.Printf("  selfheal_receiver (journal on): %6.0f alerts/s healed (%d failed webhooks)\n", selfRate, fail)
 	fmt.Printf("  ratio: %.2fx (target >= 1x), rounds %s\n", median(vsSimple), percents(vsSimple))
+	fmt.Printf("  (the simplest receiver at GOMAXPROCS=%d: %.0f alerts/s, %d failed; selfheal_receiver is %.2fx of it, rounds %s)\n",
+		procs, median(sameRates), sameFail, median(vsSame), percents(vsSame))
+	fmt.Printf("  CPU steal during the rounds: %.1f%% of CPU time, during the whole benchmark: %.1f%%\n", roundsSteal, steal())
 	fmt.Printf("  receipt to action start at %.0f alerts/s: p50 %v, p99 %v, max %v over %d remediations (target p99 < 20ms)\n",
 		simpleRate/2, p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), delays[len(delays)-1].Round(10*time.Microsecond), len(delays))
 	fmt.Printf("  re-sent: %.0f alerts/s accepted (%d failed), %d actions run again (target >= 20,000/s, 0)\n", float64(n*10)/dupTime.Seconds(), dupFail, after-before)
