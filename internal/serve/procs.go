@@ -18,8 +18,8 @@ import (
 //
 // Measured on 2 CPUs with 16 workers in alternating rounds (medians): 10-24%
 // more alerts healed per second, and a p99 from receipt to action start of
-// 8-10 ms instead of 31-36 ms at 900 alerts/s. 6, 10, 18 and 34 Ps gave the
-// same throughput within 5%, so one per worker is generous, not tuned.
+// 8-11 ms instead of 31-36 ms at 900 alerts/s. 6, 10, 18 and 34 Ps gave the
+// same throughput within 7%, so one per worker is generous, not tuned.
 // Waiting for hooks on a pidfd in the runtime's poller instead of a
 // blocking wait4 did not help (0.98x), so the forks are what held the Ps.
 func AddProcs(extra int) {
