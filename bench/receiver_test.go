@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -124,9 +124,9 @@ rules:
 	startServer(b, dir, simpleAddr, simpleBin, "-listen", simpleAddr)
 	simple := "http://" + simpleAddr + "/"
 	// For reference, not for the target: the simplest receiver with the
-	// GOMAXPROCS selfheal_receiver gives itself (serve.AddProcs: one P per
-	// CPU plus one per worker), which speeds any receiver that forks.
-	procs := runtime.GOMAXPROCS(0) + 16
+	// GOMAXPROCS selfheal_receiver gives itself (serve.ProcsForHooks),
+	// which speeds any receiver that forks.
+	procs := serve.ProcsForHooks(16)
 	sameAddr := testutil.Addr(testutil.FreePort(b))
 	startServer(b, dir, sameAddr, "/usr/bin/env", "GOMAXPROCS="+strconv.Itoa(procs), simpleBin, "-listen", sameAddr)
 	same := "http://" + sameAddr + "/"

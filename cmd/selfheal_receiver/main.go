@@ -56,7 +56,7 @@ func main() {
 	// every hook is a fork: collecting less often leaves the CPU to the
 	// hooks.
 	serve.TuneGC(400)
-	serve.AddProcs(o.workers)
+	serve.SetProcsForHooks(o.workers)
 	if err := run(o, webFlags, logger); err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)

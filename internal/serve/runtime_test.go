@@ -24,20 +24,26 @@ func TestTuneGC(t *testing.T) {
 	}
 }
 
-func TestAddProcs(t *testing.T) {
+func TestProcsForHooks(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(before)
+	runtime.GOMAXPROCS(2)
+	for workers, want := range map[int]int{0: 2, 3: 5, 16: 18, -1: 2} {
+		if got := ProcsForHooks(workers); got != want {
+			t.Errorf("2 Ps, %d workers: %d Ps, want %d", workers, got, want)
+		}
+	}
 
 	t.Setenv("GOMAXPROCS", "")
-	AddProcs(3)
-	if got := runtime.GOMAXPROCS(0); got != before+3 {
-		t.Errorf("GOMAXPROCS unset: %d Ps, want %d", got, before+3)
+	SetProcsForHooks(16)
+	if got := runtime.GOMAXPROCS(0); got != 18 {
+		t.Errorf("GOMAXPROCS unset: %d Ps, want 18", got)
 	}
-	runtime.GOMAXPROCS(before)
 
+	runtime.GOMAXPROCS(2)
 	t.Setenv("GOMAXPROCS", "1")
-	AddProcs(3)
-	if got := runtime.GOMAXPROCS(0); got != before {
-		t.Errorf("GOMAXPROCS in the environment: AddProcs changed the Ps to %d", got)
+	SetProcsForHooks(16)
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Errorf("GOMAXPROCS in the environment: SetProcsForHooks changed the Ps to %d", got)
 	}
 }
