@@ -106,11 +106,7 @@ demo: deps
 	@cd e2e && SELFHEAL_DEMO=1 ../.build/e2e.test -test.run '^TestDemo$$' -test.timeout 0
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; fn=$${t#*:}; echo ">> fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./$$pkg >/dev/null || \
-		{ $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime 1s ./$$pkg; exit 1; }; \
-	done
+	@scripts/fuzz.sh $(GO) $(FUZZTIME) $(FUZZ_TARGETS)
 
 bench: bench-deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
