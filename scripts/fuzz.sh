@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # fuzz.sh GO FUZZTIME pkg:FuzzName...
 #
-# Runs each fuzz target for FUZZTIME. A finding fails the run: Go writes the
-# failing input to <pkg>/testdata/fuzz/<FuzzName>/, and this script then
-# replays it with its output. Go's fuzzing engine also fails now and then
+# Runs each fuzz target for FUZZTIME. A finding fails the run with the
+# engine's output (Go writes the failing input to
+# <pkg>/testdata/fuzz/<FuzzName>/); so does any failure this script does not
+# recognise. Go's fuzzing engine also fails now and then
 # at the end of -fuzztime with a bare "context deadline exceeded" and no
 # input written (golang/go#51484); then the target's corpus is replayed as
 # a plain test, and only a failure of that replay fails the run.

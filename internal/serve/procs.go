@@ -21,8 +21,8 @@ import (
 // alerts/s. Fewer extra Ps spend less CPU in the scheduler's search for
 // work: 6 Ps healed 3-5% more alerts than 18 with 5-11% less CPU per alert
 // in the receiver (4 Ps 2-6% fewer than 6, 9 as many), but its p99 start
-// delay was 8.7-16.9 ms in three rounds against 7.5-11.8 ms at 18, and one
-// benchmark run at 6 Ps gave 55.8 ms. Latency is what a receiver is for, so
+// delay was 8.7-16.9 ms in three rounds against 7.5-11.8 ms at 18, and of
+// two benchmark runs at 6 Ps one gave 55.8 ms (the other 10.4 ms). Latency is what a receiver is for, so
 // one P per worker stays. Waiting for hooks on a pidfd in the runtime's
 // poller instead of a blocking wait4 did not help (0.98x), so the forks are
 // what held the Ps.
