@@ -19,9 +19,10 @@ import (
 // the child's own. Cmd opens /dev/null afresh for every nil stream, puts
 // both ends of its pipes in the poller, starts a goroutine to watch the
 // context and resolves the program on PATH each time; here stdin is one
-// /dev/null shared by every hook, only the pipe's read end is polled, the
-// timeout and cancellation are timers, and a program named by path is not
-// looked up.
+// /dev/null shared by every hook, the pipe is read by the waiting worker
+// once the hook has exited unless it runs long (hookOutput), the timeout
+// and cancellation are timers, and a program named by path is not looked
+// up.
 // The semantics are Cmd's: argv without a shell, output captured through a
 // pipe up to maxOutput, the process group killed on timeout, and a grace
 // period (outputGrace) for descendants that keep the pipe open after the
@@ -54,18 +55,17 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	if err != nil {
 		return -1, "", fmt.Errorf("opening %s: %w", os.DevNull, err)
 	}
-	// The output pipe's read end joins the poller; the write end is only
-	// handed to the hook, so it stays a bare descriptor.
+	// The write end is only handed to the hook, so it stays a blocking,
+	// bare descriptor; the read end is non-blocking for hookOutput.
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
 	}
-	if err := syscall.SetNonblock(p[0], true); err != nil {
+	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), syscall.F_SETFL, syscall.O_NONBLOCK); e != 0 {
 		syscall.Close(p[0])
 		syscall.Close(p[1])
-		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
+		return -1, "", fmt.Errorf("creating the output pipe: %w", e)
 	}
-	r := os.NewFile(uintptr(p[0]), "hook output")
 	// The hook gets its own process group so that a timeout kills its
 	// children too (docker, ssh must not outlive it). If the receiver dies,
 	// the kernel kills the hook (Pdeathsig): a remediation journaled
@@ -76,15 +76,11 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	})
 	syscall.Close(p[1])
 	if err != nil {
-		r.Close()
+		syscall.Close(p[0])
 		return -1, "", &os.PathError{Op: "fork/exec", Path: prog, Err: err}
 	}
-	out := &limitedBuffer{max: maxOutput}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		out.readFrom(r)
-	}()
+	out := newHookOutput(p[0])
+	drain := time.AfterFunc(drainAfter, out.startReader)
 
 	// The first of the timeout and the cancellation kills the group; once
 	// Wait has reaped the hook neither may, since its pid may be reused.
@@ -106,14 +102,8 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	timer.Stop()
 	stop()
 
-	grace := time.NewTimer(outputGrace)
-	select {
-	case <-copied:
-	case <-grace.C:
-	}
-	grace.Stop()
-	r.Close()
-	<-copied
+	drain.Stop()
+	output := out.finish(outputGrace)
 
 	code := -1
 	if werr == nil && ws.Exited() {
@@ -121,15 +111,15 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	}
 	switch {
 	case why != nil:
-		return code, out.String(), why
+		return code, output, why
 	case werr != nil:
-		return code, out.String(), fmt.Errorf("waiting for the hook: %w", werr)
+		return code, output, fmt.Errorf("waiting for the hook: %w", werr)
 	case ws.Signaled():
-		return code, out.String(), errors.New("signal: " + ws.Signal().String())
+		return code, output, errors.New("signal: " + ws.Signal().String())
 	case code != 0:
-		return code, out.String(), errors.New("exit status " + strconv.Itoa(code))
+		return code, output, errors.New("exit status " + strconv.Itoa(code))
 	}
-	return code, out.String(), nil
+	return code, output, nil
 }
 
 // wait4 reaps pid, retrying when a signal interrupts the wait.
