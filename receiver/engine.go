@@ -484,7 +484,13 @@ func (e *Engine) finish(t *task, result, reason string) {
 }
 
 func (e *Engine) ruleSem(r *Rule) chan struct{} {
-	key := r.Name + "/" + strconv.Itoa(r.Concurrency)
+	key := r.semKey
+	if key == "" { // a rule not built by LoadConfig
+		key = r.Name + "/" + strconv.Itoa(r.Concurrency)
+	}
+	if v, ok := e.ruleSems.Load(key); ok {
+		return v.(chan struct{})
+	}
 	v, _ := e.ruleSems.LoadOrStore(key, make(chan struct{}, r.Concurrency))
 	return v.(chan struct{})
 }
