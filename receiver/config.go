@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,9 +51,6 @@ type Rule struct {
 	required map[string]*regexp.Regexp
 	actions  []Action
 	member   *tmpl
-	// semKey names the rule's concurrency bound; a reload that keeps both
-	// name and bound keeps the semaphore and what holds it.
-	semKey string
 }
 
 // Pool limits the blast radius of a rule that takes members out of a load
@@ -188,7 +184,6 @@ func (r *Rule) validate(p []string, dir string) error {
 	if r.Concurrency == 0 {
 		r.Concurrency = DefaultConcurrency
 	}
-	r.semKey = r.Name + "/" + strconv.Itoa(r.Concurrency)
 	if len(r.Actions) == 0 {
 		return yamlconf.Errorf(append(p, "actions"), "a rule needs at least one action")
 	}

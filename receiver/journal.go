@@ -72,8 +72,8 @@ type Journal struct {
 // little (at most this much of attempt counts and results; the entries then
 // read "interrupted", and nothing accepted is forgotten or run twice). With
 // 800 webhooks of 10 alerts each healed by /bin/true, 100 ms took 418
-// fsyncs and 12,647 page writes where 10 ms took 604 and 14,250; 1 s saved
-// nothing more, since the webhooks' own commits are then most of them.
+// fsyncs and 12,647 page writes where 10 ms took 604 and 14,250; 1 s used
+// the same receiver CPU per alert as 100 ms (178 µs) in one A/B run.
 const flushEvery = 100 * time.Millisecond
 
 // NewJournal returns a journal that forgets entries older than retention.

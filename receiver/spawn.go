@@ -61,10 +61,10 @@ func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (in
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
 	}
-	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), syscall.F_SETFL, syscall.O_NONBLOCK); e != 0 {
+	if err := syscall.SetNonblock(p[0], true); err != nil {
 		syscall.Close(p[0])
 		syscall.Close(p[1])
-		return -1, "", fmt.Errorf("creating the output pipe: %w", e)
+		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
 	}
 	// The hook gets its own process group so that a timeout kills its
 	// children too (docker, ssh must not outlive it). If the receiver dies,
