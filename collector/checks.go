@@ -1,17 +1,14 @@
 package collector
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
+	"github.com/selfheal/selfheal/internal/promtext"
+	"github.com/selfheal/selfheal/prober"
 )
 
 // DefaultConcurrency bounds how many static targets are probed at once.
@@ -21,7 +18,7 @@ const DefaultConcurrency = 512
 type checkResult struct {
 	check  *Check
 	target *Target
-	res    Result
+	res    prober.Result
 	ok     bool
 }
 
@@ -53,9 +50,9 @@ func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Lo
 			for i := range next {
 				r := &results[i]
 				m := conf.Modules[r.check.Module]
-				r.ok = Run(ctx, r.target.Target, m, &r.res, log.With(logger, "check", r.check.Name, "target", r.target.Target))
+				r.ok = prober.Run(ctx, r.target.Target, m, &r.res, log.With(logger, "check", r.check.Name, "target", r.target.Target))
 				if r.check.HealthMetric != "" {
-					r.res.Set(r.check.HealthMetric, "Whether the target answered its health check (1) or not (0), from selfheal_exporter check "+r.check.Name+".", boolFloat(r.ok))
+					r.res.Set(r.check.HealthMetric, "Whether the target answered its health check (1) or not (0), from selfheal_exporter check "+r.check.Name+".", promtext.BoolFloat(r.ok))
 				}
 				e.countProbe(m.Prober, r.ok)
 			}
@@ -92,7 +89,7 @@ func (c checksCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, l := range c.labelNames {
 			values = append(values, r.target.Labels[l])
 		}
-		collectResult(ch, &r.res, names, values, descs)
+		r.res.Collect(ch, names, values, descs)
 	}
 	if c.withSummary {
 		ch <- prometheus.MustNewConstMetric(
@@ -102,66 +99,4 @@ func (c checksCollector) Collect(ch chan<- prometheus.Metric) {
 			prometheus.NewDesc("selfheal_checks_targets", "Number of static check targets probed in this scrape.", nil, nil),
 			prometheus.GaugeValue, float64(len(c.results)))
 	}
-}
-
-// MetricsHandler serves /metrics: the exporter's own metrics from base, and
-// a fresh round of static checks, bounded by the scrape's timeout less offset
-// so that the scrape is answered before Prometheus gives up on it.
-type MetricsHandler struct {
-	Exporter      *Exporter
-	Base          prometheus.Gatherer
-	Concurrency   int
-	TimeoutOffset time.Duration
-	Logger        log.Logger
-	// Extra collectors gathered on every scrape.
-	Extra []prometheus.Collector
-	// Text writers append families of their own after the gathered ones;
-	// for series too many to go through a registry (per-agent heartbeats).
-	// Their metric names must not appear in the registry.
-	Text []TextWriter
-}
-
-// TextWriter writes metric families in the text exposition format.
-type TextWriter interface {
-	WriteText(w io.Writer) error
-}
-
-func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if t, ok := scrapeBudget(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), h.TimeoutOffset); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	start := time.Now()
-	results := h.Exporter.RunChecks(ctx, h.Concurrency, h.Logger)
-	conf := h.Exporter.Config()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(checksCollector{results: results, labelNames: conf.TargetLabelNames(), duration: time.Since(start), withSummary: true})
-	for _, c := range h.Extra {
-		reg.MustRegister(c)
-	}
-	mfs, err := prometheus.Gatherers{h.Base, reg}.Gather()
-	if err != nil {
-		// As promhttp's ContinueOnError: serve what was gathered, log the rest.
-		level.Error(h.Logger).Log("msg", "Error gathering metrics", "err", err)
-	}
-	// Always the text format, uncompressed: with a large fleet the body is
-	// tens of MiB, and compressing it would cost more than the scrape.
-	w.Header().Set("Content-Type", textContentType)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			level.Error(h.Logger).Log("msg", "Error encoding metrics", "err", err)
-			return
-		}
-	}
-	for _, tw := range h.Text {
-		if err := tw.WriteText(bw); err != nil {
-			level.Debug(h.Logger).Log("msg", "Error writing metrics", "err", err)
-			return
-		}
-	}
-	_ = bw.Flush()
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/prober"
 )
 
 // TestBrokenConfigs checks the exact error of every broken fixture: each
@@ -59,7 +62,7 @@ func TestExampleConfigAndDefaults(t *testing.T) {
 		t.Errorf("target label union = %v", got)
 	}
 	ks := c.Modules["key_service"]
-	if ks.HTTP.Method != "GET" || ks.HTTP.BodySizeLimit != DefaultBodySizeLimit || !ks.HTTP.HTTPClientConfig.FollowRedirects {
+	if ks.HTTP.Method != "GET" || ks.HTTP.BodySizeLimit != prober.DefaultBodySizeLimit || !ks.HTTP.HTTPClientConfig.FollowRedirects {
 		t.Errorf("http defaults not applied: %+v", ks.HTTP)
 	}
 	if ks.Timeout.Duration != 5*time.Second {
@@ -73,7 +76,7 @@ func TestExampleConfigAndDefaults(t *testing.T) {
 func TestModuleDefaultsAndRelativePaths(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yml")
-	writeFile(t, path, `
+	testutil.WriteFile(t, filepath.Dir(path), filepath.Base(path), `
 modules:
   plain_http: {prober: http}
   redis: {prober: redis, redis: {password_file: secrets/redis.pass}}
@@ -82,7 +85,7 @@ modules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := c.Modules["plain_http"]; m.HTTP == nil || m.HTTP.Method != "GET" || m.Timeout.Duration != DefaultTimeout {
+	if m := c.Modules["plain_http"]; m.HTTP == nil || m.HTTP.Method != "GET" || m.Timeout.Duration != prober.DefaultTimeout {
 		t.Errorf("module without an http section lacks defaults: %+v", m)
 	}
 	if got, want := c.Modules["redis"].Redis.PasswordFile, filepath.Join(dir, "secrets/redis.pass"); got != want {

@@ -4,8 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/selfheal/selfheal/internal/yamlconf"
+	"github.com/selfheal/selfheal/prober"
 )
 
 // Exporter holds the running configuration and the exporter's own metrics.
@@ -35,7 +34,7 @@ func NewExporter(c *Config, reg prometheus.Registerer) *Exporter {
 			Help: "Probe requests refused with 400, by reason.",
 		}, []string{"reason"}),
 	}
-	for p := range Probers {
+	for p := range prober.Probers {
 		for _, r := range []string{"success", "failure"} {
 			e.probes.WithLabelValues(p, r)
 		}
@@ -50,20 +49,6 @@ func (e *Exporter) Config() *Config { return e.conf.Load() }
 
 // SetConfig swaps in a new, already validated configuration.
 func (e *Exporter) SetConfig(c *Config) { e.conf.Store(c) }
-
-// prepare builds what a configuration needs before it may serve (the http
-// modules' clients, which read CA and certificate files), so that a reload
-// fails early instead of every probe failing later.
-func (c *Config) prepare() error {
-	for name, m := range c.Modules {
-		if m.HTTP != nil {
-			if _, err := m.HTTP.client(); err != nil {
-				return &yamlconf.FieldError{Path: []string{"modules", name, "http"}, Msg: err.Error()}
-			}
-		}
-	}
-	return nil
-}
 
 func (e *Exporter) countProbe(prober string, ok bool) {
 	r := "failure"

@@ -13,6 +13,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/prober"
 )
 
 func newTestExporter(t *testing.T, yml string) (*Exporter, *prometheus.Registry) {
@@ -31,7 +32,7 @@ func get(t *testing.T, h http.Handler, path string, header ...string) (int, stri
 }
 
 func TestProbeHandler(t *testing.T) {
-	target := httptest.NewServer(testMux())
+	target := httptest.NewServer(testutil.TargetMux())
 	defer target.Close()
 	exp, reg := newTestExporter(t, `
 modules:
@@ -84,7 +85,7 @@ modules:
 }
 
 func TestProbeHandlerDebug(t *testing.T) {
-	target := httptest.NewServer(testMux())
+	target := httptest.NewServer(testutil.TargetMux())
 	defer target.Close()
 	exp, _ := newTestExporter(t, `modules: {key_service: {prober: http, http: {fail_if_body_not_matches_regexp: ['operational']}}}`)
 	h := &ProbeHandler{Exporter: exp, Logger: log.NewNopLogger()}
@@ -110,18 +111,18 @@ func TestProbeTimeout(t *testing.T) {
 		{5 * time.Second, "3", 2500 * time.Millisecond},
 		{5 * time.Second, "0.4", 200 * time.Millisecond}, // offset larger than the timeout: half of it
 		{5 * time.Second, "garbage", 5 * time.Second},
-		{0, "", DefaultTimeout},
+		{0, "", prober.DefaultTimeout},
 	} {
-		if got := ProbeTimeout(tc.module, tc.header, 500*time.Millisecond); got != tc.want {
-			t.Errorf("ProbeTimeout(%v, %q) = %v, want %v", tc.module, tc.header, got, tc.want)
+		if got := prober.ProbeTimeout(tc.module, tc.header, 500*time.Millisecond); got != tc.want {
+			t.Errorf("prober.ProbeTimeout(%v, %q) = %v, want %v", tc.module, tc.header, got, tc.want)
 		}
 	}
 }
 
 func TestMetricsHandlerStaticChecks(t *testing.T) {
-	up := httptest.NewServer(testMux())
+	up := httptest.NewServer(testutil.TargetMux())
 	defer up.Close()
-	down := closedPort(t)
+	down := testutil.ClosedPort(t)
 	exp, reg := newTestExporter(t, `
 modules:
   ic_server: {prober: http, timeout: 2s}
@@ -167,7 +168,7 @@ checks:
 // TestMetricsHandlerBoundedByScrapeTimeout: targets that never answer must
 // not hold the scrape past the scrape timeout less the offset.
 func TestMetricsHandlerBoundedByScrapeTimeout(t *testing.T) {
-	slow := httptest.NewServer(testMux())
+	slow := httptest.NewServer(testutil.TargetMux())
 	defer slow.Close()
 	yml := "modules: {slow: {prober: http, timeout: 60s}}\nchecks:\n  - name: slow\n    module: slow\n    targets:\n"
 	for i := range 20 {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v2"
 )
 
 type ruleFile struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/selfheal/selfheal/collector"
+	"github.com/selfheal/selfheal/heartbeat"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 )
@@ -73,15 +74,15 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	level.Info(logger).Log("msg", "Agent store", "store", store.Describe(o.storagePath, o.redisURL))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tracker, err := collector.NewTracker(ctx, conf, st, o.redisURL != "", time.Now, log.With(logger, "component", "agents"))
+	tracker, err := heartbeat.NewTracker(ctx, conf.Agents, st, o.redisURL != "", time.Now, log.With(logger, "component", "agents"))
 	if err != nil {
 		return err
 	}
 	snapshots := make(chan struct{})
 	go func() { tracker.RunSnapshots(ctx, o.snapshotEvery); close(snapshots) }()
 	defer func() { cancel(); <-snapshots }()
-	sources := collector.NewSources(tracker, log.With(logger, "component", "sources"))
-	sources.Start(ctx, conf)
+	sources := heartbeat.NewSources(tracker, log.With(logger, "component", "sources"))
+	sources.Start(ctx, conf.Agents)
 	defer sources.Stop()
 	reg := serve.NewRegistry("selfheal_exporter")
 	exp := collector.NewExporter(conf, reg)
@@ -91,8 +92,8 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 			return err
 		}
 		exp.SetConfig(c)
-		tracker.SetConfig(c)
-		sources.Start(ctx, c)
+		tracker.SetGroups(c.Agents)
+		sources.Start(ctx, c.Agents)
 		return nil
 	}, reg, logger)
 	if err := reloader.Reload(); err != nil {
@@ -106,7 +107,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
 		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}})
 	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: o.timeoutOffset})
-	(&collector.AgentsAPI{Tracker: tracker, Exporter: exp, Logger: logger}).Register(mux)
+	(&heartbeat.API{Tracker: tracker, AdminTokenFile: func() string { return exp.Config().API.AdminTokenFile }, Logger: logger}).Register(mux)
 	mux.Handle("/-/reload", reloader)
 	// Readiness does not follow the shared store: probes work without it,
 	// and a load balancer must not drop every replica when Redis blips.

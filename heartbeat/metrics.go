@@ -1,9 +1,10 @@
-package collector
+package heartbeat
 
 import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/selfheal/selfheal/internal/promtext"
 )
 
 // agentMetrics are the tracker's counters and gauges that live across
@@ -53,7 +54,7 @@ func (c trackerCollector) Collect(ch chan<- prometheus.Metric) {
 		m.snapshotTime.Collect(ch)
 		m.snapshotDuration.Collect(ch)
 	}
-	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, boolFloat(t.storeUp.Load()))
+	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, promtext.BoolFloat(t.storeUp.Load()))
 }
 
 // Stats is the summary GET /api/v1/stats returns, in the shape of

@@ -1,33 +1,25 @@
-package collector
+package prober
 
 import (
 	"context"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/go-kit/log"
-)
 
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/selfheal/selfheal/internal/yamlconf"
+)
 
 // mustModule parses one module from YAML, as the config file would.
 func mustModule(t testing.TB, yml string) *Module {
 	t.Helper()
-	c, err := ParseConfig([]byte("modules:\n  m: " + yml + "\n"))
-	if err != nil {
+	m := &Module{}
+	if err := yamlconf.UnmarshalStrict([]byte(yml), m); err != nil {
 		t.Fatalf("module %s: %v", yml, err)
 	}
-	return c.Modules["m"]
+	if err := m.Validate(); err != nil {
+		t.Fatalf("module %s: %v", yml, err)
+	}
+	return m
 }
 
 // probe runs one probe and returns its success and samples by name (with
@@ -45,16 +37,4 @@ func probe(t testing.TB, m *Module, target string) (bool, map[string]float64) {
 		got[k] = s.Value
 	}
 	return ok, got
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

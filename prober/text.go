@@ -1,12 +1,12 @@
-package collector
+package prober
 
 import (
 	"io"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/selfheal/selfheal/internal/promtext"
 )
 
 // The /probe endpoint is the exporter's hot path: Prometheus calls it once
@@ -41,7 +41,7 @@ func WriteText(w io.Writer, res *Result) error {
 			b = append(b, "# HELP "...)
 			b = append(b, s.Name...)
 			b = append(b, ' ')
-			b = appendEscaped(b, s.Help, false)
+			b = promtext.AppendEscaped(b, s.Help, false)
 			b = append(b, "\n# TYPE "...)
 			b = append(b, s.Name...)
 			b = append(b, " gauge\n"...)
@@ -56,68 +56,17 @@ func WriteText(w io.Writer, res *Result) error {
 				}
 				b = append(b, n...)
 				b = append(b, '=', '"')
-				b = appendEscaped(b, s.LabelValues[i], true)
+				b = promtext.AppendEscaped(b, s.LabelValues[i], true)
 				b = append(b, '"')
 			}
 			b = append(b, '}')
 		}
 		b = append(b, ' ')
-		b = appendFloat(b, s.Value)
+		b = promtext.AppendFloat(b, s.Value)
 		b = append(b, '\n')
 	}
 	_, err := w.Write(b)
 	*bp = b
 	textBufPool.Put(bp)
 	return err
-}
-
-// appendEscaped escapes backslashes and newlines (and double quotes in
-// label values), as the text format requires, copying clean runs whole.
-func appendEscaped(b []byte, s string, quote bool) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' && c != '\n' && (c != '"' || !quote) {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\n':
-			b = append(b, '\\', 'n')
-		default:
-			b = append(b, '\\', '"')
-		}
-		start = i + 1
-	}
-	return append(b, s[start:]...)
-}
-
-func appendFloat(b []byte, v float64) []byte {
-	switch {
-	case math.IsInf(v, 1):
-		return append(b, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Inf"...)
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}
-
-// appendUnixNano writes a Unix-nanosecond time as seconds with millisecond
-// precision ("1781856000.123") using integer arithmetic: formatting 100,000
-// timestamps as floats was a fifth of a large scrape.
-func appendUnixNano(b []byte, ns int64) []byte {
-	if ns < 0 {
-		return appendFloat(b, float64(ns)/1e9)
-	}
-	b = strconv.AppendInt(b, ns/1e9, 10)
-	ms := (ns % 1e9) / 1e6
-	if ms == 0 {
-		return b
-	}
-	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-	return b
 }

@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"strconv"
@@ -17,10 +17,10 @@ func parseSeconds(s string) (time.Duration, bool) {
 	return time.Duration(f * float64(time.Second)), true
 }
 
-// scrapeBudget is how long the exporter may take to answer a scrape whose
+// ScrapeBudget is how long the exporter may take to answer a scrape whose
 // X-Prometheus-Scrape-Timeout-Seconds is header: the timeout less offset, or
 // half of it when the offset would leave nothing.
-func scrapeBudget(header string, offset time.Duration) (time.Duration, bool) {
+func ScrapeBudget(header string, offset time.Duration) (time.Duration, bool) {
 	s, ok := parseSeconds(header)
 	if !ok {
 		return 0, false

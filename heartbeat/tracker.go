@@ -1,4 +1,7 @@
-package collector
+// Package heartbeat tracks agents by their heartbeats (states up, late,
+// stale, new and paused, with operator overrides), serves its REST API, reads
+// heartbeats agents write into Redis, and exports the fleet's metrics.
+package heartbeat
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/selfheal/selfheal/internal/promtext"
 	"github.com/selfheal/selfheal/internal/store"
 )
 
@@ -72,15 +76,15 @@ func newAgent(id string, rec agentRecord) *agent {
 func labelBlock(id string, r agentRecord) []byte {
 	b := make([]byte, 0, 64+len(id)+len(r.Group)+len(r.Env)+len(r.IP)+len(r.Service))
 	b = append(b, `{group="`...)
-	b = appendEscaped(b, r.Group, true)
+	b = promtext.AppendEscaped(b, r.Group, true)
 	b = append(b, `",agent="`...)
-	b = appendEscaped(b, id, true)
+	b = promtext.AppendEscaped(b, id, true)
 	b = append(b, `",agent_env="`...)
-	b = appendEscaped(b, r.Env, true)
+	b = promtext.AppendEscaped(b, r.Env, true)
 	b = append(b, `",agent_ip="`...)
-	b = appendEscaped(b, r.IP, true)
+	b = promtext.AppendEscaped(b, r.IP, true)
 	b = append(b, `",agent_service="`...)
-	b = appendEscaped(b, r.Service, true)
+	b = promtext.AppendEscaped(b, r.Service, true)
 	return append(b, `"} `...)
 }
 
@@ -125,7 +129,7 @@ var (
 type Tracker struct {
 	mu      sync.RWMutex
 	agents  map[string]*agent
-	groups  map[string]*AgentGroup
+	groups  map[string]*Group
 	order   []string // group names in config order
 	dirty   map[string]bool
 	started time.Time
@@ -144,7 +148,7 @@ type Tracker struct {
 
 // NewTracker loads the agents from st. shared says st is shared with other
 // replicas. now is the clock (time.Now outside tests).
-func NewTracker(ctx context.Context, conf *Config, st store.Store, shared bool, now func() time.Time, logger log.Logger) (*Tracker, error) {
+func NewTracker(ctx context.Context, groups []*Group, st store.Store, shared bool, now func() time.Time, logger log.Logger) (*Tracker, error) {
 	t := &Tracker{
 		agents:       map[string]*agent{},
 		dirty:        map[string]bool{},
@@ -156,7 +160,7 @@ func NewTracker(ctx context.Context, conf *Config, st store.Store, shared bool, 
 		metrics:      newAgentMetrics(),
 	}
 	t.started = now()
-	t.SetConfig(conf)
+	t.SetGroups(groups)
 	if err := t.load(ctx); err != nil {
 		if !shared {
 			return nil, err
@@ -170,13 +174,13 @@ func NewTracker(ctx context.Context, conf *Config, st store.Store, shared bool, 
 	return t, nil
 }
 
-// SetConfig applies a (re)loaded configuration: new groups, expected agents.
-func (t *Tracker) SetConfig(conf *Config) {
+// SetGroups applies a (re)loaded configuration: new groups, expected agents.
+func (t *Tracker) SetGroups(groups []*Group) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.groups = map[string]*AgentGroup{}
+	t.groups = map[string]*Group{}
 	t.order = t.order[:0]
-	for _, g := range conf.Agents {
+	for _, g := range groups {
 		t.groups[g.Group] = g
 		t.order = append(t.order, g.Group)
 	}
@@ -281,7 +285,7 @@ func (t *Tracker) beatAt(ctx context.Context, id string, hb Heartbeat, at time.T
 
 // record stores a heartbeat of id in group at time at. The agent's env, ip
 // and service are updated from hb where it gives them.
-func (t *Tracker) record(ctx context.Context, id string, group *AgentGroup, hb Heartbeat, at time.Time) error {
+func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartbeat, at time.Time) error {
 	t.mu.RLock()
 	var rec agentRecord
 	if a, ok := t.agents[id]; ok {
@@ -347,7 +351,7 @@ func reason(err error) string {
 }
 
 // groupForLocked finds the group a heartbeat belongs to.
-func (t *Tracker) groupForLocked(a *agent, named string) (*AgentGroup, error) {
+func (t *Tracker) groupForLocked(a *agent, named string) (*Group, error) {
 	if a != nil {
 		g, ok := t.groups[a.Group]
 		if !ok {
@@ -373,7 +377,7 @@ func (t *Tracker) groupForLocked(a *agent, named string) (*AgentGroup, error) {
 
 // Group returns the configured group of an agent id (for token checks
 // before anything is recorded) or of the named group.
-func (t *Tracker) Group(id, named string) (*AgentGroup, error) {
+func (t *Tracker) Group(id, named string) (*Group, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.groupForLocked(t.agents[id], named)
@@ -382,7 +386,7 @@ func (t *Tracker) Group(id, named string) (*AgentGroup, error) {
 // status computes an agent's state at now. An agent not heard from since
 // this process started gets interval + grace from the start before it
 // counts as stale, so a restart does not flag the whole fleet.
-func (t *Tracker) status(a *agent, g *AgentGroup, now time.Time) string {
+func (t *Tracker) status(a *agent, g *Group, now time.Time) string {
 	if a.override.active(now) {
 		if a.override.Healthy {
 			return StatePaused
@@ -455,7 +459,7 @@ func (t *Tracker) Agent(ctx context.Context, id string) (AgentView, bool) {
 	return t.view(a, g, now), true
 }
 
-func (t *Tracker) view(a *agent, g *AgentGroup, now time.Time) AgentView {
+func (t *Tracker) view(a *agent, g *Group, now time.Time) AgentView {
 	v := AgentView{ID: a.id, Group: a.Group, Env: a.Env, IP: a.IP, Service: a.Service, Status: t.status(a, g, now)}
 	if a.Last != 0 {
 		l := time.Unix(0, a.Last).UTC()

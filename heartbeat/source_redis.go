@@ -1,4 +1,4 @@
-package collector
+package heartbeat
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 	"github.com/redis/go-redis/v9"
+	"github.com/selfheal/selfheal/internal/secret"
 )
 
 // Sources polls the groups whose heartbeats agents already write into
@@ -51,7 +52,7 @@ func (c sourcesCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Start (re)starts one poller per group with a source, stopping the old ones.
-func (s *Sources) Start(ctx context.Context, conf *Config) {
+func (s *Sources) Start(ctx context.Context, groups []*Group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cancel != nil {
@@ -60,12 +61,12 @@ func (s *Sources) Start(ctx context.Context, conf *Config) {
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.up.Reset()
-	for _, g := range conf.Agents {
+	for _, g := range groups {
 		if g.Source == nil || g.Source.Redis == nil {
 			continue
 		}
 		s.wg.Add(1)
-		go func(g *AgentGroup) {
+		go func(g *Group) {
 			defer s.wg.Done()
 			s.poll(ctx, g)
 		}(g)
@@ -83,7 +84,7 @@ func (s *Sources) Stop() {
 	}
 }
 
-func (s *Sources) poll(ctx context.Context, g *AgentGroup) {
+func (s *Sources) poll(ctx context.Context, g *Group) {
 	src := g.Source.Redis
 	logger := log.With(s.logger, "group", g.Group)
 	client, err := newSourceClient(src)
@@ -116,7 +117,7 @@ func newSourceClient(src *RedisSource) (*redis.Client, error) {
 		return nil, err
 	}
 	if src.PasswordFile != "" {
-		pw, err := readSecretFile(src.PasswordFile)
+		pw, err := secret.ReadFile(src.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading password_file: %w", err)
 		}
@@ -144,7 +145,7 @@ type sourcedBeat struct {
 }
 
 // PollOnce reads the source once and records every valid heartbeat.
-func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *AgentGroup) error {
+func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *Group) error {
 	beats, invalid, err := readSource(ctx, client, g.Source.Redis)
 	if err != nil {
 		return err
@@ -242,7 +243,7 @@ func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]
 
 // sourced records a heartbeat read from a source at its own timestamp. The
 // source is authoritative for its group, so unknown ids join it.
-func (t *Tracker) sourced(ctx context.Context, id string, g *AgentGroup, hb Heartbeat, at time.Time) error {
+func (t *Tracker) sourced(ctx context.Context, id string, g *Group, hb Heartbeat, at time.Time) error {
 	if now := t.now(); at.After(now) {
 		at = now // a clock ahead of ours must not make an agent look fresher
 	}

@@ -1,4 +1,4 @@
-package collector
+package heartbeat
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/selfheal/selfheal/internal/promtext"
 	"github.com/selfheal/selfheal/internal/store"
 )
 
@@ -54,11 +55,11 @@ agents:
 
 func newTracker(t *testing.T, yml string, st store.Store, shared bool, c *clock) *Tracker {
 	t.Helper()
-	conf, err := ParseConfig([]byte(yml))
+	conf, err := parseConfig([]byte(yml), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := NewTracker(context.Background(), conf, st, shared, c.now, log.NewNopLogger())
+	tr, err := NewTracker(context.Background(), conf.Agents, st, shared, c.now, log.NewNopLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func gatherText(t *testing.T, tr *Tracker) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-func fmtFloat(v float64) string { return string(appendFloat(nil, v)) }
+func fmtFloat(v float64) string { return string(promtext.AppendFloat(nil, v)) }
 
 func metricValue(t *testing.T, tr *Tracker, name, group string) float64 {
 	t.Helper()

@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"bufio"
@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/selfheal/selfheal/internal/secret"
 )
 
 // The redis prober speaks the few lines of RESP it needs (AUTH, PING) over
@@ -74,7 +74,7 @@ func ProbeRedis(ctx context.Context, target string, module *Module, res *Result,
 	r := bufio.NewReaderSize(conn, 512)
 
 	if rc.PasswordFile != "" {
-		pw, err := readSecretFile(rc.PasswordFile)
+		pw, err := secret.ReadFile(rc.PasswordFile)
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot read the Redis password file", "err", err)
 			return false
@@ -163,13 +163,4 @@ func readReply(r *bufio.Reader) (string, error) {
 	default:
 		return "", fmt.Errorf("unexpected reply %q", line)
 	}
-}
-
-// readSecretFile reads a secret, dropping the trailing newline editors add.
-func readSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }

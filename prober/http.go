@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/selfheal/selfheal/internal/promtext"
 )
 
 // phaseTrace times the phases of one HTTP request.
@@ -75,7 +76,7 @@ func (t *phaseTrace) record(res *Result, end time.Time) {
 // healthz body says it is operational (fail_if_body_not_matches_regexp).
 func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, logger log.Logger) bool {
 	h := module.HTTP
-	client, err := h.client()
+	hc, err := h.client()
 	if err != nil {
 		level.Error(logger).Log("msg", "Probe cannot run", "target", target, "err", err)
 		return false
@@ -98,7 +99,7 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 		req.Header.Set(k, v)
 	}
 	var trace phaseTrace
-	if h.c.fast {
+	if hc.fast {
 		// freshConnTransport stamps the phases itself: one context value
 		// instead of httptrace's hooks, closures and nested trace contexts.
 		req = req.WithContext(context.WithValue(req.Context(), phaseKey{}, &trace))
@@ -106,7 +107,7 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace.clientTrace()))
 	}
 
-	resp, err := client.Do(req)
+	resp, err := hc.client.Do(req)
 	if err != nil {
 		trace.record(res, time.Now())
 		level.Debug(logger).Log("msg", "Request failed", "err", describeNetErr(ctx, err))
@@ -157,7 +158,7 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 		}
 	}
 	if regexps {
-		res.Set("selfheal_probe_failed_due_to_regex", "Whether the probe failed because of a body regular expression.", boolFloat(regexFailed))
+		res.Set("selfheal_probe_failed_due_to_regex", "Whether the probe failed because of a body regular expression.", promtext.BoolFloat(regexFailed))
 	}
 	if regexFailed {
 		return false

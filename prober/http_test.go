@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"encoding/pem"
@@ -9,50 +9,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/promtext"
+	"github.com/selfheal/selfheal/internal/testutil"
 )
 
-const operational = "The API is available and operational."
-
-// testMux imitates the targets of the seed runbooks: an IC-Server's /ok and
-// the key service's healthz in its good and bad states.
-func testMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	mux.HandleFunc("/api/auth/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(operational)) })
-	mux.HandleFunc("/degraded", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("cipher service unreachable")) })
-	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 503) })
-	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
-	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("x", 4096))) })
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(10 * time.Second):
-		case <-r.Context().Done():
-		}
-	})
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Header.Get("X-Probe") != "selfheal" || r.Host != "ic.example" {
-			http.Error(w, "wrong request", 400)
-			return
-		}
-		w.Write([]byte("ok"))
-	})
-	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if r.Header.Get("Authorization") == "Bearer t0ken" || (ok && u == "probe" && p == "s3cret") {
-			w.Write([]byte("ok"))
-			return
-		}
-		http.Error(w, "unauthorized", 401)
-	})
-	return mux
-}
-
 func TestHTTPProber(t *testing.T) {
-	srv := httptest.NewServer(testMux())
+	srv := httptest.NewServer(testutil.TargetMux())
 	defer srv.Close()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "pw"), "s3cret\n")
-	writeFile(t, filepath.Join(dir, "token"), "t0ken")
+	testutil.WriteFile(t, dir, "pw", "s3cret\n")
+	testutil.WriteFile(t, dir, "token", "t0ken")
 
 	tests := []struct {
 		name   string
@@ -86,7 +53,7 @@ func TestHTTPProber(t *testing.T) {
 			if got["selfheal_probe_http_status_code"] != tc.status {
 				t.Errorf("status code = %v, want %v", got["selfheal_probe_http_status_code"], tc.status)
 			}
-			if got["selfheal_probe_success"] != boolFloat(tc.ok) {
+			if got["selfheal_probe_success"] != promtext.BoolFloat(tc.ok) {
 				t.Errorf("selfheal_probe_success = %v", got["selfheal_probe_success"])
 			}
 		})
@@ -94,7 +61,7 @@ func TestHTTPProber(t *testing.T) {
 }
 
 func TestHTTPProberTimesOut(t *testing.T) {
-	srv := httptest.NewServer(testMux())
+	srv := httptest.NewServer(testutil.TargetMux())
 	defer srv.Close()
 	start := time.Now()
 	ok, _ := probe(t, mustModule(t, `{prober: http, timeout: 300ms}`), srv.URL+"/slow")
@@ -107,7 +74,7 @@ func TestHTTPProberTimesOut(t *testing.T) {
 }
 
 func TestHTTPProberRefusedAndUnresolvable(t *testing.T) {
-	l := closedPort(t)
+	l := testutil.ClosedPort(t)
 	for _, target := range []string{"http://" + l + "/ok", "http://does-not-exist.invalid/ok"} {
 		ok, got := probe(t, mustModule(t, `{prober: http, timeout: 2s}`), target)
 		if ok || got["selfheal_probe_success"] != 0 {
@@ -117,11 +84,11 @@ func TestHTTPProberRefusedAndUnresolvable(t *testing.T) {
 }
 
 func TestHTTPProberTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(testMux())
+	srv := httptest.NewTLSServer(testutil.TargetMux())
 	defer srv.Close()
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	testutil.WriteFile(t, filepath.Dir(ca), filepath.Base(ca), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 
 	// Unknown CA: the handshake fails and so does the probe.
 	if ok, _ := probe(t, mustModule(t, `{prober: http}`), srv.URL+"/ok"); ok {
@@ -149,7 +116,7 @@ func TestHTTPProberTLS(t *testing.T) {
 // TestHTTPProberFreshConnections checks that every probe dials anew: a pooled
 // connection would keep reporting a path healthy after it broke.
 func TestHTTPProberFreshConnections(t *testing.T) {
-	srv := httptest.NewUnstartedServer(testMux())
+	srv := httptest.NewUnstartedServer(testutil.TargetMux())
 	conns := 0
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -202,11 +169,11 @@ func TestHTTPProberChunkedAndHEAD(t *testing.T) {
 		}
 		w.Write([]byte("The API is "))
 		w.(http.Flusher).Flush() // forces chunked encoding
-		w.Write([]byte(operational))
+		w.Write([]byte(testutil.Operational))
 	}))
 	defer srv.Close()
 	ok, got := probe(t, mustModule(t, `{prober: http, http: {fail_if_body_not_matches_regexp: ['operational']}}`), srv.URL)
-	if !ok || got["selfheal_probe_http_content_length_bytes"] != float64(len("The API is ")+len(operational)) {
+	if !ok || got["selfheal_probe_http_content_length_bytes"] != float64(len("The API is ")+len(testutil.Operational)) {
 		t.Fatalf("chunked body: ok=%v %v", ok, got)
 	}
 	if ok, got := probe(t, mustModule(t, `{prober: http, http: {method: HEAD}}`), srv.URL); !ok || got["selfheal_probe_http_content_length_bytes"] != 0 {

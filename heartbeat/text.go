@@ -1,4 +1,4 @@
-package collector
+package heartbeat
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+
+	"github.com/selfheal/selfheal/internal/promtext"
 )
 
 // WriteText writes the per-group and per-agent series in the Prometheus
@@ -78,9 +80,9 @@ func (t *Tracker) WriteText(w io.Writer) error {
 		for _, g := range groups {
 			buf = append(buf[:0], name...)
 			buf = append(buf, `{group="`...)
-			buf = appendEscaped(buf, g, true)
+			buf = promtext.AppendEscaped(buf, g, true)
 			buf = append(buf, `"} `...)
-			buf = appendFloat(buf, value(g))
+			buf = promtext.AppendFloat(buf, value(g))
 			buf = append(buf, '\n')
 			bw.Write(buf)
 		}
@@ -95,7 +97,7 @@ func (t *Tracker) WriteText(w io.Writer) error {
 	for _, g := range groups {
 		for _, st := range States {
 			buf = append(buf[:0], `selfheal_agents{group="`...)
-			buf = appendEscaped(buf, g, true)
+			buf = promtext.AppendEscaped(buf, g, true)
 			buf = append(buf, `",state="`...)
 			buf = append(buf, st...)
 			buf = append(buf, `"} `...)
@@ -119,7 +121,7 @@ func (t *Tracker) WriteText(w io.Writer) error {
 			}
 		}
 		perAgent(lastHeartbeatName, "When the agent's last heartbeat arrived, as a Unix timestamp.",
-			func(b []byte, i int) ([]byte, bool) { return appendUnixNano(b, agents[i].Last), true })
+			func(b []byte, i int) ([]byte, bool) { return promtext.AppendUnixNano(b, agents[i].Last), true })
 		perAgent("selfheal_agent_stale", "Whether the agent is stale (1) or not (0).",
 			func(b []byte, i int) ([]byte, bool) {
 				if states[i] == StateStale {

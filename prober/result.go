@@ -1,28 +1,11 @@
-// Package collector holds selfheal_exporter's probers, the /probe handler,
-// the static-check collector behind /metrics, and their configuration.
-package collector
+package prober
 
 import (
-	"context"
 	"sync"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// ProbeFn is the whole prober interface, as in blackbox_exporter: probe
-// target within ctx using module, record what was measured in res, and say
-// whether the target is healthy. A ProbeFn never returns an error: every way
-// a target can fail is a failed probe, explained at debug level in logger.
-type ProbeFn func(ctx context.Context, target string, module *Module, res *Result, logger log.Logger) bool
-
-// Probers maps a module's prober name to its implementation.
-var Probers = map[string]ProbeFn{
-	"http":  ProbeHTTP,
-	"tcp":   ProbeTCP,
-	"redis": ProbeRedis,
-}
 
 // Sample is one measured value. Probers fill a Result with Samples rather
 // than with registered metrics so that the same measurement can be served
@@ -82,52 +65,11 @@ func (r *Result) Phase(phase string, d time.Duration) {
 	r.mu.Unlock()
 }
 
-// Run probes target with module, within the module's timeout and ctx's
-// deadline, and adds selfheal_probe_success and
-// selfheal_probe_duration_seconds to res.
-func Run(ctx context.Context, target string, module *Module, res *Result, logger log.Logger) bool {
-	timeout := module.Timeout.Duration
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	start := time.Now()
-	ok := Probers[module.Prober](ctx, target, module, res, logger)
-	res.Set("selfheal_probe_duration_seconds", "How long the probe took, in seconds.", time.Since(start).Seconds())
-	res.Set("selfheal_probe_success", "Whether the probe succeeded (1) or failed (0).", boolFloat(ok))
-	return ok
-}
-
-// ProbeTimeout returns how long a probe may take: the module's timeout, cut
-// down to the scrape's X-Prometheus-Scrape-Timeout-Seconds less offset so that
-// the exporter answers before Prometheus gives up on the scrape.
-func ProbeTimeout(module time.Duration, scrapeTimeout string, offset time.Duration) time.Duration {
-	t := module
-	if t <= 0 {
-		t = DefaultTimeout
-	}
-	if st, ok := scrapeBudget(scrapeTimeout, offset); ok && st < t {
-		t = st
-	}
-	return t
-}
-
-func boolFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// collectResult emits the samples of res as constant metrics, with the given
-// extra labels in front of each sample's own. descs caches descriptors across
+// Collect emits the samples as constant metrics, with the given extra
+// labels in front of each sample's own. descs caches descriptors across
 // calls of one scrape.
-func collectResult(ch chan<- prometheus.Metric, res *Result, names, values []string, descs map[string]*prometheus.Desc) {
-	for _, s := range res.Samples {
+func (r *Result) Collect(ch chan<- prometheus.Metric, names, values []string, descs map[string]*prometheus.Desc) {
+	for _, s := range r.Samples {
 		key := s.Name
 		for _, l := range s.LabelNames {
 			key += "\xff" + l

@@ -1,4 +1,4 @@
-package collector
+package heartbeat
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/selfheal/selfheal/internal/store"
@@ -93,13 +92,13 @@ func TestSharedStoreTwoExporters(t *testing.T) {
 // TestSharedStoreAPI503 checks the HTTP answer while Redis is down.
 func TestSharedStoreAPI503(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	conf, _ := ParseConfig([]byte(agentsConfig))
-	tr, err := NewTracker(t.Context(), conf, redisStore(t, rd.Addr), true, time.Now, log.NewNopLogger())
+	conf, _ := parseConfig([]byte(agentsConfig), "")
+	tr, err := NewTracker(t.Context(), conf.Agents, redisStore(t, rd.Addr), true, time.Now, log.NewNopLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&AgentsAPI{Tracker: tr, Exporter: NewExporter(conf, prometheus.NewRegistry()), Logger: log.NewNopLogger()}).Register(mux)
+	(&API{Tracker: tr, AdminTokenFile: func() string { return conf.API.AdminTokenFile }, Logger: log.NewNopLogger()}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	rd.Proc.Kill()
@@ -137,12 +136,12 @@ agents:
     grace: 20s
     source: {redis: {url: 'redis://` + rd.Addr + `', key_pattern: 'gslb:agent:*', timestamp_format: unix}}
 `
-	conf, err := ParseConfig([]byte(yml))
+	conf, err := parseConfig([]byte(yml), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.add(10 * time.Minute) // the exporter started long ago: no start-up grace here
-	tr, err := NewTracker(ctx, conf, boltStore(t, t.TempDir()+"/a.db"), false, c.now, log.NewNopLogger())
+	tr, err := NewTracker(ctx, conf.Agents, boltStore(t, t.TempDir()+"/a.db"), false, c.now, log.NewNopLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestWriteTextMatchesRegistry(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) {
-		collectResult(ch, res, nil, nil, map[string]*prometheus.Desc{})
+		res.Collect(ch, nil, nil, map[string]*prometheus.Desc{})
 	}))
 	mfs, err := reg.Gather()
 	if err != nil {

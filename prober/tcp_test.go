@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"bufio"
@@ -44,7 +44,7 @@ func TestTCPProber(t *testing.T) {
 		ok                   bool
 	}{
 		{"port open", `{prober: tcp}`, l.Addr().String(), true},
-		{"port closed", `{prober: tcp}`, closedPort(t), false},
+		{"port closed", `{prober: tcp}`, testutil.ClosedPort(t), false},
 		{"banner and exchange", `{prober: tcp, tcp: {query_response: [{expect: '^gossip v1'}, {send: PING}, {expect: '^PONG$'}]}}`, l.Addr().String(), true},
 		{"wrong banner", `{prober: tcp, timeout: 500ms, tcp: {query_response: [{expect: '^memberlist'}]}}`, l.Addr().String(), false},
 		{"TLS against a plain port", `{prober: tcp, timeout: 1s, tcp: {tls: true, tls_config: {insecure_skip_verify: true}}}`, l.Addr().String(), false},

@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"crypto/tls"

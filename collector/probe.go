@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/selfheal/selfheal/internal/promtext"
+	"github.com/selfheal/selfheal/prober"
 )
 
 // ProbeHandler serves GET /probe?module=M&target=T for Prometheus service
@@ -42,13 +44,13 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "target parameter is missing", http.StatusBadRequest)
 		return
 	}
-	if err := ValidateTarget(module.Prober, target); err != nil {
+	if err := prober.ValidateTarget(module.Prober, target); err != nil {
 		h.Exporter.badRequests.WithLabelValues("invalid_target").Inc()
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 
-	timeout := ProbeTimeout(module.Timeout.Duration, r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), h.TimeoutOffset)
+	timeout := prober.ProbeTimeout(module.Timeout.Duration, r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), h.TimeoutOffset)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
@@ -64,13 +66,13 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		level.Info(logger).Log("msg", "Beginning probe", "prober", module.Prober, "timeout", timeout)
 	}
 
-	res := &Result{Samples: make([]Sample, 0, 12)}
-	ok = Run(ctx, target, module, res, logger)
+	res := &prober.Result{Samples: make([]prober.Sample, 0, 12)}
+	ok = prober.Run(ctx, target, module, res, logger)
 	h.Exporter.countProbe(module.Prober, ok)
 
 	if !debug {
-		w.Header().Set("Content-Type", textContentType)
-		_ = WriteText(w, res)
+		w.Header().Set("Content-Type", promtext.ContentType)
+		_ = prober.WriteText(w, res)
 		return
 	}
 	if ok {
@@ -80,13 +82,5 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "Logs for the probe:\n%s\n\nMetrics that would have been returned:\n", lines.String())
-	_ = WriteText(w, res)
+	_ = prober.WriteText(w, res)
 }
-
-// textContentType is the text exposition format's content type.
-const textContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// errLogger adapts the go-kit logger to promhttp's error logger.
-type errLogger struct{ log.Logger }
-
-func (l errLogger) Println(v ...any) { level.Error(l.Logger).Log("msg", fmt.Sprint(v...)) }

@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"crypto/tls"
@@ -23,20 +23,26 @@ type httpClient struct {
 
 var userAgent = "selfheal_exporter/" + version.Version
 
-func (h *HTTPProbe) client() (*http.Client, error) {
-	h.c.once.Do(func() {
-		if fastPathOK(&h.HTTPClientConfig) {
-			h.c.client, h.c.err = newProbeClient(&h.HTTPClientConfig)
-			h.c.fast = true
-		} else {
-			h.c.client, h.c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
-				config.WithKeepAlivesDisabled(), config.WithUserAgent(userAgent))
-		}
-		if h.c.err != nil {
-			h.c.err = fmt.Errorf("building HTTP client: %w", h.c.err)
-		}
-	})
-	return h.c.client, h.c.err
+func (h *HTTPProbe) client() (*httpClient, error) {
+	c := h.c
+	if c == nil { // built in code rather than decoded: no cache
+		c = &httpClient{}
+	}
+	c.once.Do(func() { c.build(h) })
+	return c, c.err
+}
+
+func (c *httpClient) build(h *HTTPProbe) {
+	if fastPathOK(&h.HTTPClientConfig) {
+		c.client, c.err = newProbeClient(&h.HTTPClientConfig)
+		c.fast = true
+	} else {
+		c.client, c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
+			config.WithKeepAlivesDisabled(), config.WithUserAgent(userAgent))
+	}
+	if c.err != nil {
+		c.err = fmt.Errorf("building HTTP client: %w", c.err)
+	}
 }
 
 // fastPathOK tells whether the settings are ones newProbeClient handles:
@@ -80,10 +86,10 @@ func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
 	tr := &freshConnTransport{resolver: net.DefaultResolver, tlsConfig: tlsConfig, dialer: net.Dialer{KeepAlive: -1}}
 	var rt http.RoundTripper = tr
 	if a := c.Authorization; a != nil {
-		rt = config.NewAuthorizationCredentialsRoundTripper(a.Type, secret(a.Credentials, a.CredentialsFile), rt)
+		rt = config.NewAuthorizationCredentialsRoundTripper(a.Type, secretReader(a.Credentials, a.CredentialsFile), rt)
 	}
 	if b := c.BasicAuth; b != nil {
-		rt = config.NewBasicAuthRoundTripper(secret(config.Secret(b.Username), b.UsernameFile), secret(b.Password, b.PasswordFile), rt)
+		rt = config.NewBasicAuthRoundTripper(secretReader(config.Secret(b.Username), b.UsernameFile), secretReader(b.Password, b.PasswordFile), rt)
 	}
 	// The User-Agent is set on the request by ProbeHTTP: common's
 	// user-agent round tripper clones every request to set it.
@@ -94,9 +100,9 @@ func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
 	return client, nil
 }
 
-// secret reads a credential from its file at request time (so a rotated
+// secretReader reads a credential from its file at request time (so a rotated
 // secret is picked up), or uses the inline value.
-func secret(inline config.Secret, file string) config.SecretReader {
+func secretReader(inline config.Secret, file string) config.SecretReader {
 	if file != "" {
 		return config.NewFileSecret(file)
 	}

@@ -1,16 +1,17 @@
-package collector
+package heartbeat
 
 import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/selfheal/selfheal/internal/testutil"
 )
 
 type apiFixture struct {
@@ -24,9 +25,9 @@ type apiFixture struct {
 func newAPIFixture(t *testing.T) *apiFixture {
 	dir := t.TempDir()
 	f := &apiFixture{t: t, clock: newClock()}
-	writeFile(t, filepath.Join(dir, "hb.token"), "hb-secret\n")
-	writeFile(t, filepath.Join(dir, "admin.token"), "admin-secret")
-	writeFile(t, filepath.Join(dir, "c.yml"), `
+	testutil.WriteFile(t, dir, "hb.token", "hb-secret\n")
+	testutil.WriteFile(t, dir, "admin.token", "admin-secret")
+	testutil.WriteFile(t, dir, "c.yml", `
 api: {admin_token_file: admin.token}
 agents:
   - group: scriptengine
@@ -40,16 +41,20 @@ agents:
     token_file: hb.token
     expected: [agent-1]
 `)
-	conf, err := LoadConfig(filepath.Join(dir, "c.yml"))
+	b, err := os.ReadFile(filepath.Join(dir, "c.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.tr, err = NewTracker(t.Context(), conf, boltStore(t, filepath.Join(dir, "a.db")), false, f.clock.now, log.NewNopLogger())
+	conf, err := parseConfig(b, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tr, err = NewTracker(t.Context(), conf.Agents, boltStore(t, filepath.Join(dir, "a.db")), false, f.clock.now, log.NewNopLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&AgentsAPI{Tracker: f.tr, Exporter: NewExporter(conf, prometheus.NewRegistry()), Logger: log.NewNopLogger()}).Register(mux)
+	(&API{Tracker: f.tr, AdminTokenFile: func() string { return conf.API.AdminTokenFile }, Logger: log.NewNopLogger()}).Register(mux)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -1,4 +1,4 @@
-package collector
+package heartbeat
 
 import (
 	"encoding/json"
@@ -22,16 +22,18 @@ const maxHeartbeatBody = 4 << 10
 // maxFieldLen bounds env, ip, service and override reasons.
 const maxFieldLen = 256
 
-// AgentsAPI serves the heartbeat and agent administration endpoints.
-type AgentsAPI struct {
-	Tracker  *Tracker
-	Exporter *Exporter // for the current configuration (tokens)
-	Logger   log.Logger
-	tokens   serve.Tokens
+// API serves the heartbeat and agent administration endpoints.
+type API struct {
+	Tracker *Tracker
+	// AdminTokenFile names the running configuration's admin token file
+	// ("" for none); a reload changes it.
+	AdminTokenFile func() string
+	Logger         log.Logger
+	tokens         serve.Tokens
 }
 
 // Register adds the endpoints to mux.
-func (a *AgentsAPI) Register(mux *http.ServeMux) {
+func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/agents/{id}/heartbeat", a.heartbeat)
 	mux.HandleFunc("GET /api/v1/agents", a.list)
 	mux.HandleFunc("GET /api/v1/agents/{id}", a.get)
@@ -42,7 +44,7 @@ func (a *AgentsAPI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/v1/agents/{id}/override", a.admin(a.deleteOverride))
 }
 
-func (a *AgentsAPI) heartbeat(w http.ResponseWriter, r *http.Request) {
+func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !ValidAgentID(id) {
 		a.reject(w, "bad_request", http.StatusBadRequest, "agent id must be 1-128 letters, digits, '_', '.', ':', '@' or '-'")
@@ -84,7 +86,7 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func (a *AgentsAPI) reject(w http.ResponseWriter, reason string, status int, msg string) {
+func (a *API) reject(w http.ResponseWriter, reason string, status int, msg string) {
 	a.Tracker.metrics.rejected.WithLabelValues(reason).Inc()
 	http.Error(w, msg, status)
 }
@@ -138,7 +140,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (a *AgentsAPI) list(w http.ResponseWriter, r *http.Request) {
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	status, group := r.URL.Query().Get("status"), r.URL.Query().Get("group")
 	if status != "" && !validState(status) {
 		http.Error(w, fmt.Sprintf("unknown status %q (want one of %s)", status, strings.Join(States, ", ")), http.StatusBadRequest)
@@ -155,7 +157,7 @@ func (a *AgentsAPI) list(w http.ResponseWriter, r *http.Request) {
 
 // get answers one agent, so that a remediation can verify that the agent it
 // restarted is "up" again.
-func (a *AgentsAPI) get(w http.ResponseWriter, r *http.Request) {
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !ValidAgentID(id) {
 		http.Error(w, "invalid agent id", http.StatusBadRequest)
@@ -177,18 +179,18 @@ func validState(s string) bool {
 	return false
 }
 
-func (a *AgentsAPI) healthz(w http.ResponseWriter, r *http.Request) {
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, a.Tracker.Healthz(r.Context()))
 }
 
-func (a *AgentsAPI) stats(w http.ResponseWriter, r *http.Request) {
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, a.Tracker.Stats(r.Context()))
 }
 
 // admin requires the admin token when one is configured.
-func (a *AgentsAPI) admin(next http.HandlerFunc) http.HandlerFunc {
+func (a *API) admin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if f := a.Exporter.Config().API.AdminTokenFile; f != "" && !a.tokens.Check(r, f) {
+		if f := a.adminTokenFile(); f != "" && !a.tokens.Check(r, f) {
 			http.Error(w, "missing or wrong admin token", http.StatusUnauthorized)
 			return
 		}
@@ -200,11 +202,18 @@ func (a *AgentsAPI) admin(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (a *AgentsAPI) forget(w http.ResponseWriter, r *http.Request) {
+func (a *API) adminTokenFile() string {
+	if a.AdminTokenFile == nil {
+		return ""
+	}
+	return a.AdminTokenFile()
+}
+
+func (a *API) forget(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, a.Tracker.Forget(r.Context(), r.PathValue("id")), "forgot agent")
 }
 
-func (a *AgentsAPI) answer(w http.ResponseWriter, r *http.Request, err error, what string) {
+func (a *API) answer(w http.ResponseWriter, r *http.Request, err error, what string) {
 	id := r.PathValue("id")
 	switch {
 	case err == nil:
@@ -228,7 +237,7 @@ type overrideRequest struct {
 // incident would silently hide the next one.
 const MaxOverride = 7 * 24 * time.Hour
 
-func (a *AgentsAPI) putOverride(w http.ResponseWriter, r *http.Request) {
+func (a *API) putOverride(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxHeartbeatBody))
 	if err != nil {
 		http.Error(w, fmt.Sprintf("body larger than %d bytes", maxHeartbeatBody), http.StatusRequestEntityTooLarge)
@@ -271,6 +280,6 @@ func (a *AgentsAPI) putOverride(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, a.Tracker.SetOverride(r.Context(), r.PathValue("id"), o), "set override")
 }
 
-func (a *AgentsAPI) deleteOverride(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteOverride(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, a.Tracker.SetOverride(r.Context(), r.PathValue("id"), nil), "removed override")
 }

@@ -1,4 +1,4 @@
-package collector
+package prober
 
 import (
 	"bytes"
@@ -24,9 +24,9 @@ func TestRedisProber(t *testing.T) {
 	tunnel := testutil.StartStunnel(t, open.Addr, certs)
 
 	good := filepath.Join(dir, "good.pass")
-	writeFile(t, good, "hunter2\n")
+	testutil.WriteFile(t, filepath.Dir(good), filepath.Base(good), "hunter2\n")
 	bad := filepath.Join(dir, "bad.pass")
-	writeFile(t, bad, "letmein")
+	testutil.WriteFile(t, filepath.Dir(bad), filepath.Base(bad), "letmein")
 	tlsCA := `tls_config: {ca_file: ` + certs.CAFile + `}`
 
 	tests := []struct {
@@ -47,7 +47,7 @@ func TestRedisProber(t *testing.T) {
 		{"TLS port, untrusted CA", `{prober: redis, redis: {tls: true, password_file: ` + good + `}}`, rd.TLSAddr, false, "certificate", false},
 		{"plain to a TLS port", `{prober: redis, timeout: 1s, redis: {password_file: ` + good + `}}`, rd.TLSAddr, false, "", false},
 		{"through stunnel", `{prober: redis, redis: {tls: true, ` + tlsCA + `}}`, tunnel.Addr, true, "", true},
-		{"refused", `{prober: redis}`, closedPort(t), false, "connection refused", false},
+		{"refused", `{prober: redis}`, testutil.ClosedPort(t), false, "connection refused", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
