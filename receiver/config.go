@@ -251,6 +251,16 @@ func (ac *ActionConfig) build(r *Rule, p []string, dir string) (Action, error) {
 	}
 }
 
+// rule returns the rule named name, or nil.
+func (c *Config) rule(name string) *Rule {
+	for _, r := range c.Rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
 // Matches tells whether the rule acts on an alert with these labels and
 // status.
 func (r *Rule) Matches(ls map[string]string, status string) bool {

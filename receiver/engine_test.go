@@ -59,8 +59,9 @@ func TestIdempotentAcrossResendsAndRestarts(t *testing.T) {
 	cancel()
 
 	// A new engine on the same bbolt file: the record survived.
-	f2 := &fixture{t: t, store: f.store, journal: NewJournal(f.store, time.Hour), reg: prometheus.NewRegistry()}
-	f2.engine = NewEngine(mustConfig(t, recordRule(t, rec, "")), f.store, f2.journal, Options{}, f2.reg, log.NewNopLogger())
+	f2 := &fixture{t: t, store: f.store, reg: prometheus.NewRegistry()}
+	f2.engine = NewEngine(mustConfig(t, recordRule(t, rec, "")), f.store, Options{}, f2.reg, log.NewNopLogger())
+	f2.journal = f2.engine.Journal()
 	f2.engine.Start(context.Background())
 	defer f2.engine.Shutdown(context.Background())
 	if r := f2.accept(a); r.Duplicates != 1 {

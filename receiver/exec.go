@@ -86,7 +86,7 @@ func (a *execAction) Prepare(d *Data) (Prepared, error) {
 
 func (a *execAction) run(ctx context.Context, argv []string, d *Data, what string) Step {
 	st := Step{Action: "exec", What: what, Started: time.Now()}
-	code, output, err := a.spawn(ctx, argv, execEnv(a.env, d))
+	code, output, err := spawn(ctx, argv, execEnv(a.env, d), a.dir, a.timeout)
 	st.Duration = time.Since(st.Started)
 	st.Output = output
 	if code >= 0 {

@@ -59,8 +59,8 @@ func newFixture(t testing.TB, yml string, o Options, st store.Store) *fixture {
 		t.Cleanup(func() { b.Close() })
 	}
 	f.store = st
-	f.journal = NewJournal(st, 24*time.Hour)
-	f.engine = NewEngine(mustConfig(t, yml), st, f.journal, o, f.reg, log.NewNopLogger())
+	f.engine = NewEngine(mustConfig(t, yml), st, o, f.reg, log.NewNopLogger())
+	f.journal = f.engine.Journal()
 	if err := f.engine.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

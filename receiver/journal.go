@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-kit/log"
-
 	"github.com/selfheal/selfheal/internal/store"
 )
 
@@ -70,15 +68,14 @@ type Journal struct {
 // flushEvery is how often remediation state is written behind: long enough
 // that one commit carries many remediations, short enough that a crash loses
 // little (at most this much of attempt counts and results; the entries then
-// read "interrupted", and nothing accepted is forgotten or run twice). With
-// 800 webhooks of 10 alerts each healed by /bin/true, 100 ms took 418
-// fsyncs and 12,647 page writes where 10 ms took 604 and 14,250; 1 s used
-// the same receiver CPU per alert as 100 ms (178 µs) in one A/B run.
+// read "interrupted", and nothing accepted is forgotten or run twice).
+// bench/README.md has the fsync counts that chose it.
 const flushEvery = 100 * time.Millisecond
 
-// NewJournal returns a journal that forgets entries older than retention.
-func NewJournal(st store.Store, retention time.Duration) *Journal {
-	return &Journal{st: st, retention: retention, live: map[string]*Entry{}, wb: newWriteBehind(st, flushEvery, log.NewNopLogger(), nil)}
+// newJournal returns a journal on st that writes updates behind through wb
+// and forgets entries older than retention.
+func newJournal(st store.Store, retention time.Duration, wb *writeBehind) *Journal {
+	return &Journal{st: st, retention: retention, live: map[string]*Entry{}, wb: wb}
 }
 
 // Record writes an entry's new state behind (see writeBehind): queries see
@@ -91,9 +88,6 @@ func (j *Journal) Record(e *Entry) error {
 	j.wb.Put(bucketJournal, e.ID, b)
 	return nil
 }
-
-// Close writes what is pending.
-func (j *Journal) Close(ctx context.Context) error { return j.wb.Close(ctx) }
 
 // Put writes entries durably.
 func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {

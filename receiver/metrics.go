@@ -14,6 +14,7 @@ type Metrics struct {
 	queue       prometheus.GaugeFunc
 	storeUp     prometheus.Gauge
 	duplicates  prometheus.Counter
+	retryErrors prometheus.Counter
 }
 
 func newMetrics(queueLen func() float64) *Metrics {
@@ -50,12 +51,15 @@ func newMetrics(queueLen func() float64) *Metrics {
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_duplicate_notifications_total", Help: "Alert notifications already handled (Alertmanager repeats, retries, or another replica) and not acted on again.",
 		}),
+		retryErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selfheal_receiver_retry_journal_errors_total", Help: "Retries the store could not journal; each is tried again.",
+		}),
 	}
 }
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates, m.retryErrors)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

@@ -3,30 +3,19 @@ package receiver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/procgroup"
 )
 
-// Why exec actions start processes with syscall.StartProcess rather than
-// os/exec.Cmd: on a receiver healing thousands of alerts a second, the
-// parent's share of each fork+exec is the receiver's largest cost after
-// the child's own. Cmd opens /dev/null afresh for every nil stream, puts
-// both ends of its pipes in the poller, starts a goroutine to watch the
-// context and resolves the program on PATH each time; here stdin is one
-// /dev/null shared by every hook, the pipe is read by the waiting worker
-// once the hook has exited unless it runs long (hookOutput), the timeout
-// and cancellation are timers, and a program named by path is not looked
-// up.
-// The semantics are Cmd's: argv without a shell, output captured through a
-// pipe up to maxOutput, the process group killed on timeout, and a grace
-// period (outputGrace) for descendants that keep the pipe open after the
-// hook itself has exited.
+// A hook runs argv without a shell, in a process group of its own that a
+// timeout or a shutdown kills whole, with its output (stdout and stderr
+// together) captured up to maxOutput. spawn does it: spawnFast on Linux,
+// spawnPortable elsewhere.
 
 var (
 	errExecTimeout   = errors.New("timed out")
@@ -39,95 +28,46 @@ const outputGrace = 2 * time.Second
 
 var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
-// spawn runs argv in its own process group with env, and returns its exit
-// code (-1 when it did not exit normally), its captured output, and nil,
-// errExecTimeout, errExecCancelled or what made it fail.
-func (a *execAction) spawn(ctx context.Context, argv []string, env []string) (int, string, error) {
-	prog := argv[0]
-	if !strings.Contains(prog, "/") {
-		p, err := exec.LookPath(prog)
-		if err != nil {
-			return -1, "", err
-		}
-		prog = p
+// lookPath resolves a program named without a slash on PATH.
+func lookPath(prog string) (string, error) {
+	if strings.Contains(prog, "/") {
+		return prog, nil
 	}
-	stdin, err := devNull()
-	if err != nil {
-		return -1, "", fmt.Errorf("opening %s: %w", os.DevNull, err)
-	}
-	// The write end is only handed to the hook, so it stays a blocking,
-	// bare descriptor; the read end is non-blocking for hookOutput.
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
-	}
-	if err := syscall.SetNonblock(p[0], true); err != nil {
-		syscall.Close(p[0])
-		syscall.Close(p[1])
-		return -1, "", fmt.Errorf("creating the output pipe: %w", err)
-	}
-	// The hook gets its own process group so that a timeout kills its
-	// children too (docker, ssh must not outlive it). If the receiver dies,
-	// the kernel kills the hook (Pdeathsig): a remediation journaled
-	// "interrupted" after a crash does not go on running unseen.
-	pid, _, err := syscall.StartProcess(prog, argv, &syscall.ProcAttr{
-		Dir: a.dir, Env: env, Files: []uintptr{stdin.Fd(), uintptr(p[1]), uintptr(p[1])},
-		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
-	})
-	syscall.Close(p[1])
-	if err != nil {
-		syscall.Close(p[0])
-		return -1, "", &os.PathError{Op: "fork/exec", Path: prog, Err: err}
-	}
-	out := newHookOutput(p[0])
-	drain := time.AfterFunc(drainAfter, out.startReader)
-
-	// The first of the timeout and the cancellation kills the group; once
-	// Wait has reaped the hook neither may, since its pid may be reused.
-	var why error
-	var killOnce sync.Once
-	kill := func(reason error) func() {
-		return func() {
-			killOnce.Do(func() {
-				why = reason
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-			})
-		}
-	}
-	timer := time.AfterFunc(a.timeout, kill(errExecTimeout))
-	stop := context.AfterFunc(ctx, kill(errExecCancelled))
-	var ws syscall.WaitStatus
-	_, werr := wait4(pid, &ws)
-	killOnce.Do(func() {})
-	timer.Stop()
-	stop()
-
-	drain.Stop()
-	output := out.finish(outputGrace)
-
-	code := -1
-	if werr == nil && ws.Exited() {
-		code = ws.ExitStatus()
-	}
-	switch {
-	case why != nil:
-		return code, output, why
-	case werr != nil:
-		return code, output, fmt.Errorf("waiting for the hook: %w", werr)
-	case ws.Signaled():
-		return code, output, errors.New("signal: " + ws.Signal().String())
-	case code != 0:
-		return code, output, errors.New("exit status " + strconv.Itoa(code))
-	}
-	return code, output, nil
+	return exec.LookPath(prog)
 }
 
-// wait4 reaps pid, retrying when a signal interrupts the wait.
-func wait4(pid int, ws *syscall.WaitStatus) (int, error) {
-	for {
-		n, err := syscall.Wait4(pid, ws, 0, nil)
-		if err != syscall.EINTR {
-			return n, err
-		}
+// spawnPortable runs argv with os/exec: the process group is killed when
+// ctx ends or timeout passes, and output still open outputGrace after the
+// hook exited (a descendant holding the pipe) is cut off. It returns the
+// exit code (-1 when the hook did not exit normally), the output, and nil,
+// errExecTimeout, errExecCancelled or what made it fail.
+func spawnPortable(ctx context.Context, argv, env []string, dir string, timeout time.Duration) (int, string, error) {
+	prog, err := lookPath(argv[0])
+	if err != nil {
+		return -1, "", err
 	}
+	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errExecTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, prog, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Env, cmd.Dir = env, dir
+	out := &limitedBuffer{max: maxOutput}
+	cmd.Stdout, cmd.Stderr = out, out // one writer: os/exec copies with one goroutine
+	procgroup.Set(cmd)
+	cmd.Cancel = func() error { return procgroup.Kill(cmd.Process.Pid) }
+	cmd.WaitDelay = outputGrace
+	err = cmd.Run()
+	code := -1
+	if cmd.ProcessState != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	switch {
+	case ctx.Err() != nil:
+		return code, out.String(), errExecCancelled
+	case errors.Is(context.Cause(tctx), errExecTimeout):
+		return code, out.String(), errExecTimeout
+	case errors.Is(err, exec.ErrWaitDelay):
+		return code, out.String(), nil
+	}
+	return code, out.String(), err
 }

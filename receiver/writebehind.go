@@ -107,10 +107,7 @@ func (w *writeBehind) loop() {
 			return
 		}
 		if err := w.Flush(context.Background()); err != nil {
-			w.mu.Lock()
-			logger := w.logger
-			w.mu.Unlock()
-			level.Error(logger).Log("msg", "Writing remediation state failed; will retry", "err", err)
+			level.Error(w.logger).Log("msg", "Writing remediation state failed; will retry", "err", err)
 		}
 	}
 }
@@ -153,20 +150,10 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 		}
 		w.mu.Unlock()
 	}
-	w.mu.Lock()
-	onErr := w.onErr
-	w.mu.Unlock()
-	if onErr != nil {
-		onErr(err)
+	if w.onErr != nil {
+		w.onErr(err)
 	}
 	return err
-}
-
-// setHooks sets where flush errors go.
-func (w *writeBehind) setHooks(logger log.Logger, onErr func(error)) {
-	w.mu.Lock()
-	w.logger, w.onErr = logger, onErr
-	w.mu.Unlock()
 }
 
 // Close stops the flusher after a last flush.

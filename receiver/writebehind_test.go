@@ -97,8 +97,9 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 	defer bolt.Close()
 	ctx := context.Background()
 	st := &snapshotScan{Store: bolt}
-	j := NewJournal(st, time.Hour)
-	defer j.Close(ctx)
+	wb := newWriteBehind(st, flushEvery, log.NewNopLogger(), nil)
+	defer wb.Close(ctx)
+	j := newJournal(st, time.Hour, wb)
 	now := time.Now()
 	e := &Entry{ID: newID(now), Received: now, Rule: "r", Result: ResultQueued}
 	if err := j.Put(ctx, e); err != nil {

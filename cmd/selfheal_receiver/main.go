@@ -78,11 +78,11 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 
 	reg := serve.NewRegistry("selfheal_receiver")
 	host, _ := os.Hostname()
-	journal := receiver.NewJournal(st, o.retention)
-	engine := receiver.NewEngine(conf, st, journal, receiver.Options{
+	engine := receiver.NewEngine(conf, st, receiver.Options{
 		Workers: o.workers, QueueSize: o.queueSize, DryRun: o.dryRun, Shared: o.redisURL != "",
-		DedupTTL: o.retention, Replica: host,
+		DedupTTL: o.retention, Retention: o.retention, Replica: host,
 	}, reg, log.With(logger, "component", "engine"))
+	journal := engine.Journal()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := engine.Start(ctx); err != nil {

@@ -13,9 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/procgroup"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -86,7 +87,7 @@ func Start(t testing.TB, dir string, name string, args ...string) *Process {
 	cmd.Dir = dir
 	out := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procgroup.Set(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -108,18 +109,18 @@ func (p *Process) Stop() {
 		return
 	default:
 	}
-	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	_ = procgroup.Terminate(p.Cmd.Process.Pid)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		_ = procgroup.Kill(p.Cmd.Process.Pid)
 		<-p.done
 	}
 }
 
 // Kill stops the process at once, as a crash would.
 func (p *Process) Kill() {
-	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	_ = procgroup.Kill(p.Cmd.Process.Pid)
 	<-p.done
 }
 

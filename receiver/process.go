@@ -1,0 +1,215 @@
+package receiver
+
+import (
+	"strconv"
+
+	"github.com/go-kit/log/level"
+)
+
+const shuttingDownMsg = "the receiver was shutting down before this started"
+
+// process takes one accepted remediation through its stages: a slot of its
+// rule, the alert's lock, rendering, the decision, the actions, and the
+// journal. Every path ends in finish.
+func (e *Engine) process(t *task) {
+	e.reserved.Add(-1)
+	release, err := e.admit(t)
+	if err != nil {
+		e.finish(t, ResultInterrupted, shuttingDownMsg)
+		return
+	}
+	defer release()
+	unlock, err := e.locks.lockAlert(e.runCtx, t.rule.Name+"|"+t.data.Fingerprint)
+	if err != nil {
+		e.finish(t, ResultInterrupted, err.Error())
+		return
+	}
+	defer unlock()
+
+	t.entry.Result = ResultRunning
+	e.journal.setLive(t.entry)
+	defer e.journal.dropLive(t.entry.ID)
+
+	prepared, member, err := prepareTask(t)
+	if err != nil {
+		e.refuse(t, ReasonInvalidLabel, err.Error())
+		return
+	}
+	d, err := e.decideAndRecord(t, member)
+	switch {
+	case err != nil:
+		e.finish(t, ResultFailed, "store unavailable: "+err.Error())
+	case d.Verdict == skip:
+		e.finish(t, ResultSkipped, d.Msg)
+	case d.Verdict == refuse:
+		e.refuse(t, d.Reason, d.Msg)
+	default:
+		e.act(t, d, prepared, member)
+	}
+}
+
+// admit waits for a slot of the task's rule, under the rule's concurrency
+// as the running configuration has it.
+func (e *Engine) admit(t *task) (func(), error) {
+	if e.closing.Load() || e.runCtx.Err() != nil {
+		return nil, ErrShuttingDown
+	}
+	release, err := e.limits.acquire(e.runCtx, t.rule.Name, func() int { return e.concurrency(t.rule) })
+	if err != nil {
+		return nil, err
+	}
+	e.metrics.inFlight.Inc()
+	return func() { e.metrics.inFlight.Dec(); release() }, nil
+}
+
+// concurrency is r's bound in the running configuration, or r's own if a
+// reload removed the rule.
+func (e *Engine) concurrency(r *Rule) int {
+	if cur := e.Config().rule(r.Name); cur != nil {
+		return cur.Concurrency
+	}
+	return r.Concurrency
+}
+
+// prepareTask renders the rule's actions and pool member for the alert; an
+// error means the alert's labels are not fit for the rule.
+func prepareTask(t *task) ([]Prepared, string, error) {
+	r := t.rule
+	if err := r.checkLabels(t.data.Labels); err != nil {
+		return nil, "", err
+	}
+	prepared := make([]Prepared, len(r.actions))
+	for i, a := range r.actions {
+		p, err := a.Prepare(t.data)
+		if err != nil {
+			return nil, "", err
+		}
+		prepared[i] = p
+	}
+	if r.Pool == nil {
+		return prepared, "", nil
+	}
+	member, err := r.member.render(t.data)
+	return prepared, member, err
+}
+
+// decideAndRecord reads what the decision depends on, decides, and records
+// what must be known before acting (the attempt, the member out of its
+// pool). A pool's state is read and written under the pool's lock.
+func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
+	ctx, r := e.runCtx, t.rule
+	key := r.Name + "|" + t.data.Fingerprint
+	inc, err := e.state.load(ctx, key)
+	if err != nil {
+		return decision{}, err
+	}
+	s := situation{Rule: r, Incident: inc, StartsAt: t.data.StartsAt, Retry: t.retry, DryRun: e.opts.DryRun || r.DryRun, Member: member, Now: e.opts.Now()}
+	s.Resolved = t.retry && e.resolved.since(t.data.Fingerprint, t.data.StartsAt)
+	if r.Pool != nil && r.On == "firing" {
+		unlock, err := e.locks.lockPool(ctx, r.Pool.Name)
+		if err != nil {
+			return decision{}, err
+		}
+		defer unlock()
+		if s.PoolOut, err = e.pools.out(ctx, r.Pool.Name, s.Now); err != nil {
+			return decision{}, err
+		}
+	}
+	d := decide(s)
+	if d.TakeOut {
+		if err := e.pools.takeOut(ctx, r.Pool.Name, member, s.Now); err != nil {
+			return decision{}, err
+		}
+	}
+	if d.Save {
+		if err := e.state.save(key, d.Incident); err != nil {
+			return decision{}, err
+		}
+	}
+	return d, nil
+}
+
+// act runs the prepared actions and concludes: the pool member back in on
+// a healed resolved alert, metrics, a retry or giving up.
+func (e *Engine) act(t *task, d decision, prepared []Prepared, member string) {
+	r, en := t.rule, t.entry
+	dry := e.opts.DryRun || r.DryRun
+	en.DryRun, en.Attempt = dry, d.Attempt
+	start := e.opts.Now()
+	en.Started = &start
+	e.metrics.startDelay.Observe(start.Sub(t.received).Seconds())
+	result, reason := e.runSteps(t, prepared, dry)
+	if !dry && result == ResultSuccess && r.Pool != nil && r.On == "resolved" {
+		if err := e.pools.putBack(e.runCtx, r.Pool.Name, member); err != nil {
+			level.Error(e.logger).Log("msg", "Could not record a pool member as back", "pool", r.Pool.Name, "member", member, "err", err)
+		}
+	}
+	e.metrics.duration.Observe(e.opts.Now().Sub(start).Seconds())
+	if result == ResultSuccess {
+		e.metrics.lastSuccess.WithLabelValues(r.Name).Set(float64(e.opts.Now().UnixNano()) / 1e9)
+	}
+	if result == ResultFailed && r.On == "firing" {
+		reason += e.retryOrGiveUp(t, d.Incident)
+	}
+	e.finish(t, result, reason)
+}
+
+// runSteps runs (or, in a dry run, only journals) each prepared action in
+// order, stopping at the first that does not succeed.
+func (e *Engine) runSteps(t *task, prepared []Prepared, dry bool) (result, reason string) {
+	r, en := t.rule, t.entry
+	for i, p := range prepared {
+		var st Step
+		if dry {
+			st = Step{Action: r.actions[i].Kind(), What: p.What, Result: ResultDryRun, Started: e.opts.Now()}
+		} else {
+			st = p.Run(e.runCtx)
+		}
+		en.Steps = append(en.Steps, st)
+		e.journal.setLive(en)
+		e.metrics.actions.WithLabelValues(r.Name, st.Action, st.Result).Inc()
+		if st.Result != ResultSuccess && st.Result != ResultDryRun {
+			return st.Result, st.Action + ": " + st.Reason
+		}
+	}
+	if dry {
+		return ResultDryRun, ""
+	}
+	return ResultSuccess, ""
+}
+
+// retryOrGiveUp schedules another attempt while attempts remain, and says
+// which it did, for the journal's reason.
+func (e *Engine) retryOrGiveUp(t *task, inc incident) string {
+	r := t.rule
+	if inc.Attempts < r.MaxAttempts {
+		e.scheduleRetry(t)
+		return "; retrying in " + r.Cooldown.Duration.String()
+	}
+	e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
+	return "; all " + strconv.Itoa(r.MaxAttempts) + " attempts used up"
+}
+
+func (e *Engine) refuse(t *task, reason, msg string) {
+	e.metrics.refused.WithLabelValues(t.rule.Name, reason).Inc()
+	t.entry.Reason = reason + ": " + msg
+	e.finish(t, ResultRefused, t.entry.Reason)
+}
+
+// finish journals the final state of a task.
+func (e *Engine) finish(t *task, result, reason string) {
+	en := t.entry
+	en.Result = result
+	if reason != "" {
+		en.Reason = reason
+	}
+	now := e.opts.Now()
+	en.Finished = &now
+	if result == ResultInterrupted && len(en.Steps) == 0 {
+		e.metrics.actions.WithLabelValues(t.rule.Name, "task", ResultInterrupted).Inc()
+	}
+	level.Info(e.logger).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
+	if err := e.journal.Record(en); err != nil {
+		level.Error(e.logger).Log("msg", "Could not journal a remediation", "id", en.ID, "err", err)
+	}
+}
