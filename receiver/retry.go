@@ -13,7 +13,7 @@ const minRetryDelay = time.Second
 
 // storeRetryDelay is how long a retry waits to be journaled again when the
 // store refused it.
-const storeRetryDelay = 5 * time.Second
+var storeRetryDelay = 5 * time.Second
 
 // scheduleRetry runs a failed remediation again after the rule's cooldown,
 // as long as the alert has not resolved meanwhile. Alertmanager's repeats
