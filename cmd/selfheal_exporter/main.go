@@ -112,6 +112,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	// Readiness does not follow the shared store: probes work without it,
 	// and a load balancer must not drop every replica when Redis blips.
 	serve.HandleHealth(mux, nil)
+	serve.HandlePprof(mux)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "selfheal_exporter",
 		Description: "Probes IC-Servers, key services, Redis and TCP ports, and tracks agent heartbeats",
@@ -126,7 +127,6 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		},
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics", Description: "Exporter metrics and static checks"},
-			{Address: "/probe?module=&target=&debug=true", Text: "Probe", Description: "Probe one target"},
 			{Address: "/api/v1/agents", Text: "Agents", Description: "Heartbeat state of every agent"},
 			{Address: "/api/v1/healthz", Text: "Lost agents", Description: "Stale agents, selfhealing healthz style"},
 		},

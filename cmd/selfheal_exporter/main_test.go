@@ -96,6 +96,7 @@ func TestReload(t *testing.T) {
 			t.Errorf("%s answered %d", path, code)
 		}
 	}
+	testutil.CheckLinks(t, base, nil)
 	_, m := fetch(t, "GET", base+"/metrics")
 	for _, want := range []string{`selfheal_probe_success{check="self"`, "selfheal_exporter_config_last_reload_successful 1", "selfheal_exporter_build_info{"} {
 		if !strings.Contains(m, want) {

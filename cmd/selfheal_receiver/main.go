@@ -111,6 +111,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)
 	serve.HandleHealth(mux, nil)
+	serve.HandlePprof(mux)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "selfheal_receiver",
 		Description: "Alertmanager webhook receiver that runs remediation hooks safely",

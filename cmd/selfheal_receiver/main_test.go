@@ -180,6 +180,7 @@ func TestBasicAuthAndReload(t *testing.T) {
 	if code, _ := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "x"), auth...); code != 200 {
 		t.Fatalf("authenticated webhook: %d", code)
 	}
+	testutil.CheckLinks(t, "http://"+r.addr, http.Header{"Authorization": {auth[1]}})
 	testutil.WriteFile(t, dir, "receiver.yml", "rules: [{name: x, match: 'alertname=\"A\"', actions: [{exec: {command: []}}]}]\n")
 	code, body := r.do("POST", "/-/reload", "", auth...)
 	if code != 500 || !strings.Contains(body, "command needs at least the program") {
