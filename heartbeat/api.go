@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -50,7 +49,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, "bad_request", http.StatusBadRequest, "agent id must be 1-128 letters, digits, '_', '.', ':', '@' or '-'")
 		return
 	}
-	hb, status, err := readHeartbeat(r)
+	hb, status, err := readHeartbeat(w, r)
 	if err != nil {
 		a.reject(w, "bad_request", status, err.Error())
 		return
@@ -93,11 +92,11 @@ func (a *API) reject(w http.ResponseWriter, reason string, status int, msg strin
 
 // readHeartbeat reads the optional JSON body and the query parameters
 // (which fill what the body leaves empty), so `curl -X POST URL?env=x` works.
-func readHeartbeat(r *http.Request) (Heartbeat, int, error) {
+func readHeartbeat(w http.ResponseWriter, r *http.Request) (Heartbeat, int, error) {
 	var hb Heartbeat
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxHeartbeatBody))
+	body, status, err := serve.ReadBody(w, r, maxHeartbeatBody)
 	if err != nil {
-		return hb, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", maxHeartbeatBody)
+		return hb, status, err
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
 		dec := json.NewDecoder(strings.NewReader(string(body)))
@@ -238,9 +237,9 @@ type overrideRequest struct {
 const MaxOverride = 7 * 24 * time.Hour
 
 func (a *API) putOverride(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxHeartbeatBody))
+	body, status, err := serve.ReadBody(w, r, maxHeartbeatBody)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("body larger than %d bytes", maxHeartbeatBody), http.StatusRequestEntityTooLarge)
+		http.Error(w, err.Error(), status)
 		return
 	}
 	var req overrideRequest

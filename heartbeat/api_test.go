@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -220,7 +221,7 @@ func FuzzReadHeartbeat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, query string) {
 		r := httptest.NewRequest("POST", "/api/v1/agents/a/heartbeat", strings.NewReader(body))
 		r.URL.RawQuery = query
-		hb, status, err := readHeartbeat(r)
+		hb, status, err := readHeartbeat(httptest.NewRecorder(), r)
 		if err != nil {
 			if status < 400 || status > 499 {
 				t.Fatalf("error with status %d", status)
@@ -233,4 +234,14 @@ func FuzzReadHeartbeat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDroppedBodyIsNotTooLarge: a heartbeat whose connection drops mid-body
+// is answered 400 with the read error, not 413.
+func TestDroppedBodyIsNotTooLarge(t *testing.T) {
+	r := httptest.NewRequest("POST", "/api/v1/agents/a/heartbeat", io.MultiReader(strings.NewReader(`{"env":"x`), testutil.ErrReader(io.ErrUnexpectedEOF)))
+	_, status, err := readHeartbeat(httptest.NewRecorder(), r)
+	if status != 400 || err == nil || err.Error() != "reading the request body: unexpected EOF" {
+		t.Fatalf("dropped body: %d %v", status, err)
+	}
 }

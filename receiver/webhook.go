@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -72,9 +71,9 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, status, err := serve.ReadBody(w, r, limit)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("body larger than %d bytes", limit), http.StatusBadRequest)
+		http.Error(w, err.Error(), status)
 		return
 	}
 	msg, err := DecodeMessage(body)

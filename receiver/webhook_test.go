@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,7 +62,7 @@ func TestWebhookHandler(t *testing.T) {
 		{"wrong version", strings.Replace(sampleWebhook, `"version": "4"`, `"version": "3"`, 1), auth, 400, `unsupported webhook version "3"`},
 		{"bad status", strings.Replace(sampleWebhook, `"status": "resolved"`, `"status": "pending"`, 1), auth, 400, "neither firing nor resolved"},
 		{"no alertname", strings.Replace(sampleWebhook, `"alertname": "Unrelated"`, `"x": "y"`, 1), auth, 400, "no alertname"},
-		{"too large", `{"version":"4","alerts":[` + strings.Repeat(" ", 9<<10) + `]}`, auth, 400, "body larger than"},
+		{"too large", `{"version":"4","alerts":[` + strings.Repeat(" ", 9<<10) + `]}`, auth, 413, "body larger than"},
 	} {
 		code, body := post(t, h, tc.body, tc.header...)
 		if code != tc.code || !strings.Contains(body, tc.msg) {
@@ -88,6 +89,14 @@ func TestWebhookHandler(t *testing.T) {
 	h.ServeHTTP(rr, req)
 	if rr.Code != 405 {
 		t.Fatalf("GET: %d", rr.Code)
+	}
+	// A connection that drops mid-body is not a body too large.
+	req = httptest.NewRequest("POST", "/webhook", io.MultiReader(strings.NewReader(sampleWebhook[:20]), testutil.ErrReader(io.ErrUnexpectedEOF)))
+	req.Header.Set(auth[0], auth[1])
+	rr = httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	if rr.Code != 400 || !strings.Contains(rr.Body.String(), "reading the request body: unexpected EOF") {
+		t.Fatalf("dropped body: %d %q", rr.Code, rr.Body.String())
 	}
 }
 

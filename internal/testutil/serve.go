@@ -21,3 +21,11 @@ func Serve(t testing.TB, h http.Handler, method, path, body string, header ...st
 	b, _ := io.ReadAll(rec.Body)
 	return rec.Code, string(b)
 }
+
+// ErrReader returns a reader that fails with err, as a dropped connection's
+// body does.
+func ErrReader(err error) io.Reader { return errReader{err} }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
