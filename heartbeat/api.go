@@ -54,26 +54,51 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, "bad_request", status, err.Error())
 		return
 	}
-	g, err := a.Tracker.Group(id, hb.Group)
-	if err == nil && g.TokenFile != "" && !a.tokens.Check(r, g.TokenFile) {
-		a.reject(w, "unauthorized", http.StatusUnauthorized, "missing or wrong heartbeat token")
+	if err := a.beat(r, id, hb); err != nil {
+		reason, status, msg := rejection(err, id, hb.Group)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		a.reject(w, reason, status, msg)
 		return
 	}
-	if err == nil {
-		err = a.Tracker.Beat(r.Context(), id, hb)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// errUnauthorized is a heartbeat without its group's token.
+var errUnauthorized = errors.New("missing or wrong heartbeat token")
+
+// beat checks the group's token, before anything is recorded, and records
+// the heartbeat.
+func (a *API) beat(r *http.Request, id string, hb Heartbeat) error {
+	g, err := a.Tracker.Group(id, hb.Group)
+	if err != nil {
+		return err
 	}
+	if g.TokenFile != "" && !a.tokens.Check(r, g.TokenFile) {
+		return errUnauthorized
+	}
+	return a.Tracker.Beat(r.Context(), id, hb)
+}
+
+// rejection maps a refused heartbeat to the reason it is counted under, the
+// status and the message.
+func rejection(err error, id, group string) (reason string, status int, msg string) {
 	switch {
-	case err == nil:
-		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, errUnauthorized):
+		return "unauthorized", http.StatusUnauthorized, err.Error()
 	case errors.Is(err, ErrUnknownAgent):
-		http.Error(w, fmt.Sprintf("unknown agent %q: its group does not auto-register", id), http.StatusNotFound)
+		return "unknown_agent", http.StatusNotFound, fmt.Sprintf("unknown agent %q: its group does not auto-register", id)
 	case errors.Is(err, ErrStoreDown):
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "agent store unavailable, retry", http.StatusServiceUnavailable)
-	default:
-		a.Tracker.metrics.rejected.WithLabelValues(reason(err)).Inc()
-		http.Error(w, fmt.Sprintf("%s: %q", err, firstNonEmpty(hb.Group, id)), http.StatusBadRequest)
+		return "store_unavailable", http.StatusServiceUnavailable, "agent store unavailable, retry"
+	case errors.Is(err, ErrUnknownGroup):
+		return "unknown_group", http.StatusBadRequest, fmt.Sprintf("unknown group %q", group)
+	case errors.Is(err, ErrWrongGroup):
+		return "wrong_group", http.StatusBadRequest, fmt.Sprintf("agent %q belongs to another group than %q", id, group)
+	case errors.Is(err, ErrNoGroup):
+		return "no_group", http.StatusBadRequest, fmt.Sprintf("group is required for the new agent %q: several groups are configured; name one with ?group= or \"group\" in the JSON body", id)
 	}
+	return "other", http.StatusInternalServerError, err.Error()
 }
 
 func firstNonEmpty(s ...string) string {

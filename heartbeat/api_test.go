@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -133,6 +134,11 @@ func TestHeartbeatAPI(t *testing.T) {
 		code, body := f.do("POST", tc.path, tc.body, tc.token)
 		if code != tc.code || !strings.Contains(body, tc.msg) {
 			t.Errorf("%s: %d %q, want %d with %q", tc.name, code, body, tc.code, tc.msg)
+		}
+	}
+	for reason, want := range map[string]float64{"bad_request": 6, "unknown_group": 1, "no_group": 1, "unknown_agent": 1, "unauthorized": 2} {
+		if v := promtest.ToFloat64(f.tr.metrics.rejected.WithLabelValues(reason)); v != want {
+			t.Errorf("rejections counted as %s: %v, want %v", reason, v, want)
 		}
 	}
 	after := f.agents()

