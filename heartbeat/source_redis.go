@@ -162,40 +162,83 @@ func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *Group) 
 }
 
 func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]sourcedBeat, int, error) {
-	var beats []sourcedBeat
-	invalid := 0
-	add := func(id, ts string, fields map[string]string) {
-		at, err := src.parseTimestamp(ts)
-		if err != nil || !ValidAgentID(id) {
-			invalid++
-			return
-		}
-		hb := Heartbeat{Env: fields["env"], IP: fields["ip"], Service: fields["service"]}
-		if checkField("env", hb.Env) != nil || checkField("ip", hb.IP) != nil || checkField("service", hb.Service) != nil {
-			invalid++
-			return
-		}
-		beats = append(beats, sourcedBeat{id: id, at: at, hb: hb})
-	}
+	r := sourceReader{src: src}
 	if src.Hash != "" {
 		m, err := client.HGetAll(ctx, src.Hash).Result()
 		if err != nil {
 			return nil, 0, err
 		}
 		for id, ts := range m {
-			add(id, ts, nil)
+			r.add(id, ts, nil)
 		}
-		return beats, invalid, nil
+		return r.beats, r.invalid, nil
 	}
-	prefix, suffix, _ := strings.Cut(src.KeyPattern, "*")
+	err := r.readKeys(ctx, client)
+	return r.beats, r.invalid, err
+}
+
+// sourceReader collects the valid heartbeats of one read and counts the
+// entries it could not use.
+type sourceReader struct {
+	src     *RedisSource
+	beats   []sourcedBeat
+	invalid int
+}
+
+func (r *sourceReader) add(id, ts string, fields map[string]string) {
+	at, err := r.src.parseTimestamp(ts)
+	if err != nil || !ValidAgentID(id) {
+		r.invalid++
+		return
+	}
+	hb := Heartbeat{Env: fields["env"], IP: fields["ip"], Service: fields["service"]}
+	if checkField("env", hb.Env) != nil || checkField("ip", hb.IP) != nil || checkField("service", hb.Service) != nil {
+		r.invalid++
+		return
+	}
+	r.beats = append(r.beats, sourcedBeat{id: id, at: at, hb: hb})
+}
+
+// readKeys reads one key per agent: a timestamp string, or a hash with the
+// timestamp and the agent's details.
+func (r *sourceReader) readKeys(ctx context.Context, client *redis.Client) error {
 	var keys []string
-	iter := client.Scan(ctx, 0, src.KeyPattern, 1000).Iterator()
+	iter := client.Scan(ctx, 0, r.src.KeyPattern, 1000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
-		return nil, 0, err
+		return err
 	}
+	strs, hashes, err := readValues(ctx, client, keys)
+	if err != nil {
+		return err
+	}
+	prefix, suffix, _ := strings.Cut(r.src.KeyPattern, "*")
+	for i, k := range keys {
+		if len(k) < len(prefix)+len(suffix) {
+			continue
+		}
+		id := k[len(prefix) : len(k)-len(suffix)]
+		switch {
+		case strs[i] != nil:
+			if v, err := strs[i].Result(); err == nil {
+				r.add(id, v, nil)
+			}
+		case hashes[i] != nil:
+			if m, err := hashes[i].Result(); err == nil {
+				r.add(id, m[r.src.TimestampField], m)
+			}
+		default:
+			r.invalid++
+		}
+	}
+	return nil
+}
+
+// readValues reads the keys in two pipelines: their types, then each
+// string or hash.
+func readValues(ctx context.Context, client *redis.Client, keys []string) (map[int]*redis.StringCmd, map[int]*redis.MapStringStringCmd, error) {
 	types := make([]*redis.StatusCmd, len(keys))
 	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -203,11 +246,11 @@ func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]
 		}
 		return nil
 	}); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	strs := map[int]*redis.StringCmd{}
 	hashes := map[int]*redis.MapStringStringCmd{}
-	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			switch types[i].Val() {
 			case "string":
@@ -217,28 +260,11 @@ func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]
 			}
 		}
 		return nil
-	}); err != nil && err != redis.Nil {
-		return nil, 0, err
+	})
+	if err != nil && err != redis.Nil {
+		return nil, nil, err
 	}
-	for i, k := range keys {
-		if len(k) < len(prefix)+len(suffix) {
-			continue
-		}
-		id := k[len(prefix) : len(k)-len(suffix)]
-		switch {
-		case strs[i] != nil:
-			if v, err := strs[i].Result(); err == nil {
-				add(id, v, nil)
-			}
-		case hashes[i] != nil:
-			if m, err := hashes[i].Result(); err == nil {
-				add(id, m[src.TimestampField], m)
-			}
-		default:
-			invalid++
-		}
-	}
-	return beats, invalid, nil
+	return strs, hashes, nil
 }
 
 // sourced records a heartbeat read from a source at its own timestamp. The

@@ -81,32 +81,12 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 		level.Error(logger).Log("msg", "Probe cannot run", "target", target, "err", err)
 		return false
 	}
-	var body io.Reader
-	if h.Body != "" {
-		body = strings.NewReader(h.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, h.Method, httpURL(target), body)
+	var trace phaseTrace
+	req, err := h.request(ctx, target, hc.fast, &trace)
 	if err != nil {
 		level.Debug(logger).Log("msg", "Invalid request", "err", err)
 		return false
 	}
-	req.Header.Set("User-Agent", userAgent)
-	for k, v := range h.Headers {
-		if strings.EqualFold(k, "Host") {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	var trace phaseTrace
-	if hc.fast {
-		// freshConnTransport stamps the phases itself: one context value
-		// instead of httptrace's hooks, closures and nested trace contexts.
-		req = req.WithContext(context.WithValue(req.Context(), phaseKey{}, &trace))
-	} else {
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace.clientTrace()))
-	}
-
 	resp, err := hc.client.Do(req)
 	if err != nil {
 		trace.record(res, time.Now())
@@ -118,53 +98,94 @@ func ProbeHTTP(ctx context.Context, target string, module *Module, res *Result, 
 	if resp.TLS != nil {
 		recordTLS(res, resp.TLS)
 	}
-
-	limit := int64(h.BodySizeLimit)
-	regexps := len(h.FailIfBodyMatchesRegexp)+len(h.FailIfBodyNotMatchesRegexp) > 0
-	var data []byte
-	var n int64
-	if regexps {
-		data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		n = int64(len(data))
-	} else {
-		// Without body patterns the body is only counted, not kept.
-		n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, limit+1))
-	}
-	trace.record(res, time.Now())
-	res.Set("selfheal_probe_http_content_length_bytes", "Length of the response body read, in bytes.", float64(n))
-	if err != nil {
-		level.Debug(logger).Log("msg", "Reading the body failed", "err", describeNetErr(ctx, err))
-		return false
-	}
-	if n > limit {
-		level.Debug(logger).Log("msg", "Body exceeds body_size_limit", "limit", limit)
+	data, ok := h.readBody(ctx, resp.Body, res, &trace, logger)
+	if !ok {
 		return false
 	}
 	if !validStatus(resp.StatusCode, h.ValidStatusCodes) {
 		level.Debug(logger).Log("msg", "Invalid HTTP status code", "status", resp.StatusCode)
 		return false
 	}
-	regexFailed := false
+	if !h.bodyMatches(data, res, logger) {
+		return false
+	}
+	level.Debug(logger).Log("msg", "Probe succeeded", "status", resp.StatusCode)
+	return true
+}
+
+// request builds the probe's request, traced for its phases.
+func (h *HTTPProbe) request(ctx context.Context, target string, fast bool, trace *phaseTrace) (*http.Request, error) {
+	var body io.Reader
+	if h.Body != "" {
+		body = strings.NewReader(h.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, h.Method, httpURL(target), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	for k, v := range h.Headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if fast {
+		// freshConnTransport stamps the phases itself: one context value
+		// instead of httptrace's hooks, closures and nested trace contexts.
+		return req.WithContext(context.WithValue(req.Context(), phaseKey{}, trace)), nil
+	}
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace.clientTrace())), nil
+}
+
+// readBody reads the body up to body_size_limit, keeping it only when a
+// pattern will read it, and records its length and the phases.
+func (h *HTTPProbe) readBody(ctx context.Context, body io.Reader, res *Result, trace *phaseTrace, logger log.Logger) ([]byte, bool) {
+	limit := int64(h.BodySizeLimit)
+	var data []byte
+	var n int64
+	var err error
+	if len(h.FailIfBodyMatchesRegexp)+len(h.FailIfBodyNotMatchesRegexp) > 0 {
+		data, err = io.ReadAll(io.LimitReader(body, limit+1))
+		n = int64(len(data))
+	} else {
+		n, err = io.Copy(io.Discard, io.LimitReader(body, limit+1))
+	}
+	trace.record(res, time.Now())
+	res.Set("selfheal_probe_http_content_length_bytes", "Length of the response body read, in bytes.", float64(n))
+	if err != nil {
+		level.Debug(logger).Log("msg", "Reading the body failed", "err", describeNetErr(ctx, err))
+		return nil, false
+	}
+	if n > limit {
+		level.Debug(logger).Log("msg", "Body exceeds body_size_limit", "limit", limit)
+		return nil, false
+	}
+	return data, true
+}
+
+// bodyMatches applies fail_if_body_matches_regexp and
+// fail_if_body_not_matches_regexp.
+func (h *HTTPProbe) bodyMatches(data []byte, res *Result, logger log.Logger) bool {
+	if len(h.FailIfBodyMatchesRegexp)+len(h.FailIfBodyNotMatchesRegexp) == 0 {
+		return true
+	}
+	failed := false
 	for _, re := range h.FailIfBodyMatchesRegexp {
 		if re.Match(data) {
 			level.Debug(logger).Log("msg", "Body matched a fail_if_body_matches_regexp", "regexp", re.String())
-			regexFailed = true
+			failed = true
 		}
 	}
 	for _, re := range h.FailIfBodyNotMatchesRegexp {
 		if !re.Match(data) {
 			level.Debug(logger).Log("msg", "Body did not match a fail_if_body_not_matches_regexp", "regexp", re.String())
-			regexFailed = true
+			failed = true
 		}
 	}
-	if regexps {
-		res.Set("selfheal_probe_failed_due_to_regex", "Whether the probe failed because of a body regular expression.", promtext.BoolFloat(regexFailed))
-	}
-	if regexFailed {
-		return false
-	}
-	level.Debug(logger).Log("msg", "Probe succeeded", "status", resp.StatusCode)
-	return true
+	res.Set("selfheal_probe_failed_due_to_regex", "Whether the probe failed because of a body regular expression.", promtext.BoolFloat(failed))
+	return !failed
 }
 
 func validStatus(code int, valid []int) bool {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -38,34 +39,19 @@ var (
 func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	pt, _ := ctx.Value(phaseKey{}).(*phaseTrace)
-	u := req.URL
-	if u.Scheme != "http" && u.Scheme != "https" {
-		closeReqBody(req)
-		return nil, errors.New("unsupported protocol scheme " + u.Scheme)
-	}
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	addr, err := t.resolve(ctx, pt, host, port)
+	conn, err := t.connect(ctx, pt, req.URL)
 	if err != nil {
 		closeReqBody(req)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
-	pt.stamp(func(t *phaseTrace) *time.Time { return &t.connectStart })
-	conn, err := t.dialer.DialContext(ctx, "tcp", addr)
-	pt.stamp(func(t *phaseTrace) *time.Time { return &t.connectDone })
-	if err != nil {
-		closeReqBody(req)
-		return nil, err
-	}
-	// Deadlines and cancellation both end the connection, so no read or
-	// write can outlive the probe.
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	// Cancellation ends the connection (so does its deadline), so no read
+	// or write can outlive the probe.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	fail := func(err error) (*http.Response, error) {
+	resp, br, err := exchange(conn, req, pt)
+	if err != nil {
 		stop()
 		conn.Close()
 		closeReqBody(req)
@@ -74,53 +60,85 @@ func (t *freshConnTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 		return nil, err
 	}
-	if u.Scheme == "https" {
-		cfg := t.tlsConfig.Clone()
-		if cfg.ServerName == "" {
-			cfg.ServerName = host
-		}
-		tconn := tls.Client(conn, cfg)
-		pt.stamp(func(t *phaseTrace) *time.Time { return &t.tlsStart })
-		err := tconn.HandshakeContext(ctx)
-		pt.stamp(func(t *phaseTrace) *time.Time { return &t.tlsDone })
-		if err != nil {
-			return fail(err)
-		}
-		conn = tconn
-	}
+	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop, br: br}
+	return resp, nil
+}
 
+// connect resolves, dials and, for https, shakes hands, stamping each phase.
+// The connection's deadline is the probe's.
+func (t *freshConnTransport) connect(ctx context.Context, pt *phaseTrace, u *url.URL) (net.Conn, error) {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("unsupported protocol scheme " + u.Scheme)
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	addr, err := t.resolve(ctx, pt, host, port)
+	if err != nil {
+		return nil, err
+	}
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.connectStart })
+	conn, err := t.dialer.DialContext(ctx, "tcp", addr)
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.connectDone })
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if u.Scheme != "https" {
+		return conn, nil
+	}
+	cfg := t.tlsConfig.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	tconn := tls.Client(conn, cfg)
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.tlsStart })
+	err = tconn.HandshakeContext(ctx)
+	pt.stamp(func(t *phaseTrace) *time.Time { return &t.tlsDone })
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tconn, nil
+}
+
+// exchange writes req on conn and reads the response head, with pooled
+// buffers; the reader goes back to its pool with the body.
+func exchange(conn net.Conn, req *http.Request, pt *phaseTrace) (*http.Response, *bufio.Reader, error) {
 	out := *req
 	out.Close = true // "Connection: close": the server may end the connection with the body
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(conn)
-	err = out.Write(bw)
+	err := out.Write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	bw.Reset(nil)
 	writerPool.Put(bw)
 	if err != nil {
-		return fail(err)
+		return nil, nil, err
 	}
 	pt.stamp(func(t *phaseTrace) *time.Time { return &t.wroteRequest })
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(conn)
 	if _, err := br.Peek(1); err != nil {
 		readerPool.Put(br)
-		return fail(err)
+		return nil, nil, err
 	}
 	pt.stamp(func(t *phaseTrace) *time.Time { return &t.firstByte })
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		readerPool.Put(br)
-		return fail(err)
+		return nil, nil, err
 	}
 	if tc, ok := conn.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		resp.TLS = &st
 	}
-	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop, br: br}
-	return resp, nil
+	return resp, br, nil
 }
 
 // resolve looks the host up (timed as the resolve phase) unless it is an

@@ -4,6 +4,7 @@
 package receiver
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/config"
-	yaml "go.yaml.in/yaml/v2"
 
 	"github.com/selfheal/selfheal/internal/yamlconf"
 )
@@ -80,6 +80,32 @@ const (
 	DefaultCooldown    = 10 * time.Minute
 )
 
+// DefaultRule is a rule's value before its YAML is applied.
+var DefaultRule = Rule{
+	On:          "firing",
+	Cooldown:    yamlconf.Duration{Duration: DefaultCooldown},
+	MaxAttempts: DefaultMaxAttempts,
+	Concurrency: DefaultConcurrency,
+}
+
+// UnmarshalYAML applies the defaults before decoding.
+func (r *Rule) UnmarshalYAML(unmarshal func(any) error) error {
+	*r = DefaultRule
+	type plain Rule
+	return unmarshal((*plain)(r))
+}
+
+// DefaultPool is a pool's value before its YAML is applied: the member is
+// the alert's instance, and any fraction may be out within min_healthy.
+var DefaultPool = Pool{MaxRemovedFraction: 1, Member: "{{ .Labels.instance }}"}
+
+// UnmarshalYAML applies the defaults before decoding.
+func (pl *Pool) UnmarshalYAML(unmarshal func(any) error) error {
+	*pl = DefaultPool
+	type plain Pool
+	return unmarshal((*plain)(pl))
+}
+
 // LoadConfig reads and validates a configuration file; errors name the
 // file, line and key.
 func LoadConfig(path string) (*Config, error) {
@@ -89,7 +115,8 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	c, err := parseConfig(b, filepath.Dir(path))
 	if err != nil {
-		if ce, ok := err.(*yamlconf.ConfigError); ok {
+		var ce *yamlconf.ConfigError
+		if errors.As(err, &ce) {
 			ce.File = path
 		}
 		return nil, err
@@ -103,11 +130,11 @@ func ParseConfig(b []byte) (*Config, error) { return parseConfig(b, ".") }
 
 func parseConfig(b []byte, dir string) (*Config, error) {
 	c := &Config{}
-	if err := yaml.UnmarshalStrict(b, c); err != nil {
+	if err := yamlconf.UnmarshalStrict(b, c); err != nil {
 		return nil, yamlconf.DecodeError(b, err)
 	}
 	c.Global.BearerTokenFile = config.JoinDir(dir, c.Global.BearerTokenFile)
-	if err := c.validate(dir); err != nil {
+	if err := c.build(dir); err != nil {
 		return nil, yamlconf.Locate(b, err)
 	}
 	return c, nil
@@ -115,7 +142,9 @@ func parseConfig(b []byte, dir string) (*Config, error) {
 
 var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-func (c *Config) validate(dir string) error {
+// build checks every rule and compiles its matchers, patterns, templates
+// and actions.
+func (c *Config) build(dir string) error {
 	seen := map[string]bool{}
 	for i, r := range c.Rules {
 		p := []string{"rules", fmt.Sprint(i)}
@@ -129,14 +158,14 @@ func (c *Config) validate(dir string) error {
 			return yamlconf.Errorf(append(p, "name"), "duplicate rule name %q", r.Name)
 		}
 		seen[r.Name] = true
-		if err := r.validate(p, dir); err != nil {
+		if err := r.build(p, dir); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Rule) validate(p []string, dir string) error {
+func (r *Rule) build(p []string, dir string) error {
 	ms, err := labels.ParseMatchers(r.Match)
 	if err != nil {
 		return yamlconf.Errorf(append(p, "match"), "invalid matchers %q: %v", r.Match, err)
@@ -146,8 +175,6 @@ func (r *Rule) validate(p []string, dir string) error {
 	}
 	r.matchers = ms
 	switch r.On {
-	case "":
-		r.On = "firing"
 	case "firing", "resolved":
 	default:
 		return yamlconf.Errorf(append(p, "on"), "on must be firing or resolved, not %q", r.On)
@@ -169,26 +196,17 @@ func (r *Rule) validate(p []string, dir string) error {
 	if err := r.Cooldown.Check(append(p, "cooldown"), false); err != nil {
 		return err
 	}
-	if !r.Cooldown.Set() {
-		r.Cooldown.Duration = DefaultCooldown
+	if r.MaxAttempts < 1 {
+		return yamlconf.Errorf(append(p, "max_attempts"), "max_attempts must be at least 1")
 	}
-	if r.MaxAttempts < 0 {
-		return yamlconf.Errorf(append(p, "max_attempts"), "max_attempts must not be negative")
-	}
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = DefaultMaxAttempts
-	}
-	if r.Concurrency < 0 {
-		return yamlconf.Errorf(append(p, "concurrency"), "concurrency must not be negative")
-	}
-	if r.Concurrency == 0 {
-		r.Concurrency = DefaultConcurrency
+	if r.Concurrency < 1 {
+		return yamlconf.Errorf(append(p, "concurrency"), "concurrency must be at least 1")
 	}
 	if len(r.Actions) == 0 {
 		return yamlconf.Errorf(append(p, "actions"), "a rule needs at least one action")
 	}
 	if r.Pool != nil {
-		if err := r.Pool.validate(r, append(p, "pool")); err != nil {
+		if err := r.Pool.build(r, append(p, "pool")); err != nil {
 			return err
 		}
 	}
@@ -202,7 +220,7 @@ func (r *Rule) validate(p []string, dir string) error {
 	return nil
 }
 
-func (pl *Pool) validate(r *Rule, p []string) error {
+func (pl *Pool) build(r *Rule, p []string) error {
 	if pl.Name == "" {
 		return yamlconf.Errorf(append(p, "name"), "pool name is required")
 	}
@@ -212,14 +230,8 @@ func (pl *Pool) validate(r *Rule, p []string) error {
 	if pl.MinHealthy < 0 || pl.MinHealthy >= pl.Size {
 		return yamlconf.Errorf(append(p, "min_healthy"), "min_healthy must be between 0 and size-1 (%d)", pl.Size-1)
 	}
-	if pl.MaxRemovedFraction == 0 {
-		pl.MaxRemovedFraction = 1
-	}
-	if pl.MaxRemovedFraction < 0 || pl.MaxRemovedFraction > 1 {
+	if pl.MaxRemovedFraction <= 0 || pl.MaxRemovedFraction > 1 {
 		return yamlconf.Errorf(append(p, "max_removed_fraction"), "max_removed_fraction must be in (0, 1]")
-	}
-	if pl.Member == "" {
-		pl.Member = "{{ .Labels.instance }}"
 	}
 	t, err := parseTemplate("member", pl.Member, r, scopeStrict)
 	if err != nil {

@@ -22,6 +22,13 @@ type ExecConfig struct {
 // DefaultExecTimeout bounds a command without a timeout.
 const DefaultExecTimeout = time.Minute
 
+// UnmarshalYAML applies the defaults before decoding.
+func (c *ExecConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = ExecConfig{Timeout: yamlconf.Duration{Duration: DefaultExecTimeout}}
+	type plain ExecConfig
+	return unmarshal((*plain)(c))
+}
+
 type execAction struct {
 	args    []*tmpl
 	timeout time.Duration
@@ -36,7 +43,7 @@ func newExec(c *ExecConfig, r *Rule, p []string) (Action, error) {
 	if strings.Contains(c.Command[0], "{{") {
 		return nil, yamlconf.Errorf(append(p, "command", "0"), "the program itself cannot be a template")
 	}
-	a := &execAction{timeout: DefaultExecTimeout, dir: c.Dir}
+	a := &execAction{timeout: c.Timeout.Duration, dir: c.Dir}
 	for i, arg := range c.Command {
 		t, err := parseTemplate("arg", arg, r, scopeStrict)
 		if err != nil {
@@ -46,9 +53,6 @@ func newExec(c *ExecConfig, r *Rule, p []string) (Action, error) {
 	}
 	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
 		return nil, err
-	}
-	if c.Timeout.Set() {
-		a.timeout = c.Timeout.Duration
 	}
 	// The environment every run shares is built once.
 	for _, k := range []string{"PATH", "HOME", "LANG"} {

@@ -42,10 +42,7 @@ type httpAction struct {
 }
 
 func newHTTP(c *HTTPConfig, r *Rule, p []string, dir string) (Action, error) {
-	a := &httpAction{method: strings.ToUpper(c.Method), expect: c.ExpectStatus, timeout: DefaultHTTPTimeout, headers: map[string]*tmpl{}}
-	if a.method == "" {
-		a.method = http.MethodPost
-	}
+	a := &httpAction{method: strings.ToUpper(c.Method), expect: c.ExpectStatus, timeout: c.Timeout.Duration, headers: map[string]*tmpl{}}
 	switch a.method {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:
@@ -73,9 +70,6 @@ func newHTTP(c *HTTPConfig, r *Rule, p []string, dir string) (Action, error) {
 	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
 		return nil, err
 	}
-	if c.Timeout.Set() {
-		a.timeout = c.Timeout.Duration
-	}
 	cc := c.HTTPClientConfig
 	cc.SetDirectory(dir)
 	if err := cc.Validate(); err != nil {
@@ -90,9 +84,10 @@ func newHTTP(c *HTTPConfig, r *Rule, p []string, dir string) (Action, error) {
 	return a, nil
 }
 
-// UnmarshalYAML applies prometheus/common's client defaults.
+// UnmarshalYAML applies the defaults, prometheus/common's client defaults
+// among them, before decoding.
 func (c *HTTPConfig) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = HTTPConfig{HTTPClientConfig: config.DefaultHTTPClientConfig}
+	*c = HTTPConfig{Method: http.MethodPost, Timeout: yamlconf.Duration{Duration: DefaultHTTPTimeout}, HTTPClientConfig: config.DefaultHTTPClientConfig}
 	type plain HTTPConfig
 	return unmarshal((*plain)(c))
 }

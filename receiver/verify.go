@@ -29,6 +29,13 @@ const (
 	DefaultVerifyEvery  = 10 * time.Second
 )
 
+// UnmarshalYAML applies the defaults before decoding.
+func (c *VerifyConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = VerifyConfig{Within: yamlconf.Duration{Duration: DefaultVerifyWithin}, Every: yamlconf.Duration{Duration: DefaultVerifyEvery}}
+	type plain VerifyConfig
+	return unmarshal((*plain)(c))
+}
+
 // VerifyResult is the outcome of a verify step.
 type VerifyResult struct {
 	Healthy    bool   `json:"healthy"`
@@ -46,7 +53,7 @@ type verifyAction struct {
 }
 
 func newVerify(c *VerifyConfig, r *Rule, p []string, dir string) (Action, error) {
-	a := &verifyAction{status: c.Status, body: c.BodyRegexp, within: DefaultVerifyWithin, every: DefaultVerifyEvery}
+	a := &verifyAction{status: c.Status, body: c.BodyRegexp, within: c.Within.Duration, every: c.Every.Duration}
 	var err error
 	// A verify only reads, so its host may come from a validated label
 	// (the instance that was restarted).
@@ -60,12 +67,6 @@ func newVerify(c *VerifyConfig, r *Rule, p []string, dir string) (Action, error)
 		if err := d.Check(append(p, key), true); err != nil {
 			return nil, err
 		}
-	}
-	if c.Within.Set() {
-		a.within = c.Within.Duration
-	}
-	if c.Every.Set() {
-		a.every = c.Every.Duration
 	}
 	if a.every > a.within {
 		return nil, yamlconf.Errorf(append(p, "every"), "every (%s) is longer than within (%s)", a.every, a.within)

@@ -103,6 +103,15 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	defer close(stop)
 	reloader.WatchSIGHUP(stop)
 
+	mux, err := routes(o, exp, reg, tracker, sources, reloader, logger)
+	if err != nil {
+		return err
+	}
+	return serve.Run(mux, webFlags, 30*time.Second, logger)
+}
+
+// routes serves the exporter's endpoints.
+func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *heartbeat.Sources, reloader http.Handler, logger log.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
 		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}})
@@ -113,7 +122,17 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	// and a load balancer must not drop every replica when Redis blips.
 	serve.HandleHealth(mux, nil)
 	serve.HandlePprof(mux)
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	landing, err := landingPage()
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	return mux, nil
+}
+
+// landingPage links the exporter's pages.
+func landingPage() (*web.LandingPageHandler, error) {
+	return web.NewLandingPage(web.LandingConfig{
 		Name:        "selfheal_exporter",
 		Description: "Probes IC-Servers, key services, Redis and TCP ports, and tracks agent heartbeats",
 		Version:     version.Info(),
@@ -131,9 +150,4 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 			{Address: "/api/v1/healthz", Text: "Lost agents", Description: "Stale agents, selfhealing healthz style"},
 		},
 	})
-	if err != nil {
-		return err
-	}
-	mux.Handle("/", landing)
-	return serve.Run(mux, webFlags, 30*time.Second, logger)
 }

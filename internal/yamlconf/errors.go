@@ -1,10 +1,14 @@
 // Package yamlconf holds what selfheal's configuration files share: strict
 // YAML decoding whose errors name the file, the line and the key, and value
 // types (durations, regular expressions) that keep their parse errors for a
-// validation pass that knows where they are.
+// validation pass that knows where they are. Configuration types follow the
+// Prometheus defaults idiom: UnmarshalYAML assigns the type's Default* value
+// and then decodes over it, so a default lives in one place and validation
+// only checks.
 package yamlconf
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -63,8 +67,8 @@ func (e *ConfigError) Error() string {
 // Locate turns a validation error into a ConfigError by finding its key path
 // in the document.
 func Locate(doc []byte, err error) error {
-	fe, ok := err.(*FieldError)
-	if !ok {
+	var fe *FieldError
+	if !errors.As(err, &fe) {
 		return &ConfigError{Msg: err.Error()}
 	}
 	root := parseNode(doc)
