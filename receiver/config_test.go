@@ -25,6 +25,7 @@ func TestBrokenConfigs(t *testing.T) {
 		"two_kinds":           "BAD/two_kinds.yml:5: rules.0.actions.0: an action has exactly one of exec, http, haproxy, verify",
 		"unknown_key":         "BAD/unknown_key.yml:5: rules.0.actions.0.exec.timeuot: unknown key \"timeuot\"",
 		"verify_every":        "BAD/verify_every.yml:5: rules.0.actions.0.verify.every: every (1m0s) is longer than within (10s)",
+		"zero_attempts":       "BAD/zero_attempts.yml:4: rules.0.max_attempts: max_attempts must be at least 1",
 	}
 	files, _ := filepath.Glob("../testdata/receiver/bad/*.yml")
 	if len(files) != len(golden) {
