@@ -14,8 +14,7 @@ import (
 // probe's samples live in a fresh Result that no other request sees, which
 // gives the isolation a fresh registry gives, and are written straight in
 // the text exposition format: going through a registry, its protobuf
-// families and promhttp cost more than the probe itself (see the README's
-// performance section).
+// families and promhttp cost more than the probe itself (docs/design.md).
 
 var textBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
