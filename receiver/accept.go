@@ -21,61 +21,55 @@ type AcceptResult struct {
 	Unmatched  int `json:"unmatched"`
 }
 
-// Accept records a webhook batch durably and queues its remediations. Each
-// alert is handled on its own; every rule that matches an alert's labels and
-// status gets a task. A notification (rule, fingerprint, startsAt, status)
-// is accepted once, whoever re-sends it.
+// Accept records a webhook batch durably and hands its remediations to the
+// backlog. Each alert is handled on its own; every rule that matches an
+// alert's labels and status gets a task. A notification (rule, fingerprint
+// of the labels, startsAt, status) is accepted once, whoever re-sends it.
+// Everything accepted is in the store when Accept returns; the only error
+// is a store that cannot record it (or a receiver shutting down), and then
+// nothing of the batch was accepted.
 func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptResult, error) {
 	var res AcceptResult
-	e.acceptMu.RLock()
-	defer e.acceptMu.RUnlock()
 	if e.closing.Load() {
 		return res, ErrShuttingDown
 	}
-	tasks, keys, unmatched := e.match(alerts)
+	now := e.opts.Now()
+	if err := e.resolved.record(ctx, alerts, now); err != nil {
+		return res, e.storeDown(err)
+	}
+	tasks, keys, unmatched := e.match(alerts, now)
 	res.Unmatched = unmatched
-	if len(tasks) == 0 {
-		return res, nil
-	}
-	// Reserve queue room before claiming: a notification claimed but not
-	// queued would be lost, since Alertmanager's retry would be a duplicate.
-	if e.reserved.Add(int64(len(tasks))) > int64(e.opts.QueueSize) {
-		e.reserved.Add(-int64(len(tasks)))
-		return res, ErrQueueFull
-	}
 	won, err := e.claim(ctx, tasks, keys)
 	if err != nil {
-		e.reserved.Add(-int64(len(tasks)))
 		return res, err
 	}
 	for i, t := range tasks {
 		if !won[i] {
 			res.Duplicates++
 			e.metrics.duplicates.Inc()
-			e.reserved.Add(-1)
 			continue
 		}
-		e.queue <- t
+		e.window.pending.Add(1)
+		e.window.push(t)
 		res.Accepted++
+	}
+	for i := range alerts {
+		e.metrics.alerts.WithLabelValues(alerts[i].Status).Inc()
 	}
 	return res, nil
 }
 
+// fingerprint identifies an alert by its labels, as Alertmanager computes
+// it: the sender's fingerprint field is not trusted.
+func fingerprint(a *template.Alert) string { return labelSet(a.Labels).Fingerprint().String() }
+
 // match makes a task for every rule that matches each alert, with the
 // deduplication key of its notification.
-func (e *Engine) match(alerts []template.Alert) (tasks []*task, keys []string, unmatched int) {
+func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, keys []string, unmatched int) {
 	conf := e.Config()
-	now := e.opts.Now()
 	for i := range alerts {
 		a := &alerts[i]
-		e.metrics.alerts.WithLabelValues(a.Status).Inc()
-		fp := a.Fingerprint
-		if fp == "" {
-			fp = labelSet(a.Labels).Fingerprint().String()
-		}
-		if a.Status == "resolved" {
-			e.resolved.note(fp, now)
-		}
+		fp := fingerprint(a)
 		matched := false
 		for _, r := range conf.Rules {
 			if !r.Matches(a.Labels, a.Status) {
@@ -83,8 +77,9 @@ func (e *Engine) match(alerts []template.Alert) (tasks []*task, keys []string, u
 			}
 			matched = true
 			d := &Data{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, Fingerprint: fp, StartsAt: a.StartsAt, Rule: r.Name}
-			tasks = append(tasks, &task{rule: r, data: d, received: now, entry: &Entry{
-				ID: newID(now), Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
+			id := newID(now)
+			tasks = append(tasks, &task{key: id, rule: r, data: d, received: now, entry: &Entry{
+				ID: id, Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
 				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Result: ResultQueued, Replica: e.opts.Replica,
 			}})
 			keys = append(keys, dedupKey(r.Name, fp, a.StartsAt, a.Status))
@@ -96,24 +91,39 @@ func (e *Engine) match(alerts []template.Alert) (tasks []*task, keys []string, u
 	return tasks, keys, unmatched
 }
 
-// claim records the claims and the queued journal entries in one
-// transaction, so that what the reply acknowledges is durably recorded.
+// claim records the claims, the queued journal entries and the backlog
+// records in one transaction, so that what the reply acknowledges is
+// durably recorded and will be handled.
 func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]bool, error) {
-	kvs := make([]store.KV, len(tasks))
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	journal := make([]store.KV, len(tasks))
+	backlog := make([]store.KV, len(tasks))
 	for i, t := range tasks {
 		b, err := marshalEntry(t.entry)
 		if err != nil {
 			return nil, err
 		}
-		kvs[i] = store.KV{Key: t.entry.ID, Value: b}
+		r, err := t.marshal()
+		if err != nil {
+			return nil, err
+		}
+		journal[i] = store.KV{Key: t.entry.ID, Value: b}
+		backlog[i] = store.KV{Key: t.key, Value: r}
 	}
-	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, []byte(e.opts.Replica), e.opts.DedupTTL, bucketJournal, kvs)
+	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, []byte(e.opts.Replica), e.opts.DedupTTL,
+		store.Aligned{Bucket: bucketJournal, Entries: journal}, store.Aligned{Bucket: e.backlogBucket(), Entries: backlog})
 	if err != nil {
-		e.metrics.storeUp.Set(0)
-		return nil, errors.Join(ErrStoreDown, err)
+		return nil, e.storeDown(err)
 	}
 	e.metrics.storeUp.Set(1)
 	return won, nil
+}
+
+func (e *Engine) storeDown(err error) error {
+	e.metrics.storeUp.Set(0)
+	return errors.Join(ErrStoreDown, err)
 }
 
 // dedupKey identifies one notification of one alert for one rule.

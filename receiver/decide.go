@@ -12,6 +12,7 @@ const (
 	proceed verdict = iota // run the actions
 	refuse                 // do not run; journaled and counted with a reason
 	skip                   // nothing to do any more (the alert resolved)
+	wait                   // not yet: run at decision.NotBefore if the alert still fires
 )
 
 // situation is everything a decision depends on, read from the rule, the
@@ -21,6 +22,7 @@ type situation struct {
 	Incident incident  // as stored for this rule and alert
 	StartsAt time.Time // the notification's incident
 	Retry    bool      // a retry the engine scheduled itself
+	Delayed  bool      // a retry or a deferral, which the alert's resolution cancels
 	Resolved bool      // a resolved notification came after StartsAt
 	DryRun   bool
 	Member   string          // the pool member the alert is about
@@ -31,13 +33,14 @@ type situation struct {
 // decision is the outcome: a verdict, a refusal's reason and message, and
 // what to record when the remediation goes ahead.
 type decision struct {
-	Verdict  verdict
-	Reason   string // a Reason* constant when refused
-	Msg      string
-	Incident incident // the incident as it must be stored (attempt counted)
-	Save     bool     // store Incident before acting
-	TakeOut  bool     // record Member as out of the pool before acting
-	Attempt  int      // which attempt this is, for the journal
+	Verdict   verdict
+	Reason    string // a Reason* constant when refused
+	Msg       string
+	Incident  incident  // the incident as it must be stored (attempt counted)
+	Save      bool      // store Incident before acting
+	TakeOut   bool      // record Member as out of the pool before acting
+	Attempt   int       // which attempt this is, for the journal
+	NotBefore time.Time // when a deferred remediation may run
 }
 
 // decide is the engine's whole policy: cooldown, attempts and the pool's
@@ -47,11 +50,13 @@ func decide(s situation) decision {
 	if !inc.StartsAt.Equal(s.StartsAt) { // a new incident of the same alert: attempts start over, the cooldown carries on
 		inc.StartsAt, inc.Attempts = s.StartsAt, 0
 	}
-	if s.Retry && s.Resolved {
-		return decision{Verdict: skip, Msg: "the alert resolved before the retry"}
+	if s.Delayed && s.Resolved {
+		return decision{Verdict: skip, Msg: "the alert resolved while the remediation waited"}
 	}
 	if since := s.Now.Sub(inc.LastStart); !s.Retry && !inc.LastStart.IsZero() && since < r.Cooldown.Duration {
-		return refusal(ReasonCooldown, "last remediation of this alert started "+since.Round(time.Second).String()+" ago; cooldown "+r.Cooldown.Duration.String())
+		until := inc.LastStart.Add(r.Cooldown.Duration)
+		return decision{Verdict: wait, Reason: ReasonCooldown, NotBefore: until,
+			Msg: "last remediation of this alert started " + since.Round(time.Second).String() + " ago; waiting for the cooldown of " + r.Cooldown.Duration.String() + " to end"}
 	}
 	if inc.Attempts >= r.MaxAttempts {
 		return refusal(ReasonMaxAttempts, "all "+strconv.Itoa(r.MaxAttempts)+" attempts for this incident are used up")

@@ -17,7 +17,6 @@ import (
 // Errors Accept returns; the webhook maps them to 503 so that Alertmanager
 // retries.
 var (
-	ErrQueueFull    = errors.New("remediation queue is full")
 	ErrStoreDown    = errors.New("store unavailable")
 	ErrShuttingDown = errors.New("shutting down")
 )
@@ -25,19 +24,19 @@ var (
 // Options configure an Engine.
 type Options struct {
 	Workers   int           // global bound on remediations running at once
-	QueueSize int           // accepted remediations waiting for a worker
+	QueueSize int           // accepted remediations held in memory; more wait in the store
 	DryRun    bool          // decide and journal, run nothing
 	Shared    bool          // the store is shared with other replicas
 	DedupTTL  time.Duration // how long a handled notification is remembered
-	Retention time.Duration // how long journal entries are kept
+	Retention time.Duration // how long journal entries and incident records are kept
 	Replica   string        // this instance's name, journaled with each entry
 	Now       func() time.Time
 }
 
 // Engine accepts alert notifications, decides what to do and does it. Its
-// parts are stages of their own: accept (durable intake), limits and locks,
-// decide (the policy, pure), the actions, retries, and the state they keep
-// (journal, incidents, pools).
+// parts are stages of their own: accept (durable intake into the backlog),
+// limits and locks, decide (the policy, pure), the actions, retries, and
+// the state they keep (journal, incidents, pools, backlog).
 type Engine struct {
 	conf    atomic.Pointer[Config]
 	st      store.Store
@@ -48,12 +47,11 @@ type Engine struct {
 	opts    Options
 	logger  log.Logger
 	metrics *Metrics
+	errLog  rateLimitedLog
 
-	queue    chan *task
-	reserved atomic.Int64
-	closing  atomic.Bool
-	// acceptMu keeps Shutdown from closing the queue while Accept sends.
-	acceptMu sync.RWMutex
+	window  *window
+	closing atomic.Bool
+	owner   string // marks the hooks this process starts (see reap)
 
 	limits   *ruleLimits
 	locks    *locks
@@ -62,34 +60,42 @@ type Engine struct {
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
+	stopTake  context.CancelFunc // workers take no new task once called
+	takeCtx   context.Context
 	workers   sync.WaitGroup
 }
 
 type task struct {
-	entry    *Entry
-	rule     *Rule
-	data     *Data
-	received time.Time
-	retry    bool // a retry the engine scheduled after a failed attempt
+	key       string // the backlog record's key
+	entry     *Entry
+	rule      *Rule
+	data      *Data
+	received  time.Time
+	retry     bool      // an attempt after a failed one
+	delayed   bool      // a retry or a deferral: the alert may have resolved meanwhile
+	notBefore time.Time // not to start before
 }
 
 // NewEngine builds an engine on st; Start runs its workers.
 func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, logger log.Logger) *Engine {
 	o = o.withDefaults()
-	e := &Engine{st: st, opts: o, logger: logger, queue: make(chan *task, o.QueueSize), pools: pools{st},
-		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica)}
-	e.metrics = newMetrics(func() float64 { return float64(len(e.queue)) })
+	e := &Engine{st: st, opts: o, logger: logger, pools: pools{st}, window: newWindow(o.QueueSize),
+		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica), errLog: rateLimitedLog{every: 10 * time.Second}}
+	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
 	e.wb = newWriteBehind(st, flushEvery, logger, func(err error) {
 		if err != nil {
 			e.metrics.storeUp.Set(0)
+			e.logStoreError("Writing remediation state failed; kept and retried", err)
 		}
 	})
 	e.journal = newJournal(st, o.Retention, e.wb)
-	e.state = incidents{e.wb}
+	e.state = incidents{st}
+	e.resolved.st = st
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
+	e.takeCtx, e.stopTake = context.WithCancel(e.runCtx)
 	return e
 }
 
@@ -126,22 +132,23 @@ func (e *Engine) Config() *Config { return e.conf.Load() }
 // Journal is where the engine records what it did.
 func (e *Engine) Journal() *Journal { return e.journal }
 
-// Start records what a previous process left unfinished as interrupted and
-// starts the workers.
+// Start takes over what a previous process left (see recover) and starts
+// the workers and the backlog's loader.
 func (e *Engine) Start(ctx context.Context) error {
-	stuck, err := e.journal.MarkInterrupted(ctx, e.opts.Now())
-	if err != nil {
+	if err := e.recover(ctx); err != nil {
 		return err
 	}
-	for _, s := range stuck {
-		level.Warn(e.logger).Log("msg", "Remediation interrupted by a restart; not run again", "rule", s.Rule, "alertname", s.AlertName, "id", s.ID)
-		e.metrics.actions.WithLabelValues(s.Rule, "task", ResultInterrupted).Inc()
-	}
+	go e.loadBacklog(e.runCtx)
+	signal(e.window.load)
 	for range e.opts.Workers {
 		e.workers.Add(1)
 		go func() {
 			defer e.workers.Done()
-			for t := range e.queue {
+			for {
+				t := e.window.next(e.takeCtx, e.opts.Now)
+				if t == nil {
+					return
+				}
 				e.process(t)
 			}
 		}()
@@ -149,17 +156,15 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops accepting, lets running remediations finish until ctx
-// ends, then interrupts the rest. Every task ends journaled.
+// Shutdown stops accepting and taking work, lets running remediations
+// finish until ctx ends, then interrupts them. What was accepted and not
+// started stays in the backlog for the next start.
 func (e *Engine) Shutdown(ctx context.Context) {
-	e.acceptMu.Lock()
 	if e.closing.Swap(true) {
-		e.acceptMu.Unlock()
 		e.workers.Wait()
 		return
 	}
-	close(e.queue)
-	e.acceptMu.Unlock()
+	e.stopTake()
 	done := make(chan struct{})
 	go func() { e.workers.Wait(); close(done) }()
 	select {
@@ -176,4 +181,32 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	if err := e.wb.Close(fctx); err != nil {
 		level.Error(e.logger).Log("msg", "Could not write the last journal entries", "err", err)
 	}
+}
+
+// logStoreError logs a store failure at most once per interval, with the
+// count of those not logged.
+func (e *Engine) logStoreError(msg string, err error) {
+	if n, ok := e.errLog.allow(e.opts.Now()); ok {
+		level.Error(e.logger).Log("msg", msg, "err", err, "suppressed", n)
+	}
+}
+
+// rateLimitedLog lets one line through per interval and counts the rest.
+type rateLimitedLog struct {
+	mu         sync.Mutex
+	every      time.Duration
+	last       time.Time
+	suppressed int
+}
+
+func (r *rateLimitedLog) allow(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.last.IsZero() && now.Sub(r.last) < r.every {
+		r.suppressed++
+		return 0, false
+	}
+	n := r.suppressed
+	r.last, r.suppressed = now, 0
+	return n, true
 }

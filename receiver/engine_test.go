@@ -3,8 +3,10 @@ package receiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,25 +157,40 @@ rules:
 }
 
 // TestCooldownBetweenIncidents: an alert that flaps (resolves and fires
-// again) is not remediated again within the cooldown.
+// again) is not remediated again within the cooldown: it waits for the
+// cooldown's end and then runs.
 func TestCooldownBetweenIncidents(t *testing.T) {
 	rec := filepath.Join(t.TempDir(), "rec")
+	var clockMu sync.Mutex
 	clock := time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
-	f := newFixture(t, strings.Replace(recordRule(t, rec, ""), "cooldown: 0s", "cooldown: 10m", 1), Options{Now: func() time.Time { return clock }}, nil)
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	advance := func(d time.Duration) { clockMu.Lock(); clock = clock.Add(d); clockMu.Unlock() }
+	f := newFixture(t, strings.Replace(recordRule(t, rec, ""), "cooldown: 0s", "cooldown: 10m", 1), Options{Now: now}, nil)
 	fire := func(startsAt time.Time) Entry {
 		f.accept(alert("firing", startsAt, "alertname", "AgentLost", "agent", "d-dys1"))
 		return f.waitLatest(t)
 	}
-	if e := fire(clock); e.Result != ResultSuccess {
+	if e := fire(now()); e.Result != ResultSuccess {
 		t.Fatalf("first: %+v", e)
 	}
-	clock = clock.Add(3 * time.Minute)
-	if e := fire(clock); e.Result != ResultRefused || !strings.HasPrefix(e.Reason, ReasonCooldown) {
-		t.Fatalf("flap within cooldown: %+v", e)
+	// A new incident 3 minutes later waits for the cooldown, in the backlog.
+	advance(3 * time.Minute)
+	f.accept(alert("firing", now(), "alertname", "AgentLost", "agent", "d-dys1"))
+	testutil.Eventually(t, 10*time.Second, "the flap to be deferred", func() bool {
+		es, _ := f.journal.Query(context.Background(), Filter{Limit: 1})
+		return len(es) == 1 && es[0].Result == ResultQueued && strings.HasPrefix(es[0].Reason, "deferred: ")
+	})
+	if n := len(readLines(t, rec)); n != 2 { // one run: an argument line and an env line
+		t.Fatalf("the hook ran within the cooldown: %d lines", n)
 	}
-	clock = clock.Add(8 * time.Minute)
-	if e := fire(clock); e.Result != ResultSuccess || e.Attempt != 1 {
+	// Once the cooldown has passed it runs, as the first attempt of its incident.
+	advance(8 * time.Minute)
+	signal(f.engine.window.wake)
+	if e := f.waitLatest(t); e.Result != ResultSuccess || e.Attempt != 1 {
 		t.Fatalf("after cooldown: %+v", e)
+	}
+	if v := promtest.ToFloat64(f.engine.metrics.deferred.WithLabelValues("restart-agent", ReasonCooldown)); v != 1 {
+		t.Fatalf("deferrals counted %v", v)
 	}
 }
 
@@ -277,6 +294,7 @@ rules:
   - name: restart
     match: 'alertname="ICServerConnectFailed"'
     cooldown: 0s
+    max_attempts: 1
     actions:
       - exec: {command: [` + scriptPath(t, "fail.sh") + `]}
       - exec: {command: [/bin/true]}
@@ -297,23 +315,37 @@ rules:
 	}
 }
 
-func TestQueueFullAndStoreDown(t *testing.T) {
+// TestOverflowWaitsInTheStore: more alerts than the in-memory window holds
+// are all accepted, wait in the store, and each runs once; only a store
+// that cannot record refuses.
+func TestOverflowWaitsInTheStoreAndStoreDown(t *testing.T) {
 	rec := filepath.Join(t.TempDir(), "rec")
-	yml := strings.Replace(recordRule(t, rec, ""), "actions:\n      - exec: {command: ["+scriptPath(t, "record.sh"), "actions:\n      - exec: {command: ["+scriptPath(t, "slow_record.sh"), 1)
-	yml = strings.Replace(yml, "'restart {{ .Labels.agent }}'", "'2'", 1)
-	f := newFixture(t, yml, Options{Workers: 1, QueueSize: 2}, nil)
+	f := newFixture(t, recordRule(t, rec, ""), Options{Workers: 1, QueueSize: 2}, nil)
 	at := time.Now()
-	f.accept(alert("firing", at, "alertname", "AgentLost", "agent", "a1"))
-	time.Sleep(200 * time.Millisecond) // the worker is busy with a1
-	f.accept(alert("firing", at, "alertname", "AgentLost", "agent", "a2"), alert("firing", at, "alertname", "AgentLost", "agent", "a3"))
-	_, err := f.engine.Accept(context.Background(), alert4(at))
-	if !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("a full queue must refuse: %v", err)
+	var alerts []templateAlert
+	for i := range 9 {
+		alerts = append(alerts, alert("firing", at, "alertname", "AgentLost", "agent", fmt.Sprint("a", i)))
 	}
-	// Refused alerts are not claimed: Alertmanager's retry is accepted later.
-	f.waitEntries(3)
-	if r := f.accept(alert4(at)...); r.Accepted != 1 {
-		t.Fatalf("retry after the queue drained: %+v", r)
+	if r := f.accept(alerts...); r.Accepted != 9 {
+		t.Fatalf("a batch over the window: %+v", r)
+	}
+	es := f.waitEntries(9)
+	runs := map[string]int{}
+	for _, l := range readLines(t, rec) {
+		if strings.HasPrefix(l, "arg:restart ") {
+			runs[l]++
+		}
+	}
+	if len(es) != 9 || len(runs) != 9 {
+		t.Fatalf("%d entries, %d alerts run: %v", len(es), len(runs), runs)
+	}
+	for l, n := range runs {
+		if n != 1 {
+			t.Fatalf("%s ran %d times", l, n)
+		}
+	}
+	if r := f.accept(alerts...); r.Duplicates != 9 {
+		t.Fatalf("re-sent: %+v", r)
 	}
 
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
@@ -324,15 +356,11 @@ func TestQueueFullAndStoreDown(t *testing.T) {
 	defer rs.Close()
 	g := newFixture(t, recordRule(t, rec, ""), Options{Shared: true}, rs)
 	rd.Proc.Kill()
-	_, err = g.engine.Accept(context.Background(), alert4(at))
+	_, err = g.engine.Accept(context.Background(), []templateAlert{alert("firing", at, "alertname", "AgentLost", "agent", "a4")})
 	if !errors.Is(err, ErrStoreDown) {
 		t.Fatalf("store down must refuse: %v", err)
 	}
 	if v := promtest.ToFloat64(g.engine.metrics.storeUp); v != 0 {
 		t.Fatal("selfheal_store_up should be 0")
 	}
-}
-
-func alert4(at time.Time) []templateAlert {
-	return []templateAlert{alert("firing", at, "alertname", "AgentLost", "agent", "a4")}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ type execAction struct {
 	timeout time.Duration
 	env     []string
 	dir     string
+	labels  []string // the rule's require_labels, the only labels passed on
 }
 
 func newExec(c *ExecConfig, r *Rule, p []string) (Action, error) {
@@ -44,6 +46,10 @@ func newExec(c *ExecConfig, r *Rule, p []string) (Action, error) {
 		return nil, yamlconf.Errorf(append(p, "command", "0"), "the program itself cannot be a template")
 	}
 	a := &execAction{timeout: c.Timeout.Duration, dir: c.Dir}
+	for name := range r.RequireLabels {
+		a.labels = append(a.labels, name)
+	}
+	sort.Strings(a.labels)
 	for i, arg := range c.Command {
 		t, err := parseTemplate("arg", arg, r, scopeStrict)
 		if err != nil {
@@ -90,7 +96,7 @@ func (a *execAction) Prepare(d *Data) (Prepared, error) {
 
 func (a *execAction) run(ctx context.Context, argv []string, d *Data, what string) Step {
 	st := Step{Action: "exec", What: what, Started: time.Now()}
-	code, output, err := spawn(ctx, argv, execEnv(a.env, d), a.dir, a.timeout)
+	code, output, err := spawn(ctx, argv, execEnv(a.env, d, a.labels), a.dir, a.timeout)
 	st.Duration = time.Since(st.Started)
 	st.Output = output
 	if code >= 0 {
@@ -110,20 +116,28 @@ func (a *execAction) run(ctx context.Context, argv []string, d *Data, what strin
 }
 
 // execEnv gives the command a small environment: PATH, HOME and LANG from
-// the receiver, the configured variables, and the alert as SELFHEAL_*
-// variables. The receiver's own environment (which may hold secrets) is not
-// passed on.
-func execEnv(base []string, d *Data) []string {
-	env := make([]string, 0, len(base)+4+len(d.Labels))
+// the receiver, the configured variables, the alert's rule, status,
+// fingerprint and name, and the labels the rule validates (require_labels)
+// as SELFHEAL_LABEL_*; no other label value reaches a hook. The receiver's
+// own environment (which may hold secrets) is not passed on.
+// SELFHEAL_HOOK_OWNER marks the hook and its descendants as this process's,
+// for the reaping after a crash.
+func execEnv(base []string, d *Data, labels []string) []string {
+	env := make([]string, 0, len(base)+5+len(labels))
 	env = append(env, base...)
 	env = append(env,
 		"SELFHEAL_RULE="+d.Rule,
 		"SELFHEAL_STATUS="+d.Status,
 		"SELFHEAL_FINGERPRINT="+d.Fingerprint,
-		"SELFHEAL_ALERTNAME="+d.Labels["alertname"],
+		"SELFHEAL_ALERTNAME="+strings.ReplaceAll(d.Labels["alertname"], "\x00", ""),
 	)
-	for k, v := range d.Labels {
-		env = append(env, "SELFHEAL_LABEL_"+envName(k)+"="+strings.ReplaceAll(v, "\x00", ""))
+	if d.owner != "" {
+		env = append(env, hookOwnerVar+"="+d.owner)
+	}
+	for _, k := range labels {
+		if v, ok := d.Labels[k]; ok {
+			env = append(env, "SELFHEAL_LABEL_"+envName(k)+"="+strings.ReplaceAll(v, "\x00", ""))
+		}
 	}
 	return env
 }

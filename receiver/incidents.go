@@ -18,14 +18,13 @@ type incident struct {
 	LastStart time.Time `json:"last_start"`
 }
 
-// incidents keeps incident state through the write-behind it shares with
-// the journal: a count is visible to the next remediation of the alert at
-// once, and durable within the flush interval.
-type incidents struct{ wb *writeBehind }
+// incidents reads incident state; it is written with the start of each
+// attempt (recordStart), durably, before the actions run.
+type incidents struct{ st store.Store }
 
 func (s incidents) load(ctx context.Context, key string) (incident, error) {
 	var inc incident
-	b, err := s.wb.Get(ctx, bucketIncidents, key)
+	b, err := s.st.Get(ctx, bucketIncidents, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return inc, nil
 	}
@@ -34,13 +33,4 @@ func (s incidents) load(ctx context.Context, key string) (incident, error) {
 	}
 	_ = json.Unmarshal(b, &inc)
 	return inc, nil
-}
-
-func (s incidents) save(key string, inc incident) error {
-	b, err := marshalIncident(inc)
-	if err != nil {
-		return err
-	}
-	s.wb.Put(bucketIncidents, key, b)
-	return nil
 }

@@ -159,27 +159,6 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
-// MarkInterrupted finds entries left queued or running by a previous
-// process (a crash or a kill mid-action) and records them as interrupted.
-// They are not run again: their notification was already claimed.
-func (j *Journal) MarkInterrupted(ctx context.Context, now time.Time) ([]*Entry, error) {
-	var stuck []*Entry
-	err := j.st.Scan(ctx, bucketJournal, func(k string, v []byte) error {
-		var e Entry
-		if json.Unmarshal(v, &e) == nil && (e.Result == ResultQueued || e.Result == ResultRunning) {
-			e.Result, e.Reason = ResultInterrupted, "the receiver stopped before this finished; not run again"
-			t := now
-			e.Finished = &t
-			stuck = append(stuck, &e)
-		}
-		return nil
-	})
-	if err != nil || len(stuck) == 0 {
-		return stuck, err
-	}
-	return stuck, j.Put(ctx, stuck...)
-}
-
 // Cleanup deletes entries older than the retention.
 func (j *Journal) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	cutoff := now.Add(-j.retention)

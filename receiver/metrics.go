@@ -15,6 +15,7 @@ type Metrics struct {
 	storeUp     prometheus.Gauge
 	duplicates  prometheus.Counter
 	retryErrors prometheus.Counter
+	deferred    *prometheus.CounterVec
 }
 
 func newMetrics(queueLen func() float64) *Metrics {
@@ -43,7 +44,7 @@ func newMetrics(queueLen func() float64) *Metrics {
 			Name: "selfheal_remediation_last_success_timestamp_seconds", Help: "When a rule last healed successfully.",
 		}, []string{"rule"}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "selfheal_receiver_queue_length", Help: "Remediations accepted and waiting for a worker.",
+			Name: "selfheal_receiver_queue_length", Help: "Remediations accepted and not finished: waiting (in memory or in the store), deferred or running.",
 		}, queueLen),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "selfheal_store_up", Help: "Whether the receiver's store answered the last operation (1) or not (0).",
@@ -54,12 +55,15 @@ func newMetrics(queueLen func() float64) *Metrics {
 		retryErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_retry_journal_errors_total", Help: "Retries the store could not journal; each is tried again.",
 		}),
+		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown).",
+		}, []string{"rule", "reason"}),
 	}
 }
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates, m.retryErrors)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates, m.retryErrors, m.deferred)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

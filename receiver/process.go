@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/go-kit/log/level"
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 const shuttingDownMsg = "the receiver was shutting down before this started"
@@ -12,16 +13,15 @@ const shuttingDownMsg = "the receiver was shutting down before this started"
 // rule, the alert's lock, rendering, the decision, the actions, and the
 // journal. Every path ends in finish.
 func (e *Engine) process(t *task) {
-	e.reserved.Add(-1)
 	release, err := e.admit(t)
-	if err != nil {
-		e.finish(t, ResultInterrupted, shuttingDownMsg)
+	if err != nil { // shutting down: the task stays in the backlog
+		e.window.done(t.key)
 		return
 	}
 	defer release()
 	unlock, err := e.locks.lockAlert(e.runCtx, t.rule.Name+"|"+t.data.Fingerprint)
 	if err != nil {
-		e.finish(t, ResultInterrupted, err.Error())
+		e.window.done(t.key)
 		return
 	}
 	defer unlock()
@@ -30,6 +30,7 @@ func (e *Engine) process(t *task) {
 	e.journal.setLive(t.entry)
 	defer e.journal.dropLive(t.entry.ID)
 
+	t.data.owner = e.owner
 	prepared, member, err := prepareTask(t)
 	if err != nil {
 		e.refuse(t, ReasonInvalidLabel, err.Error())
@@ -43,6 +44,8 @@ func (e *Engine) process(t *task) {
 		e.finish(t, ResultSkipped, d.Msg)
 	case d.Verdict == refuse:
 		e.refuse(t, d.Reason, d.Msg)
+	case d.Verdict == wait:
+		e.deferTask(t, d)
 	default:
 		e.act(t, d, prepared, member)
 	}
@@ -94,8 +97,10 @@ func prepareTask(t *task) ([]Prepared, string, error) {
 }
 
 // decideAndRecord reads what the decision depends on, decides, and records
-// what must be known before acting (the attempt, the member out of its
-// pool). A pool's state is read and written under the pool's lock.
+// durably what must be known before acting: the entry as running, the
+// attempt, the member out of its pool. A restart that finds the entry
+// running knows the actions may have started. A pool's state is read and
+// written under the pool's lock.
 func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	ctx, r := e.runCtx, t.rule
 	key := r.Name + "|" + t.data.Fingerprint
@@ -103,8 +108,8 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	if err != nil {
 		return decision{}, err
 	}
-	s := situation{Rule: r, Incident: inc, StartsAt: t.data.StartsAt, Retry: t.retry, DryRun: e.opts.DryRun || r.DryRun, Member: member, Now: e.opts.Now()}
-	s.Resolved = t.retry && e.resolved.since(t.data.Fingerprint, t.data.StartsAt)
+	s := situation{Rule: r, Incident: inc, StartsAt: t.data.StartsAt, Retry: t.retry, Delayed: t.delayed, DryRun: e.opts.DryRun || r.DryRun, Member: member, Now: e.opts.Now()}
+	s.Resolved = e.resolved.since(t.data.Fingerprint, t.data.StartsAt)
 	if r.Pool != nil && r.On == "firing" {
 		unlock, err := e.locks.lockPool(ctx, r.Pool.Name)
 		if err != nil {
@@ -116,28 +121,65 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 		}
 	}
 	d := decide(s)
-	if d.TakeOut {
-		if err := e.pools.takeOut(ctx, r.Pool.Name, member, s.Now); err != nil {
-			return decision{}, err
-		}
+	if d.Verdict != proceed {
+		return d, nil
 	}
+	return d, e.recordStart(t, d, key, member, s)
+}
+
+// recordStart writes the start of an attempt in one transaction.
+func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
+	en := t.entry
+	en.Result, en.Attempt, en.DryRun, en.Reason = ResultRunning, d.Attempt, s.DryRun, ""
+	start := s.Now
+	en.Started = &start
+	b, err := marshalEntry(en)
+	if err != nil {
+		return err
+	}
+	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}}
 	if d.Save {
-		if err := e.state.save(key, d.Incident); err != nil {
-			return decision{}, err
+		ib, err := marshalIncident(d.Incident)
+		if err != nil {
+			return err
+		}
+		writes[bucketIncidents] = []store.KV{{Key: incKey, Value: ib}}
+	}
+	if d.TakeOut {
+		stamp, _ := s.Now.MarshalText()
+		writes[poolBucketPrefix+t.rule.Pool.Name] = []store.KV{{Key: member, Value: stamp}}
+	}
+	return e.st.PutAll(e.runCtx, writes)
+}
+
+// deferTask holds a remediation back until d.NotBefore, in the backlog: it
+// runs then if the alert still fires.
+func (e *Engine) deferTask(t *task, d decision) {
+	t.notBefore, t.delayed = d.NotBefore, true
+	t.entry.Result, t.entry.Reason = ResultQueued, "deferred: "+d.Msg
+	e.metrics.deferred.WithLabelValues(t.rule.Name, d.Reason).Inc()
+	b, err := marshalEntry(t.entry)
+	if err == nil {
+		var rec []byte
+		if rec, err = t.marshal(); err == nil {
+			err = e.st.PutAll(e.runCtx, map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: b}}, e.backlogBucket(): {{Key: t.key, Value: rec}}})
 		}
 	}
-	return d, nil
+	if err != nil {
+		// The record keeps its old due time; after a restart the decision
+		// is made again and defers again.
+		e.logStoreError("Could not record a deferred remediation", err)
+	}
+	e.window.requeue(t)
 }
 
 // act runs the prepared actions and concludes: the pool member back in on
 // a healed resolved alert, metrics, a retry or giving up.
 func (e *Engine) act(t *task, d decision, prepared []Prepared, member string) {
 	r, en := t.rule, t.entry
-	dry := e.opts.DryRun || r.DryRun
-	en.DryRun, en.Attempt = dry, d.Attempt
-	start := e.opts.Now()
-	en.Started = &start
-	e.metrics.startDelay.Observe(start.Sub(t.received).Seconds())
+	dry := en.DryRun
+	start := *en.Started
+	e.metrics.startDelay.Observe(e.opts.Now().Sub(t.received).Seconds())
 	result, reason := e.runSteps(t, prepared, dry)
 	if !dry && result == ResultSuccess && r.Pool != nil && r.On == "resolved" {
 		if err := e.pools.putBack(e.runCtx, r.Pool.Name, member); err != nil {
@@ -148,7 +190,10 @@ func (e *Engine) act(t *task, d decision, prepared []Prepared, member string) {
 	if result == ResultSuccess {
 		e.metrics.lastSuccess.WithLabelValues(r.Name).Set(float64(e.opts.Now().UnixNano()) / 1e9)
 	}
-	if result == ResultFailed && r.On == "firing" {
+	if result == ResultInterrupted { // the receiver stopped: as a crash would, it counts as a failed attempt
+		reason += "; counts as a failed attempt"
+	}
+	if (result == ResultFailed || result == ResultInterrupted) && r.On == "firing" {
 		reason += e.retryOrGiveUp(t, d.Incident)
 	}
 	e.finish(t, result, reason)
@@ -163,6 +208,12 @@ func (e *Engine) runSteps(t *task, prepared []Prepared, dry bool) (result, reaso
 		if dry {
 			st = Step{Action: r.actions[i].Kind(), What: p.What, Result: ResultDryRun, Started: e.opts.Now()}
 		} else {
+			// The journal shows the step as running, also after a crash
+			// (within the write-behind's interval).
+			en.Steps = append(en.Steps, Step{Action: r.actions[i].Kind(), What: p.What, Result: ResultRunning, Started: e.opts.Now()})
+			e.journal.setLive(en)
+			_ = e.journal.Record(en)
+			en.Steps = en.Steps[:len(en.Steps)-1]
 			st = p.Run(e.runCtx)
 		}
 		en.Steps = append(en.Steps, st)
@@ -209,7 +260,12 @@ func (e *Engine) finish(t *task, result, reason string) {
 		e.metrics.actions.WithLabelValues(t.rule.Name, "task", ResultInterrupted).Inc()
 	}
 	level.Info(e.logger).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
+	// The final entry and the end of the backlog record are written behind
+	// in one commit: after a crash either both are there or neither.
 	if err := e.journal.Record(en); err != nil {
 		level.Error(e.logger).Log("msg", "Could not journal a remediation", "id", en.ID, "err", err)
 	}
+	e.wb.Put(e.backlogBucket(), t.key, nil)
+	e.window.pending.Add(-1)
+	e.window.done(t.key)
 }

@@ -2,83 +2,131 @@ package receiver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/go-kit/log/level"
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // minRetryDelay spaces retries of a rule whose cooldown is zero.
 const minRetryDelay = time.Second
 
-// storeRetryDelay is how long a retry waits to be journaled again when the
+// storeRetryDelay is how long a retry waits to be recorded again when the
 // store refused it.
 var storeRetryDelay = 5 * time.Second
 
-// scheduleRetry runs a failed remediation again after the rule's cooldown,
-// as long as the alert has not resolved meanwhile. Alertmanager's repeats
-// of the same notification are deduplicated, so retries within an incident
-// are the engine's own, bounded by max_attempts. They live in memory: after
-// a restart the journal shows the failure and SelfhealRemediationFailed
-// pages instead. A retry the store cannot journal is logged and tried again
-// until the engine shuts down.
+// scheduleRetry records another attempt of a failed remediation in the
+// backlog, due after the rule's cooldown: it survives restarts, and runs
+// only if the alert has not resolved by then. Alertmanager's repeats of the
+// same notification are deduplicated, so retries within an incident are the
+// engine's own, bounded by max_attempts. A retry the store cannot record is
+// logged and tried again until the engine shuts down.
 func (e *Engine) scheduleRetry(t *task) {
+	nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
 	e.retries.Add(1)
 	go func() {
 		defer e.retries.Done()
-		delay := max(t.rule.Cooldown.Duration, minRetryDelay)
 		for {
-			select {
-			case <-time.After(delay):
-			case <-e.runCtx.Done():
-				return
-			}
-			err := e.requeue(t)
+			err := e.enqueue(nt)
 			if err == nil {
 				return
 			}
 			e.metrics.storeUp.Set(0)
 			e.metrics.retryErrors.Inc()
-			level.Error(e.logger).Log("msg", "Could not journal a retry; trying again", "rule", t.rule.Name, "alertname", t.entry.AlertName, "in", storeRetryDelay, "err", err)
-			delay = storeRetryDelay
+			e.logStoreError("Could not record a retry; trying again", err)
+			select {
+			case <-time.After(storeRetryDelay):
+			case <-e.runCtx.Done():
+				return
+			}
 		}
 	}()
 }
 
-// requeue journals a new attempt of t and queues it.
-func (e *Engine) requeue(t *task) error {
+// retryTask is the next attempt of t, due at due. Its backlog key is
+// derived from the attempt, so that recording it twice (a restart between
+// recording it and finishing t) leaves one record.
+func (e *Engine) retryTask(t *task, due time.Time) *task {
 	now := e.opts.Now()
 	en := *t.entry
 	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, ResultQueued, "", nil
 	en.Started, en.Finished = nil, nil
-	nt := &task{entry: &en, rule: t.rule, data: t.data, received: now, retry: true}
-	e.acceptMu.RLock()
-	defer e.acceptMu.RUnlock()
-	if e.closing.Load() {
-		return nil
-	}
-	if e.reserved.Add(1) > int64(e.opts.QueueSize) {
-		e.reserved.Add(-1)
-		e.finish(nt, ResultSkipped, "queue full: retry dropped")
-		return nil
-	}
-	if err := e.journal.Put(context.Background(), &en); err != nil {
-		e.reserved.Add(-1)
+	h := sha256.Sum256([]byte(t.entry.Rule + "\x00" + t.entry.Fingerprint + "\x00" + t.entry.StartsAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.Itoa(t.entry.Attempt)))
+	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, retry: true, delayed: true, notBefore: due}
+}
+
+// enqueue records a new task (journal entry and backlog record) durably and
+// hands it to the window.
+func (e *Engine) enqueue(t *task) error {
+	entry, err := marshalEntry(t.entry)
+	if err != nil {
 		return err
 	}
-	e.queue <- nt
+	rec, err := t.marshal()
+	if err != nil {
+		return err
+	}
+	_, getErr := e.st.Get(context.Background(), e.backlogBucket(), t.key)
+	if err := e.st.PutAll(context.Background(), map[string][]store.KV{
+		bucketJournal:     {{Key: t.entry.ID, Value: entry}},
+		e.backlogBucket(): {{Key: t.key, Value: rec}},
+	}); err != nil {
+		return err
+	}
+	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
+		e.window.pending.Add(1)
+	}
+	e.window.push(t)
 	return nil
 }
+
+const bucketResolved = "resolved" // fingerprint -> when the alert last resolved
 
 // maxResolved bounds the memory of resolved alerts kept for cancelling
 // retries; the oldest go first.
 const maxResolved = 100000
 
-// resolvedAlerts remembers when alerts last resolved, so that a pending
-// retry of an alert that resolved meanwhile is skipped.
+// resolvedAlerts remembers when alerts last resolved, in memory and in the
+// store, so that a retry or a deferred remediation of an alert that
+// resolved meanwhile is skipped, also after a restart.
 type resolvedAlerts struct {
+	st store.Store
 	mu sync.Mutex
-	at map[string]time.Time // fingerprint -> when last reported resolved
+	at map[string]time.Time
+}
+
+// record notes the batch's resolved alerts, durably.
+func (r *resolvedAlerts) record(ctx context.Context, alerts []template.Alert, now time.Time) error {
+	var kvs []store.KV
+	stamp, _ := now.MarshalText()
+	for i := range alerts {
+		if alerts[i].Status == "resolved" {
+			fp := fingerprint(&alerts[i])
+			kvs = append(kvs, store.KV{Key: fp, Value: stamp})
+			r.note(fp, now)
+		}
+	}
+	if len(kvs) == 0 {
+		return nil
+	}
+	return r.st.Put(ctx, bucketResolved, kvs...)
+}
+
+// load reads the resolved alerts a previous process recorded.
+func (r *resolvedAlerts) load(ctx context.Context) error {
+	return r.st.Scan(ctx, bucketResolved, func(k string, v []byte) error {
+		var at time.Time
+		if at.UnmarshalText(v) == nil {
+			r.note(k, at)
+		}
+		return nil
+	})
 }
 
 func (r *resolvedAlerts) note(fp string, at time.Time) {
@@ -86,6 +134,9 @@ func (r *resolvedAlerts) note(fp string, at time.Time) {
 	defer r.mu.Unlock()
 	if r.at == nil {
 		r.at = map[string]time.Time{}
+	}
+	if old, ok := r.at[fp]; ok && old.After(at) {
+		return
 	}
 	r.at[fp] = at
 	if len(r.at) > maxResolved {

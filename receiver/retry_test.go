@@ -28,6 +28,19 @@ func (s *journalDown) Put(ctx context.Context, bucket string, kvs ...store.KV) e
 	return s.Store.Put(ctx, bucket, kvs...)
 }
 
+// PutAll fails while down when a journal entry is new (a retry's); the
+// running and final states of existing entries still land.
+func (s *journalDown) PutAll(ctx context.Context, all map[string][]store.KV) error {
+	if s.down.Load() {
+		for _, kv := range all[bucketJournal] {
+			if _, err := s.Store.Get(ctx, bucketJournal, kv.Key); errors.Is(err, store.ErrNotFound) {
+				return errors.New("no space left on device")
+			}
+		}
+	}
+	return s.Store.PutAll(ctx, all)
+}
+
 // TestRetrySurvivesAJournalFailure: the store refuses the retry's journal
 // entry once; the retry is tried again rather than dropped.
 func TestRetrySurvivesAJournalFailure(t *testing.T) {

@@ -19,6 +19,8 @@ type Data struct {
 	Fingerprint string
 	StartsAt    time.Time
 	Rule        string
+
+	owner string // the hook owner mark of the process running the remediation
 }
 
 // scope says which fields a template may use. Everything that ends up in an

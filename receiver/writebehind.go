@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
 )
@@ -42,7 +41,8 @@ func newWriteBehind(st store.Store, every time.Duration, logger log.Logger, onEr
 	return w
 }
 
-// Put queues a write; later Puts of the same key replace earlier ones.
+// Put queues a write; later Puts of the same key replace earlier ones. A
+// nil value deletes the key.
 func (w *writeBehind) Put(bucket, key string, value []byte) {
 	w.mu.Lock()
 	m := w.pending[bucket]
@@ -57,6 +57,9 @@ func (w *writeBehind) Put(bucket, key string, value []byte) {
 // Get reads a pending write first, then the store.
 func (w *writeBehind) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	if v, ok := w.pendingValue(bucket, key); ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
 		return v, nil
 	}
 	return w.st.Get(ctx, bucket, key)
@@ -92,6 +95,9 @@ func (w *writeBehind) Scan(ctx context.Context, bucket string, fn func(key strin
 			}
 		}
 		w.mu.Unlock()
+		if v == nil { // deleted, not yet committed
+			return nil
+		}
 		return fn(k, v)
 	})
 }
@@ -106,9 +112,8 @@ func (w *writeBehind) loop() {
 		case <-w.done:
 			return
 		}
-		if err := w.Flush(context.Background()); err != nil {
-			level.Error(w.logger).Log("msg", "Writing remediation state failed; will retry", "err", err)
-		}
+		_ = w.Flush(context.Background()) // onErr reports failures; the writes stay pending
+
 	}
 }
 

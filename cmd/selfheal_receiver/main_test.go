@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,8 +107,9 @@ rules:
 }
 
 // TestRestartMidAction kills the receiver (SIGKILL, as a crash) while a
-// hook runs: after the restart the journal says interrupted, and
-// Alertmanager's re-send does not run the hook again.
+// hook runs: the hook dies with it, the journal records the attempt as
+// interrupted and failed, the restarted receiver retries it (attempts
+// remain), and Alertmanager's re-send runs nothing more.
 func TestRestartMidAction(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "marker")
@@ -119,22 +122,86 @@ func TestRestartMidAction(t *testing.T) {
 		t.Fatalf("while running: %+v", es)
 	}
 	r.proc.Kill()
+	testutil.WriteFile(t, dir, "receiver.yml", slowRule(marker, "0"))
 	r.start()
+	testutil.Eventually(t, 10*time.Second, "the retry to finish", func() bool {
+		es := r.actions()
+		return len(es) == 2 && es[0].Result == "success"
+	})
 	es := r.actions()
-	if len(es) != 1 || es[0].Result != "interrupted" {
-		t.Fatalf("after the restart: %+v", es)
+	if es[1].Result != "interrupted" || !strings.Contains(es[1].Reason, "counts as a failed attempt; retrying") {
+		t.Fatalf("the crashed attempt: %+v", es[1])
 	}
 	if code, body := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "f1")); code != 200 || !strings.Contains(body, `"duplicates":1`) {
 		t.Fatalf("re-send after restart: %d %s", code, body)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if m := readMarker(marker); len(m) != 1 || m[0] != "started" {
-		t.Fatalf("hook ran again or finished: %q", m)
+	if m := readMarker(marker); strings.Join(m, ",") != "started,started,finished" {
+		t.Fatalf("the killed hook finished, or the retry ran more than once: %q", m)
+	}
+}
+
+// TestCrashKeepsTheBacklog: with one worker busy, the receiver accepts
+// more and is killed; after the restart everything it acknowledged runs,
+// each once.
+func TestCrashKeepsTheBacklog(t *testing.T) {
+	dir := t.TempDir()
+	script, _ := filepath.Abs("../../testdata/receiver/scripts/slow_record.sh")
+	rule := func(seconds string) string {
+		return `
+rules:
+  - name: restart
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: 'a[0-9]'}
+    cooldown: 0s
+    actions:
+      - exec: {command: [` + script + `, '` + dir + `/{{ .Labels.agent }}', '` + seconds + `']}
+`
+	}
+	r := startReceiver(t, dir, rule("30"), "--remediation.workers", "1")
+	body := `{"version":"4","status":"firing","alerts":[`
+	for i := range 5 {
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"status":"firing","labels":{"alertname":"AgentLost","agent":"a%d"},"startsAt":"2026-11-22T05:00:00Z"}`, i)
+	}
+	body += "]}"
+	if code, resp := r.do("POST", "/webhook", body); code != 200 || !strings.Contains(resp, `"accepted":5`) {
+		t.Fatalf("webhook: %d %s", code, resp)
+	}
+	testutil.Eventually(t, 10*time.Second, "the first hook to start", func() bool {
+		n := 0
+		for i := range 5 {
+			n += len(readMarker(filepath.Join(dir, fmt.Sprint("a", i))))
+		}
+		return n == 1
+	})
+	r.proc.Kill()
+	testutil.WriteFile(t, dir, "receiver.yml", rule("0"))
+	r.start()
+	testutil.Eventually(t, 20*time.Second, "every acknowledged remediation to run", func() bool {
+		for i := range 5 {
+			if m := readMarker(filepath.Join(dir, fmt.Sprint("a", i))); len(m) == 0 || m[len(m)-1] != "finished" {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(500 * time.Millisecond)
+	finished := 0
+	for i := range 5 {
+		m := readMarker(filepath.Join(dir, fmt.Sprint("a", i)))
+		finished += strings.Count(strings.Join(m, ","), "finished")
+	}
+	if finished != 5 {
+		t.Fatalf("%d hooks finished; want each of the 5 once", finished)
 	}
 }
 
 // TestSIGTERM: running actions may finish within --shutdown.timeout; what
-// is still running at the deadline is interrupted, killed and journaled.
+// is still running at the deadline is killed, journaled interrupted as a
+// failed attempt, and retried by the next start.
 func TestSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "marker")
@@ -159,8 +226,13 @@ func TestSIGTERM(t *testing.T) {
 	if _, ok := r2.proc.Wait(15 * time.Second); !ok || time.Since(start) > 8*time.Second {
 		t.Fatalf("receiver took %v to stop with a 1s shutdown timeout", time.Since(start))
 	}
+	testutil.WriteFile(t, dir2, "receiver.yml", slowRule(marker2, "0"))
 	r2.start()
-	if es := r2.actions(); len(es) != 1 || es[0].Result != "interrupted" {
+	testutil.Eventually(t, 10*time.Second, "the retry to finish", func() bool {
+		es := r2.actions()
+		return len(es) == 2 && es[0].Result == "success"
+	})
+	if es := r2.actions(); es[1].Result != "interrupted" || !strings.Contains(es[1].Reason, "retrying") {
 		t.Fatalf("journal after SIGTERM: %+v", es)
 	}
 }
@@ -202,4 +274,45 @@ func readMarker(path string) []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
+}
+
+// TestCrashReapsHookDescendants: a hook's child outlives a kill -9 of the
+// receiver (the hook itself dies with it); the restarted receiver kills it.
+func TestCrashReapsHookDescendants(t *testing.T) {
+	dir := t.TempDir()
+	script, _ := filepath.Abs("../../testdata/receiver/scripts/leave_child.sh")
+	pidFile := filepath.Join(dir, "child.pid")
+	r := startReceiver(t, dir, `
+rules:
+  - name: restart
+    match: 'alertname="ICServerConnectFailed"'
+    max_attempts: 1
+    actions:
+      - exec: {command: [`+script+`, `+pidFile+`], timeout: 10m}
+`)
+	r.do("POST", "/webhook", webhook("ICServerConnectFailed", "x"))
+	var pid int
+	testutil.Eventually(t, 10*time.Second, "the hook's child to start", func() bool {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0
+	})
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	r.proc.Kill()
+	time.Sleep(200 * time.Millisecond)
+	if !alive(pid) {
+		t.Fatal("the child died with the receiver: nothing to reap, the test proves nothing")
+	}
+	r.start()
+	testutil.Eventually(t, 5*time.Second, "the child to be killed", func() bool { return !alive(pid) })
+}
+
+// alive tells whether pid runs (a zombie waiting for its parent does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
+	return len(f) > 0 && f[0] != "Z"
 }

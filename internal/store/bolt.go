@@ -62,7 +62,12 @@ func putIn(tx *bolt.Tx, bucket string, entries []KV) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := bk.Put([]byte(e.Key), e.Value); err != nil {
+		if e.Value == nil {
+			err = bk.Delete([]byte(e.Key))
+		} else {
+			err = bk.Put([]byte(e.Key), e.Value)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -126,11 +131,11 @@ func (b *Bolt) Claim(ctx context.Context, bucket, key string, value []byte, ttl 
 // ClaimMany runs in a bbolt batch: concurrent callers share one transaction
 // and one fsync, which is what lets many webhooks be recorded durably at once.
 func (b *Bolt) ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error) {
-	return b.ClaimAndPut(ctx, bucket, keys, value, ttl, "", nil)
+	return b.ClaimAndPut(ctx, bucket, keys, value, ttl)
 }
 
 // ClaimAndPut is one batched transaction.
-func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, putBucket string, entries []KV) ([]bool, error) {
+func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
 	won := make([]bool, len(keys))
 	// Re-sent notifications find every key held: a read transaction tells
 	// so without a commit and its fsync.
@@ -172,23 +177,45 @@ func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, valu
 			}
 			won[i] = true
 		}
-		if len(entries) == 0 {
-			return nil
-		}
-		pb, err := tx.CreateBucketIfNotExists([]byte(putBucket))
-		if err != nil {
-			return err
-		}
-		for i, e := range entries {
-			if won[i] {
-				if err := pb.Put([]byte(e.Key), e.Value); err != nil {
-					return err
+		for _, p := range puts {
+			pb, err := tx.CreateBucketIfNotExists([]byte(p.Bucket))
+			if err != nil {
+				return err
+			}
+			for i, e := range p.Entries {
+				if won[i] {
+					if err := pb.Put([]byte(e.Key), e.Value); err != nil {
+						return err
+					}
 				}
 			}
 		}
 		return nil
 	})
 	return won, wrap("claim", bucket, err)
+}
+
+// Sweep deletes the expired claims of bucket in one transaction.
+func (b *Bolt) Sweep(_ context.Context, bucket string) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucket))
+		if bk == nil {
+			return nil
+		}
+		now := b.now().UnixNano()
+		c := bk.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) <= now {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, wrap("sweep", bucket, err)
 }
 
 func (b *Bolt) Release(ctx context.Context, bucket, key string) error {

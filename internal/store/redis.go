@@ -53,8 +53,20 @@ func hsetArgs(entries []KV) []any {
 func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for bucket, kvs := range entries {
-			if len(kvs) > 0 {
-				p.HSet(ctx, r.key(bucket), hsetArgs(kvs)...)
+			var set []KV
+			var del []string
+			for _, kv := range kvs {
+				if kv.Value == nil {
+					del = append(del, kv.Key)
+				} else {
+					set = append(set, kv)
+				}
+			}
+			if len(set) > 0 {
+				p.HSet(ctx, r.key(bucket), hsetArgs(set)...)
+			}
+			if len(del) > 0 {
+				p.HDel(ctx, r.key(bucket), del...)
 			}
 		}
 		return nil
@@ -120,19 +132,22 @@ func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, val
 }
 
 // ClaimAndPut claims in one round trip and writes the entries of the won
-// keys in a second; if that fails the claims are given back.
-func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, bucket string, entries []KV) ([]bool, error) {
+// keys in a second, one transaction; if that fails the claims are given
+// back.
+func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
 	won, err := r.ClaimMany(ctx, claimBucket, keys, value, ttl)
 	if err != nil {
 		return nil, err
 	}
-	var put []KV
-	for i, w := range won {
-		if w && i < len(entries) {
-			put = append(put, entries[i])
+	all := map[string][]KV{}
+	for _, p := range puts {
+		for i, w := range won {
+			if w && i < len(p.Entries) {
+				all[p.Bucket] = append(all[p.Bucket], p.Entries[i])
+			}
 		}
 	}
-	if err := r.Put(ctx, bucket, put...); err != nil {
+	if err := r.PutAll(ctx, all); err != nil {
 		for i, w := range won {
 			if w {
 				_ = r.Release(context.Background(), claimBucket, keys[i])
@@ -142,6 +157,9 @@ func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []stri
 	}
 	return won, nil
 }
+
+// Sweep has nothing to do: Redis expires claims by itself.
+func (r *Redis) Sweep(context.Context, string) (int, error) { return 0, nil }
 
 func (r *Redis) Release(ctx context.Context, bucket, key string) error {
 	return wrap("release", bucket, r.client.Del(ctx, r.key(bucket)+":"+key).Err())

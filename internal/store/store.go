@@ -28,6 +28,7 @@ type Store interface {
 	Put(ctx context.Context, bucket string, entries ...KV) error
 	// PutAll writes entries into several buckets (bucket name to entries)
 	// at once, either all or none: one commit instead of one per bucket.
+	// An entry with a nil Value deletes its key.
 	PutAll(ctx context.Context, entries map[string][]KV) error
 	// Get returns an entry's value, or ErrNotFound.
 	Get(ctx context.Context, bucket, key string) ([]byte, error)
@@ -43,15 +44,27 @@ type Store interface {
 	// ClaimMany claims several keys at once (one transaction, or one round
 	// trip) and tells which this call won.
 	ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error)
-	// ClaimAndPut claims keys like ClaimMany and, for every key won, writes
-	// entries[i] into bucket, in one transaction where the backend has them:
-	// a webhook's deduplication records and its journal entries land together.
-	ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, bucket string, entries []KV) ([]bool, error)
+	// ClaimAndPut claims keys like ClaimMany and, for every key i won,
+	// writes each put's Entries[i] into its bucket, in one transaction where
+	// the backend has them: a webhook's deduplication records, its journal
+	// entries and its backlog land together.
+	ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error)
+	// Sweep deletes the claims of bucket that expired before now, where
+	// claims are entries that stay until deleted (bbolt); Redis expires them
+	// by itself. It returns how many it deleted.
+	Sweep(ctx context.Context, bucket string) (int, error)
 	// Release drops a claim before it expires.
 	Release(ctx context.Context, bucket, key string) error
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Aligned is one bucket's entries for ClaimAndPut, Entries[i] belonging to
+// the i-th claimed key.
+type Aligned struct {
+	Bucket  string
+	Entries []KV
 }
 
 // ErrNotFound is returned by Get for a missing key.

@@ -96,15 +96,20 @@ func TestStoreContract(t *testing.T) {
 		if won, _ := s.Claim(ctx, "dedup", "y", nil, time.Minute); !won {
 			t.Fatal("a released claim could not be taken")
 		}
-		won3, err := s.ClaimAndPut(ctx, "dedup", []string{"z", "n1"}, nil, time.Minute, "journal", []KV{{"e1", []byte("held")}, {"e2", []byte("new")}})
+		won3, err := s.ClaimAndPut(ctx, "dedup", []string{"z", "n1"}, nil, time.Minute,
+			Aligned{"journal", []KV{{"e1", []byte("held")}, {"e2", []byte("new")}}}, Aligned{"backlog", []KV{{"b1", []byte("held")}, {"b2", []byte("new")}}})
 		if err != nil || won3[0] || !won3[1] {
 			t.Fatalf("ClaimAndPut: %v %v", won3, err)
 		}
-		if _, err := s.Get(ctx, "journal", "e1"); !errors.Is(err, ErrNotFound) {
-			t.Fatal("the entry of a lost claim was written")
+		for _, k := range [][2]string{{"journal", "e1"}, {"backlog", "b1"}} {
+			if _, err := s.Get(ctx, k[0], k[1]); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("the entry %s/%s of a lost claim was written", k[0], k[1])
+			}
 		}
-		if v, err := s.Get(ctx, "journal", "e2"); err != nil || string(v) != "new" {
-			t.Fatalf("the entry of a won claim: %q %v", v, err)
+		for _, k := range [][2]string{{"journal", "e2"}, {"backlog", "b2"}} {
+			if v, err := s.Get(ctx, k[0], k[1]); err != nil || string(v) != "new" {
+				t.Fatalf("the entry %s/%s of a won claim: %q %v", k[0], k[1], v, err)
+			}
 		}
 		if err := s.PutAll(ctx, map[string][]KV{"journal": {{"e2", []byte("done")}, {"e3", []byte("three")}}, "incidents": {{"i1", []byte("one")}}, "empty": nil}); err != nil {
 			t.Fatal(err)
@@ -113,6 +118,12 @@ func TestStoreContract(t *testing.T) {
 			if v, err := s.Get(ctx, c.bucket, c.key); err != nil || string(v) != c.want {
 				t.Fatalf("PutAll: %s/%s = %q, %v; want %q", c.bucket, c.key, v, err, c.want)
 			}
+		}
+		if err := s.PutAll(ctx, map[string][]KV{"journal": {{"e3", nil}}, "backlog": {{"b3", []byte("3")}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "journal", "e3"); !errors.Is(err, ErrNotFound) {
+			t.Fatal("PutAll with a nil value did not delete")
 		}
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
@@ -166,5 +177,30 @@ func TestRedisDownIsAnError(t *testing.T) {
 func TestDescribeHidesCredentials(t *testing.T) {
 	if d := Describe("", "redis://user:s3cret@redis:6379/0"); d != "redis redis://xxxxx@redis:6379/0" {
 		t.Fatalf("Describe = %q", d)
+	}
+}
+
+// TestBoltSweepDropsExpiredClaims: expired claims are deleted, live ones kept.
+func TestBoltSweepDropsExpiredClaims(t *testing.T) {
+	b, err := OpenBolt(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	now := time.Now()
+	b.now = func() time.Time { return now }
+	if _, err := b.ClaimMany(ctx, "dedup", []string{"old1", "old2"}, nil, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ClaimMany(ctx, "dedup", []string{"live"}, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	if n, err := b.Sweep(ctx, "dedup"); err != nil || n != 2 {
+		t.Fatalf("Sweep: %d, %v; want 2", n, err)
+	}
+	if won, _ := b.Claim(ctx, "dedup", "live", nil, time.Hour); won {
+		t.Fatal("Sweep dropped a live claim")
 	}
 }
