@@ -363,4 +363,7 @@ func TestOverflowWaitsInTheStoreAndStoreDown(t *testing.T) {
 	if v := promtest.ToFloat64(g.engine.metrics.storeUp); v != 0 {
 		t.Fatal("selfheal_store_up should be 0")
 	}
+	if v := promtest.ToFloat64(g.engine.metrics.alerts.WithLabelValues("firing")); v != 0 {
+		t.Fatalf("a refused webhook counted %v alerts: Alertmanager's retry would count them again", v)
+	}
 }
