@@ -171,3 +171,46 @@ func FuzzRenderURL(f *testing.F) {
 		}
 	})
 }
+
+// TestDotSegmentsBehindANormalisingProxy: Kong's Admin API behind HAProxy
+// with normalize-uri path-strip-dotdot. A label ".." would have turned
+// DELETE /upstreams/agents/targets/.. into DELETE /upstreams/agents/ (the
+// whole upstream); the rule is refused instead, and nothing is sent.
+func TestDotSegmentsBehindANormalisingProxy(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.EscapedPath()+"?"+r.URL.RawQuery)
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer api.Close()
+	h := testutil.StartHAProxyFrontend(t, "kong", map[string]string{"admin": api.Listener.Addr().String()}, "    http-request normalize-uri path-strip-dotdot\n")
+	f := newFixture(t, `
+rules:
+  - name: drop-target
+    match: 'alertname="AgentLost"'
+    cooldown: 0s
+    require_labels: {agent: '[a-z0-9.]+'}
+    actions:
+      - http: {method: DELETE, url: 'http://`+h.Frontend+`/upstreams/agents/targets/{{ .Labels.agent }}?by={{ .Labels.agent }}', expect_status: [204]}
+`, Options{}, nil)
+	at := time.Now()
+	f.accept(alert("firing", at, "alertname", "AgentLost", "agent", "a1"))
+	f.waitEntries(1)
+	for _, v := range []string{"..", "."} {
+		f.accept(alert("firing", at, "alertname", "AgentLost", "agent", v))
+	}
+	es := f.waitEntries(3)
+	for _, e := range es[:2] {
+		if e.Result != ResultRefused || !strings.HasPrefix(e.Reason, ReasonInvalidLabel) {
+			t.Errorf("agent %q: %s %s", e.Labels["agent"], e.Result, e.Reason)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != "DELETE /upstreams/agents/targets/a1?by=a1" {
+		t.Fatalf("requests through the proxy: %q; want only the one for a1", got)
+	}
+}

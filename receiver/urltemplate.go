@@ -94,6 +94,9 @@ func (u *urlTemplate) render(d *Data) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := notDotSegment(v); err != nil {
+			return "", err
+		}
 		b.WriteString("/" + url.PathEscape(v))
 	}
 	if len(u.segs) == 0 && len(u.query) > 0 {
@@ -104,6 +107,9 @@ func (u *urlTemplate) render(d *Data) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := notDotSegment(v); err != nil {
+			return "", err
+		}
 		if i == 0 {
 			b.WriteString("?")
 		} else {
@@ -112,4 +118,14 @@ func (u *urlTemplate) render(d *Data) (string, error) {
 		b.WriteString(url.QueryEscape(q.key) + "=" + url.QueryEscape(v))
 	}
 	return b.String(), nil
+}
+
+// notDotSegment refuses "." and "..": path escaping leaves them as they
+// are, and a proxy or server that normalises the path would turn
+// /targets/.. into the collection above it.
+func notDotSegment(v string) error {
+	if v == "." || v == ".." {
+		return fmt.Errorf("a label renders the URL part %q, which a server may read as a relative path", v)
+	}
+	return nil
 }

@@ -23,11 +23,19 @@ type HAProxy struct {
 // servers at the given addresses.
 func StartHAProxy(t testing.TB, backend string, servers map[string]string) *HAProxy {
 	t.Helper()
+	return StartHAProxyFrontend(t, backend, servers, "")
+}
+
+// StartHAProxyFrontend is StartHAProxy with extra lines for the frontend,
+// such as "http-request normalize-uri path-strip-dotdot".
+func StartHAProxyFrontend(t testing.TB, backend string, servers map[string]string, frontend string) *HAProxy {
+	t.Helper()
 	bin := Binary(t, "haproxy")
 	dir := t.TempDir()
 	h := &HAProxy{AdminSock: dir + "/admin.sock", UserAddr: Addr(FreePort(t)), Frontend: Addr(FreePort(t))}
 	var b strings.Builder
 	b.WriteString(Sprintf(`global
+    expose-experimental-directives
     stats socket %s mode 600 level admin
     stats socket ipv4@%s level user
 defaults
@@ -37,9 +45,9 @@ defaults
     timeout server 5s
 frontend fe
     bind %s
-    default_backend %s
+%s    default_backend %s
 backend %s
-`, h.AdminSock, h.UserAddr, h.Frontend, backend, backend))
+`, h.AdminSock, h.UserAddr, h.Frontend, frontend, backend, backend))
 	for name, addr := range servers {
 		b.WriteString(Sprintf("    server %s %s\n", name, addr))
 	}
