@@ -1,12 +1,14 @@
 package prober
 
 import (
+	"bufio"
 	"encoding/pem"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,5 +237,59 @@ func TestHTTPProberClosesWithReset(t *testing.T) {
 	}
 	if err := <-afterAnswer; err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("target's read after the answer: %v, want a connection reset", err)
+	}
+}
+
+// TestHTTPProberStopsAtTheBodyLimit: a target that would send 1 GiB, and
+// ignores "Connection: close" as some servers do, is read only to
+// body_size_limit, on both client paths, and the probe fails.
+func TestHTTPProberStopsAtTheBodyLimit(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var sent atomic.Int64
+	done := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { c.Close(); done <- struct{}{} }()
+				_, _ = bufio.NewReader(c).ReadString('\n') // the request line is enough
+				if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")); err != nil {
+					return
+				}
+				chunk := make([]byte, 64<<10)
+				for sent.Load() < 1<<30 {
+					n, err := c.Write(chunk)
+					sent.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	for _, m := range []string{
+		`{prober: http, timeout: 30s, http: {body_size_limit: 1KiB}}`,
+		`{prober: http, timeout: 30s, http: {body_size_limit: 1KiB, http_headers: {X-Probe: {values: [a]}}}}`, // prometheus/common's client
+	} {
+		sent.Store(0)
+		start := time.Now()
+		if ok, _ := probe(t, mustModule(t, m), "http://"+l.Addr().String()+"/"); ok {
+			t.Fatalf("%s: a body over the limit passed", m)
+		}
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: the target was still sending 20 s after the probe began", m)
+		}
+		if n := sent.Load(); n > 64<<20 {
+			t.Fatalf("%s: the target sent %d MiB in %v to a probe limited to 1 KiB", m, n>>20, time.Since(start).Round(time.Millisecond))
+		}
 	}
 }

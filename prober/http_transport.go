@@ -176,12 +176,16 @@ type connBody struct {
 	once sync.Once
 }
 
+// Close ends the connection first: the body's own Close reads what is left
+// to the end, and a probe that stopped at body_size_limit must not go on
+// reading a body of any size.
 func (b *connBody) Close() error {
-	err := b.ReadCloser.Close()
+	var err error
 	b.once.Do(func() {
 		b.stop()
 		abortOnClose(b.conn)
 		b.conn.Close()
+		err = b.ReadCloser.Close()
 		b.br.Reset(nil)
 		readerPool.Put(b.br)
 	})
