@@ -34,6 +34,7 @@ func main() {
 		redisURL      = app.Flag("storage.redis.url", "Keep agent state in Redis instead (redis:// or rediss:// URL), shared by every exporter replica.").Default("").String()
 		snapshotEvery = app.Flag("storage.snapshot-interval", "How often changed agent state is written to the embedded store; a crash loses at most this much.").Default("5s").Duration()
 		webFlags      = kingpinflag.AddFlags(app, ":9874")
+		readTimeout   = serve.AddReadTimeoutFlag(app)
 	)
 	logger := serve.ParseFlags(app, "selfheal_exporter", os.Args[1:], configFile, func(path string) error {
 		_, err := collector.LoadConfig(path)
@@ -42,7 +43,7 @@ func main() {
 	// A probe's garbage is a few KiB that dies at once.
 	serve.TuneGC(400)
 	opts := options{configFile: *configFile, timeoutOffset: *timeoutOffset, concurrency: *concurrency,
-		storagePath: *storagePath, redisURL: *redisURL, snapshotEvery: *snapshotEvery}
+		storagePath: *storagePath, redisURL: *redisURL, snapshotEvery: *snapshotEvery, readTimeout: *readTimeout}
 	if err := run(opts, webFlags, logger); err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
@@ -55,6 +56,7 @@ type options struct {
 	concurrency           int
 	storagePath, redisURL string
 	snapshotEvery         time.Duration
+	readTimeout           time.Duration
 }
 
 func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
@@ -107,7 +109,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
-	return serve.Run(mux, webFlags, 30*time.Second, logger)
+	return serve.Run(mux, webFlags, o.readTimeout, 30*time.Second, logger)
 }
 
 // routes serves the exporter's endpoints.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -127,4 +128,17 @@ func TestReload(t *testing.T) {
 		_, m := fetch(t, "GET", base+"/metrics")
 		return strings.Contains(m, `check="renamed"`) && strings.Contains(m, "selfheal_exporter_config_last_reload_successful 1")
 	})
+}
+
+// TestSlowBodiesAreCutOff: clients that send a heartbeat body one byte at a
+// time are cut off after --web.read-timeout.
+func TestSlowBodiesAreCutOff(t *testing.T) {
+	dir := t.TempDir()
+	addr := testutil.Addr(testutil.FreePort(t))
+	cfg := testutil.WriteFile(t, dir, "c.yml", "agents: [{group: g, auto_register: true}]\n")
+	p := testutil.Start(t, dir, binary, "--config.file", cfg, "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "s.db"), "--web.read-timeout", "1s")
+	testutil.WaitPort(t, addr, p)
+	if took := testutil.Trickle(addr, "/api/v1/agents/a1/heartbeat", 20, 200*time.Millisecond, 15*time.Second); took > 5*time.Second {
+		t.Fatalf("20 trickling clients were still connected after %v with a 1 s read timeout", took.Round(time.Second))
+	}
 }

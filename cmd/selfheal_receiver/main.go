@@ -33,6 +33,7 @@ type options struct {
 	retention       time.Duration
 	shutdownTimeout time.Duration
 	maxBody         int64
+	readTimeout     time.Duration
 }
 
 func main() {
@@ -48,6 +49,7 @@ func main() {
 	app.Flag("shutdown.timeout", "On SIGTERM, how long running remediations may finish before they are interrupted.").Default("30s").DurationVar(&o.shutdownTimeout)
 	app.Flag("webhook.max-body", "Largest webhook body accepted, in bytes.").Default(fmt.Sprint(receiver.DefaultMaxBody)).Int64Var(&o.maxBody)
 	webFlags := kingpinflag.AddFlags(app, ":9875")
+	readTimeout := serve.AddReadTimeoutFlag(app)
 	logger := serve.ParseFlags(app, "selfheal_receiver", os.Args[1:], &o.configFile, func(path string) error {
 		_, err := receiver.LoadConfig(path)
 		return err
@@ -57,6 +59,7 @@ func main() {
 	// hooks.
 	serve.TuneGC(400)
 	serve.SetProcsForHooks(o.workers)
+	o.readTimeout = *readTimeout
 	if err := run(o, webFlags, logger); err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
@@ -125,7 +128,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		return err
 	}
 	mux.Handle("/", landing)
-	serveErr := serve.Run(mux, webFlags, o.shutdownTimeout, logger)
+	serveErr := serve.Run(mux, webFlags, o.readTimeout, o.shutdownTimeout, logger)
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	engine.Shutdown(sctx)

@@ -316,3 +316,13 @@ func alive(pid int) bool {
 	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
 	return len(f) > 0 && f[0] != "Z"
 }
+
+// TestSlowBodiesAreCutOff: clients that send a webhook body one byte at a
+// time are cut off after --web.read-timeout.
+func TestSlowBodiesAreCutOff(t *testing.T) {
+	dir := t.TempDir()
+	r := startReceiver(t, dir, slowRule(filepath.Join(dir, "m"), "0"), "--web.read-timeout", "1s")
+	if took := testutil.Trickle(r.addr, "/webhook", 20, 200*time.Millisecond, 15*time.Second); took > 5*time.Second {
+		t.Fatalf("20 trickling clients were still connected after %v with a 1 s read timeout", took.Round(time.Second))
+	}
+}

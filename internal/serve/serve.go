@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -34,14 +35,21 @@ func HandleHealth(mux *http.ServeMux, ready func() error) {
 	})
 }
 
+// AddReadTimeoutFlag adds --web.read-timeout to app.
+func AddReadTimeoutFlag(app *kingpin.Application) *time.Duration {
+	return app.Flag("web.read-timeout", "How long a client may take to send a whole request, body included; a slower one is cut off.").Default("30s").Duration()
+}
+
 // Run serves handler through exporter-toolkit (TLS and basic auth from
 // --web.config.file) until SIGINT or SIGTERM, then shuts down gracefully
 // within grace. Slow clients cannot hold a connection forever: headers must
-// arrive within ten seconds and idle connections are closed.
-func Run(handler http.Handler, flags *web.FlagConfig, grace time.Duration, logger log.Logger) error {
+// arrive within ten seconds (or readTimeout, if shorter), the whole request
+// within readTimeout, and idle connections are closed.
+func Run(handler http.Handler, flags *web.FlagConfig, readTimeout, grace time.Duration, logger log.Logger) error {
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, readTimeout),
+		ReadTimeout:       readTimeout,
 		IdleTimeout:       2 * time.Minute,
 	}
 	errc := make(chan error, 1)

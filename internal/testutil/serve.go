@@ -1,11 +1,16 @@
 package testutil
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // Serve sends one request to h in process and returns the status and the
@@ -29,3 +34,40 @@ func ErrReader(err error) io.Reader { return errReader{err} }
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// Trickle opens n connections to addr that send a request's headers and
+// then its body one byte per interval, as a slow or hostile client does, and
+// returns after how long the server had closed every one (or max, if it
+// had not).
+func Trickle(addr, path string, n int, interval, max time.Duration) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", path)
+			for time.Since(start) < max {
+				if _, err := c.Write([]byte{' '}); err != nil {
+					return
+				}
+				_ = c.SetReadDeadline(time.Now().Add(interval))
+				if _, err := c.Read(make([]byte, 512)); err == nil || !isTimeout(err) {
+					return // answered or closed
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
