@@ -18,6 +18,7 @@ func TestBrokenConfigs(t *testing.T) {
 	golden := map[string]string{
 		"bad_duration":          "BAD/bad_duration.yml:4: modules.gossip.timeout: invalid duration \"5 seconds\"",
 		"bad_health_metric":     "BAD/bad_health_metric.yml:6: checks.0.health_metric: \"ic-server-health\" is not a valid metric name",
+		"bad_network":           "BAD/bad_network.yml:4: modules.ic_server.allowed_networks.1: \"10.0.0/33\" is neither a network (10.0.0.0/8) nor an address",
 		"bad_label":             "BAD/bad_label.yml:9: checks.0.targets.0.labels.ic-server-address: \"ic-server-address\" is not a valid label name",
 		"bad_prober":            "BAD/bad_prober.yml:3: modules.icmp.prober: unknown prober \"ping\" (want http, tcp or redis)",
 		"bad_regexp":            "BAD/bad_regexp.yml:7: modules.key_service.http.fail_if_body_not_matches_regexp.1: invalid regular expression \"(unclosed\": missing closing ): `(unclosed`",

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -184,4 +185,59 @@ func TestMetricsHandlerBoundedByScrapeTimeout(t *testing.T) {
 	if code != 200 || strings.Count(body, "selfheal_probe_success{") != 20 || strings.Contains(body, "selfheal_probe_success{check=\"slow\",module=\"slow\",target=\""+slow.URL+"/slow?n=a\"} 1") {
 		t.Fatalf("want 20 failed probes:\n%s", body)
 	}
+}
+
+// TestProbeAllowedNetworks: a module with allowed_networks answers 403 for
+// targets outside them, on every prober, and a redirect to an address
+// outside them fails the probe without reaching it.
+func TestProbeAllowedNetworks(t *testing.T) {
+	outside, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skip("no 127.0.0.2 on this machine:", err)
+	}
+	reached := make(chan struct{}, 10)
+	go http.Serve(outside, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- struct{}{} }))
+	defer outside.Close()
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "http://"+outside.Addr().String()+"/", http.StatusFound)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer inside.Close()
+	exp, reg := newTestExporter(t, `
+modules:
+  web: {prober: http, allowed_networks: [127.0.0.1/32]}
+  port: {prober: tcp, allowed_networks: [10.0.0.0/8, 127.0.0.1]}
+  far: {prober: tcp, allowed_networks: [10.0.0.0/8]}
+`)
+	h := &ProbeHandler{Exporter: exp, Logger: log.NewNopLogger()}
+	q := func(module, target string) string {
+		return "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
+	}
+	if code, body := get(t, h, q("web", inside.URL+"/")); code != 200 || !strings.Contains(body, "\nselfheal_probe_success 1\n") {
+		t.Fatalf("an allowed target: %d\n%s", code, body)
+	}
+	for _, tc := range []struct{ module, target string }{
+		{"web", "http://" + outside.Addr().String() + "/"},
+		{"far", "localhost:1"}, // a name: every address it resolves to must be allowed
+		{"port", outside.Addr().String()},
+	} {
+		if code, body := get(t, h, q(tc.module, tc.target)); code != 403 || !strings.Contains(body, "allowed_networks") {
+			t.Errorf("%s %s: %d %s", tc.module, tc.target, code, body)
+		}
+	}
+	if code, body := get(t, h, q("web", inside.URL+"/redirect")); code != 200 || !strings.Contains(body, "\nselfheal_probe_success 0\n") {
+		t.Fatalf("a redirect outside: %d\n%s", code, body)
+	}
+	select {
+	case <-reached:
+		t.Fatal("the probe reached an address outside allowed_networks")
+	default:
+	}
+	if v := promtest.ToFloat64(exp.badRequests.WithLabelValues("forbidden_target")); v != 3 {
+		t.Errorf("forbidden targets counted %v", v)
+	}
+	_ = reg
 }

@@ -53,6 +53,11 @@ func (h *ProbeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	timeout := prober.ProbeTimeout(module.Timeout.Duration, r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), h.TimeoutOffset)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	if err := prober.CheckTarget(ctx, module, target); err != nil {
+		h.Exporter.badRequests.WithLabelValues("forbidden_target").Inc()
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 
 	debug := q.Get("debug") == "true"
 	// Without debug=true the probe logs through the exporter's logger as

@@ -20,6 +20,10 @@ type Module struct {
 	HTTP    *HTTPProbe  `yaml:"http"`
 	TCP     *TCPProbe   `yaml:"tcp"`
 	Redis   *RedisProbe `yaml:"redis"`
+	// AllowedNetworks, when set, are the only addresses the module may
+	// connect to: /probe refuses other targets with 403, and a connection
+	// elsewhere (a redirect, a DNS answer) fails the probe.
+	AllowedNetworks []Network `yaml:"allowed_networks"`
 }
 
 // DefaultTimeout bounds a probe whose module sets no timeout.
@@ -56,6 +60,7 @@ func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
 			h.c = &httpClient{}
 			m.HTTP = &h
 		}
+		m.HTTP.allow = m.AllowedNetworks
 	case "tcp":
 		if m.TCP == nil {
 			m.TCP = &TCPProbe{}
@@ -81,7 +86,8 @@ type HTTPProbe struct {
 	BodySizeLimit              units.Base2Bytes        `yaml:"body_size_limit"`
 	HTTPClientConfig           config.HTTPClientConfig `yaml:"http_client_config,inline"`
 
-	c *httpClient
+	c     *httpClient
+	allow allowList // the module's allowed_networks
 }
 
 // DefaultHTTPProbe is an http module's settings before its YAML is applied.
@@ -151,6 +157,11 @@ func (m *Module) Validate() error {
 	}
 	if err := m.Timeout.Check([]string{"timeout"}, true); err != nil {
 		return err
+	}
+	for i, n := range m.AllowedNetworks {
+		if n.err != nil {
+			return yamlconf.Errorf([]string{"allowed_networks", fmt.Sprint(i)}, "%q is neither a network (10.0.0.0/8) nor an address", n.raw)
+		}
 	}
 	sections := map[string]bool{"http": m.HTTP != nil, "tcp": m.TCP != nil, "redis": m.Redis != nil}
 	if _, ok := sections[m.Prober]; !ok {

@@ -15,12 +15,12 @@ import (
 // dial opens a fresh TCP connection to address, wrapped in TLS when useTLS,
 // recording the connect and tls phases and the peer certificate's expiry.
 // The connection's deadline is ctx's, so no read or write outlives the probe.
-func dial(ctx context.Context, address string, useTLS bool, tc *config.TLSConfig, res *Result, logger log.Logger) (net.Conn, error) {
+func dial(ctx context.Context, address string, allow allowList, useTLS bool, tc *config.TLSConfig, res *Result, logger log.Logger) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err
 	}
-	d := net.Dialer{KeepAlive: -1} // one exchange per connection
+	d := net.Dialer{KeepAlive: -1, Control: allow.control} // one exchange per connection
 	start := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", address)
 	res.Phase("connect", time.Since(start))

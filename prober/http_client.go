@@ -34,11 +34,12 @@ func (h *HTTPProbe) client() (*httpClient, error) {
 
 func (c *httpClient) build(h *HTTPProbe) {
 	if fastPathOK(&h.HTTPClientConfig) {
-		c.client, c.err = newProbeClient(&h.HTTPClientConfig)
+		c.client, c.err = newProbeClient(&h.HTTPClientConfig, h.allow)
 		c.fast = true
 	} else {
+		d := &net.Dialer{Control: h.allow.control}
 		c.client, c.err = config.NewClientFromConfig(h.HTTPClientConfig, "selfheal_probe",
-			config.WithKeepAlivesDisabled(), config.WithUserAgent(userAgent))
+			config.WithKeepAlivesDisabled(), config.WithUserAgent(userAgent), config.WithDialContextFunc(d.DialContext))
 	}
 	if c.err != nil {
 		c.err = fmt.Errorf("building HTTP client: %w", c.err)
@@ -73,7 +74,7 @@ func fastPathOK(c *config.HTTPClientConfig) bool {
 // newProbeClient assembles a client from common's TLS and authentication
 // building blocks around freshConnTransport. It speaks HTTP/1.1 only, which
 // every health endpoint answers; enable_http2 is honoured on the other path.
-func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
+func newProbeClient(c *config.HTTPClientConfig, allow allowList) (*http.Client, error) {
 	tlsConfig, err := config.NewTLSConfig(&c.TLSConfig)
 	if err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func newProbeClient(c *config.HTTPClientConfig) (*http.Client, error) {
 	}
 	// No TCP keep-alive probes: the connection lives for one request, and
 	// setting them up costs system calls on every probe.
-	tr := &freshConnTransport{resolver: net.DefaultResolver, tlsConfig: tlsConfig, dialer: net.Dialer{KeepAlive: -1}}
+	tr := &freshConnTransport{resolver: net.DefaultResolver, tlsConfig: tlsConfig, dialer: net.Dialer{KeepAlive: -1, Control: allow.control}}
 	var rt http.RoundTripper = tr
 	if a := c.Authorization; a != nil {
 		rt = config.NewAuthorizationCredentialsRoundTripper(a.Type, secretReader(a.Credentials, a.CredentialsFile), rt)

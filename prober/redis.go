@@ -65,7 +65,7 @@ func ProbeRedis(ctx context.Context, target string, module *Module, res *Result,
 		level.Debug(logger).Log("msg", "Invalid target", "err", err)
 		return false
 	}
-	conn, err := dial(ctx, address, rc.TLS || urlTLS, &rc.TLSConfig, res, logger)
+	conn, err := dial(ctx, address, module.AllowedNetworks, rc.TLS || urlTLS, &rc.TLSConfig, res, logger)
 	if err != nil {
 		level.Debug(logger).Log("msg", "Probe failed", "err", err)
 		return false

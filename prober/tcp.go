@@ -18,7 +18,7 @@ const maxExpectLine = 64 << 10
 // matches expect, then write send followed by a newline.
 func ProbeTCP(ctx context.Context, target string, module *Module, res *Result, logger log.Logger) bool {
 	t := module.TCP
-	conn, err := dial(ctx, target, t.TLS, &t.TLSConfig, res, logger)
+	conn, err := dial(ctx, target, module.AllowedNetworks, t.TLS, &t.TLSConfig, res, logger)
 	if err != nil {
 		level.Debug(logger).Log("msg", "Probe failed", "err", err)
 		return false
