@@ -38,9 +38,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/agents/{id}", a.get)
 	mux.HandleFunc("GET /api/v1/healthz", a.healthz)
 	mux.HandleFunc("GET /api/v1/stats", a.stats)
-	mux.HandleFunc("DELETE /api/v1/agents/{id}", a.admin(a.forget))
-	mux.HandleFunc("PUT /api/v1/agents/{id}/override", a.admin(a.putOverride))
-	mux.HandleFunc("DELETE /api/v1/agents/{id}/override", a.admin(a.deleteOverride))
+	mux.HandleFunc("DELETE /api/v1/agents/{id}", a.withAgentID(a.forget))
+	mux.HandleFunc("PUT /api/v1/agents/{id}/override", a.withAgentID(a.putOverride))
+	mux.HandleFunc("DELETE /api/v1/agents/{id}/override", a.withAgentID(a.deleteOverride))
 }
 
 func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
@@ -68,14 +68,20 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 // errUnauthorized is a heartbeat without its group's token.
 var errUnauthorized = errors.New("missing or wrong heartbeat token")
 
-// beat checks the group's token, before anything is recorded, and records
-// the heartbeat.
+// beat checks the group's token (or, for a group without one, the admin
+// token when there is one), before anything is recorded, and records the
+// heartbeat. Heartbeats are the one endpoint serve.Protect leaves to the
+// API, since they take the group's token.
 func (a *API) beat(r *http.Request, id string, hb Heartbeat) error {
 	g, err := a.Tracker.Group(id, hb.Group)
 	if err != nil {
 		return err
 	}
-	if g.TokenFile != "" && !a.tokens.Check(r, g.TokenFile) {
+	token := g.TokenFile
+	if token == "" {
+		token = a.adminTokenFile()
+	}
+	if token != "" && !a.tokens.Check(r, token) {
 		return errUnauthorized
 	}
 	return a.Tracker.Beat(r.Context(), id, hb)
@@ -211,19 +217,23 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, a.Tracker.Stats(r.Context()))
 }
 
-// admin requires the admin token when one is configured.
-func (a *API) admin(next http.HandlerFunc) http.HandlerFunc {
+// withAgentID refuses a malformed agent id in the path.
+func (a *API) withAgentID(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if f := a.adminTokenFile(); f != "" && !a.tokens.Check(r, f) {
-			http.Error(w, "missing or wrong admin token", http.StatusUnauthorized)
-			return
-		}
 		if !ValidAgentID(r.PathValue("id")) {
 			http.Error(w, "invalid agent id", http.StatusBadRequest)
 			return
 		}
 		next(w, r)
 	}
+}
+
+// IsHeartbeat tells whether r is a heartbeat, which carries its group's
+// token rather than the admin token (API.beat checks it).
+func IsHeartbeat(r *http.Request) bool {
+	id, ok := strings.CutPrefix(r.URL.Path, "/api/v1/agents/")
+	id, ok2 := strings.CutSuffix(id, "/heartbeat")
+	return r.Method == http.MethodPost && ok && ok2 && id != "" && !strings.Contains(id, "/")
 }
 
 func (a *API) adminTokenFile() string {

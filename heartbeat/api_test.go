@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-kit/log"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -56,14 +57,25 @@ agents:
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&API{Tracker: f.tr, AdminTokenFile: func() string { return conf.API.AdminTokenFile }, Logger: log.NewNopLogger()}).Register(mux)
-	f.srv = httptest.NewServer(mux)
+	admin := func() string { return conf.API.AdminTokenFile }
+	(&API{Tracker: f.tr, AdminTokenFile: admin, Logger: log.NewNopLogger()}).Register(mux)
+	// As the exporter serves it: the admin token on everything but heartbeats.
+	var tokens serve.Tokens
+	f.srv = httptest.NewServer(serve.Protect(mux, tokens.BearerCheck(admin), IsHeartbeat))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
+// do sends a request with the admin token, with token instead, or with none
+// when token is "none".
 func (f *apiFixture) do(method, path, body, token string) (int, string) {
 	f.t.Helper()
+	switch token {
+	case "":
+		token = "admin-secret"
+	case "none":
+		token = ""
+	}
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -185,9 +197,13 @@ func TestAgentQueryAndAdminAPI(t *testing.T) {
 		method, path, body, token string
 		code                      int
 	}{
-		{"PUT", "/api/v1/agents/d_dys1/override", override, "", 401},
+		{"PUT", "/api/v1/agents/d_dys1/override", override, "none", 401},
 		{"PUT", "/api/v1/agents/d_dys1/override", override, "wrong", 401},
-		{"DELETE", "/api/v1/agents/d_dys1", "", "", 401},
+		{"DELETE", "/api/v1/agents/d_dys1", "", "none", 401},
+		{"GET", "/api/v1/agents", "", "none", 401},
+		{"GET", "/api/v1/healthz", "", "none", 401},
+		{"POST", "/api/v1/agents/d_dys1/heartbeat", "", "none", 401},          // a group without a token takes the admin token
+		{"POST", "/api/v1/agents/agent-1/heartbeat", "", "admin-secret", 401}, // a group's token is its own
 		{"PUT", "/api/v1/agents/d_dys1/override", `{"healthy":true,"expires_at":"` + exp + `"}`, "admin-secret", 400},
 		{"PUT", "/api/v1/agents/d_dys1/override", `{"healthy":true,"reason":"x","expires_at":"2020-01-01T00:00:00Z"}`, "admin-secret", 400},
 		{"PUT", "/api/v1/agents/d_dys1/override", `{"healthy":true,"reason":"x"}`, "admin-secret", 400},

@@ -13,6 +13,7 @@ import (
 	"github.com/go-kit/log"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -47,7 +48,10 @@ func TestWebhookHandler(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "token"), []byte("am-token\n"), 0o600)
 	yml := strings.Replace(recordRule(t, rec, ""), "rules:", "global: {bearer_token_file: "+filepath.Join(dir, "token")+"}\nrules:", 1)
 	f := newFixture(t, yml, Options{}, nil)
-	h := &WebhookHandler{Engine: f.engine, Logger: log.NewNopLogger(), MaxBody: 8 << 10}
+	// As the receiver serves it: the bearer token in front of every endpoint.
+	var tokens serve.Tokens
+	h := serve.Protect(&WebhookHandler{Engine: f.engine, Logger: log.NewNopLogger(), MaxBody: 8 << 10},
+		tokens.BearerCheck(func() string { return f.engine.Config().Global.BearerTokenFile }), serve.AlwaysOpen)
 	auth := []string{"Authorization", "Bearer am-token"}
 
 	for _, tc := range []struct {
@@ -85,6 +89,7 @@ func TestWebhookHandler(t *testing.T) {
 		t.Fatal(code)
 	}
 	req := httptest.NewRequest("GET", "/webhook", nil)
+	req.Header.Set(auth[0], auth[1])
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
 	if rr.Code != 405 {

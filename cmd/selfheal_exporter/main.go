@@ -68,6 +68,9 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCredentials(webFlags, conf); err != nil {
+		return err
+	}
 	st, err := store.Open(o.storagePath, o.redisURL)
 	if err != nil {
 		return err
@@ -93,6 +96,9 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		if err != nil {
 			return err
 		}
+		if err := checkCredentials(webFlags, c); err != nil {
+			return err
+		}
 		exp.SetConfig(c)
 		tracker.SetGroups(c.Agents)
 		sources.Start(ctx, c.Agents)
@@ -109,7 +115,10 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
-	return serve.Run(mux, webFlags, o.readTimeout, 30*time.Second, logger)
+	var tokens serve.Tokens
+	adminToken := func() string { return exp.Config().API.AdminTokenFile }
+	open := func(r *http.Request) bool { return serve.AlwaysOpen(r) || heartbeat.IsHeartbeat(r) }
+	return serve.Run(serve.Protect(mux, tokens.BearerCheck(adminToken), open), webFlags, o.readTimeout, 30*time.Second, logger)
 }
 
 // routes serves the exporter's endpoints.
@@ -152,4 +161,19 @@ func landingPage() (*web.LandingPageHandler, error) {
 			{Address: "/api/v1/healthz", Text: "Lost agents", Description: "Stale agents, selfhealing healthz style"},
 		},
 	})
+}
+
+// checkCredentials refuses bearer tokens (the admin token, a group's
+// heartbeat token) beside basic auth users in the web configuration.
+func checkCredentials(webFlags *web.FlagConfig, c *collector.Config) error {
+	files := []string{c.API.AdminTokenFile}
+	for _, g := range c.Agents {
+		files = append(files, g.TokenFile)
+	}
+	for _, f := range files {
+		if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -142,3 +142,61 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 		t.Fatalf("20 trickling clients were still connected after %v with a 1 s read timeout", took.Round(time.Second))
 	}
 }
+
+// TestAdminTokenGuardsEveryEndpoint: with an admin token, only /metrics,
+// /-/healthy and /-/ready answer without it; heartbeats take their group's
+// token, or the admin token when the group has none.
+func TestAdminTokenGuardsEveryEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	addr := testutil.Addr(testutil.FreePort(t))
+	testutil.WriteFile(t, dir, "admin.token", "admin-secret\n")
+	testutil.WriteFile(t, dir, "hb.token", "hb-secret\n")
+	cfg := testutil.WriteFile(t, dir, "c.yml", `
+modules: {gossip: {prober: tcp}}
+api: {admin_token_file: admin.token}
+agents:
+  - {group: open, auto_register: true}
+  - {group: tokened, auto_register: true, token_file: hb.token}
+`)
+	p := testutil.Start(t, dir, binary, "--config.file", cfg, "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "s.db"))
+	testutil.WaitPort(t, addr, p)
+	do := func(method, path, token string) int {
+		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		method, path string
+		open         bool
+	}{
+		{"GET", "/metrics", true}, {"GET", "/-/healthy", true}, {"GET", "/-/ready", true},
+		{"GET", "/api/v1/agents", false}, {"GET", "/api/v1/healthz", false}, {"GET", "/api/v1/stats", false},
+		{"GET", "/probe?module=gossip&target=" + addr, false}, {"POST", "/-/reload", false},
+		{"GET", "/", false}, {"GET", "/debug/pprof/", false},
+	} {
+		if code := do(c.method, c.path, ""); c.open != (code != 401) {
+			t.Errorf("%s %s without the token: %d", c.method, c.path, code)
+		}
+		if code := do(c.method, c.path, "admin-secret"); code == 401 {
+			t.Errorf("%s %s with the token: 401", c.method, c.path)
+		}
+	}
+	for _, c := range []struct {
+		agent, token string
+		want         int
+	}{
+		{"a1?group=open", "", 401}, {"a1?group=open", "admin-secret", 204},
+		{"a2?group=tokened", "admin-secret", 401}, {"a2?group=tokened", "hb-secret", 204},
+	} {
+		if code := do("POST", "/api/v1/agents/"+c.agent[:2]+"/heartbeat"+c.agent[2:], c.token); code != c.want {
+			t.Errorf("heartbeat %s with %q: %d, want %d", c.agent, c.token, code, c.want)
+		}
+	}
+}

@@ -72,6 +72,9 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), conf.Global.BearerTokenFile); err != nil {
+		return err
+	}
 	st, err := store.Open(o.storagePath, o.redisURL)
 	if err != nil {
 		return err
@@ -96,6 +99,9 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	reloader := serve.NewReloader("selfheal_receiver", func() error {
 		c, err := receiver.LoadConfig(o.configFile)
 		if err != nil {
+			return err
+		}
+		if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), c.Global.BearerTokenFile); err != nil {
 			return err
 		}
 		engine.SetConfig(c)
@@ -128,7 +134,9 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		return err
 	}
 	mux.Handle("/", landing)
-	serveErr := serve.Run(mux, webFlags, o.readTimeout, o.shutdownTimeout, logger)
+	var tokens serve.Tokens
+	bearer := func() string { return engine.Config().Global.BearerTokenFile }
+	serveErr := serve.Run(serve.Protect(mux, tokens.BearerCheck(bearer), serve.AlwaysOpen), webFlags, o.readTimeout, o.shutdownTimeout, logger)
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	engine.Shutdown(sctx)

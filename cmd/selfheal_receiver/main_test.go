@@ -326,3 +326,45 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 		t.Fatalf("20 trickling clients were still connected after %v with a 1 s read timeout", took.Round(time.Second))
 	}
 }
+
+// TestBearerTokenGuardsEveryEndpoint: with bearer_token_file set, only
+// /metrics, /-/healthy and /-/ready answer without it.
+func TestBearerTokenGuardsEveryEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "token", "am-token\n")
+	r := startReceiver(t, dir, "global: {bearer_token_file: token}\n"+slowRule(filepath.Join(dir, "m"), "0"))
+	auth := []string{"Authorization", "Bearer am-token"}
+	for _, c := range []struct {
+		method, path string
+		open         bool
+	}{
+		{"GET", "/metrics", true}, {"GET", "/-/healthy", true}, {"GET", "/-/ready", true},
+		{"POST", "/webhook", false}, {"GET", "/api/v1/actions", false}, {"POST", "/-/reload", false},
+		{"GET", "/", false}, {"GET", "/debug/pprof/", false},
+	} {
+		code, _ := r.do(c.method, c.path, "")
+		if c.open != (code != 401) {
+			t.Errorf("%s %s without the token: %d", c.method, c.path, code)
+		}
+		if code, _ := r.do(c.method, c.path, "", auth...); code == 401 {
+			t.Errorf("%s %s with the token: 401", c.method, c.path)
+		}
+	}
+}
+
+// TestBasicAuthAndBearerTokenRefused: both credentials at once cannot work
+// (exporter-toolkit asks every request for basic auth), so the receiver
+// refuses to start.
+func TestBasicAuthAndBearerTokenRefused(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	testutil.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
+	testutil.WriteFile(t, dir, "token", "am-token\n")
+	testutil.WriteFile(t, dir, "receiver.yml", "global: {bearer_token_file: token}\n"+slowRule(filepath.Join(dir, "m"), "0"))
+	cmd := exec.Command(binary, "--config.file", "receiver.yml", "--web.config.file", "web.yml", "--storage.path", "s.db", "--web.listen-address", testutil.Addr(testutil.FreePort(t)))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "use basic auth or the bearer token, not both") {
+		t.Fatalf("both credentials: %v\n%s", err, out)
+	}
+}
