@@ -95,6 +95,8 @@ func rejection(err error, id, group string) (reason string, status int, msg stri
 		return "unauthorized", http.StatusUnauthorized, err.Error()
 	case errors.Is(err, ErrUnknownAgent):
 		return "unknown_agent", http.StatusNotFound, fmt.Sprintf("unknown agent %q: its group does not auto-register", id)
+	case errors.Is(err, ErrGroupFull):
+		return "group_full", http.StatusTooManyRequests, fmt.Sprintf("agent %q not registered: group %q is full (max_agents)", id, group)
 	case errors.Is(err, ErrStoreDown):
 		return "store_unavailable", http.StatusServiceUnavailable, "agent store unavailable, retry"
 	case errors.Is(err, ErrUnknownGroup):

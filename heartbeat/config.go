@@ -26,6 +26,10 @@ type Group struct {
 	// PerAgentMetrics turns the per-agent series off for very large fleets
 	// (the per-group counts stay). Default on.
 	PerAgentMetrics *bool `yaml:"per_agent_metrics"`
+	// MaxAgents bounds how many agents the group may hold: a heartbeat
+	// that would auto-register one more is refused (429), so that a client
+	// inventing ids cannot fill memory and /metrics.
+	MaxAgents int `yaml:"max_agents"`
 	// Source reads heartbeats that agents already write into Redis instead
 	// of (or as well as) receiving them over HTTP.
 	Source *Source `yaml:"source"`
@@ -36,12 +40,14 @@ const (
 	DefaultInterval   = time.Minute
 	DefaultGrace      = 4 * time.Minute
 	DefaultSourcePoll = 15 * time.Second
+	DefaultMaxAgents  = 10000
 )
 
 // DefaultGroup is a group's value before its YAML is applied.
 var DefaultGroup = Group{
-	Interval: yamlconf.Duration{Duration: DefaultInterval},
-	Grace:    yamlconf.Duration{Duration: DefaultGrace},
+	Interval:  yamlconf.Duration{Duration: DefaultInterval},
+	Grace:     yamlconf.Duration{Duration: DefaultGrace},
+	MaxAgents: DefaultMaxAgents,
 }
 
 // UnmarshalYAML applies the defaults before decoding.
@@ -162,6 +168,9 @@ func (g *Group) validate(p []string, seen map[string]bool) error {
 	}
 	if err := g.Grace.Check(append(p, "grace"), false); err != nil {
 		return err
+	}
+	if g.MaxAgents < 1 {
+		return yamlconf.Errorf(append(p, "max_agents"), "max_agents must be at least 1")
 	}
 	for j, id := range g.Expected {
 		if !ValidAgentID(id) {

@@ -23,7 +23,7 @@ func newAgentMetrics() *agentMetrics {
 		}, []string{"group"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_heartbeats_rejected_total",
-			Help: "Heartbeats refused, by reason (unknown_agent, unknown_group, wrong_group, no_group, bad_request, unauthorized, store_unavailable).",
+			Help: "Heartbeats refused, by reason (unknown_agent, unknown_group, wrong_group, no_group, group_full, bad_request, unauthorized, store_unavailable).",
 		}, []string{"reason"}),
 		snapshotTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "selfheal_store_last_snapshot_timestamp_seconds", Help: "When agent state was last written to the embedded store.",

@@ -189,3 +189,46 @@ func TestRejectedHeartbeatCountedOnce(t *testing.T) {
 		t.Fatalf("%d heartbeats refused, %v counted", refused, counted)
 	}
 }
+
+// TestGroupCapOnAutoRegistration: a client inventing agent ids fills its
+// group up to max_agents and no further: 429, counted, nothing recorded;
+// known agents keep beating, and forgetting one makes room.
+func TestGroupCapOnAutoRegistration(t *testing.T) {
+	conf, err := parseConfig([]byte("agents: [{group: g, auto_register: true, max_agents: 50, expected: [e1]}]\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTracker(t.Context(), conf.Agents, boltStore(t, t.TempDir()+"/a.db"), false, time.Now, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	(&API{Tracker: tr, Logger: log.NewNopLogger()}).Register(mux)
+	post := func(id string) int {
+		rr := httptest.NewRecorder()
+		mux.ServeHTTP(rr, httptest.NewRequest("POST", "/api/v1/agents/"+id+"/heartbeat", nil))
+		return rr.Code
+	}
+	codes := map[int]int{}
+	for i := range 200 {
+		codes[post(fmt.Sprint("x", i))]++
+	}
+	if codes[204] != 49 || codes[429] != 151 { // e1 is expected and counts
+		t.Fatalf("answers %v; want 49 registered and 151 refused", codes)
+	}
+	if n := len(tr.Agents(t.Context(), "", "g")); n != 50 {
+		t.Fatalf("%d agents in a group capped at 50", n)
+	}
+	if v := promtest.ToFloat64(tr.metrics.rejected.WithLabelValues("group_full")); v != 151 {
+		t.Fatalf("group_full counted %v", v)
+	}
+	if code := post("x0"); code != 204 {
+		t.Fatalf("a known agent's heartbeat in a full group: %d", code)
+	}
+	if err := tr.Forget(t.Context(), "x1"); err != nil {
+		t.Fatal(err)
+	}
+	if code := post("newcomer"); code != 204 {
+		t.Fatalf("a newcomer after a forget: %d", code)
+	}
+}

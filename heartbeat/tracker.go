@@ -115,6 +115,7 @@ var (
 	ErrWrongGroup   = errors.New("agent belongs to another group")
 	ErrNoGroup      = errors.New("group is required: several groups are configured")
 	ErrStoreDown    = errors.New("store unavailable")
+	ErrGroupFull    = errors.New("the group has max_agents agents")
 )
 
 // Tracker keeps every agent's heartbeat state.
@@ -130,7 +131,8 @@ type Tracker struct {
 	mu      sync.RWMutex
 	agents  map[string]*agent
 	groups  map[string]*Group
-	order   []string // group names in config order
+	order   []string       // group names in config order
+	sizes   map[string]int // agents per group name
 	dirty   map[string]bool
 	started time.Time
 	now     func() time.Time
@@ -185,6 +187,22 @@ func (t *Tracker) SetGroups(groups []*Group) {
 		t.order = append(t.order, g.Group)
 	}
 	t.addExpectedLocked()
+	t.recountLocked()
+}
+
+// size is how many agents group holds.
+func (t *Tracker) size(group string) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.sizes[group]
+}
+
+// recountLocked counts the agents of every group anew.
+func (t *Tracker) recountLocked() {
+	t.sizes = map[string]int{}
+	for _, a := range t.agents {
+		t.sizes[a.Group]++
+	}
 }
 
 func (t *Tracker) addExpectedLocked() {
@@ -217,6 +235,7 @@ func (t *Tracker) load(ctx context.Context) error {
 	}
 	t.agents = stored
 	t.addExpectedLocked()
+	t.recountLocked()
 	for id, a := range t.agents {
 		a.override = overrides[id]
 	}
@@ -291,6 +310,9 @@ func (t *Tracker) beatAt(ctx context.Context, id string, hb Heartbeat, at time.T
 	if !known && !group.AutoRegister {
 		return ErrUnknownAgent
 	}
+	if !known && t.size(group.Group) >= group.MaxAgents {
+		return ErrGroupFull
+	}
 	return t.record(ctx, id, group, hb, at)
 }
 
@@ -339,6 +361,7 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 		}
 	} else {
 		t.agents[id] = newAgent(id, rec)
+		t.sizes[rec.Group]++
 	}
 	if !t.shared {
 		t.dirty[id] = true
@@ -495,6 +518,7 @@ func (t *Tracker) Forget(ctx context.Context, id string) error {
 	delete(t.agents, id)
 	delete(t.dirty, id)
 	t.addExpectedLocked()
+	t.recountLocked()
 	t.mu.Unlock()
 	return nil
 }
