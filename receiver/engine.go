@@ -90,7 +90,7 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 			e.logStoreError("Writing remediation state failed; kept and retried", err)
 		}
 	})
-	e.journal = newJournal(st, o.Retention, e.wb)
+	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
 	e.SetConfig(c)

@@ -58,24 +58,24 @@ func idTime(id string) (time.Time, bool) {
 // Journal keeps entries in the store. Entries being worked on are also kept
 // in memory so that queries show them as running.
 type Journal struct {
-	st        store.Store
-	retention time.Duration
-	mu        sync.Mutex
-	live      map[string]*Entry
-	wb        *writeBehind
+	st   store.Store
+	mu   sync.Mutex
+	live map[string]*Entry
+	wb   *writeBehind
 }
 
 // flushEvery is how often remediation state is written behind: long enough
 // that one commit carries many remediations, short enough that a crash loses
-// little (at most this much of attempt counts and results; the entries then
-// read "interrupted", and nothing accepted is forgotten or run twice).
+// little (at most this much of final results and step progress; a
+// remediation whose result is lost is found running at the next start and
+// counted as a failed attempt).
 // bench/README.md has the fsync counts that chose it.
 const flushEvery = 100 * time.Millisecond
 
 // newJournal returns a journal on st that writes updates behind through wb
-// and forgets entries older than retention.
-func newJournal(st store.Store, retention time.Duration, wb *writeBehind) *Journal {
-	return &Journal{st: st, retention: retention, live: map[string]*Entry{}, wb: wb}
+// and Engine.Cleanup forgets entries past the retention.
+func newJournal(st store.Store, wb *writeBehind) *Journal {
+	return &Journal{st: st, live: map[string]*Entry{}, wb: wb}
 }
 
 // Record writes an entry's new state behind (see writeBehind): queries see
@@ -159,9 +159,8 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
-// Cleanup deletes entries older than the retention.
-func (j *Journal) Cleanup(ctx context.Context, now time.Time) (int, error) {
-	cutoff := now.Add(-j.retention)
+// cleanup deletes entries from before cutoff.
+func (j *Journal) cleanup(ctx context.Context, cutoff time.Time) (int, error) {
 	var old []string
 	err := j.st.Scan(ctx, bucketJournal, func(k string, _ []byte) error {
 		if t, ok := idTime(k); ok && t.Before(cutoff) {

@@ -99,7 +99,7 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 	st := &snapshotScan{Store: bolt}
 	wb := newWriteBehind(st, flushEvery, log.NewNopLogger(), nil)
 	defer wb.Close(ctx)
-	j := newJournal(st, time.Hour, wb)
+	j := newJournal(st, wb)
 	now := time.Now()
 	e := &Entry{ID: newID(now), Received: now, Rule: "r", Result: ResultQueued}
 	if err := j.Put(ctx, e); err != nil {

@@ -94,7 +94,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err := engine.Start(ctx); err != nil {
 		return fmt.Errorf("starting: %w", err)
 	}
-	go cleanJournal(ctx, journal, logger)
+	go cleanUp(ctx, engine, logger)
 
 	reloader := serve.NewReloader("selfheal_receiver", func() error {
 		c, err := receiver.LoadConfig(o.configFile)
@@ -143,15 +143,15 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	return serveErr
 }
 
-// cleanJournal drops journal entries past their retention every hour.
-func cleanJournal(ctx context.Context, j *receiver.Journal, logger log.Logger) {
+// cleanUp forgets what is past the retention every hour.
+func cleanUp(ctx context.Context, e *receiver.Engine, logger log.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := j.Cleanup(ctx, time.Now()); err != nil {
-			level.Warn(logger).Log("msg", "Journal cleanup failed", "err", err)
-		} else if n > 0 {
-			level.Info(logger).Log("msg", "Journal cleanup", "removed", n)
+		if c, err := e.Cleanup(ctx); err != nil {
+			level.Warn(logger).Log("msg", "Cleanup failed", "err", err)
+		} else if c != (receiver.Cleaned{}) {
+			level.Info(logger).Log("msg", "Cleanup", "journal", c.Journal, "claims", c.Claims, "incidents", c.Incidents, "resolved", c.Resolved)
 		}
 		select {
 		case <-ctx.Done():
