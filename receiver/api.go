@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
 )
 
-// ActionsHandler serves GET /api/v1/actions[?rule=&alertname=&result=&since=&limit=].
+// ActionsHandler serves GET /api/v1/actions[?rule=&alertname=&result=&since=&before=&limit=].
 type ActionsHandler struct {
 	Journal *Journal
 	Now     func() time.Time
@@ -20,40 +22,62 @@ type ActionsHandler struct {
 const MaxActions = 1000
 
 func (h *ActionsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := Filter{Rule: q.Get("rule"), AlertName: q.Get("alertname"), Result: q.Get("result"), Limit: 100}
-	switch f.Result {
-	case "", ResultQueued, ResultRunning, ResultSuccess, ResultFailed, ResultRefused, ResultDryRun, ResultSkipped, ResultInterrupted:
-	default:
-		http.Error(w, fmt.Sprintf("unknown result %q", f.Result), http.StatusBadRequest)
+	f, err := parseFilter(r.URL.Query(), h.now())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
-	}
-	if s := q.Get("since"); s != "" {
-		since, err := parseSince(s, h.now())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		f.Since = since
-	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxActions {
-			http.Error(w, fmt.Sprintf("limit must be 1 to %d", MaxActions), http.StatusBadRequest)
-			return
-		}
-		f.Limit = n
 	}
 	entries, err := h.Journal.Query(r.Context(), f)
 	if err != nil {
 		http.Error(w, "journal unavailable: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	if entries == nil {
-		entries = []Entry{}
+	page := actionsPage{Actions: entries}
+	if page.Actions == nil {
+		page.Actions = []Entry{}
+	}
+	if len(entries) == f.Limit { // there may be more: the next page starts below the last
+		page.Next = entries[len(entries)-1].ID
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"actions": entries})
+	_ = json.NewEncoder(w).Encode(page)
+}
+
+// actionsPage is one answer: entries newest first, and the cursor of the
+// next page (?before=) when there may be one.
+type actionsPage struct {
+	Actions []Entry `json:"actions"`
+	Next    string  `json:"next,omitempty"`
+}
+
+var idPattern = regexp.MustCompile(`^[0-9a-f]{16}-[0-9a-f]{8}$`)
+
+// parseFilter reads ?rule=&alertname=&result=&since=&before=&limit=.
+func parseFilter(q url.Values, now time.Time) (Filter, error) {
+	f := Filter{Rule: q.Get("rule"), AlertName: q.Get("alertname"), Result: q.Get("result"), Before: q.Get("before"), Limit: 100}
+	switch f.Result {
+	case "", ResultQueued, ResultRunning, ResultSuccess, ResultFailed, ResultRefused, ResultDryRun, ResultSkipped, ResultInterrupted:
+	default:
+		return f, fmt.Errorf("unknown result %q", f.Result)
+	}
+	if f.Before != "" && !idPattern.MatchString(f.Before) {
+		return f, fmt.Errorf("before %q is not a journal id (the next field of an answer)", f.Before)
+	}
+	if s := q.Get("since"); s != "" {
+		since, err := parseSince(s, now)
+		if err != nil {
+			return f, err
+		}
+		f.Since = since
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxActions {
+			return f, fmt.Errorf("limit must be 1 to %d", MaxActions)
+		}
+		f.Limit = n
+	}
+	return f, nil
 }
 
 func (h *ActionsHandler) now() time.Time {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -122,10 +121,17 @@ func (j *Journal) dropLive(id string) {
 type Filter struct {
 	Rule, AlertName, Result string
 	Since                   time.Time
-	Limit                   int
+	Before                  string // a journal id: only older entries (the next page's cursor)
+	Limit                   int    // 0 for all
 }
 
-// Query returns matching entries, newest first.
+func (f *Filter) matches(e *Entry) bool {
+	return (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result)
+}
+
+// Query returns matching entries, newest first. It reads the journal from
+// the newest entry (or from Before) down and stops at Limit matches or at
+// Since, so a page costs what it reads, not what the journal holds.
 func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
 	j.mu.Lock()
@@ -134,29 +140,22 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 		live[id] = *e
 	}
 	j.mu.Unlock()
-	err := j.wb.Scan(ctx, bucketJournal, func(k string, v []byte) error {
+	err := j.wb.ScanDesc(ctx, bucketJournal, f.Before, func(k string, v []byte) (bool, error) {
 		if t, ok := idTime(k); ok && t.Before(f.Since) {
-			return nil
+			return false, nil // ids sort by time: every later key is older
 		}
 		var e Entry
 		if l, ok := live[k]; ok {
 			e = l
 		} else if json.Unmarshal(v, &e) != nil {
-			return nil
+			return true, nil
 		}
-		if (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result) {
+		if f.matches(&e) {
 			out = append(out, e)
 		}
-		return nil
+		return f.Limit == 0 || len(out) < f.Limit, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].ID > out[b].ID })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
+	return out, err
 }
 
 // cleanup deletes entries from before cutoff.

@@ -1,6 +1,8 @@
 package receiver
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -126,10 +128,34 @@ func TestActionsAPI(t *testing.T) {
 	if _, body := get("?since=" + at.Add(time.Hour).Format(time.RFC3339)); strings.TrimSpace(body) != `{"actions":[]}` {
 		t.Fatalf("since in the future: %s", body)
 	}
-	for _, q := range []string{"?result=great", "?since=yesterday", "?limit=0", "?limit=5000"} {
+	for _, q := range []string{"?result=great", "?since=yesterday", "?limit=0", "?limit=5000", "?before=../x"} {
 		if code, _ := get(q); code != 400 {
 			t.Errorf("%s: %d", q, code)
 		}
+	}
+	// Paging: pages of one, each starting below the last, until no next.
+	var ids []string
+	q := "?limit=1"
+	for range 5 {
+		_, body := get(q)
+		var page struct {
+			Actions []Entry
+			Next    string
+		}
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Actions {
+			ids = append(ids, e.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		q = "?limit=1&before=" + page.Next
+	}
+	all, _ := f.journal.Query(context.Background(), Filter{})
+	if len(ids) != len(all) || len(ids) != 2 || ids[0] <= ids[1] {
+		t.Fatalf("paged ids %v; want the journal's %d entries, newest first", ids, len(all))
 	}
 }
 

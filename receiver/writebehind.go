@@ -87,19 +87,39 @@ func (w *writeBehind) Scan(ctx context.Context, bucket string, fn func(key strin
 	pending, flushing := w.pending[bucket], w.flushing[bucket]
 	w.mu.Unlock()
 	return w.st.Scan(ctx, bucket, func(k string, v []byte) error {
-		w.mu.Lock() // pending may still be the map Put writes to
-		for _, m := range []map[string][]byte{w.pending[bucket], w.flushing[bucket], pending, flushing} {
-			if p, ok := m[k]; ok {
-				v = p
-				break
-			}
-		}
-		w.mu.Unlock()
+		v = w.overlay(bucket, k, v, pending, flushing)
 		if v == nil { // deleted, not yet committed
 			return nil
 		}
 		return fn(k, v)
 	})
+}
+
+// ScanDesc is Scan in descending key order from before (see
+// store.Store.ScanDesc), with the same overlay of writes not yet committed.
+func (w *writeBehind) ScanDesc(ctx context.Context, bucket, before string, fn func(key string, value []byte) (bool, error)) error {
+	w.mu.Lock()
+	pending, flushing := w.pending[bucket], w.flushing[bucket]
+	w.mu.Unlock()
+	return w.st.ScanDesc(ctx, bucket, before, func(k string, v []byte) (bool, error) {
+		v = w.overlay(bucket, k, v, pending, flushing)
+		if v == nil { // deleted, not yet committed
+			return true, nil
+		}
+		return fn(k, v)
+	})
+}
+
+// overlay is the newest value of key: a write not yet committed, or v.
+func (w *writeBehind) overlay(bucket, k string, v []byte, pending, flushing map[string][]byte) []byte {
+	w.mu.Lock() // pending may still be the map Put writes to
+	defer w.mu.Unlock()
+	for _, m := range []map[string][]byte{w.pending[bucket], w.flushing[bucket], pending, flushing} {
+		if p, ok := m[k]; ok {
+			return p
+		}
+	}
+	return v
 }
 
 func (w *writeBehind) loop() {

@@ -119,6 +119,30 @@ func (b *Bolt) Scan(_ context.Context, bucket string, fn func(string, []byte) er
 	}))
 }
 
+func (b *Bolt) ScanDesc(_ context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
+	return wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucket))
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		k, v := c.Last()
+		if before != "" {
+			if k, v = c.Seek([]byte(before)); k == nil {
+				k, v = c.Last() // every key sorts before
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil; k, v = c.Prev() {
+			if more, err := fn(string(k), v); err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
 // Claim keeps the expiry as an 8-byte Unix-nanosecond prefix of the value.
 func (b *Bolt) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
 	won, err := b.ClaimMany(ctx, bucket, []string{key}, value, ttl)

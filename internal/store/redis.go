@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -106,6 +107,31 @@ func (r *Redis) Scan(ctx context.Context, bucket string, fn func(string, []byte)
 		}
 		cursor = next
 	}
+}
+
+func (r *Redis) ScanDesc(ctx context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
+	keys, err := r.client.HKeys(ctx, r.key(bucket)).Result()
+	if err != nil {
+		return wrap("scan", bucket, err)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
+	for i := 0; i < len(keys); i += 100 {
+		page := keys[i:min(i+100, len(keys))]
+		vals, err := r.client.HMGet(ctx, r.key(bucket), page...).Result()
+		if err != nil {
+			return wrap("scan", bucket, err)
+		}
+		for j, k := range page {
+			s, ok := vals[j].(string)
+			if !ok || (before != "" && k >= before) {
+				continue
+			}
+			if more, err := fn(k, []byte(s)); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {

@@ -37,6 +37,11 @@ type Store interface {
 	// Scan calls fn for every entry of bucket. The value is only valid
 	// during the call.
 	Scan(ctx context.Context, bucket string, fn func(key string, value []byte) error) error
+	// ScanDesc calls fn for the entries of bucket whose keys sort before
+	// before ("" for all), greatest key first, until fn returns false: a
+	// page of the newest entries costs what it returns (bbolt). Redis keeps
+	// no order, so there it lists the keys first.
+	ScanDesc(ctx context.Context, bucket, before string, fn func(key string, value []byte) (bool, error)) error
 	// Claim stores value under key unless an unexpired claim holds it, and
 	// tells whether this call won. Claims expire after ttl; this is how
 	// replicas agree that only one of them acts on an alert.

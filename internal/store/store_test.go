@@ -204,3 +204,42 @@ func TestBoltSweepDropsExpiredClaims(t *testing.T) {
 		t.Fatal("Sweep dropped a live claim")
 	}
 }
+
+// TestScanDesc: newest first, from a cursor, stopping when told.
+func TestScanDesc(t *testing.T) {
+	backends(t, func(t *testing.T, s Store, _ func(time.Duration)) {
+		ctx := context.Background()
+		var kvs []KV
+		for i := range 250 {
+			kvs = append(kvs, KV{Key: fmt.Sprintf("k%03d", i), Value: []byte(fmt.Sprint(i))})
+		}
+		if err := s.Put(ctx, "j", kvs...); err != nil {
+			t.Fatal(err)
+		}
+		page := func(before string, n int) []string {
+			var got []string
+			if err := s.ScanDesc(ctx, "j", before, func(k string, _ []byte) (bool, error) {
+				got = append(got, k)
+				return len(got) < n, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if got := page("", 3); fmt.Sprint(got) != "[k249 k248 k247]" {
+			t.Fatalf("newest: %v", got)
+		}
+		if got := page("k247", 2); fmt.Sprint(got) != "[k246 k245]" {
+			t.Fatalf("after a cursor: %v", got)
+		}
+		if got := page("k0005", 10); fmt.Sprint(got) != "[k000]" {
+			t.Fatalf("a cursor between keys: %v", got)
+		}
+		if got := page("zzz", 1); fmt.Sprint(got) != "[k249]" {
+			t.Fatalf("a cursor after every key: %v", got)
+		}
+		if got := page("", 1000); len(got) != 250 {
+			t.Fatalf("all: %d", len(got))
+		}
+	})
+}
