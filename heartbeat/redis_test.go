@@ -145,7 +145,7 @@ agents:
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.started = now.Add(-time.Hour)
+	tr.life.started = now.Add(-time.Hour)
 	c.t = now
 	s := NewSources(tr, log.NewNopLogger())
 	for _, g := range conf.Agents {

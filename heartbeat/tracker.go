@@ -31,10 +31,13 @@ const (
 // States lists every state, for metrics that export a count per state.
 var States = []string{StateUp, StateLate, StateStale, StateNew, StatePaused}
 
-// Store buckets used by the tracker.
+// Store buckets and keys used by the tracker.
 const (
 	bucketAgents    = "agents"
 	bucketOverrides = "agent_overrides"
+	bucketMeta      = "exporter_meta"
+	keyAlive        = "alive"   // when the last snapshot was taken
+	keyStarted      = "started" // when the process started
 )
 
 // Override is an operator's manual verdict on an agent, such as "the agent
@@ -134,7 +137,7 @@ type Tracker struct {
 	order   []string       // group names in config order
 	sizes   map[string]int // agents per group name
 	dirty   map[string]bool
-	started time.Time
+	life    lifetimes
 	now     func() time.Time
 
 	store        store.Store
@@ -161,7 +164,12 @@ func NewTracker(ctx context.Context, groups []*Group, st store.Store, shared boo
 		logger:       logger,
 		metrics:      newAgentMetrics(),
 	}
-	t.started = now()
+	t.life.started = now()
+	if !shared {
+		if err := t.readLifetimes(ctx); err != nil {
+			return nil, err
+		}
+	}
 	t.SetGroups(groups)
 	if err := t.load(ctx); err != nil {
 		if !shared {
@@ -205,14 +213,34 @@ func (t *Tracker) recountLocked() {
 	}
 }
 
+// addExpectedLocked registers the expected agents not known yet. They are
+// snapshotted like heard ones, so that their registration time survives a
+// restart.
 func (t *Tracker) addExpectedLocked() {
 	for _, name := range t.order {
 		for _, id := range t.groups[name].Expected {
 			if _, ok := t.agents[id]; !ok {
-				t.agents[id] = newAgent(id, agentRecord{Group: name, Registered: t.started.UnixNano()})
+				t.agents[id] = newAgent(id, agentRecord{Group: name, Registered: t.life.started.UnixNano()})
+				if !t.shared {
+					t.dirty[id] = true
+				}
 			}
 		}
 	}
+}
+
+// readLifetimes reads when the previous process started and took its last
+// snapshot, and records this start.
+func (t *Tracker) readLifetimes(ctx context.Context) error {
+	for key, dst := range map[string]*time.Time{keyStarted: &t.life.prevStarted, keyAlive: &t.life.prevAlive} {
+		if b, err := t.store.Get(ctx, bucketMeta, key); err == nil {
+			_ = dst.UnmarshalText(b)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	b, _ := t.life.started.MarshalText()
+	return t.store.Put(ctx, bucketMeta, store.KV{Key: keyStarted, Value: b})
 }
 
 // load reads every agent and override from the store and merges them into
@@ -321,7 +349,8 @@ func (t *Tracker) beatAt(ctx context.Context, id string, hb Heartbeat, at time.T
 func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartbeat, at time.Time) error {
 	t.mu.RLock()
 	var rec agentRecord
-	if a, ok := t.agents[id]; ok {
+	a, known := t.agents[id]
+	if known {
 		rec = a.agentRecord
 	} else {
 		rec = agentRecord{Registered: at.UnixNano()}
@@ -340,7 +369,10 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 	if at.UnixNano() > rec.Last {
 		rec.Last = at.UnixNano()
 	}
-	if t.shared {
+	// A shared store is written through; the embedded one too when the
+	// agent is new, since a registration is rare and must survive a crash
+	// (heartbeats of known agents wait for the next snapshot).
+	if t.shared || !known {
 		b, _ := json.Marshal(rec)
 		if err := t.store.Put(ctx, bucketAgents, store.KV{Key: id, Value: b}); err != nil {
 			t.storeUp.Store(false)
@@ -404,21 +436,37 @@ func (t *Tracker) Group(id, named string) (*Group, error) {
 	return t.groupForLocked(t.agents[id], named)
 }
 
-// status computes an agent's state at now. An agent not heard from since
-// this process started gets interval + grace from the start before it
-// counts as stale, so a restart does not flag the whole fleet.
+// status computes an agent's state at now (see state).
 func (t *Tracker) status(a *agent, g *Group, now time.Time) string {
-	if a.override.active(now) {
-		if a.override.Healthy {
+	return state(a.agentRecord, a.override, g, now, t.life)
+}
+
+// lifetimes are when this process started and, from the embedded store,
+// when the previous one started and took its last snapshot.
+type lifetimes struct {
+	started, prevStarted, prevAlive time.Time
+}
+
+// state is an agent's state at now. An agent not heard from since this
+// process started gets interval + grace from the start before it counts as
+// stale, so that a restart does not flag the whole fleet; one that was
+// stale already at the previous process's last snapshot gets none.
+func state(a agentRecord, o *Override, g *Group, now time.Time, l lifetimes) string {
+	if o.active(now) {
+		if o.Healthy {
 			return StatePaused
 		}
 		return StateStale
 	}
 	limit := g.Interval.Duration + g.Grace.Duration
+	graceFrom := l.started
+	if !l.prevAlive.IsZero() && time.Unix(0, a.Last).Before(l.prevAlive) && state(a, nil, g, l.prevAlive, lifetimes{started: l.prevStarted}) == StateStale {
+		graceFrom = time.Time{}
+	}
 	if a.Last == 0 {
-		since := t.started
-		if r := time.Unix(0, a.Registered); r.After(since) {
-			since = r
+		since := time.Unix(0, a.Registered)
+		if graceFrom.After(since) {
+			since = graceFrom
 		}
 		if now.Sub(since) > limit {
 			return StateStale
@@ -432,7 +480,7 @@ func (t *Tracker) status(a *agent, g *Group, now time.Time) string {
 		return StateUp
 	case age <= limit:
 		return StateLate
-	case last.Before(t.started) && now.Sub(t.started) <= limit:
+	case last.Before(graceFrom) && now.Sub(graceFrom) <= limit:
 		return StateLate
 	default:
 		return StateStale
@@ -553,10 +601,6 @@ func (t *Tracker) Snapshot(ctx context.Context) error {
 		return nil
 	}
 	t.mu.Lock()
-	if len(t.dirty) == 0 {
-		t.mu.Unlock()
-		return nil
-	}
 	entries := make([]store.KV, 0, len(t.dirty))
 	for id := range t.dirty {
 		if a, ok := t.agents[id]; ok {
@@ -569,7 +613,10 @@ func (t *Tracker) Snapshot(ctx context.Context) error {
 	t.mu.Unlock()
 
 	start := t.now()
-	err := t.store.Put(ctx, bucketAgents, entries...)
+	// The snapshot's time says, after a restart, which agents were stale
+	// already: they get no start-up grace.
+	alive, _ := start.MarshalText()
+	err := t.store.PutAll(ctx, map[string][]store.KV{bucketAgents: entries, bucketMeta: {{Key: keyAlive, Value: alive}}})
 	t.metrics.snapshotDuration.Set(t.now().Sub(start).Seconds())
 	if err != nil {
 		t.mu.Lock()

@@ -191,8 +191,9 @@ func TestHeartbeatRules(t *testing.T) {
 }
 
 // TestRestartKeepsAgentsAndGivesGrace restarts the tracker on the same bbolt
-// file: agents are remembered, the last snapshot's heartbeats kept, and an
-// old heartbeat does not make an agent stale right after start.
+// file: agents are remembered, a registration is kept even when no snapshot
+// followed it, and an agent that was fresh at the last snapshot is not
+// stale right after the start.
 func TestRestartKeepsAgentsAndGivesGrace(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.db")
 	c := newClock()
@@ -208,27 +209,59 @@ func TestRestartKeepsAgentsAndGivesGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.add(time.Second)
-	if err := tr.Beat(ctx, "se-3", Heartbeat{Group: "scriptengine"}); err != nil { // not snapshotted: lost in the crash
+	if err := tr.Beat(ctx, "se-3", Heartbeat{Group: "scriptengine"}); err != nil { // registered, then the crash: no snapshot
 		t.Fatal(err)
 	}
 	st.Close()
 
 	c.add(10 * time.Minute) // down for ten minutes
 	tr2 := newTracker(t, agentsConfig, boltStore(t, path), false, c)
-	if got := statusOf(t, tr2, "se-1"); got != StateLate {
-		t.Fatalf("right after restart an agent last heard 10m ago must not be stale: %s", got)
+	for _, id := range []string{"se-1", "se-3"} {
+		if got := statusOf(t, tr2, id); got != StateLate {
+			t.Fatalf("right after restart %s, fresh at the last snapshot, must be late: %s", id, got)
+		}
 	}
 	for _, a := range tr2.Agents(ctx, "", "scriptengine") {
 		if a.ID == "se-2" && a.Env != "env-se-2" {
 			t.Fatalf("agent details lost: %+v", a)
 		}
 	}
-	if got := statusOf(t, tr2, "se-3"); got != "absent" {
-		t.Fatalf("se-3 was never snapshotted, yet: %s", got)
-	}
 	c.add(5*time.Minute + time.Second) // interval + grace since the restart
 	if got := statusOf(t, tr2, "se-1"); got != StateStale {
 		t.Fatalf("silent since restart for interval+grace: %s", got)
+	}
+}
+
+// TestRestartKeepsStaleAgentsStale: an agent already stale at the last
+// snapshot before a crash is stale at once after the restart, and so is an
+// expected agent never heard from.
+func TestRestartKeepsStaleAgentsStale(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	c := newClock()
+	st := boltStore(t, path)
+	tr := newTracker(t, agentsConfig, st, false, c)
+	ctx := context.Background()
+	if err := tr.Beat(ctx, "se-1", Heartbeat{Group: "scriptengine"}); err != nil {
+		t.Fatal(err)
+	}
+	c.add(10 * time.Minute)
+	if err := tr.Snapshot(ctx); err != nil { // se-1 and d_dys1 are stale here
+		t.Fatal(err)
+	}
+	st.Close()
+	c.add(time.Minute)
+	tr2 := newTracker(t, agentsConfig, boltStore(t, path), false, c)
+	for _, id := range []string{"se-1", "d_dys1"} {
+		if got := statusOf(t, tr2, id); got != StateStale {
+			t.Fatalf("%s was stale before the restart and is %s after it", id, got)
+		}
+	}
+	lost := map[string]bool{}
+	for _, a := range tr2.Healthz(ctx).LostAgents {
+		lost[a.ID] = true
+	}
+	if !lost["se-1"] || !lost["d_dys1"] {
+		t.Fatalf("healthz after the restart lists %v; want se-1 and d_dys1 among the lost", lost)
 	}
 }
 

@@ -200,3 +200,24 @@ agents:
 		}
 	}
 }
+
+// TestRegistrationSurvivesACrash: an agent registered by its first
+// heartbeat is known after a kill -9 right after the 204, with the default
+// snapshot interval.
+func TestRegistrationSurvivesACrash(t *testing.T) {
+	dir := t.TempDir()
+	addr := testutil.Addr(testutil.FreePort(t))
+	cfg := testutil.WriteFile(t, dir, "c.yml", "agents: [{group: g, auto_register: true}]\n")
+	args := []string{"--config.file", cfg, "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "s.db")}
+	p := testutil.Start(t, dir, binary, args...)
+	testutil.WaitPort(t, addr, p)
+	if code, body := fetch(t, "POST", "http://"+addr+"/api/v1/agents/newcomer/heartbeat"); code != 204 {
+		t.Fatalf("registration: %d %s", code, body)
+	}
+	p.Kill()
+	p = testutil.Start(t, dir, binary, args...)
+	testutil.WaitPort(t, addr, p)
+	if code, body := fetch(t, "GET", "http://"+addr+"/api/v1/agents/newcomer"); code != 200 {
+		t.Fatalf("after the crash: %d %s", code, body)
+	}
+}

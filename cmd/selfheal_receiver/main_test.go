@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -366,5 +367,33 @@ func TestBasicAuthAndBearerTokenRefused(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "use basic auth or the bearer token, not both") {
 		t.Fatalf("both credentials: %v\n%s", err, out)
+	}
+}
+
+// TestDamagedStoreFile: the receiver refuses a damaged bbolt file at start
+// with a message naming it, instead of panicking later.
+func TestDamagedStoreFile(t *testing.T) {
+	dir := t.TempDir()
+	r := startReceiver(t, dir, slowRule(filepath.Join(dir, "m"), "0"))
+	for i := range 50 {
+		r.do("POST", "/webhook", webhook("ICServerConnectFailed", fmt.Sprint(i)))
+	}
+	r.proc.Stop()
+	db := filepath.Join(dir, "state.db")
+	raw, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2 * 4096; i < len(raw); i += 4096 {
+		copy(raw[i:i+16], bytes.Repeat([]byte{0xA5}, 16)) // every page header past the meta pages
+	}
+	if err := os.WriteFile(db, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, r.args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "state.db is damaged") || strings.Contains(string(out), "panic") {
+		t.Fatalf("start on a damaged store: %v\n%s", err, out)
 	}
 }

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Bolt is the embedded store: one bbolt file, one bucket per name.
@@ -27,15 +29,64 @@ func OpenBolt(path string) (*Bolt, error) {
 	// The freelist is not written with every commit (bbolt rebuilds it when
 	// it opens the file): a journal or heartbeat commit then writes only the
 	// pages it changed. The map freelist stays fast as the file grows.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	db, err := openChecked(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, err
 	}
 	// A batch waits this long for company before it commits: short enough
 	// that a lone webhook is not held up, long enough for concurrent ones
 	// to share a commit.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Bolt{db: db, now: time.Now}, nil
+}
+
+// openChecked opens the file and reads all of it once: bbolt trusts its
+// pages and panics on a damaged one later, in the middle of serving, where
+// a start that refuses with a message is what an operator can act on.
+func openChecked(path string) (db *bolt.DB, err error) {
+	damaged := func(why any) error {
+		return fmt.Errorf("the store file %s is damaged (%v): restore it from a backup, or move it aside to start with an empty store (what it held is then lost)", path, why)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, damaged(r)
+		}
+	}()
+	if err := checkPages(path); err != nil {
+		return nil, damaged(err)
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+			return nil, damaged(err)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	// Walked here rather than with tx.Check, whose goroutine would panic
+	// out of reach of the recover above.
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
+	})
+	if err != nil {
+		db.Close()
+		return nil, damaged(err)
+	}
+	return db, nil
+}
+
+// walk reads every entry of b and of the buckets nested in it.
+func walk(b *bolt.Bucket) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if nested := b.Bucket(k); nested != nil {
+				return walk(nested)
+			}
+		}
+		return nil
+	})
 }
 
 // Put runs in a bbolt batch (see ClaimMany).

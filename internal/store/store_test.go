@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,4 +245,36 @@ func TestScanDesc(t *testing.T) {
 			t.Fatalf("all: %d", len(got))
 		}
 	})
+}
+
+// TestBoltDamagedFile: a file whose pages were overwritten is refused at
+// open with a message naming it and what to do, not a panic later.
+func TestBoltDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kvs []KV
+	for i := range 5000 {
+		kvs = append(kvs, KV{Key: fmt.Sprintf("entry-%05d", i), Value: []byte(strings.Repeat("x", 100))})
+	}
+	if err := b.Put(context.Background(), "journal", kvs...); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4 * 4096; i < len(raw)-4096; i += 4096 * 3 { // every third page past the meta pages
+		copy(raw[i:i+4096], bytes.Repeat([]byte{0xA5}, 4096))
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBolt(path)
+	if err == nil || !strings.Contains(err.Error(), path+" is damaged") || !strings.Contains(err.Error(), "restore it from a backup") {
+		t.Fatalf("opening a damaged file: %v", err)
+	}
 }
