@@ -131,14 +131,14 @@ var (
 // not at all, 503 if Redis is down) and reads refresh the local view from
 // Redis at most once per refresh interval, so replicas agree.
 type Tracker struct {
-	mu      sync.RWMutex
-	agents  map[string]*agent
-	groups  map[string]*Group
-	order   []string       // group names in config order
-	sizes   map[string]int // agents per group name
-	dirty   map[string]bool
-	life    lifetimes
-	now     func() time.Time
+	mu     sync.RWMutex
+	agents map[string]*agent
+	groups map[string]*Group
+	order  []string       // group names in config order
+	sizes  map[string]int // agents per group name
+	dirty  map[string]bool
+	life   lifetimes
+	now    func() time.Time
 
 	store        store.Store
 	shared       bool
