@@ -3,15 +3,19 @@ package receiver
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/testutil"
 )
 
 // journalDown is a real bbolt store whose journal refuses single writes
@@ -78,5 +82,70 @@ rules:
 	}
 	if v := promtest.ToFloat64(f.engine.metrics.retryErrors); v < 1 {
 		t.Errorf("journal errors of retries counted %v", v)
+	}
+}
+
+// storeFull is a real bbolt store whose multi-bucket writes fail while
+// full is set, as on a full disk.
+type storeFull struct {
+	store.Store
+	full atomic.Bool
+}
+
+func (s *storeFull) PutAll(ctx context.Context, all map[string][]store.KV) error {
+	if s.full.Load() {
+		return errors.New("write state.db: no space left on device")
+	}
+	return s.Store.PutAll(ctx, all)
+}
+
+// TestResultsKeptWhileTheDiskIsFull: a remediation finishes while its result
+// cannot be written; the result is kept and written once there is room (not
+// recorded interrupted by the next start), and the failures are logged once,
+// not every 100 ms.
+func TestResultsKeptWhileTheDiskIsFull(t *testing.T) {
+	dir := t.TempDir()
+	rec, gate := filepath.Join(dir, "rec"), filepath.Join(dir, "gate")
+	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	st := &storeFull{Store: bolt}
+	var logs testutil.SyncBuffer
+	yml := gateRule(t, rec, gate, 1)
+	e := NewEngine(mustConfig(t, yml), st, Options{}, prometheus.NewRegistry(), log.NewLogfmtLogger(&logs))
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Accept(context.Background(), []templateAlert{alert("firing", time.Now(), "alertname", "AgentLost", "agent", "a1")}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return countLines(t, rec, "started") == 1 })
+	st.full.Store(true)
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the hook to finish", func() bool { return countLines(t, rec, "finished") == 1 })
+	time.Sleep(1500 * time.Millisecond) // about 15 failed flushes
+	if n := strings.Count(logs.String(), "Writing remediation state failed"); n != 1 {
+		t.Fatalf("%d log lines for 1.5 s of failed writes; want 1:\n%s", n, logs.String())
+	}
+	st.full.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.Shutdown(ctx)
+
+	e2 := NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
+	if err := e2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Shutdown(context.Background())
+	es, err := e2.Journal().Query(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Result != ResultSuccess {
+		t.Fatalf("after the disk had room and a restart: %+v", es)
 	}
 }

@@ -397,3 +397,56 @@ func TestDamagedStoreFile(t *testing.T) {
 		t.Fatalf("start on a damaged store: %v\n%s", err, out)
 	}
 }
+
+// TestFullDisk: on a real, full filesystem (a 4 MiB tmpfs) a webhook the
+// store cannot record is answered 503 and nothing of it is accepted; once
+// there is room again Alertmanager's retry is accepted whole.
+func TestFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	fs := filepath.Join(dir, "fs")
+	if err := os.Mkdir(fs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", fs).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", fs).Run() })
+	testutil.WriteFile(t, dir, "receiver.yml", `
+rules:
+  - name: restart
+    match: 'alertname="AgentLost"'
+    dry_run: true
+    actions:
+      - exec: {command: [/bin/true]}
+`)
+	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t))}
+	r.args = []string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", filepath.Join(fs, "state.db"), "--log.level", "debug"}
+	r.start()
+	filler, err := os.Create(filepath.Join(fs, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := filler.Write(make([]byte, 64<<10)); err != nil {
+			break // the filesystem is full
+		}
+	}
+	filler.Close()
+	body := `{"version":"4","status":"firing","alerts":[`
+	for i := range 2000 {
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"status":"firing","labels":{"alertname":"AgentLost","agent":"a%d"},"startsAt":"2026-11-22T05:00:00Z"}`, i)
+	}
+	body += "]}"
+	if code, resp := r.do("POST", "/webhook", body); code != 503 || !strings.Contains(resp, "store unavailable") {
+		t.Fatalf("a batch on a full disk: %d %s", code, resp)
+	}
+	if err := os.Remove(filepath.Join(fs, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if code, resp := r.do("POST", "/webhook", body); code != 200 || !strings.Contains(resp, `"accepted":2000`) {
+		t.Fatalf("the retry with room again: %d %s", code, resp)
+	}
+}
