@@ -48,14 +48,13 @@ const (
 	ResultInterrupted = "interrupted"
 )
 
-// Refusal reasons. Those that mean "healing gave up" page through
-// SelfhealRemediationFailed; cooldown and duplicate are normal.
+// Refusal reasons: each means the receiver will not heal, and pages through
+// SelfhealRemediationFailed. Cooldown is a deferral's reason, not a
+// refusal's.
 const (
 	ReasonInvalidLabel   = "invalid_label"
 	ReasonCooldown       = "cooldown"
 	ReasonMaxAttempts    = "max_attempts"
 	ReasonPoolMinHealthy = "pool_min_healthy"
 	ReasonPoolMaxRemoved = "pool_max_removed"
-	ReasonDuplicate      = "duplicate"
-	ReasonRender         = "render_error"
 )

@@ -310,8 +310,11 @@ rules:
 	}
 	// Series for every rule exist at zero from the start, so that the first
 	// failure is an increase (SelfhealRemediationFailed uses increase()).
-	if n := promtest.CollectAndCount(f.engine.metrics.refused); n < 3 {
-		t.Fatalf("refusal series not initialised: %d", n)
+	if n := promtest.CollectAndCount(f.engine.metrics.refused); n != 2 { // invalid_label, max_attempts
+		t.Fatalf("refusal series initialised: %d, want 2", n)
+	}
+	if n := promtest.CollectAndCount(f.engine.metrics.deferred); n != 1 {
+		t.Fatalf("deferral series initialised: %d, want 1", n)
 	}
 }
 

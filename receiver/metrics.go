@@ -78,7 +78,8 @@ func (m *Metrics) initRules(c *Config) {
 				m.actions.WithLabelValues(r.Name, a.Kind(), res)
 			}
 		}
-		reasons := []string{ReasonInvalidLabel, ReasonCooldown, ReasonMaxAttempts}
+		m.deferred.WithLabelValues(r.Name, ReasonCooldown)
+		reasons := []string{ReasonInvalidLabel, ReasonMaxAttempts}
 		if r.Pool != nil {
 			reasons = append(reasons, ReasonPoolMinHealthy, ReasonPoolMaxRemoved)
 		}

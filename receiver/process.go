@@ -256,8 +256,10 @@ func (e *Engine) finish(t *task, result, reason string) {
 	}
 	now := e.opts.Now()
 	en.Finished = &now
-	if result == ResultInterrupted && len(en.Steps) == 0 {
-		e.metrics.actions.WithLabelValues(t.rule.Name, "task", ResultInterrupted).Inc()
+	if (result == ResultInterrupted || result == ResultFailed) && len(en.Steps) == 0 {
+		// No action ran to count it (the store failed, say): counted for
+		// the task, so that SelfhealRemediationFailed sees a failure.
+		e.metrics.actions.WithLabelValues(t.rule.Name, "task", result).Inc()
 	}
 	level.Info(e.logger).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
 	// The final entry and the end of the backlog record are written behind
