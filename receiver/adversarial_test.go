@@ -147,7 +147,8 @@ rules:
 }
 
 // FuzzRenderURL renders arbitrary label values into a URL template: the
-// scheme, host and number of path segments never change.
+// scheme, host and number of path segments never change, and no segment is
+// "." or ".." (such values are refused).
 func FuzzRenderURL(f *testing.F) {
 	for _, v := range hostile {
 		f.Add(v)
@@ -159,6 +160,12 @@ func FuzzRenderURL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		s, err := u.render(&Data{Labels: map[string]string{"v": v}})
+		if v == "." || v == ".." {
+			if err == nil {
+				t.Fatalf("value %q rendered: %s", v, s)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +175,11 @@ func FuzzRenderURL(f *testing.F) {
 		}
 		if pu.Scheme != "http" || pu.Host != "127.0.0.1:8001" || strings.Count(pu.EscapedPath(), "/") != 4 || pu.Query().Get("note") != v || pu.Fragment != "" {
 			t.Fatalf("value %q changed the URL: %s", v, s)
+		}
+		for _, seg := range strings.Split(pu.EscapedPath(), "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("value %q rendered a dot segment: %s", v, s)
+			}
 		}
 	})
 }

@@ -87,6 +87,11 @@ func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
 func (e *Engine) interrupted(en *Entry, reason string) *Entry {
 	now := e.opts.Now()
 	en.Result, en.Reason, en.Finished = ResultInterrupted, reason, &now
+	for i := range en.Steps {
+		if en.Steps[i].Result == ResultRunning { // the step that had started
+			en.Steps[i].Result = ResultInterrupted
+		}
+	}
 	e.metrics.actions.WithLabelValues(en.Rule, "task", ResultInterrupted).Inc()
 	level.Warn(e.logger).Log("msg", "Remediation interrupted by a restart", "rule", en.Rule, "alertname", en.AlertName, "id", en.ID, "reason", reason)
 	return en

@@ -122,6 +122,7 @@ func TestRestartMidAction(t *testing.T) {
 	if es := r.actions(); len(es) != 1 || es[0].Result != "running" {
 		t.Fatalf("while running: %+v", es)
 	}
+	time.Sleep(300 * time.Millisecond) // the step's start is written behind within 100 ms
 	r.proc.Kill()
 	testutil.WriteFile(t, dir, "receiver.yml", slowRule(marker, "0"))
 	r.start()
@@ -130,8 +131,9 @@ func TestRestartMidAction(t *testing.T) {
 		return len(es) == 2 && es[0].Result == "success"
 	})
 	es := r.actions()
-	if es[1].Result != "interrupted" || !strings.Contains(es[1].Reason, "counts as a failed attempt; retrying") {
-		t.Fatalf("the crashed attempt: %+v", es[1])
+	if es[1].Result != "interrupted" || !strings.Contains(es[1].Reason, "counts as a failed attempt; retrying") ||
+		len(es[1].Steps) != 1 || es[1].Steps[0].Result != "interrupted" {
+		t.Fatalf("the crashed attempt, with the step that had started: %+v", es[1])
 	}
 	if code, body := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "f1")); code != 200 || !strings.Contains(body, `"duplicates":1`) {
 		t.Fatalf("re-send after restart: %d %s", code, body)
