@@ -18,6 +18,10 @@
     keyServiceFor: '1m',
     redisCheck: 'redis',
     redisFor: '1m',
+    // GossipPortDown reads the static check of this name (OpenGSLB agents
+    // gossip on 7946).
+    gossipCheck: 'gossip',
+    gossipFor: '1m',
 
     // AgentStale and AgentsManyStale: OpenGSLB's thresholds.
     agentStaleFor: '5m',

@@ -56,6 +56,18 @@ local lib = import '../lib.libsonnet';
             ),
           },
           {
+            alert: 'GossipPortDown',
+            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.exporterSelector, c.gossipCheck],
+            'for': c.gossipFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'GossipPortDown',
+              'Gossip port {{ $labels.target }} does not accept connections',
+              'Nothing accepts TCP connections on the gossip port {{ $labels.target }}; agents gossiping to it cannot report and will go stale.',
+              'overview',
+            ),
+          },
+          {
             alert: 'AgentCertificateExpiringSoon',
             expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.exporterSelector, c.certWarningDays],
             labels: { severity: 'warning' },
