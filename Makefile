@@ -92,6 +92,7 @@ mixin-lint:
 	promtool check rules rules/alerts.yml rules/rules.yml
 	promtool test rules rules/tests/*.yml
 	amtool check-config examples/alertmanager.yml
+	promtool check config examples/prometheus.yml
 
 unit:
 	$(GO) test -race -count=1 ./...

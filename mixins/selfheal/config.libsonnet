@@ -4,6 +4,10 @@
     // Selectors of the two jobs.
     exporterSelector: 'job="selfheal"',
     receiverSelector: 'job="selfheal-receiver"',
+    // Probe results come from both scrape styles: the static checks of
+    // /metrics (job selfheal) and /probe (job selfheal-probe, whose targets
+    // carry check and target labels: see examples/prometheus.yml).
+    probeSelector: 'job=~"selfheal|selfheal-probe"',
 
     // ICServerConnectFailed: the OCP defaults, fire at once, clear five
     // minutes after recovery.

@@ -33,7 +33,7 @@ local lib = import '../lib.libsonnet';
             alert: 'KeyServiceInstanceDown',
             // The key-service instance (host:port) becomes the instance
             // label, which remediation templates use.
-            expr: 'label_replace(selfheal_probe_success{%s, check="%s"}, "instance", "$1", "target", "(?:https?://)?([^/]+).*") == 0' % [c.exporterSelector, c.keyServiceCheck],
+            expr: 'label_replace(selfheal_probe_success{%s, check="%s"}, "instance", "$1", "target", "(?:https?://)?([^/]+).*") == 0' % [c.probeSelector, c.keyServiceCheck],
             'for': c.keyServiceFor,
             labels: { severity: 'critical' },
             annotations: annotate(
@@ -45,7 +45,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'RedisUnreachable',
-            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.exporterSelector, c.redisCheck],
+            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.probeSelector, c.redisCheck],
             'for': c.redisFor,
             labels: { severity: 'critical' },
             annotations: annotate(
@@ -57,7 +57,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'GossipPortDown',
-            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.exporterSelector, c.gossipCheck],
+            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.probeSelector, c.gossipCheck],
             'for': c.gossipFor,
             labels: { severity: 'critical' },
             annotations: annotate(
@@ -69,7 +69,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'AgentCertificateExpiringSoon',
-            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.exporterSelector, c.certWarningDays],
+            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.probeSelector, c.certWarningDays],
             labels: { severity: 'warning' },
             annotations: annotate(
               'AgentCertificateExpiringSoon',
@@ -79,7 +79,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'AgentCertificateExpiringSoon',
-            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.exporterSelector, c.certCriticalDays],
+            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.probeSelector, c.certCriticalDays],
             labels: { severity: 'critical' },
             annotations: annotate(
               'AgentCertificateExpiringSoon',
