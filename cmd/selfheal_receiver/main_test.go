@@ -95,6 +95,15 @@ func webhook(alertname, fp string) string {
 		`"},"annotations":{},"startsAt":"2026-11-22T05:00:00Z","fingerprint":"` + fp + `"}]}`
 }
 
+// agentsLost is a webhook of n firing AgentLost alerts, agents a0 to a<n-1>.
+func agentsLost(n int) string {
+	alerts := make([]string, n)
+	for i := range alerts {
+		alerts[i] = fmt.Sprintf(`{"status":"firing","labels":{"alertname":"AgentLost","agent":"a%d"},"startsAt":"2026-11-22T05:00:00Z"}`, i)
+	}
+	return `{"version":"4","status":"firing","alerts":[` + strings.Join(alerts, ",") + "]}"
+}
+
 func slowRule(marker string, seconds string) string {
 	script, _ := filepath.Abs("../../testdata/receiver/scripts/slow_record.sh")
 	return `
@@ -162,14 +171,7 @@ rules:
 `
 	}
 	r := startReceiver(t, dir, rule("30"), "--remediation.workers", "1")
-	body := `{"version":"4","status":"firing","alerts":[`
-	for i := range 5 {
-		if i > 0 {
-			body += ","
-		}
-		body += fmt.Sprintf(`{"status":"firing","labels":{"alertname":"AgentLost","agent":"a%d"},"startsAt":"2026-11-22T05:00:00Z"}`, i)
-	}
-	body += "]}"
+	body := agentsLost(5)
 	if code, resp := r.do("POST", "/webhook", body); code != 200 || !strings.Contains(resp, `"accepted":5`) {
 		t.Fatalf("webhook: %d %s", code, resp)
 	}
@@ -434,14 +436,7 @@ rules:
 		}
 	}
 	filler.Close()
-	body := `{"version":"4","status":"firing","alerts":[`
-	for i := range 2000 {
-		if i > 0 {
-			body += ","
-		}
-		body += fmt.Sprintf(`{"status":"firing","labels":{"alertname":"AgentLost","agent":"a%d"},"startsAt":"2026-11-22T05:00:00Z"}`, i)
-	}
-	body += "]}"
+	body := agentsLost(2000)
 	if code, resp := r.do("POST", "/webhook", body); code != 503 || !strings.Contains(resp, "store unavailable") {
 		t.Fatalf("a batch on a full disk: %d %s", code, resp)
 	}
