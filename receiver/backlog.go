@@ -109,6 +109,11 @@ func (w *window) next(ctx context.Context, now func() time.Time) *task {
 				return t
 			}
 		}
+		if w.spilled && len(w.held) < w.max {
+			// Nothing due in memory (what is held may all be deferred)
+			// while the store holds more: load it.
+			signal(w.load)
+		}
 		w.mu.Unlock()
 		if !waitFor(ctx, w.wake, wait) {
 			return nil

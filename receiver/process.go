@@ -19,7 +19,7 @@ func (e *Engine) process(t *task) {
 		return
 	}
 	defer release()
-	unlock, err := e.locks.lockAlert(e.runCtx, t.rule.Name+"|"+t.data.Fingerprint)
+	unlock, err := e.locks.lockAlert(e.takeCtx, t.rule.Name+"|"+t.data.Fingerprint)
 	if err != nil {
 		e.window.done(t.key)
 		return
@@ -52,12 +52,13 @@ func (e *Engine) process(t *task) {
 }
 
 // admit waits for a slot of the task's rule, under the rule's concurrency
-// as the running configuration has it.
+// as the running configuration has it; a shutdown ends the wait, and the
+// task stays in the backlog.
 func (e *Engine) admit(t *task) (func(), error) {
 	if e.closing.Load() || e.runCtx.Err() != nil {
 		return nil, ErrShuttingDown
 	}
-	release, err := e.limits.acquire(e.runCtx, t.rule.Name, func() int { return e.concurrency(t.rule) })
+	release, err := e.limits.acquire(e.takeCtx, t.rule.Name, func() int { return e.concurrency(t.rule) })
 	if err != nil {
 		return nil, err
 	}
