@@ -38,11 +38,12 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 		return res, e.storeDown(err)
 	}
 	tasks, keys, unmatched := e.match(alerts, now)
-	res.Unmatched = unmatched
+	res.Unmatched = len(unmatched)
 	won, err := e.claim(ctx, tasks, keys)
 	if err != nil {
 		return res, err
 	}
+	e.escalateAccepted(alerts, tasks, unmatched, now)
 	for i, t := range tasks {
 		if !won[i] {
 			res.Duplicates++
@@ -65,7 +66,7 @@ func fingerprint(a *template.Alert) string { return labelSet(a.Labels).Fingerpri
 
 // match makes a task for every rule that matches each alert, with the
 // deduplication key of its notification.
-func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, keys []string, unmatched int) {
+func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, keys []string, unmatched []*template.Alert) {
 	conf := e.Config()
 	for i := range alerts {
 		a := &alerts[i]
@@ -85,10 +86,42 @@ func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, k
 			keys = append(keys, dedupKey(r.Name, fp, a.StartsAt, a.Status))
 		}
 		if !matched {
-			unmatched++
+			unmatched = append(unmatched, a)
 		}
 	}
 	return tasks, keys, unmatched
+}
+
+// escalateAccepted does escalation's part of a recorded batch: firing
+// alerts a rule took on are watched for escalate_after, resolved ones close
+// their escalations, and firing ones no rule matched are escalated when
+// escalate_unmatched says so.
+func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatched []*template.Alert, now time.Time) {
+	if e.Config().Global.Escalation == nil {
+		return
+	}
+	for _, t := range tasks {
+		if t.data.Status == "firing" {
+			e.esc.note(t, now)
+		}
+	}
+	for i := range alerts {
+		if alerts[i].Status == "resolved" {
+			fp := fingerprint(&alerts[i])
+			e.escalateAsync(func(ctx context.Context) { e.esc.resolve(ctx, fp) })
+		}
+	}
+	for _, a := range unmatched {
+		if a.Status != "firing" {
+			continue
+		}
+		ann := map[string]string{"selfheal_summary": "no selfheal rule heals this alert"}
+		for k, v := range a.Annotations {
+			ann[k] = v
+		}
+		esc := &escalation{Reason: EscalateNoRule, Fingerprint: fingerprint(a), Labels: a.Labels, Annotations: ann, StartsAt: now}
+		e.escalateAsync(func(ctx context.Context) { e.esc.escalate(ctx, esc) })
+	}
 }
 
 // claim records the claims, the queued journal entries and the backlog

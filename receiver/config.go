@@ -32,6 +32,9 @@ type Global struct {
 	// authorization.credentials_file). Basic auth and client certificates
 	// come from --web.config.file.
 	BearerTokenFile string `yaml:"bearer_token_file"`
+	// Escalation, when set, hands remediations that give up to a human
+	// through Alertmanager.
+	Escalation *EscalationConfig `yaml:"escalation"`
 }
 
 // Rule says which alerts to heal and how.
@@ -46,6 +49,11 @@ type Rule struct {
 	Concurrency   int               `yaml:"concurrency"`
 	Pool          *Pool             `yaml:"pool"`
 	Actions       []*ActionConfig   `yaml:"actions"`
+	// EscalateAfter escalates an alert the rule has not healed this long
+	// after its first notification.
+	EscalateAfter yamlconf.Duration `yaml:"escalate_after"`
+	// Escalate turns escalation off for the rule (on when configured).
+	Escalate *bool `yaml:"escalate"`
 
 	matchers labels.Matchers
 	required map[string]*regexp.Regexp
@@ -82,10 +90,11 @@ const (
 
 // DefaultRule is a rule's value before its YAML is applied.
 var DefaultRule = Rule{
-	On:          "firing",
-	Cooldown:    yamlconf.Duration{Duration: DefaultCooldown},
-	MaxAttempts: DefaultMaxAttempts,
-	Concurrency: DefaultConcurrency,
+	On:            "firing",
+	Cooldown:      yamlconf.Duration{Duration: DefaultCooldown},
+	MaxAttempts:   DefaultMaxAttempts,
+	Concurrency:   DefaultConcurrency,
+	EscalateAfter: yamlconf.Duration{Duration: DefaultEscalateAfter},
 }
 
 // UnmarshalYAML applies the defaults before decoding.
@@ -134,6 +143,11 @@ func parseConfig(b []byte, dir string) (*Config, error) {
 		return nil, yamlconf.DecodeError(b, err)
 	}
 	c.Global.BearerTokenFile = config.JoinDir(dir, c.Global.BearerTokenFile)
+	if e := c.Global.Escalation; e != nil {
+		if err := e.check([]string{"global", "escalation"}, dir); err != nil {
+			return nil, yamlconf.Locate(b, err)
+		}
+	}
 	if err := c.build(dir); err != nil {
 		return nil, yamlconf.Locate(b, err)
 	}
@@ -202,6 +216,9 @@ func (r *Rule) build(p []string, dir string) error {
 	if r.Concurrency < 1 {
 		return yamlconf.Errorf(append(p, "concurrency"), "concurrency must be at least 1")
 	}
+	if err := r.EscalateAfter.Check(append(p, "escalate_after"), true); err != nil {
+		return err
+	}
 	if len(r.Actions) == 0 {
 		return yamlconf.Errorf(append(p, "actions"), "a rule needs at least one action")
 	}
@@ -261,6 +278,20 @@ func (ac *ActionConfig) build(r *Rule, p []string, dir string) (Action, error) {
 	default:
 		return newVerify(ac.Verify, r, append(p, "verify"), dir)
 	}
+}
+
+// escalates tells whether rule name's give-ups are escalated ("" is an
+// alert no rule matched).
+func (c *Config) escalates(name string) bool {
+	e := c.Global.Escalation
+	if e == nil {
+		return false
+	}
+	if name == "" {
+		return e.EscalateUnmatched
+	}
+	r := c.rule(name)
+	return r != nil && (r.Escalate == nil || *r.Escalate)
 }
 
 // rule returns the rule named name, or nil.

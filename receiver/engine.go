@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,8 @@ type Engine struct {
 	locks    *locks
 	resolved resolvedAlerts
 	retries  sync.WaitGroup
+	esc      *escalator
+	posting  sync.WaitGroup // escalations being posted
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -74,6 +77,7 @@ type task struct {
 	retry     bool      // an attempt after a failed one
 	delayed   bool      // a retry or a deferral: the alert may have resolved meanwhile
 	notBefore time.Time // not to start before
+	giveUp    string    // why the receiver gave up healing, for the escalation
 }
 
 // NewEngine builds an engine on st; Start runs its workers.
@@ -93,6 +97,7 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
+	e.esc = &escalator{st: st, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now}
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.takeCtx, e.stopTake = context.WithCancel(e.runCtx)
@@ -135,9 +140,13 @@ func (e *Engine) Journal() *Journal { return e.journal }
 // Start takes over what a previous process left (see recover) and starts
 // the workers and the backlog's loader.
 func (e *Engine) Start(ctx context.Context) error {
+	if err := e.esc.load(ctx); err != nil {
+		return fmt.Errorf("reading open escalations: %w", err)
+	}
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
+	go e.esc.run(e.runCtx)
 	go e.loadBacklog(e.runCtx)
 	signal(e.window.load)
 	for range e.opts.Workers {
@@ -176,11 +185,27 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	e.cancelRun()
 	e.retries.Wait()
+	e.posting.Wait()
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.wb.Close(fctx); err != nil {
 		level.Error(e.logger).Log("msg", "Could not write the last journal entries", "err", err)
 	}
+}
+
+// escalateAsync posts escalations off the caller's path (a worker, the
+// webhook): Alertmanager may be slow.
+func (e *Engine) escalateAsync(fn func(context.Context)) {
+	if e.Config().Global.Escalation == nil {
+		return
+	}
+	e.posting.Add(1)
+	go func() {
+		defer e.posting.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		fn(ctx)
+	}()
 }
 
 // logStoreError logs a store failure at most once per interval, with the

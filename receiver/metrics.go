@@ -16,6 +16,7 @@ type Metrics struct {
 	duplicates  prometheus.Counter
 	retryErrors prometheus.Counter
 	deferred    *prometheus.CounterVec
+	escalations *prometheus.CounterVec
 }
 
 func newMetrics(queueLen func() float64) *Metrics {
@@ -55,6 +56,9 @@ func newMetrics(queueLen func() float64) *Metrics {
 		retryErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_retry_journal_errors_total", Help: "Retries the store could not journal; each is tried again.",
 		}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_escalations_total", Help: "Escalations to Alertmanager, by rule, reason and event (posted, resolved, failed: a post that did not reach an Alertmanager, tried again at the next resend).",
+		}, []string{"rule", "reason", "event"}),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown).",
 		}, []string{"rule", "reason"}),
@@ -63,7 +67,7 @@ func newMetrics(queueLen func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates, m.retryErrors, m.deferred)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

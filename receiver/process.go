@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/go-kit/log/level"
@@ -239,11 +240,16 @@ func (e *Engine) retryOrGiveUp(t *task, inc incident) string {
 		return "; retrying in " + r.Cooldown.Duration.String()
 	}
 	e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
+	t.giveUp = ReasonMaxAttempts
+	if n := len(t.entry.Steps); n > 0 && t.entry.Steps[n-1].Action == "verify" {
+		t.giveUp = "verify_failed"
+	}
 	return "; all " + strconv.Itoa(r.MaxAttempts) + " attempts used up"
 }
 
 func (e *Engine) refuse(t *task, reason, msg string) {
 	e.metrics.refused.WithLabelValues(t.rule.Name, reason).Inc()
+	t.giveUp = reason // every refusal means the receiver will not heal
 	t.entry.Reason = reason + ": " + msg
 	e.finish(t, ResultRefused, t.entry.Reason)
 }
@@ -271,4 +277,11 @@ func (e *Engine) finish(t *task, result, reason string) {
 	e.wb.Put(e.backlogBucket(), t.key, nil)
 	e.window.pending.Add(-1)
 	e.window.done(t.key)
+	if t.rule.On == "firing" && e.Config().Global.Escalation != nil {
+		e.esc.note(t, t.received)
+	}
+	if t.giveUp != "" && t.data.Status == "firing" {
+		esc := escalationFor(t, t.giveUp, now)
+		e.escalateAsync(func(ctx context.Context) { e.esc.escalate(ctx, esc) })
+	}
 }

@@ -126,11 +126,16 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 		default:
 			reason += fmt.Sprintf("; all %d attempts used up", t.rule.MaxAttempts)
 			e.metrics.refused.WithLabelValues(t.rule.Name, ReasonMaxAttempts).Inc()
+			t.giveUp = ReasonMaxAttempts
 		}
 	}
 	b, err := marshalEntry(e.interrupted(en, reason))
 	if err != nil {
 		return err
+	}
+	if ok && t.giveUp != "" {
+		esc := escalationFor(t, t.giveUp, e.opts.Now())
+		e.escalateAsync(func(ctx context.Context) { e.esc.escalate(ctx, esc) })
 	}
 	writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
 	if key != "" {

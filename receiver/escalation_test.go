@@ -1,0 +1,185 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/alertmanager/notify/webhook"
+	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// pager stands for PagerDuty or Slack: the webhook Alertmanager notifies.
+type pager struct {
+	mu   sync.Mutex
+	msgs []webhook.Message
+}
+
+func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var m webhook.Message
+	b, _ := io.ReadAll(r.Body)
+	if json.Unmarshal(b, &m) == nil {
+		p.mu.Lock()
+		p.msgs = append(p.msgs, m)
+		p.mu.Unlock()
+	}
+}
+
+// pages returns the notifications of status received so far.
+func (p *pager) pages(status string) []webhook.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []webhook.Message
+	for _, m := range p.msgs {
+		if m.Status == status {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func startPagerAlertmanager(t *testing.T) (*pager, string) {
+	p := &pager{}
+	sink := httptest.NewServer(p)
+	t.Cleanup(sink.Close)
+	am := testutil.StartAlertmanager(t, `
+route:
+  receiver: pager
+  group_by: [alertname, selfheal_rule, instance]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: pager
+    webhook_configs: [{url: '`+sink.URL+`', send_resolved: true}]
+`)
+	return p, am
+}
+
+func escalationRules(t *testing.T, am string) string {
+	return `
+global:
+  escalation:
+    alertmanager_urls: ['` + am + `']
+    resend_interval: 1s
+    receiver_url: http://receiver.example:9875
+    labels: {team: oncall}
+rules:
+  - name: restart-ic-server
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 0s
+    max_attempts: 1
+    actions:
+      - exec: {command: [` + scriptPath(t, "fail.sh") + `]}
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    cooldown: 0s
+    escalate_after: 2s
+    actions:
+      - exec: {command: [/bin/true]}
+`
+}
+
+// TestEscalationThroughAlertmanager: a remediation that gives up pages once,
+// with the alert's labels, the reason and what ran; a restart does not
+// forget the open escalation; the page resolves when the alert resolves.
+func TestEscalationThroughAlertmanager(t *testing.T) {
+	p, am := startPagerAlertmanager(t)
+	dir := t.TempDir()
+	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	newEngine := func() (*Engine, *prometheus.Registry) {
+		reg := prometheus.NewRegistry()
+		e := NewEngine(mustConfig(t, escalationRules(t, am)), bolt, Options{}, reg, log.NewNopLogger())
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return e, reg
+	}
+	e, _ := newEngine()
+	fault := alert("firing", time.Now(), "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088")
+	if _, err := e.Accept(context.Background(), []templateAlert{fault}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "a page", func() bool { return len(p.pages("firing")) == 1 })
+	a := p.pages("firing")[0].Alerts[0]
+	for k, want := range map[string]string{"selfheal": "escalated", "selfheal_rule": "restart-ic-server", "selfheal_reason": ReasonMaxAttempts, "instance": "10.0.0.1:8088", "team": "oncall"} {
+		if a.Labels[k] != want {
+			t.Errorf("page label %s = %q, want %q", k, a.Labels[k], want)
+		}
+	}
+	if s := a.Annotations["selfheal_summary"]; !strings.Contains(s, "(exit 3)") || !strings.Contains(s, "No such container") {
+		t.Errorf("summary %q lacks the exit code or the output", s)
+	}
+	if a.GeneratorURL != "http://receiver.example:9875/api/v1/actions?alertname=ICServerConnectFailed&rule=restart-ic-server" {
+		t.Errorf("journal link %q", a.GeneratorURL)
+	}
+
+	// A restart keeps the escalation open and posted.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	e.Shutdown(ctx)
+	cancel()
+	e, reg := newEngine()
+	defer e.Shutdown(context.Background())
+	testutil.Eventually(t, 10*time.Second, "the escalation to be posted again", func() bool {
+		return promtest.ToFloat64(e.metrics.escalations.WithLabelValues("restart-ic-server", ReasonMaxAttempts, "posted")) >= 1
+	})
+	time.Sleep(2 * time.Second)
+	if n := len(p.pages("firing")); n != 1 {
+		t.Fatalf("%d firing pages for one incident", n)
+	}
+
+	// The fault is fixed by hand: the alert resolves, and so does the page.
+	resolved := fault
+	resolved.Status = "resolved"
+	if _, err := e.Accept(context.Background(), []templateAlert{resolved}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "the page to resolve", func() bool { return len(p.pages("resolved")) == 1 })
+	_ = reg
+}
+
+// TestEscalateAfter: an alert still firing escalate_after after its first
+// notification is escalated although its remediation succeeded.
+func TestEscalateAfter(t *testing.T) {
+	p, am := startPagerAlertmanager(t)
+	f := newFixture(t, escalationRules(t, am), Options{}, nil)
+	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1"))
+	if es := f.waitEntries(1); es[0].Result != ResultSuccess {
+		t.Fatalf("the remediation: %+v", es[0])
+	}
+	testutil.Eventually(t, 20*time.Second, "a page for the alert that still fires", func() bool { return len(p.pages("firing")) == 1 })
+	if got := p.pages("firing")[0].Alerts[0].Labels["selfheal_reason"]; got != EscalateNotHealed {
+		t.Fatalf("reason %q", got)
+	}
+}
+
+// TestEscalateUnmatched: with escalate_unmatched, a firing alert no rule
+// heals goes straight to the pager.
+func TestEscalateUnmatched(t *testing.T) {
+	p, am := startPagerAlertmanager(t)
+	yml := strings.Replace(escalationRules(t, am), "    labels: {team: oncall}", "    labels: {team: oncall}\n    escalate_unmatched: true", 1)
+	f := newFixture(t, yml, Options{}, nil)
+	if r := f.accept(alert("firing", time.Now(), "alertname", "DiskFull", "instance", "db1")); r.Unmatched != 1 {
+		t.Fatalf("%+v", r)
+	}
+	testutil.Eventually(t, 20*time.Second, "a page for the unmatched alert", func() bool { return len(p.pages("firing")) == 1 })
+	if l := p.pages("firing")[0].Alerts[0].Labels; l["selfheal_reason"] != EscalateNoRule || l["alertname"] != "DiskFull" {
+		t.Fatalf("labels %v", l)
+	}
+}
