@@ -93,6 +93,10 @@ mixin-lint:
 	promtool test rules rules/tests/*.yml
 	amtool check-config examples/alertmanager.yml
 	promtool check config examples/prometheus.yml
+	@# The shipped routing: healable alerts to the receiver only, the rest and escalations to the pager.
+	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=selfheal alertname=KeyServiceInstanceDown instance=10.0.0.3:8888 >/dev/null
+	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=KeyServiceInstanceDown selfheal=escalated >/dev/null
+	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=RedisUnreachable >/dev/null
 
 unit:
 	$(GO) test -race -count=1 ./...
