@@ -26,6 +26,24 @@ func TestLoop(t *testing.T) {
 	t.Run("Redis unreachable", s.redisUnreachable)
 	t.Run("healing fails", s.healingFails)
 	t.Run("receiver restarted mid-action", s.receiverRestart)
+	t.Run("what healed paged nobody", s.noPageForHealed)
+}
+
+// noPageForHealed: the pager got no notification for the alerts the
+// receiver healed; its only escalations are the ones that gave up.
+func (s *stack) noPageForHealed(t *testing.T) {
+	healed := map[string]bool{"ICServerConnectFailed": true, "KeyServiceInstanceDown": true, "AgentStale": true}
+	gaveUp := map[string]bool{"restart-ic-server-broken": true, "key-service-out-of-pool": true}
+	for _, m := range s.pager.pages("firing", nil) {
+		for _, a := range m.Alerts {
+			if healed[a.Labels["alertname"]] && a.Labels["selfheal"] != "escalated" {
+				t.Errorf("a healable alert reached the pager: %v", a.Labels)
+			}
+			if a.Labels["selfheal"] == "escalated" && !gaveUp[a.Labels["selfheal_rule"]] {
+				t.Errorf("an escalation of a rule that healed: %v", a.Labels)
+			}
+		}
+	}
 }
 
 func firstStart(e journalEntry) time.Time {
@@ -175,7 +193,17 @@ func (s *stack) healingFails(t *testing.T) {
 	s.wait("SelfhealRemediationFailed", 30*time.Second, func() bool {
 		return s.firing("SelfhealRemediationFailed", `rule="restart-ic-server-broken"`)
 	})
-	paged := time.Now()
+	// The human is paged once, through the pager route, with what was tried.
+	page := map[string]string{"selfheal": "escalated", "ic_server_address": "ic3", "selfheal_rule": "restart-ic-server-broken"}
+	s.wait("the page", 30*time.Second, func() bool { return len(s.pager.pages("firing", page)) > 0 })
+	p := s.pager.pages("firing", page)[0]
+	a := p.Alerts[0]
+	if a.Labels["alertname"] != "ICServerConnectFailed" || a.Labels["ocp_address"] != "ocp1" || a.Labels["selfheal_reason"] != "max_attempts" {
+		t.Errorf("page labels: %v", a.Labels)
+	}
+	if sum := a.Annotations["selfheal_summary"]; !strings.Contains(sum, "attempt 2, failed") || !strings.Contains(sum, "(exit 1)") || !strings.Contains(sum, "spawn error") {
+		t.Errorf("page summary: %q", sum)
+	}
 	time.Sleep(4 * time.Second)
 	if n := len(s.journal("restart-ic-server-broken")); n != 2 {
 		t.Fatalf("%d attempts, max_attempts is 2", n)
@@ -183,8 +211,13 @@ func (s *stack) healingFails(t *testing.T) {
 	if !strings.Contains(failed[0].Reason, "all 2 attempts used up") {
 		t.Fatalf("last attempt: %+v", failed[0])
 	}
-	report(t, "healing fails (paged)", fault, firstStart(failed[len(failed)-1]), paged)
+	if n := len(s.pager.pages("firing", page)); n != 1 {
+		t.Fatalf("%d firing pages for one incident", n)
+	}
+	report(t, "healing fails (paged)", fault, firstStart(failed[len(failed)-1]), p.at)
+	// Fixed by hand: the alert resolves, and the page with it.
 	s.restart("ic3")
+	s.wait("the page to resolve", 60*time.Second, func() bool { return len(s.pager.pages("resolved", page)) > 0 })
 }
 
 func (s *stack) receiverRestart(t *testing.T) {

@@ -263,6 +263,9 @@ func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bo
 		for k, v := range e.Annotations {
 			annotations[k] = v
 		}
+		if u := journalURL(ec, e); u != "" {
+			annotations["selfheal_journal_url"] = u
+		}
 		out = append(out, &models.PostableAlert{
 			Alert:       models.Alert{Labels: labels, GeneratorURL: strfmt.URI(journalURL(ec, e))},
 			Annotations: annotations,
