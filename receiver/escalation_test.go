@@ -184,3 +184,63 @@ func TestEscalateUnmatched(t *testing.T) {
 		t.Fatalf("labels %v", l)
 	}
 }
+
+// TestEscalationReasons: a refusal (a label the rule will not use) and a
+// failed verification each page with their reason.
+func TestEscalationReasons(t *testing.T) {
+	p, am := startPagerAlertmanager(t)
+	verify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	defer verify.Close()
+	f := newFixture(t, `
+global:
+  escalation: {alertmanager_urls: ['`+am+`'], resend_interval: 1s}
+rules:
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: '[a-z0-9]+'}
+    max_attempts: 1
+    actions:
+      - exec: {command: [/bin/true, '{{ .Labels.agent }}']}
+      - verify: {url: '`+verify.URL+`/ok', within: 500ms, every: 100ms}
+`, Options{}, nil)
+	now := time.Now()
+	f.accept(alert("firing", now, "alertname", "AgentLost", "agent", "BAD VALUE"), alert("firing", now, "alertname", "AgentLost", "agent", "d1"))
+	testutil.Eventually(t, 20*time.Second, "two pages", func() bool { return len(p.pages("firing")) >= 2 })
+	reasons := map[string]string{}
+	for _, m := range p.pages("firing") {
+		for _, a := range m.Alerts {
+			reasons[a.Labels["agent"]] = a.Labels["selfheal_reason"]
+		}
+	}
+	if reasons["BAD VALUE"] != ReasonInvalidLabel || reasons["d1"] != "verify_failed" {
+		t.Fatalf("reasons by agent: %v", reasons)
+	}
+}
+
+// TestEscalateInterruptedWithoutAttempts: an attempt interrupted by the
+// shutdown deadline, the rule's last, pages.
+func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
+	p, am := startPagerAlertmanager(t)
+	dir := t.TempDir()
+	rec, gate := filepath.Join(dir, "rec"), filepath.Join(dir, "gate")
+	yml := strings.Replace(gateRule(t, rec, gate, 1), "rules:", "global:\n  escalation: {alertmanager_urls: ['"+am+"'], resend_interval: 1s}\nrules:", 1)
+	yml = strings.Replace(yml, "    concurrency: 1", "    concurrency: 1\n    max_attempts: 1", 1)
+	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	e := NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.Accept(context.Background(), []templateAlert{alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1")})
+	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return countLines(t, rec, "started") == 1 })
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	e.Shutdown(expired)
+	testutil.Eventually(t, 20*time.Second, "a page", func() bool { return len(p.pages("firing")) == 1 })
+	if got := p.pages("firing")[0].Alerts[0].Labels["selfheal_reason"]; got != ReasonMaxAttempts {
+		t.Fatalf("reason %q", got)
+	}
+}
