@@ -123,14 +123,6 @@ func readLines(t testing.TB, path string) []string {
 	return strings.Split(s, "\n")
 }
 
-func byRule(es []Entry) map[string][]Entry {
-	m := map[string][]Entry{}
-	for _, e := range es {
-		m[e.Rule] = append(m[e.Rule], e)
-	}
-	return m
-}
-
 type templateAlert = template.Alert
 
 type regexpT = regexp.Regexp

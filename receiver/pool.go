@@ -29,9 +29,11 @@ func (p pools) out(ctx context.Context, pool string, now time.Time) (map[string]
 	return out, err
 }
 
-func (p pools) takeOut(ctx context.Context, pool, member string, now time.Time) error {
+// takenOut is the write that records member as out of pool since now; the
+// start of an attempt makes it with the attempt's other writes.
+func takenOut(pool, member string, now time.Time) (bucket string, kv store.KV) {
 	stamp, _ := now.MarshalText()
-	return p.st.Put(ctx, poolBucketPrefix+pool, store.KV{Key: member, Value: stamp})
+	return poolBucketPrefix + pool, store.KV{Key: member, Value: stamp}
 }
 
 func (p pools) putBack(ctx context.Context, pool, member string) error {

@@ -148,8 +148,8 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 		writes[bucketIncidents] = []store.KV{{Key: incKey, Value: ib}}
 	}
 	if d.TakeOut {
-		stamp, _ := s.Now.MarshalText()
-		writes[poolBucketPrefix+t.rule.Pool.Name] = []store.KV{{Key: member, Value: stamp}}
+		bucket, kv := takenOut(t.rule.Pool.Name, member, s.Now)
+		writes[bucket] = []store.KV{kv}
 	}
 	return e.st.PutAll(e.runCtx, writes)
 }
