@@ -27,6 +27,8 @@ type Config struct {
 	Checks  []*Check                  `yaml:"checks"`
 	Agents  []*heartbeat.Group        `yaml:"agents"`
 	API     heartbeat.APIConfig       `yaml:"api"`
+
+	targetLabels []string // derived once by ParseConfig, read on every scrape
 }
 
 // Check is a group of static targets probed with one module whenever
@@ -90,6 +92,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, yamlconf.Locate(b, err)
 	}
+	c.targetLabels = c.labelNames()
 	return c, nil
 }
 
@@ -135,7 +138,9 @@ func under(err error, prefix ...string) error {
 // label names. Static check series of one metric family must share label
 // names, so a target without one of them exports it empty, which Prometheus
 // treats as absent.
-func (c *Config) TargetLabelNames() []string {
+func (c *Config) TargetLabelNames() []string { return c.targetLabels }
+
+func (c *Config) labelNames() []string {
 	set := map[string]bool{}
 	for _, ch := range c.Checks {
 		for _, t := range ch.Targets {
