@@ -4,10 +4,13 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // The backlog is every remediation the receiver accepted and has not
@@ -203,41 +206,44 @@ func (e *Engine) loadBacklog(ctx context.Context) {
 	}
 }
 
-// loadOnce reads the backlog and holds what is not in memory yet, up to the
-// window's room.
+// errWindowFull stops a backlog scan once the window's room is taken.
+var errWindowFull = errors.New("the window is full")
+
+// loadOnce holds the backlog records not in memory yet, up to the window's
+// room, reading no further than that: oldest first with bbolt, whose scan
+// is in key order; in Redis's order otherwise.
 func (e *Engine) loadOnce(ctx context.Context) error {
 	room, gen := e.window.room()
 	if room <= 0 {
 		return nil
 	}
-	var keys []string
-	vals := map[string][]byte{}
+	var picked []store.KV
+	more := false
 	err := e.wb.Scan(ctx, e.backlogBucket(), func(k string, v []byte) error {
-		if !e.window.isHeld(k) {
-			keys = append(keys, k)
-			vals[k] = append([]byte(nil), v...)
+		if e.window.isHeld(k) {
+			return nil
 		}
+		if len(picked) == room {
+			more = true
+			return errWindowFull
+		}
+		picked = append(picked, store.KV{Key: k, Value: append([]byte(nil), v...)})
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errWindowFull) {
 		return err
 	}
-	sort.Strings(keys) // Redis scans in no order; bbolt's is the key order already
+	sort.Slice(picked, func(i, j int) bool { return picked[i].Key < picked[j].Key })
 	conf := e.Config()
-	loaded := 0
-	for _, k := range keys {
-		if loaded == room {
-			break
-		}
-		t, ok := taskFromRecord(k, vals[k], conf)
+	for _, kv := range picked {
+		t, ok := taskFromRecord(kv.Key, kv.Value, conf)
 		if !ok {
-			e.dropOrphan(t, k)
+			e.dropOrphan(t, kv.Key)
 			continue
 		}
 		e.window.push(t)
-		loaded++
 	}
-	e.window.loaded(gen, loaded == len(keys))
+	e.window.loaded(gen, !more)
 	return nil
 }
 
