@@ -15,8 +15,8 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 BINARIES  := selfheal_exporter selfheal_receiver
 FUZZTIME  ?= 8s
 # Debian packages the tests start for real.
-DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager
-DEB_BINS  := redis-server haproxy stunnel4 promtool amtool
+DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium
+DEB_BINS  := redis-server haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
 .PHONY: e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
@@ -103,7 +103,7 @@ unit:
 
 # Every parser of outside input gets a short fuzz run: configuration files,
 # webhook bodies, heartbeat bodies, label values rendered into URLs.
-FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver:FuzzParseConfig receiver:FuzzDecodeMessage receiver:FuzzRenderURL receiver:FuzzMarshalEntry
+FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver:FuzzParseConfig receiver:FuzzDecodeMessage receiver:FuzzRenderURL receiver:FuzzMarshalEntry internal/supervisor:FuzzDecodeResponse
 
 # e2e runs the whole loop on real Prometheus, Alertmanager, Redis and HAProxy
 # (see e2e/) and prints, per scenario, the seconds from fault to action and

@@ -9,7 +9,7 @@ import (
 // time limits are the engine's business, not the action's.
 type Action interface {
 	// Kind names the action for metrics and the journal: exec, http,
-	// haproxy or verify.
+	// haproxy, verify, docker or supervisor.
 	Kind() string
 	// Prepare renders the action for one alert: what would run, as it is
 	// journaled and shown in dry runs, and a function that runs it.
@@ -18,7 +18,7 @@ type Action interface {
 
 // Prepared is an action rendered for one alert.
 type Prepared struct {
-	What string // argv, "METHOD URL", or the HAProxy command
+	What string // argv, "METHOD URL", the HAProxy command, or the Docker or supervisord call
 	Run  func(ctx context.Context) Step
 }
 
@@ -34,6 +34,7 @@ type Step struct {
 	Started    time.Time     `json:"started"`
 	Duration   time.Duration `json:"duration_ns"`
 	Verify     *VerifyResult `json:"verify,omitempty"`
+	Observed   *Observation  `json:"observed,omitempty"`
 }
 
 // Results of a task or a step.

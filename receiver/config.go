@@ -79,6 +79,9 @@ type ActionConfig struct {
 	HTTP    *HTTPConfig    `yaml:"http"`
 	HAProxy *HAProxyConfig `yaml:"haproxy"`
 	Verify  *VerifyConfig  `yaml:"verify"`
+	// Docker and Supervisor restart through the daemons' own APIs.
+	Docker     *DockerConfig     `yaml:"docker"`
+	Supervisor *SupervisorConfig `yaml:"supervisor"`
 }
 
 // Defaults.
@@ -260,13 +263,13 @@ func (pl *Pool) build(r *Rule, p []string) error {
 
 func (ac *ActionConfig) build(r *Rule, p []string, dir string) (Action, error) {
 	set := 0
-	for _, v := range []bool{ac.Exec != nil, ac.HTTP != nil, ac.HAProxy != nil, ac.Verify != nil} {
+	for _, v := range []bool{ac.Exec != nil, ac.HTTP != nil, ac.HAProxy != nil, ac.Verify != nil, ac.Docker != nil, ac.Supervisor != nil} {
 		if v {
 			set++
 		}
 	}
 	if set != 1 {
-		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify")
+		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify, docker, supervisor")
 	}
 	switch {
 	case ac.Exec != nil:
@@ -275,6 +278,10 @@ func (ac *ActionConfig) build(r *Rule, p []string, dir string) (Action, error) {
 		return newHTTP(ac.HTTP, r, append(p, "http"), dir)
 	case ac.HAProxy != nil:
 		return newHAProxy(ac.HAProxy, r, append(p, "haproxy"))
+	case ac.Docker != nil:
+		return newDocker(ac.Docker, r, append(p, "docker"), dir)
+	case ac.Supervisor != nil:
+		return newSupervisor(ac.Supervisor, r, append(p, "supervisor"), dir)
 	default:
 		return newVerify(ac.Verify, r, append(p, "verify"), dir)
 	}

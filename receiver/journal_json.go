@@ -120,6 +120,14 @@ func appendJSONStep(b []byte, s *Step) ([]byte, error) {
 		b = append(b, `,"verify":`...)
 		b = append(b, v...)
 	}
+	if s.Observed != nil {
+		o, err := json.Marshal(s.Observed)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"observed":`...)
+		b = append(b, o...)
+	}
 	return append(b, '}'), nil
 }
 

@@ -34,6 +34,9 @@ func TestMarshalEntryMatchesEncodingJSON(t *testing.T) {
 			{Action: "exec", What: `["/usr/local/bin/restart" "agent-d_dys1"]`, Result: ResultFailed, Reason: "exit status 3", ExitCode: &code, Output: "Error: No such container\n\tline <2> & \"3\"\x00\x7f\u2028 é \xff", Started: started, Duration: 1500 * time.Millisecond},
 			{Action: "verify", What: "GET http://10.0.0.5:8888/ok", Result: ResultSuccess, HTTPStatus: 200, Started: started, Verify: &VerifyResult{Healthy: true, Checks: 2, LastStatus: 200}},
 			{Action: "exec", What: "[]", Result: ResultSuccess, ExitCode: &zero, Started: time.Time{}},
+			{Action: "docker", What: "docker restart api_key_service on unix:///var/run/docker.sock (wait running)", Result: ResultSuccess, Started: started,
+				Observed: &Observation{Object: "api_key_service", Before: &ObjectState{ID: "abc", State: "running", PID: 7, StartedAt: now}, After: &ObjectState{ID: "abc", State: "running", Health: "healthy", PID: 9, StartedAt: started}}},
+			{Action: "supervisor", What: "supervisor restart ic-server", Result: ResultFailed, Started: started, Observed: &Observation{Object: "ic-server", Before: &ObjectState{State: "FATAL"}}},
 		},
 		Started: &started, Finished: &finished, Replica: "receiver-0",
 	}

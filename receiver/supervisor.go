@@ -1,0 +1,190 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/config"
+
+	"github.com/selfheal/selfheal/internal/supervisor"
+	"github.com/selfheal/selfheal/internal/yamlconf"
+)
+
+// SupervisorConfig restarts, starts or stops a program through supervisord's
+// XML-RPC interface: the runbook's `supervisorctl restart ic-server`.
+type SupervisorConfig struct {
+	// URL is unix:///path/to/supervisor.sock or supervisord's
+	// inet_http_server (http://host:9001, basic auth from a file); its host
+	// may be a template over validated labels.
+	URL     string            `yaml:"url"`
+	Process string            `yaml:"process"`
+	Op      string            `yaml:"op"`
+	Timeout yamlconf.Duration `yaml:"timeout"`
+	// Client settings from prometheus/common: basic_auth (password_file),
+	// tls_config.
+	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,inline"`
+}
+
+// DefaultSupervisor is a supervisor action's value before its YAML is
+// applied.
+var DefaultSupervisor = SupervisorConfig{
+	URL:     "unix:///var/run/supervisor.sock",
+	Op:      "restart",
+	Timeout: yamlconf.Duration{Duration: time.Minute},
+}
+
+// UnmarshalYAML applies the defaults before decoding.
+func (c *SupervisorConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = DefaultSupervisor
+	type plain SupervisorConfig
+	return unmarshal((*plain)(c))
+}
+
+// processName is what a program name (or group:name) may be here.
+var processName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
+
+type supervisorAction struct {
+	url     *endpoint
+	process *tmpl
+	op      string
+	timeout time.Duration
+	client  *http.Client
+}
+
+func newSupervisor(c *SupervisorConfig, r *Rule, p []string, dir string) (Action, error) {
+	a := &supervisorAction{op: c.Op, timeout: c.Timeout.Duration}
+	var err error
+	if a.url, err = parseEndpoint(withRPCPath(c.URL), r, "http://supervisor/RPC2", ""); err != nil {
+		return nil, yamlconf.Errorf(append(p, "url"), "url %v", err)
+	}
+	if c.Process == "" {
+		return nil, yamlconf.Errorf(p, "process is required")
+	}
+	if a.process, err = parseTemplate("process", c.Process, r, scopeStrict); err != nil {
+		return nil, yamlconf.Errorf(append(p, "process"), "%v", err)
+	}
+	switch c.Op {
+	case "restart", "start", "stop":
+	default:
+		return nil, yamlconf.Errorf(append(p, "op"), "op must be restart, start or stop, not %q", c.Op)
+	}
+	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
+		return nil, err
+	}
+	if a.client, err = newDaemonClient("supervisor", c.HTTPClientConfig, dir, a.url.socket); err != nil {
+		return nil, yamlconf.Errorf(p, "%v", err)
+	}
+	return a, nil
+}
+
+// withRPCPath adds supervisord's XML-RPC path to an http(s) URL that names
+// only the server.
+func withRPCPath(u string) string {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok || strings.HasPrefix(u, "unix://") || strings.Trim(rest[strings.IndexByte(rest+"/", '/'):], "/") != "" {
+		return u
+	}
+	return strings.TrimSuffix(u, "/") + "/RPC2"
+}
+
+func (a *supervisorAction) Kind() string { return "supervisor" }
+
+func (a *supervisorAction) Prepare(d *Data) (Prepared, error) {
+	name, err := checkName(a.process, d, processName, "process name")
+	if err != nil {
+		return Prepared{}, err
+	}
+	u, err := a.url.render(d)
+	if err != nil {
+		return Prepared{}, err
+	}
+	where := a.url.raw
+	if a.url.url != nil {
+		where = u
+	}
+	what := fmt.Sprintf("supervisor %s %s on %s", a.op, name, where)
+	cl := &supervisor.Client{HTTP: a.client, URL: u}
+	return Prepared{What: what, Run: func(ctx context.Context) Step {
+		st := Step{Action: "supervisor", What: what, Started: time.Now(), Observed: &Observation{Object: name}}
+		ctx, cancel := context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+		err := a.run(ctx, cl, name, st.Observed)
+		st.Duration = time.Since(st.Started)
+		stepEnd(&st, ctx, err, a.timeout)
+		return st
+	}}, nil
+}
+
+// run does the op with supervisord waiting for its effect (startProcess
+// with wait answers once the program has stayed up for its startsecs),
+// then reads the program's state again to judge it.
+func (a *supervisorAction) run(ctx context.Context, cl *supervisor.Client, name string, obs *Observation) error {
+	before, err := cl.GetProcessInfo(ctx, name)
+	if err != nil {
+		return err
+	}
+	obs.Before = processState(before)
+	if a.op != "start" {
+		err := cl.StopProcess(ctx, name, true)
+		// A program already down is what a restart's stop wants.
+		if err != nil && !(a.op == "restart" && supervisor.IsFault(err, supervisor.FaultNotRunning)) {
+			return a.after(ctx, cl, name, obs, err)
+		}
+	}
+	if a.op != "stop" {
+		if err := cl.StartProcess(ctx, name, true); err != nil {
+			return a.after(ctx, cl, name, obs, err)
+		}
+	}
+	if err := a.after(ctx, cl, name, obs, nil); err != nil {
+		return err
+	}
+	if v, why := judgeProcess(a.op, *obs.Before, *obs.After); v != healed {
+		return errors.New(why)
+	}
+	return nil
+}
+
+// after records the program's state once the op has answered; a failed op
+// keeps its error, with supervisord's spawn error when it gives one.
+func (a *supervisorAction) after(ctx context.Context, cl *supervisor.Client, name string, obs *Observation, opErr error) error {
+	info, err := cl.GetProcessInfo(ctx, name)
+	if err == nil {
+		obs.After = processState(info)
+		if opErr != nil && info.SpawnErr != "" && !strings.Contains(opErr.Error(), info.SpawnErr) {
+			opErr = fmt.Errorf("%w; spawn error: %s", opErr, info.SpawnErr)
+		}
+	}
+	if opErr != nil {
+		return opErr
+	}
+	return err
+}
+
+func processState(p *supervisor.ProcessInfo) *ObjectState {
+	return &ObjectState{State: p.State, PID: p.PID, StartedAt: p.Start, ExitCode: p.ExitStatus}
+}
+
+// judgeProcess decides whether the op took effect: a stop once the program
+// is down, a start or restart once it is RUNNING under a new pid.
+func judgeProcess(op string, before, after ObjectState) (outcome, string) {
+	if op == "stop" {
+		switch after.State {
+		case "STOPPED", "EXITED", "FATAL":
+			return healed, ""
+		}
+		return broken, "the program is " + after.State + " after the stop"
+	}
+	switch {
+	case after.State != "RUNNING":
+		return broken, fmt.Sprintf("the program is %s after the %s", after.String(), op)
+	case after.PID == 0 || after.PID == before.PID:
+		return broken, fmt.Sprintf("the program still runs as pid %d: it was not started anew", after.PID)
+	}
+	return healed, ""
+}
