@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"time"
 
@@ -72,7 +71,7 @@ type dockerAction struct {
 	container                    *tmpl
 	op, wait                     string
 	stopTimeout, settle, timeout time.Duration
-	client                       *http.Client
+	client                       *daemonClient
 }
 
 func newDocker(c *DockerConfig, r *Rule, p []string, dir string) (Action, error) {
@@ -128,12 +127,14 @@ func (a *dockerAction) Prepare(d *Data) (Prepared, error) {
 		where = base
 	}
 	what := fmt.Sprintf("docker %s %s on %s (wait %s)", a.op, name, where, a.wait)
-	cl := &docker.Client{HTTP: a.client, Base: base}
 	return Prepared{What: what, Run: func(ctx context.Context) Step {
 		st := Step{Action: "docker", What: what, Started: time.Now(), Observed: &Observation{Object: name}}
 		ctx, cancel := context.WithTimeout(ctx, a.timeout)
 		defer cancel()
-		err := a.run(ctx, cl, name, st.Observed)
+		hc, err := a.client.get()
+		if err == nil {
+			err = a.run(ctx, &docker.Client{HTTP: hc, Base: base}, name, st.Observed)
+		}
 		st.Duration = time.Since(st.Started)
 		stepEnd(&st, ctx, err, a.timeout)
 		return st

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/config"
@@ -125,24 +126,51 @@ func (e *endpoint) render(d *Data) (string, error) {
 	return e.url.render(d)
 }
 
-// newDaemonClient builds the HTTP client a native action talks through:
+// daemonClient is the HTTP client a native action talks through:
 // prometheus/common's settings (TLS client certificates, basic auth from a
 // file), no redirects, no idle connections kept, and for a unix socket a
-// dialer that always dials it.
-func newDaemonClient(name string, cc config.HTTPClientConfig, dir, socket string) (*http.Client, error) {
+// dialer that always dials it. It is built on first use, as Prometheus
+// builds a scrape pool's client, so that a receiver starts before its
+// certificates are in place; a file still missing then fails the step and
+// names the file.
+type daemonClient struct {
+	name   string
+	cc     config.HTTPClientConfig
+	socket string
+
+	mu     sync.Mutex
+	client *http.Client
+}
+
+func newDaemonClient(name string, cc config.HTTPClientConfig, dir, socket string) (*daemonClient, error) {
 	cc.SetDirectory(dir)
 	if err := cc.Validate(); err != nil {
 		return nil, err
 	}
 	cc.FollowRedirects = false
+	return &daemonClient{name: name, cc: cc, socket: socket}, nil
+}
+
+func (c *daemonClient) get() (*http.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client != nil {
+		return c.client, nil
+	}
 	opts := []config.HTTPClientOption{config.WithKeepAlivesDisabled()}
-	if socket != "" {
+	if c.socket != "" {
+		socket := c.socket
 		opts = append(opts, config.WithDialContextFunc(func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)
 		}))
 	}
-	return config.NewClientFromConfig(cc, name, opts...)
+	cl, err := config.NewClientFromConfig(c.cc, c.name, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s client: %w", c.name, err)
+	}
+	c.client = cl
+	return cl, nil
 }
 
 // checkName renders a container or program name and holds it to pattern,

@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,51 @@ func TestObservationText(t *testing.T) {
 	}
 	if got := (&Observation{Object: "x", Before: &ObjectState{State: "RUNNING"}}).text(); got != "x: RUNNING -> not seen" {
 		t.Fatalf("without after: %s", got)
+	}
+}
+
+// TestMissingCertificateFailsTheStep: a receiver loads a rule whose client
+// certificate is not in place yet; the step that needs it fails and names
+// the file, and nothing else is tried.
+func TestMissingCertificateFailsTheStep(t *testing.T) {
+	ca := t.TempDir() + "/missing-ca.pem"
+	yml := `
+rules:
+  - name: r
+    match: 'alertname="X"'
+    actions:
+      - docker: {host: 'tcp://127.0.0.1:1', container: api_key_service, tls_config: {ca_file: '` + ca + `'}}
+`
+	st := prepare(t, yml, &Data{Labels: map[string]string{"alertname": "X"}})[0].Run(context.Background())
+	if st.Result != ResultFailed || !strings.Contains(st.Reason, "unable to read CA cert") || !strings.Contains(st.Reason, ca) {
+		t.Fatalf("step: %+v", st)
+	}
+}
+
+// TestNativeNamesAreChecked: a container or program name that a label
+// renders is held to its pattern whatever require_labels allowed; "." and
+// ".." never become a path segment.
+func TestNativeNamesAreChecked(t *testing.T) {
+	for _, c := range []struct{ action, value, err string }{
+		{`docker: {container: '{{ .Labels.name }}'}`, "..", "container name \"..\" does not match"},
+		{`docker: {container: '{{ .Labels.name }}'}`, "a/../b", "does not match"},
+		{`docker: {container: '{{ .Labels.name }}'}`, "-rm", "does not match"},
+		{`supervisor: {process: '{{ .Labels.name }}'}`, "ic server", "process name \"ic server\" does not match"},
+		{`supervisor: {process: '{{ .Labels.name }}'}`, ".", "does not match"},
+		{`docker: {container: '{{ .Labels.name }}'}`, "api_key_service", ""},
+		{`supervisor: {process: '{{ .Labels.name }}'}`, "ic:ic-server", ""},
+	} {
+		c2 := mustConfig(t, `
+rules:
+  - name: r
+    match: 'alertname="X"'
+    require_labels: {name: '.*'}
+    actions:
+      - `+c.action+`
+`)
+		_, err := c2.Rules[0].actions[0].Prepare(&Data{Labels: map[string]string{"alertname": "X", "name": c.value}})
+		if (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s with %q: %v, want %q", c.action, c.value, err, c.err)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -53,7 +52,7 @@ type supervisorAction struct {
 	process *tmpl
 	op      string
 	timeout time.Duration
-	client  *http.Client
+	client  *daemonClient
 }
 
 func newSupervisor(c *SupervisorConfig, r *Rule, p []string, dir string) (Action, error) {
@@ -108,12 +107,14 @@ func (a *supervisorAction) Prepare(d *Data) (Prepared, error) {
 		where = u
 	}
 	what := fmt.Sprintf("supervisor %s %s on %s", a.op, name, where)
-	cl := &supervisor.Client{HTTP: a.client, URL: u}
 	return Prepared{What: what, Run: func(ctx context.Context) Step {
 		st := Step{Action: "supervisor", What: what, Started: time.Now(), Observed: &Observation{Object: name}}
 		ctx, cancel := context.WithTimeout(ctx, a.timeout)
 		defer cancel()
-		err := a.run(ctx, cl, name, st.Observed)
+		hc, err := a.client.get()
+		if err == nil {
+			err = a.run(ctx, &supervisor.Client{HTTP: hc, URL: u}, name, st.Observed)
+		}
 		st.Duration = time.Since(st.Started)
 		stepEnd(&st, ctx, err, a.timeout)
 		return st
