@@ -19,7 +19,7 @@ func TestDemo(t *testing.T) {
 	if os.Getenv("SELFHEAL_DEMO") == "" {
 		t.Skip("set SELFHEAL_DEMO=1 (make demo)")
 	}
-	for _, p := range [][2]string{{"prometheus", "prometheus"}, {"prometheus-alertmanager", "prometheus-alertmanager"}, {"redis-server", "redis-server"}, {"haproxy", "haproxy"}} {
+	for _, p := range [][2]string{{"prometheus", "prometheus"}, {"prometheus-alertmanager", "prometheus-alertmanager"}, {"redis-server", "redis-server"}, {"haproxy", "haproxy"}, {"dockerd", "docker.io"}, {"supervisord", "supervisor"}, {"busybox", "busybox-static"}} {
 		if _, err := exec.LookPath(p[0]); err != nil {
 			if _, err := os.Stat("/usr/sbin/" + p[0]); err != nil {
 				fmt.Printf("%s is missing. Install it with:\n  sudo apt-get install %s\n(or run `make deps`, which installs everything the demo and the tests use)\n", p[0], p[1])
@@ -33,7 +33,7 @@ func TestDemo(t *testing.T) {
 	say := func(format string, args ...any) {
 		fmt.Printf("[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	say("starting fake IC-Servers, key-service instances, agents, redis-server, haproxy, the exporter, the receiver, Alertmanager and Prometheus ...")
+	say("starting supervisord with the IC-Servers, three Docker engines with the key-service containers and selfhealing_scriptengine, agents, redis-server, haproxy, the exporter, the receiver, Alertmanager and Prometheus ...")
 	s := newStack(t)
 	fmt.Printf(`
   Prometheus alerts   http://%s/alerts
@@ -41,8 +41,10 @@ func TestDemo(t *testing.T) {
   selfheal_exporter   http://%s/metrics   (agents: http://%s/api/v1/agents)
   receiver journal    http://%s/api/v1/actions   (basic auth alertmanager / e2e-password)
   HAProxy             echo 'show stat' | socat stdio %s
+  supervisord         supervisorctl -s %s status
+  Docker engine ks2   docker -H %s ps
 
-`, s.prom, s.am, s.exporter, s.exporter, s.receiver, s.haproxy.AdminSock)
+`, s.prom, s.am, s.exporter, s.exporter, s.receiver, s.haproxy.AdminSock, s.supervisord.URL, s.engines["ks2"].Host)
 	say("all up; every IC-Server healthy: ic_server_health = %v", s.value(`min(ic_server_health)`))
 
 	wait := func(d time.Duration) bool {
@@ -56,7 +58,7 @@ func TestDemo(t *testing.T) {
 	if !wait(5 * time.Second) {
 		return
 	}
-	say("FAULT: killing IC-Server ic1")
+	say("FAULT: killing IC-Server ic1 (supervisord program ic-server, pid %d)", s.supervisord.Info(t, "ic-server").PID)
 	s.kill("ic1")
 	fired, acted, healthy := false, false, false
 	for {
@@ -67,7 +69,8 @@ func TestDemo(t *testing.T) {
 		if !acted {
 			if es := s.finished("restart-ic-server", "success", "failed"); len(es) > 0 {
 				acted = true
-				say("selfheal_receiver: rule restart-ic-server ran %d steps, result %s", len(es[0].Steps), es[0].Result)
+				say("selfheal_receiver: rule restart-ic-server ran %d steps, result %s; supervisord says ic-server is %s, pid %d",
+					len(es[0].Steps), es[0].Result, s.supervisord.Info(t, "ic-server").State, s.supervisord.Info(t, "ic-server").PID)
 			}
 		}
 		if acted && !healthy && s.value(`ic_server_health{ic_server_address="ic1"}`) == 1 {
@@ -82,11 +85,11 @@ func TestDemo(t *testing.T) {
 			return
 		}
 	}
-	say("FAULT: killing key-service instance ks2 (one of three behind HAProxy)")
+	say("FAULT: docker kill api_key_service on ks2's engine (one of three instances behind HAProxy)")
 	s.kill("ks2")
 	for done := false; !done; {
 		if es := s.finished("key-service-out-of-pool", "success", "failed", "refused"); len(es) > 0 {
-			say("selfheal_receiver: ks2 set to MAINT in HAProxy, restarted, verified: %s", es[0].Result)
+			say("selfheal_receiver: ks2 set to MAINT in HAProxy, restarted through its Docker engine, verified: %s", es[0].Result)
 			done = true
 		} else if !wait(500 * time.Millisecond) {
 			return
@@ -100,7 +103,7 @@ func TestDemo(t *testing.T) {
 			return
 		}
 	}
-	say("the loop keeps running: kill a fake yourself (kill $(cat %s/<name>.pid)) and watch. Ctrl-C stops everything.", s.state)
+	say("the loop keeps running: break something yourself (docker -H %s kill selfhealing_scriptengine, or kill ic-server's pid) and watch. Ctrl-C stops everything.", s.engines["ks1"].Host)
 	<-stop
 	say("stopping")
 }

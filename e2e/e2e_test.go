@@ -16,12 +16,14 @@ import (
 // TestLoop runs the scenarios one after another on one stack: each fault is
 // detected by the exporter, alerted by Prometheus with the shipped rules,
 // routed by Alertmanager with the example configuration, healed by the
-// receiver, and checked on real state (ALERTS, show stat, hook files, the
-// journal), never on log lines.
+// receiver, and checked on real state (ALERTS, show stat, the Docker
+// engines' and supervisord's own state, hook files, the journal), never on
+// log lines.
 func TestLoop(t *testing.T) {
 	s := newStack(t)
 	t.Run("IC-Server down", s.icServerDown)
 	t.Run("key-service instance down", s.keyServiceDown)
+	t.Run("scriptengine agent lost", s.scriptengineLost)
 	t.Run("agent stops heartbeating", s.agentStale)
 	t.Run("Redis unreachable", s.redisUnreachable)
 	t.Run("healing fails", s.healingFails)
@@ -32,7 +34,7 @@ func TestLoop(t *testing.T) {
 // noPageForHealed: the pager got no notification for the alerts the
 // receiver healed; its only escalations are the ones that gave up.
 func (s *stack) noPageForHealed(t *testing.T) {
-	healed := map[string]bool{"ICServerConnectFailed": true, "KeyServiceInstanceDown": true, "AgentStale": true}
+	healed := map[string]bool{"ICServerConnectFailed": true, "KeyServiceInstanceDown": true, "AgentStale": true, "AgentLost": true}
 	gaveUp := map[string]bool{"restart-ic-server-broken": true, "key-service-out-of-pool": true}
 	for _, m := range s.pager.pages("firing", nil) {
 		for _, a := range m.Alerts {
@@ -54,14 +56,20 @@ func firstStart(e journalEntry) time.Time {
 }
 
 func (s *stack) icServerDown(t *testing.T) {
+	pid := s.supervisord.Info(t, "ic-server").PID
 	fault := time.Now()
 	s.kill("ic1")
+	s.wait("supervisord to see ic-server exit", 10*time.Second, func() bool { return s.supervisord.Info(t, "ic-server").State == "EXITED" })
 	s.wait("ICServerConnectFailed for ic1", 30*time.Second, func() bool { return s.firing("ICServerConnectFailed", `ic_server_address="ic1"`) })
 	var done []journalEntry
 	s.wait("the restart hook to heal ic1", 30*time.Second, func() bool {
 		done = s.finished("restart-ic-server", "success")
 		return len(done) == 1
 	})
+	// supervisord restarted it: RUNNING under a new pid, the one journaled.
+	if info := s.supervisord.Info(t, "ic-server"); info.State != "RUNNING" || info.PID == pid || done[0].Steps[0].Action != "supervisor" {
+		t.Fatalf("supervisord says %+v (pid before the fault %d); steps %+v", info, pid, done[0].Steps)
+	}
 	s.wait("ic_server_health 1 again", 20*time.Second, func() bool { return s.value(`ic_server_health{ic_server_address="ic1"}`) == 1 })
 	s.wait("the alert to resolve after its keep-firing time", 40*time.Second, func() bool { return !s.firing("ICServerConnectFailed", `ic_server_address="ic1"`) })
 	resolved := time.Now()
@@ -91,8 +99,12 @@ func (s *stack) keyServiceDown(t *testing.T) {
 	for _, st := range done[0].Steps {
 		steps = append(steps, st.Action+":"+st.Result)
 	}
-	if strings.Join(steps, " ") != "haproxy:success exec:success verify:success" {
+	if strings.Join(steps, " ") != "haproxy:success docker:success verify:success" {
 		t.Fatalf("steps: %v", steps)
+	}
+	// ks1's engine restarted its api_key_service container after the fault.
+	if started := s.engineStart(t, "ks1"); !started.After(fault) {
+		t.Fatalf("ks1's api_key_service last started %s, before the fault %s", started, fault)
 	}
 	if !sawMaint && s.haproxy.Status(t, "key_service")["ks1"] != "MAINT" {
 		t.Fatal("HAProxy never showed ks1 in MAINT")
@@ -127,6 +139,37 @@ func (s *stack) keyServiceDown(t *testing.T) {
 		st := s.haproxy.Status(t, "key_service")
 		return st["ks2"] != "MAINT" && st["ks3"] != "MAINT"
 	})
+}
+
+// engineStart returns when the fake's container last started, as its engine
+// says, failing unless it is running.
+func (s *stack) engineStart(t *testing.T, name string) time.Time {
+	d, c := s.container(name)
+	state := strings.Fields(d.Inspect(t, c, "{{.State.Status}} {{.State.StartedAt}}"))
+	at, err := time.Parse(time.RFC3339Nano, state[1])
+	if state[0] != "running" || err != nil {
+		t.Fatalf("%s's %s is %v", name, c, state)
+	}
+	return at
+}
+
+// scriptengineLost is seed 000: the selfhealing_scriptengine container
+// stops, its heartbeats into Redis stop, AgentLost fires, and the receiver
+// restarts the container through the engine's API.
+func (s *stack) scriptengineLost(t *testing.T) {
+	fault := time.Now()
+	s.kill("scriptengine")
+	s.wait("AgentLost for d_dys1", 30*time.Second, func() bool { return s.firing("AgentLost", `agent="d_dys1"`) })
+	var done []journalEntry
+	s.wait("the engine to restart selfhealing_scriptengine", 30*time.Second, func() bool {
+		done = s.finished("restart-scriptengine", "success")
+		return len(done) == 1
+	})
+	if started := s.engineStart(t, "scriptengine"); !started.After(fault) || done[0].Steps[0].Action != "docker" {
+		t.Fatalf("selfhealing_scriptengine last started %s (fault at %s); steps %+v", started, fault, done[0].Steps)
+	}
+	s.wait("AgentLost to resolve", 30*time.Second, func() bool { return !s.firing("AgentLost", `agent="d_dys1"`) })
+	report(t, "scriptengine agent lost", fault, firstStart(done[0]), time.Now())
 }
 
 func (s *stack) agentStale(t *testing.T) {
@@ -183,6 +226,8 @@ func (s *stack) redisUnreachable(t *testing.T) {
 }
 
 func (s *stack) healingFails(t *testing.T) {
+	// Its log directory gone, supervisord cannot spawn ic3 again.
+	os.RemoveAll(s.icLogs)
 	fault := time.Now()
 	s.kill("ic3")
 	var failed []journalEntry
@@ -201,7 +246,7 @@ func (s *stack) healingFails(t *testing.T) {
 	if a.Labels["alertname"] != "ICServerConnectFailed" || a.Labels["ocp_address"] != "ocp1" || a.Labels["selfheal_reason"] != "max_attempts" {
 		t.Errorf("page labels: %v", a.Labels)
 	}
-	if sum := a.Annotations["selfheal_summary"]; !strings.Contains(sum, "attempt 2, failed") || !strings.Contains(sum, "(exit 1)") || !strings.Contains(sum, "spawn error") {
+	if sum := a.Annotations["selfheal_summary"]; !strings.Contains(sum, "attempt 2, failed") || !strings.Contains(sum, "supervisor restart ic-server-3") || !strings.Contains(sum, "SPAWN_ERROR: ic-server-3") {
 		t.Errorf("page summary: %q", sum)
 	}
 	time.Sleep(4 * time.Second)
@@ -216,6 +261,7 @@ func (s *stack) healingFails(t *testing.T) {
 	}
 	report(t, "healing fails (paged)", fault, firstStart(failed[len(failed)-1]), p.at)
 	// Fixed by hand: the alert resolves, and the page with it.
+	os.MkdirAll(s.icLogs, 0o755)
 	s.restart("ic3")
 	s.wait("the page to resolve", 60*time.Second, func() bool { return len(s.pager.pages("resolved", page)) > 0 })
 }

@@ -7,6 +7,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,7 +45,17 @@ type stack struct {
 	fakes                        map[string]string // name -> listen address
 	scripts                      string
 	pager                        *pagerSink
+	certs                        testutil.Certs
+	engines                      map[string]*testutil.Dockerd // ks1..ks3: each key-service host's engine; ks1's also runs selfhealing_scriptengine
+	supervisord                  *testutil.Supervisord        // runs the IC-Servers ic1 (ic-server) and ic3 (ic-server-3)
+	programs                     map[string]string            // fake name -> supervisord program
+	icLogs                       string                       // ic3's log directory: removed, supervisord cannot spawn it
 }
+
+// fakeImage is the image the key-service and scriptengine containers run:
+// busybox and fakesvc, imported without a registry.
+const fakeImage = "selfheal-fakesvc:e2e"
+
 
 // pagerSink stands for the pager webhook of examples/alertmanager.yml: it
 // keeps every notification Alertmanager sends it.
@@ -119,14 +130,13 @@ func newStack(t *testing.T) *stack {
 	s.scripts, _ = filepath.Abs("testdata")
 	t.Cleanup(s.stopFakes)
 
-	// Fake services, started through the same script the hooks use.
-	for _, name := range []string{"ic1", "ic2", "ic3"} {
-		s.fake(name, "ic")
-	}
-	for _, name := range []string{"ks1", "ks2", "ks3"} {
-		s.fake(name, "key")
-	}
+	// ic2 is a fake started through the same script its (slow) hook uses;
+	// ic1 and ic3 run under supervisord, the key-service instances and the
+	// scriptengine agent in containers.
+	s.fake("ic2", "ic")
+	s.startSupervisord()
 	s.redis = testutil.StartRedis(t, testutil.RedisOptions{})
+	s.startEngines()
 	s.haproxy = testutil.StartHAProxy(t, "key_service", map[string]string{"ks1": s.fakes["ks1"], "ks2": s.fakes["ks2"], "ks3": s.fakes["ks3"]})
 
 	s.exporter = testutil.Addr(testutil.FreePort(t))
@@ -134,9 +144,7 @@ func newStack(t *testing.T) *stack {
 	ep := testutil.Start(t, dir, s.bin["selfheal_exporter"], "--config.file", "exporter.yml", "--web.listen-address", s.exporter, "--storage.path", "exporter.db", "--storage.snapshot-interval", "1s")
 	testutil.WaitPort(t, s.exporter, ep)
 	s.writeCmd("agent", s.bin["fakesvc"]+" -mode agent -exporter http://"+s.exporter+" -id fleet-1 -group fleet -env e2e -every 300ms")
-	s.writeCmd("redis-agent", s.bin["fakesvc"]+" -mode redis-agent -redis "+s.redis.Addr+" -key selfhealing:agent:d_dys1 -env d_dys1 -every 300ms")
 	s.restart("agent")
-	s.restart("redis-agent")
 
 	s.pager = &pagerSink{start: time.Now()}
 	sink := httptest.NewServer(s.pager)
@@ -163,6 +171,58 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
+// startSupervisord runs the IC-Servers ic1 and ic3 as supervisord programs.
+// ic3 logs into a directory the healing-fails scenario removes, so that
+// supervisord then cannot spawn it.
+func (s *stack) startSupervisord() {
+	s.icLogs = filepath.Join(s.dir, "ic3-logs")
+	os.MkdirAll(s.icLogs, 0o755)
+	s.programs = map[string]string{"ic1": "ic-server", "ic3": "ic-server-3"}
+	var progs []testutil.Program
+	for _, name := range []string{"ic1", "ic3"} {
+		s.fakes[name] = testutil.Addr(testutil.FreePort(s.t))
+		p := testutil.Program{Name: s.programs[name], Command: s.bin["fakesvc"] + " -mode ic -listen " + s.fakes[name]}
+		if name == "ic3" {
+			p.Extra = "stdout_logfile=" + s.icLogs + "/out.log"
+		}
+		progs = append(progs, p)
+	}
+	s.supervisord = testutil.StartSupervisord(s.t, false, progs...)
+	for _, name := range []string{"ic1", "ic3"} {
+		testutil.WaitPort(s.t, s.fakes[name], nil)
+	}
+}
+
+// startEngines starts one Docker engine per key-service host, listening on
+// TCP with TLS that requires client certificates, and runs each host's
+// api_key_service container with host networking; ks1's host also runs the
+// selfhealing_scriptengine agent, which heartbeats into Redis.
+func (s *stack) startEngines() {
+	s.certs = testutil.NewCerts(s.t, filepath.Join(s.dir), time.Now().Add(24*time.Hour))
+	s.engines = map[string]*testutil.Dockerd{}
+	for _, name := range []string{"ks1", "ks2", "ks3"} {
+		d := testutil.StartDockerd(s.t, testutil.DockerdOptions{TLS: &s.certs})
+		d.Import(s.t, fakeImage, map[string]string{"/fakesvc": s.bin["fakesvc"]})
+		s.engines[name] = d
+		s.fakes[name] = testutil.Addr(testutil.FreePort(s.t))
+		d.Docker(s.t, "run", "-d", "--name", "api_key_service", "--network", "host", fakeImage, "/fakesvc", "-mode", "key", "-listen", s.fakes[name])
+		testutil.WaitPort(s.t, s.fakes[name], nil)
+	}
+	s.engines["ks1"].Docker(s.t, "run", "-d", "--name", "selfhealing_scriptengine", "--network", "host", fakeImage,
+		"/fakesvc", "-mode", "redis-agent", "-redis", s.redis.Addr, "-key", "selfhealing:agent:d_dys1", "-env", "d_dys1", "-every", "300ms")
+}
+
+// container tells which engine and container a fake name is, if it is one.
+func (s *stack) container(name string) (*testutil.Dockerd, string) {
+	if name == "scriptengine" {
+		return s.engines["ks1"], "selfhealing_scriptengine"
+	}
+	if d := s.engines[name]; d != nil {
+		return d, "api_key_service"
+	}
+	return nil, ""
+}
+
 func (s *stack) writeCmd(name, cmd string) {
 	testutil.WriteFile(s.t, s.state, name+".cmd", cmd)
 }
@@ -175,23 +235,35 @@ func (s *stack) fake(name, mode string) {
 	testutil.WaitPort(s.t, addr, nil)
 }
 
-// restart runs the restart hook as the receiver does.
+// restart brings a fake back as a human would: docker start, supervisorctl
+// start, or the restart hook.
 func (s *stack) restart(name string) {
+	if d, c := s.container(name); d != nil {
+		d.Docker(s.t, "start", c)
+		return
+	}
+	if p := s.programs[name]; p != "" {
+		if err := s.supervisord.Client.StartProcess(context.Background(), p, true); err != nil {
+			s.t.Fatalf("supervisord start %s: %v", p, err)
+		}
+		return
+	}
 	if out, err := exec.Command(filepath.Join(s.scripts, "restart_fake.sh"), s.state, name).CombinedOutput(); err != nil {
 		s.t.Fatalf("restart %s: %v %s", name, err, out)
 	}
 }
 
-// kill stops a fake service: the fault.
+// kill stops a fake service: the fault. A container is killed by its
+// engine, a supervised program with SIGKILL (supervisord does not restart
+// it: autorestart is off), a plain fake with SIGKILL.
 func (s *stack) kill(name string) {
-	b, err := os.ReadFile(filepath.Join(s.state, name+".pid"))
-	if err != nil {
-		s.t.Fatal(err)
+	if d, c := s.container(name); d != nil {
+		d.Docker(s.t, "kill", c)
+	} else if p := s.programs[name]; p != "" {
+		syscall.Kill(s.supervisord.Info(s.t, p).PID, syscall.SIGKILL)
+	} else {
+		s.killFake(name)
 	}
-	var pid int
-	fmt.Sscan(string(b), &pid)
-	syscall.Kill(-pid, syscall.SIGKILL)
-	syscall.Kill(pid, syscall.SIGKILL)
 	if addr := s.fakes[name]; addr != "" {
 		testutil.Eventually(s.t, 5*time.Second, name+" to stop answering", func() bool {
 			c, err := http.Get("http://" + addr + "/ok")
@@ -201,6 +273,17 @@ func (s *stack) kill(name string) {
 			return err != nil
 		})
 	}
+}
+
+func (s *stack) killFake(name string) {
+	b, err := os.ReadFile(filepath.Join(s.state, name+".pid"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	syscall.Kill(-pid, syscall.SIGKILL)
+	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func (s *stack) stopFakes() {
@@ -238,9 +321,9 @@ checks:
   - name: key_service
     module: key_service
     targets:
-      - {target: 'http://%s/api/auth/healthz', labels: {server: ks1}}
-      - {target: 'http://%s/api/auth/healthz', labels: {server: ks2}}
-      - {target: 'http://%s/api/auth/healthz', labels: {server: ks3}}
+      - {target: 'http://%s/api/auth/healthz', labels: {server: ks1, docker_host: '%s'}}
+      - {target: 'http://%s/api/auth/healthz', labels: {server: ks2, docker_host: '%s'}}
+      - {target: 'http://%s/api/auth/healthz', labels: {server: ks3, docker_host: '%s'}}
   - name: redis
     module: redis
     targets:
@@ -251,48 +334,46 @@ agents:
     interval: 1s
     grace: 1s
     source: {redis: {url: 'redis://%s', key_pattern: 'selfhealing:agent:*', poll_interval: 300ms}}
-`, s.fakes["ic1"], s.fakes["ic2"], s.fakes["ic3"], s.fakes["ks1"], s.fakes["ks2"], s.fakes["ks3"], s.redis.Addr, s.redis.Addr)
+`, s.fakes["ic1"], s.fakes["ic2"], s.fakes["ic3"], s.fakes["ks1"], s.engines["ks1"].TCP, s.fakes["ks2"], s.engines["ks2"].TCP, s.fakes["ks3"], s.engines["ks3"].TCP, s.redis.Addr, s.redis.Addr)
 	testutil.WriteFile(s.t, s.dir, "exporter.yml", cfg)
 }
 
 func (s *stack) writeReceiverConfig() {
 	sc := s.scripts
-	restart := func(name string) string {
-		return fmt.Sprintf("{exec: {command: [%s/restart_fake.sh, %s, %s], timeout: 10s}}", sc, s.state, name)
-	}
+	tls := fmt.Sprintf("tls_config: {ca_file: '%s', cert_file: '%s', key_file: '%s'}", s.certs.CAFile, s.certs.CertFile, s.certs.KeyFile)
 	cfg := fmt.Sprintf(`
 global:
   escalation:
-    alertmanager_urls: ['http://`+s.am+`']
+    alertmanager_urls: ['http://%[1]s']
     resend_interval: 2s
-    receiver_url: 'http://`+s.receiver+`'
+    receiver_url: 'http://%[2]s'
 rules:
   - name: restart-ic-server
     match: 'alertname="ICServerConnectFailed", ic_server_address="ic1"'
     cooldown: 2s
     actions:
-      - %s
-      - verify: {url: 'http://%s/ok', within: 10s, every: 200ms}
+      - supervisor: {url: '%[3]s', process: ic-server, op: restart, timeout: 10s}
+      - verify: {url: 'http://%[4]s/ok', within: 10s, every: 200ms}
   - name: restart-ic-server-slow
     match: 'alertname="ICServerConnectFailed", ic_server_address="ic2"'
     cooldown: 2s
     actions:
-      - exec: {command: [%s/slow_restart.sh, %s, ic2, '6'], timeout: 30s}
+      - exec: {command: [%[5]s/slow_restart.sh, %[6]s, ic2, '6'], timeout: 30s}
   - name: restart-ic-server-broken
     match: 'alertname="ICServerConnectFailed", ic_server_address="ic3"'
     cooldown: 1s
     max_attempts: 2
     actions:
-      - exec: {command: [%s/fail_restart.sh]}
-      - verify: {url: 'http://%s/ok', within: 2s, every: 200ms}
+      - supervisor: {url: '%[3]s', process: ic-server-3, op: restart, timeout: 10s}
+      - verify: {url: 'http://%[7]s/ok', within: 2s, every: 200ms}
   - name: key-service-out-of-pool
     match: 'alertname="KeyServiceInstanceDown"'
-    require_labels: {server: 'ks[0-9]'}
+    require_labels: {server: 'ks[0-9]', instance: '127\.0\.0\.1:[0-9]+', docker_host: '127\.0\.0\.1:[0-9]+'}
     cooldown: 0s
     pool: {name: key_service, size: 3, min_healthy: 2}
     actions:
-      - haproxy: {address: 'unix:%s', backend: key_service, server: '{{ .Labels.server }}', state: maint}
-      - exec: {command: [%s/restart_fake.sh, %s, '{{ .Labels.server }}'], timeout: 10s}
+      - haproxy: {address: 'unix:%[8]s', backend: key_service, server: '{{ .Labels.server }}', state: maint}
+      - docker: {host: 'tcp://{{ .Labels.docker_host }}', container: api_key_service, op: restart, stop_timeout: 2s, settle: 500ms, timeout: 30s, %[9]s}
       - verify: {url: 'http://{{ .Labels.instance }}/api/auth/healthz', body_regexp: 'available and operational', within: 10s, every: 200ms}
   - name: key-service-back-in-pool
     match: 'alertname="KeyServiceInstanceDown"'
@@ -302,15 +383,20 @@ rules:
     pool: {name: key_service, size: 3, min_healthy: 2}
     actions:
       - verify: {url: 'http://{{ .Labels.instance }}/api/auth/healthz', body_regexp: 'available and operational', within: 10s, every: 200ms}
-      - haproxy: {address: 'unix:%s', backend: key_service, server: '{{ .Labels.server }}', state: ready}
+      - haproxy: {address: 'unix:%[8]s', backend: key_service, server: '{{ .Labels.server }}', state: ready}
+  - name: restart-scriptengine
+    match: 'alertname="AgentLost", group="scriptengine"'
+    require_labels: {agent: '[a-z0-9_]+'}
+    cooldown: 2s
+    actions:
+      - docker: {host: '%[10]s', container: selfhealing_scriptengine, op: restart, stop_timeout: 2s, settle: 500ms, timeout: 30s}
+      - verify: {url: 'http://%[11]s/api/v1/agents/{{ .Labels.agent }}', body_regexp: '"status":"up"', within: 10s, every: 200ms}
   - name: restart-agent
     match: 'alertname="AgentStale", group="fleet"'
     cooldown: 2s
     actions:
-      - %s
-`, restart("ic1"), s.fakes["ic1"], sc, s.state, sc, s.fakes["ic3"], s.haproxy.AdminSock, sc, s.state, s.haproxy.AdminSock, restart("agent"))
-	// The key-service rule needs instance in require_labels for verify.
-	cfg = strings.Replace(cfg, "    require_labels: {server: 'ks[0-9]'}\n    cooldown: 0s\n    pool: {name: key_service, size: 3, min_healthy: 2}\n    actions:\n      - haproxy", "    require_labels: {server: 'ks[0-9]', instance: '127\\.0\\.0\\.1:[0-9]+'}\n    cooldown: 0s\n    pool: {name: key_service, size: 3, min_healthy: 2}\n    actions:\n      - haproxy", 1)
+      - exec: {command: [%[5]s/restart_fake.sh, %[6]s, agent], timeout: 10s}
+`, s.am, s.receiver, s.supervisord.URL, s.fakes["ic1"], sc, s.state, s.fakes["ic3"], s.haproxy.AdminSock, tls, s.engines["ks1"].Host, s.exporter)
 	testutil.WriteFile(s.t, s.dir, "receiver.yml", cfg)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("e2e-password"), bcrypt.MinCost)
 	testutil.WriteFile(s.t, s.dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")

@@ -195,12 +195,15 @@ func WriteFile(t testing.TB, dir, name, content string) string {
 // Sprintf is fmt.Sprintf, here so config templates in tests read short.
 var Sprintf = fmt.Sprintf
 
-// BuildBinary builds the Go package pkg into dir/name and returns its path.
-// Tests that run the binaries as an operator would call it once, from
-// TestMain or at the start.
+// BuildBinary builds the Go package pkg into dir/name and returns its path,
+// statically linked (CGO_ENABLED=0, as release builds are) so that it also
+// runs inside a test's container image. Tests that run the binaries as an
+// operator would call it once, from TestMain or at the start.
 func BuildBinary(dir, pkg, name string) (string, error) {
 	out := filepath.Join(dir, name)
-	if o, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if o, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s: %v\n%s", pkg, err, o)
 	}
 	return out, nil
