@@ -20,6 +20,35 @@ type checkResult struct {
 	target *Target
 	res    prober.Result
 	ok     bool
+	took   time.Duration
+}
+
+// CheckRound is the last round of static checks, for the status page.
+type CheckRound struct {
+	At     time.Time
+	Took   time.Duration
+	Checks []CheckStatus
+}
+
+// CheckStatus is one target's result in a round.
+type CheckStatus struct {
+	Check, Module, Target string
+	Labels                map[string]string
+	OK                    bool
+	Took                  time.Duration
+}
+
+// LastChecks returns the last round of static checks, or nil before the
+// first scrape.
+func (e *Exporter) LastChecks() *CheckRound { return e.last.Load() }
+
+func (e *Exporter) remember(start time.Time, results []checkResult) {
+	round := &CheckRound{At: start, Took: time.Since(start), Checks: make([]CheckStatus, len(results))}
+	for i := range results {
+		r := &results[i]
+		round.Checks[i] = CheckStatus{Check: r.check.Name, Module: r.check.Module, Target: r.target.Target, Labels: r.target.Labels, OK: r.ok, Took: r.took}
+	}
+	e.last.Store(round)
 }
 
 // RunChecks probes every target of every check, at most concurrency at a
@@ -35,6 +64,7 @@ func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Lo
 	if len(results) == 0 {
 		return nil
 	}
+	start := time.Now()
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency
 	}
@@ -50,10 +80,12 @@ func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Lo
 			for i := range next {
 				r := &results[i]
 				m := conf.Modules[r.check.Module]
+				t0 := time.Now()
 				r.ok = prober.Run(ctx, r.target.Target, m, &r.res, log.With(logger, "check", r.check.Name, "target", r.target.Target))
 				if r.check.HealthMetric != "" {
 					r.res.Set(r.check.HealthMetric, "Whether the target answered its health check (1) or not (0), from selfheal_exporter check "+r.check.Name+".", promtext.BoolFloat(r.ok))
 				}
+				r.took = time.Since(t0)
 				e.countProbe(m.Prober, r.ok)
 			}
 		}()
@@ -63,6 +95,7 @@ func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Lo
 	}
 	close(next)
 	wg.Wait()
+	e.remember(start, results)
 	return results
 }
 

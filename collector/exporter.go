@@ -12,6 +12,7 @@ import (
 // finish with the configuration they started with.
 type Exporter struct {
 	conf atomic.Pointer[Config]
+	last atomic.Pointer[CheckRound]
 
 	probes        *prometheus.CounterVec
 	unknownModule prometheus.Counter

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// ActionsHandler serves GET /api/v1/actions[?rule=&alertname=&result=&since=&before=&limit=].
+// ActionsHandler serves GET /api/v1/actions[?rule=&alertname=&result=&fingerprint=&since=&before=&limit=].
 type ActionsHandler struct {
 	Journal *Journal
 	Now     func() time.Time
@@ -22,7 +22,7 @@ type ActionsHandler struct {
 const MaxActions = 1000
 
 func (h *ActionsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilter(r.URL.Query(), h.now())
+	f, err := ParseFilter(r.URL.Query(), h.now())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -50,11 +50,18 @@ type actionsPage struct {
 	Next    string  `json:"next,omitempty"`
 }
 
-var idPattern = regexp.MustCompile(`^[0-9a-f]{16}-[0-9a-f]{8}$`)
+var (
+	idPattern          = regexp.MustCompile(`^[0-9a-f]{16}-[0-9a-f]{8}$`)
+	fingerprintPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+)
 
-// parseFilter reads ?rule=&alertname=&result=&since=&before=&limit=.
-func parseFilter(q url.Values, now time.Time) (Filter, error) {
-	f := Filter{Rule: q.Get("rule"), AlertName: q.Get("alertname"), Result: q.Get("result"), Before: q.Get("before"), Limit: 100}
+// ParseFilter reads ?rule=&alertname=&result=&fingerprint=&since=&before=&limit=,
+// for the actions API and the journal page alike.
+func ParseFilter(q url.Values, now time.Time) (Filter, error) {
+	f := Filter{Rule: q.Get("rule"), AlertName: q.Get("alertname"), Result: q.Get("result"), Fingerprint: q.Get("fingerprint"), Before: q.Get("before"), Limit: 100}
+	if f.Fingerprint != "" && !fingerprintPattern.MatchString(f.Fingerprint) {
+		return f, fmt.Errorf("fingerprint %q is not an alert fingerprint (16 hex digits)", f.Fingerprint)
+	}
 	switch f.Result {
 	case "", ResultQueued, ResultRunning, ResultSuccess, ResultFailed, ResultRefused, ResultDryRun, ResultSkipped, ResultInterrupted:
 	default:

@@ -276,16 +276,17 @@ func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bo
 	return out
 }
 
-// journalURL links the journal filtered to the escalated alert.
+// journalURL links the journal page of the escalated incident: the rule's
+// entries for this alert, every attempt with its steps.
 func journalURL(ec *EscalationConfig, e *escalation) string {
 	if ec.ReceiverURL == "" {
 		return ""
 	}
-	q := url.Values{"alertname": {e.Labels["alertname"]}}
+	q := url.Values{"fingerprint": {e.Fingerprint}}
 	if e.Rule != "" {
 		q.Set("rule", e.Rule)
 	}
-	return strings.TrimSuffix(ec.ReceiverURL, "/") + "/api/v1/actions?" + q.Encode()
+	return strings.TrimSuffix(ec.ReceiverURL, "/") + "/journal?" + q.Encode()
 }
 
 func (x *escalator) httpClient(ec *EscalationConfig) (*http.Client, error) {

@@ -126,7 +126,7 @@ func TestEscalationThroughAlertmanager(t *testing.T) {
 	if s := a.Annotations["selfheal_summary"]; !strings.Contains(s, "(exit 3)") || !strings.Contains(s, "No such container") {
 		t.Errorf("summary %q lacks the exit code or the output", s)
 	}
-	link := "http://receiver.example:9875/api/v1/actions?alertname=ICServerConnectFailed&rule=restart-ic-server"
+	link := "http://receiver.example:9875/journal?fingerprint=" + fingerprint(&fault) + "&rule=restart-ic-server"
 	if a.GeneratorURL != link || a.Annotations["selfheal_journal_url"] != link {
 		t.Errorf("journal link %q, annotation %q", a.GeneratorURL, a.Annotations["selfheal_journal_url"])
 	}

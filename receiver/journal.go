@@ -120,13 +120,15 @@ func (j *Journal) dropLive(id string) {
 // Filter selects entries for Query.
 type Filter struct {
 	Rule, AlertName, Result string
+	Fingerprint             string // one alert's entries: an incident's attempts
 	Since                   time.Time
 	Before                  string // a journal id: only older entries (the next page's cursor)
 	Limit                   int    // 0 for all
 }
 
 func (f *Filter) matches(e *Entry) bool {
-	return (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result)
+	return (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result) &&
+		(f.Fingerprint == "" || e.Fingerprint == f.Fingerprint)
 }
 
 // Query returns matching entries, newest first. It reads the journal from

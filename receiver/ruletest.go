@@ -1,0 +1,49 @@
+package receiver
+
+// RuleTest is what one rule would do with an alert, worked out offline from
+// the configuration alone: `selfhealctl rules test`, as amtool's routes test
+// is for Alertmanager's routing.
+type RuleTest struct {
+	Rule   string        `json:"rule"`
+	DryRun bool          `json:"dry_run,omitempty"`
+	Member string        `json:"pool_member,omitempty"`
+	Steps  []PlannedStep `json:"steps,omitempty"`
+	// Refused says why the rule would refuse the alert before running
+	// anything (a label missing or not matching its pattern, a value that
+	// renders a bad name); pool limits and cooldowns depend on the
+	// receiver's state and are not judged here.
+	Refused string `json:"refused,omitempty"`
+}
+
+// PlannedStep is one action as it would run: the argv, method and URL,
+// HAProxy command, or Docker or supervisord call.
+type PlannedStep struct {
+	Action string `json:"action"`
+	What   string `json:"what"`
+}
+
+// TestRules returns, in the configuration's order, every rule that matches
+// an alert with these labels and status, and what each would run or why it
+// would refuse.
+func (c *Config) TestRules(labels map[string]string, status string) []RuleTest {
+	fp := labelSet(labels).Fingerprint().String()
+	var out []RuleTest
+	for _, r := range c.Rules {
+		if !r.Matches(labels, status) {
+			continue
+		}
+		rt := RuleTest{Rule: r.Name, DryRun: r.DryRun}
+		t := &task{rule: r, data: &Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name}}
+		prepared, member, err := prepareTask(t)
+		if err != nil {
+			rt.Refused = err.Error()
+		} else {
+			rt.Member = member
+			for i, p := range prepared {
+				rt.Steps = append(rt.Steps, PlannedStep{Action: r.actions[i].Kind(), What: p.What})
+			}
+		}
+		out = append(out, rt)
+	}
+	return out
+}

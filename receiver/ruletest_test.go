@@ -1,0 +1,64 @@
+package receiver
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestTestRules(t *testing.T) {
+	c := mustConfig(t, `
+rules:
+  - name: key-service-out-of-pool
+    match: 'alertname="KeyServiceInstanceDown"'
+    require_labels: {instance: '[0-9.]+:8888', server: 'ks[0-9]+', host: '[0-9.]+'}
+    dry_run: true
+    pool: {name: key_service, size: 3, min_healthy: 2}
+    actions:
+      - haproxy: {address: 'unix:/run/haproxy/admin.sock', backend: key_service, server: '{{ .Labels.server }}', state: maint}
+      - docker: {host: 'tcp://{{ .Labels.host }}:2376', container: api_key_service}
+      - exec: {command: [/usr/local/bin/note, '{{ .Labels.server }}']}
+  - name: key-service-back-in-pool
+    match: 'alertname="KeyServiceInstanceDown"'
+    on: resolved
+    require_labels: {server: 'ks[0-9]+'}
+    actions:
+      - haproxy: {address: 'unix:/run/haproxy/admin.sock', backend: key_service, server: '{{ .Labels.server }}', state: ready}
+  - name: any-key-service
+    match: 'alertname=~"KeyService.*"'
+    actions:
+      - supervisor: {process: key-notes}
+`)
+	firing := map[string]string{"alertname": "KeyServiceInstanceDown", "instance": "10.0.0.3:8888", "server": "ks2", "host": "10.0.0.3"}
+	got := c.TestRules(firing, "firing")
+	want := []RuleTest{
+		{Rule: "key-service-out-of-pool", DryRun: true, Member: "10.0.0.3:8888", Steps: []PlannedStep{
+			{"haproxy", "set server key_service/ks2 state maint"},
+			{"docker", "docker restart api_key_service on http://10.0.0.3:2376 (wait running)"},
+			{"exec", `["/usr/local/bin/note" "ks2"]`},
+		}},
+		{Rule: "any-key-service", Steps: []PlannedStep{{"supervisor", "supervisor restart key-notes on unix:///var/run/supervisor.sock"}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("firing:\n got %+v\nwant %+v", got, want)
+	}
+	if got := c.TestRules(firing, "resolved"); len(got) != 1 || got[0].Rule != "key-service-back-in-pool" || got[0].Steps[0].What != "set server key_service/ks2 state ready" {
+		t.Fatalf("resolved: %+v", got)
+	}
+	for labels, refusal := range map[[2]string]string{
+		{"ks2;drop", "10.0.0.3"}: `label "server" value "ks2;drop" does not match ^(?:ks[0-9]+)$`,
+		{"ks2", ""}:              `label "host" value "" does not match ^(?:[0-9.]+)$`,
+	} {
+		bad := map[string]string{"alertname": "KeyServiceInstanceDown", "instance": "10.0.0.3:8888", "server": labels[0], "host": labels[1]}
+		got = c.TestRules(bad, "firing")
+		if len(got) != 2 || got[0].Steps != nil || got[0].Refused != refusal {
+			t.Fatalf("labels %v: %+v", labels, got)
+		}
+	}
+	delete(firing, "host")
+	if got = c.TestRules(firing, "firing"); got[0].Refused != `label "host" is missing` {
+		t.Fatalf("missing label: %+v", got)
+	}
+	if got := c.TestRules(map[string]string{"alertname": "AgentLost"}, "firing"); got != nil {
+		t.Fatalf("no rule should match: %+v", got)
+	}
+}
