@@ -56,7 +56,6 @@ type stack struct {
 // busybox and fakesvc, imported without a registry.
 const fakeImage = "selfheal-fakesvc:e2e"
 
-
 // pagerSink stands for the pager webhook of examples/alertmanager.yml: it
 // keeps every notification Alertmanager sends it.
 type pagerSink struct {
