@@ -301,6 +301,15 @@ func (c *Config) escalates(name string) bool {
 	return r != nil && (r.Escalate == nil || *r.Escalate)
 }
 
+// RuleNames lists the rules in the configuration's order.
+func (c *Config) RuleNames() []string {
+	names := make([]string, len(c.Rules))
+	for i, r := range c.Rules {
+		names[i] = r.Name
+	}
+	return names
+}
+
 // rule returns the rule named name, or nil.
 func (c *Config) rule(name string) *Rule {
 	for _, r := range c.Rules {

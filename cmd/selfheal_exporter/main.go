@@ -22,6 +22,7 @@ import (
 	"github.com/selfheal/selfheal/heartbeat"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/statuspage"
 )
 
 func main() {
@@ -115,6 +116,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
+	mux.Handle("GET /status", &statuspage.Status{Tracker: tracker, Exporter: exp, Store: store.Describe(o.storagePath, o.redisURL)})
 	var tokens serve.Tokens
 	adminToken := func() string { return exp.Config().API.AdminTokenFile }
 	open := func(r *http.Request) bool { return serve.AlwaysOpen(r) || heartbeat.IsHeartbeat(r) }
@@ -156,6 +158,7 @@ func landingPage() (*web.LandingPageHandler, error) {
 			},
 		},
 		Links: []web.LandingLinks{
+			{Address: "/status", Text: "Status", Description: "Agents by state, the static checks' last results, the store"},
 			{Address: "/metrics", Text: "Metrics", Description: "Exporter metrics and static checks"},
 			{Address: "/api/v1/agents", Text: "Agents", Description: "Heartbeat state of every agent"},
 			{Address: "/api/v1/healthz", Text: "Lost agents", Description: "Stale agents, selfhealing healthz style"},

@@ -21,6 +21,7 @@ import (
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver"
+	"github.com/selfheal/selfheal/statuspage"
 )
 
 type options struct {
@@ -117,6 +118,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
 	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
+	mux.Handle("GET /journal", &statuspage.Journal{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)
 	serve.HandleHealth(mux, nil)
@@ -127,7 +129,8 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		Version:     version.Info(),
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/api/v1/actions", Text: "Journal", Description: "What was done, newest first"},
+			{Address: "/journal", Text: "Journal", Description: "What was done, newest first, with each step"},
+			{Address: "/api/v1/actions", Text: "Actions API", Description: "The journal as JSON"},
 		},
 	})
 	if err != nil {

@@ -1,0 +1,100 @@
+package statuspage
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/selfheal/selfheal/collector"
+	"github.com/selfheal/selfheal/heartbeat"
+)
+
+// Status serves the exporter's /status: agents by group and state (stale
+// first) with their last heartbeat's age and overrides, the last round of
+// static checks, and the store.
+type Status struct {
+	Tracker  *heartbeat.Tracker
+	Exporter *collector.Exporter
+	Store    string // the store's description (store.Describe)
+	Now      func() time.Time
+}
+
+var statusTemplate = parse("status.html")
+
+type statusView struct {
+	page
+	Groups  []groupView
+	Checks  *collector.CheckRound
+	Failing int
+	Store   string
+	StoreUp bool
+}
+
+type groupView struct {
+	Name   string
+	Counts []stateCount
+	Agents []heartbeat.AgentView
+}
+
+type stateCount struct {
+	State string
+	N     int
+}
+
+// stateOrder puts what needs a human first.
+var stateOrder = map[string]int{heartbeat.StateStale: 0, heartbeat.StateLate: 1, heartbeat.StateNew: 2, heartbeat.StatePaused: 3, heartbeat.StateUp: 4}
+
+func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	v := statusView{
+		page:    page{Title: "Status", Program: "selfheal_exporter", Nav: exporterNav, Refresh: refresh(r.URL.Query()), Now: now, Query: r.URL.Query()},
+		Groups:  groupAgents(s.Tracker.Agents(r.Context(), "", "")),
+		Checks:  s.Exporter.LastChecks(),
+		Store:   s.Store,
+		StoreUp: s.Tracker.StoreUp(),
+	}
+	if v.Checks != nil {
+		for _, c := range v.Checks.Checks {
+			if !c.OK {
+				v.Failing++
+			}
+		}
+	}
+	render(w, statusTemplate, v)
+}
+
+var exporterNav = []link{{"/status", "Status"}, {"/metrics", "Metrics"}, {"/api/v1/agents", "Agents API"}, {"/api/v1/healthz", "Lost agents"}}
+
+// groupAgents groups agents by group (in name order) and sorts each group
+// stale first, then late, new, paused and up, then by id.
+func groupAgents(agents []heartbeat.AgentView) []groupView {
+	byGroup := map[string][]heartbeat.AgentView{}
+	for _, a := range agents {
+		byGroup[a.Group] = append(byGroup[a.Group], a)
+	}
+	var out []groupView
+	for name, as := range byGroup {
+		sort.Slice(as, func(i, j int) bool {
+			if oi, oj := stateOrder[as[i].Status], stateOrder[as[j].Status]; oi != oj {
+				return oi < oj
+			}
+			return as[i].ID < as[j].ID
+		})
+		counts := map[string]int{}
+		for _, a := range as {
+			counts[a.Status]++
+		}
+		g := groupView{Name: name, Agents: as}
+		for _, st := range []string{heartbeat.StateStale, heartbeat.StateLate, heartbeat.StateNew, heartbeat.StatePaused, heartbeat.StateUp} {
+			if counts[st] > 0 {
+				g.Counts = append(g.Counts, stateCount{st, counts[st]})
+			}
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
