@@ -1,0 +1,76 @@
+package ctl
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	yaml "go.yaml.in/yaml/v2"
+
+	"github.com/selfheal/selfheal/collector"
+	"github.com/selfheal/selfheal/receiver"
+)
+
+func (c *cli) checkConfigCommand(app *kingpin.Application, run map[string]func() error) {
+	cmd := app.Command("check-config", "Check selfheal_exporter and selfheal_receiver configuration files, with the binaries' own file:line errors.")
+	files := cmd.Arg("file", "Configuration files.").Required().Strings()
+	run[cmd.FullCommand()] = func() error { return c.checkConfig(*files) }
+}
+
+// kind tells which binary's configuration a file is by its top-level
+// keys: rules or global for the receiver; modules, checks, agents or api
+// for the exporter.
+func kind(b []byte) string {
+	var top map[string]any
+	if yaml.Unmarshal(b, &top) != nil {
+		return ""
+	}
+	for k := range top {
+		switch k {
+		case "rules", "global":
+			return "selfheal_receiver"
+		case "modules", "checks", "agents", "api":
+			return "selfheal_exporter"
+		}
+	}
+	return ""
+}
+
+func (c *cli) checkConfig(files []string) error {
+	failed := 0
+	for _, f := range files {
+		verdict, err := checkFile(f)
+		if err != nil {
+			failed++
+			fmt.Fprintf(c.err, "%v\n", err)
+			continue
+		}
+		fmt.Fprintf(c.out, "%s: valid %s\n", f, verdict)
+	}
+	if failed > 0 {
+		return &exitError{code: ExitError, msg: fmt.Sprintf("%d of %d files invalid", failed, len(files))}
+	}
+	return nil
+}
+
+func checkFile(f string) (string, error) {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", err
+	}
+	switch kind(b) {
+	case "selfheal_receiver":
+		c, err := receiver.LoadConfig(f)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("selfheal_receiver configuration (%d rules)", len(c.Rules)), nil
+	case "selfheal_exporter":
+		c, err := collector.LoadConfig(f)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("selfheal_exporter configuration (%d modules, %d checks, %d agent groups)", len(c.Modules), len(c.Checks), len(c.Agents)), nil
+	}
+	return "", fmt.Errorf("%s: neither a selfheal_exporter configuration (modules, checks, agents) nor a selfheal_receiver one (rules, global)", f)
+}

@@ -1,0 +1,268 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/selfheal/selfheal/heartbeat"
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+var bins *testutil.Binaries
+
+func TestMain(m *testing.M) {
+	var err error
+	if bins, err = testutil.BuildSelfheal(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(bins.Dir)
+	os.Exit(code)
+}
+
+// syncBuffer is stdout for a --follow that runs while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run is selfhealctl with args: exit code, stdout, stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestAgentsAndOverridesAgainstTheExporter(t *testing.T) {
+	dir := t.TempDir()
+	token := testutil.WriteFile(t, dir, "admin.token", "s3cret-admin\n")
+	exp := testutil.StartDaemon(t, bins.Exporter, dir, `
+api: {admin_token_file: admin.token}
+agents:
+  - {group: scriptengine, interval: 1s, grace: 1s, auto_register: true}
+`)
+	auth := []string{"Authorization", "Bearer s3cret-admin"}
+	beat := func(id, body string) {
+		if code, msg := exp.Post(t, "/api/v1/agents/"+id+"/heartbeat", body, auth...); code != 204 {
+			t.Fatalf("heartbeat %s: %d %s", id, code, msg)
+		}
+	}
+	beat("d_dys2", `{"env":"d_dys2","ip":"10.0.0.2","service":"scriptengine"}`)
+	time.Sleep(2500 * time.Millisecond) // d_dys2 goes stale: silent past interval + grace
+	beat("d_dys1", `{"env":"d_dys1","ip":"10.144.11.107","service":"scriptengine"}`)
+	ctl := func(args ...string) (int, string, string) {
+		return run(t, append([]string{"--exporter.url", exp.URL, "--bearer-token-file", token}, args...)...)
+	}
+
+	code, _, stderr := run(t, "--exporter.url", exp.URL, "agents")
+	if code != ExitError || !strings.Contains(stderr, "refused the credentials (401 Unauthorized)") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("without the token: %d %q", code, stderr)
+	}
+	code, stdout, stderr := ctl("agents")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != ExitOK || len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[0], "LAST HEARTBEAT") {
+		t.Fatalf("agents: %d %q %q", code, stdout, stderr)
+	}
+	if f := strings.Fields(lines[1]); f[0] != "d_dys1" || f[5] != "up" || !strings.HasSuffix(lines[1], "ago") {
+		t.Fatalf("d_dys1's row: %q", lines[1])
+	}
+	code, stdout, _ = ctl("agents", "--status", "stale")
+	if code != ExitOK || !strings.Contains(stdout, "d_dys2") || strings.Contains(stdout, "d_dys1") {
+		t.Fatalf("stale agents: %q", stdout)
+	}
+
+	code, stdout, stderr = ctl("override", "set", "d_dys2", "--reason", "backend checked by hand", "--for", "1h")
+	if code != ExitOK || !strings.HasPrefix(stdout, "override on d_dys2 until ") {
+		t.Fatalf("override set: %d %q %q", code, stdout, stderr)
+	}
+	var agents []heartbeat.AgentView
+	_, stdout, _ = ctl("-o", "json", "agents")
+	if err := json.Unmarshal([]byte(stdout), &agents); err != nil {
+		t.Fatalf("json: %v\n%s", err, stdout)
+	}
+	byID := map[string]heartbeat.AgentView{}
+	for _, a := range agents {
+		byID[a.ID] = a
+	}
+	o := byID["d_dys2"].Override
+	if o == nil || !o.Healthy || o.Reason != "backend checked by hand" || byID["d_dys2"].Status != heartbeat.StatePaused {
+		t.Fatalf("after override set: %+v", byID["d_dys2"])
+	}
+	if d := time.Until(o.ExpiresAt); d < 59*time.Minute || d > time.Hour {
+		t.Fatalf("override ends in %s, want 1h", d)
+	}
+	_, stdout, _ = ctl("-o", "wide", "agents", "--status", "paused")
+	if !strings.Contains(stdout, "healthy until") || !strings.Contains(stdout, "backend checked by hand") {
+		t.Fatalf("wide: %q", stdout)
+	}
+	if code, _, _ = ctl("override", "rm", "d_dys2"); code != ExitOK {
+		t.Fatalf("override rm: %d", code)
+	}
+	if _, stdout, _ = ctl("agents", "--status", "stale"); !strings.Contains(stdout, "d_dys2") {
+		t.Fatalf("after override rm, d_dys2 is not stale again: %q", stdout)
+	}
+
+	if code, stdout, _ = ctl("agents", "rm", "d_dys1"); code != ExitOK || stdout != "forgot agent d_dys1\n" {
+		t.Fatalf("agents rm: %d %q", code, stdout)
+	}
+	if _, stdout, _ = ctl("agents"); strings.Contains(stdout, "d_dys1") {
+		t.Fatalf("d_dys1 still listed: %q", stdout)
+	}
+	code, _, stderr = ctl("agents", "rm", "no_such_agent")
+	if code != ExitError || !strings.Contains(stderr, "the exporter answered 404 Not Found") {
+		t.Fatalf("rm of an unknown agent: %d %q", code, stderr)
+	}
+	code, _, stderr = ctl("override", "set", "d_dys2", "--reason", "x", "--for", "720h")
+	if code != ExitError || !strings.Contains(stderr, "400 Bad Request") {
+		t.Fatalf("an override past the exporter's limit: %d %q", code, stderr)
+	}
+}
+
+func TestErrorsAreOneLineWithAnExitCode(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"--exporter.url", "http://" + testutil.ClosedPort(t), "agents"}, ExitError, "cannot reach the exporter at http://127.0.0.1:"},
+		{[]string{"-o", "yaml", "agents"}, ExitUsage, "enum value must be one of table,wide,json"},
+		{[]string{"agents", "--status", "gone"}, ExitUsage, "enum value must be one of up,late,stale,new,paused, got 'gone'"},
+		{[]string{"override", "set", "a1"}, ExitUsage, "required flag(s) '--reason' not provided"},
+		{[]string{"rules", "test", "--config.file", "../examples/selfheal_receiver.yml", "oops"}, ExitUsage, `label "oops" is not name=value`},
+		{[]string{"rules", "test", "--config.file", "missing.yml", "a=b"}, ExitError, "missing.yml"},
+		{[]string{"nonsense"}, ExitUsage, "expected command but got \"nonsense\""},
+	} {
+		code, _, stderr := run(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.err) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want %d with %q on one line", c.args, code, stderr, c.code, c.err)
+		}
+	}
+}
+
+func TestActionsAgainstTheReceiver(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("am-password"), bcrypt.MinCost)
+	testutil.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
+	pw := testutil.WriteFile(t, dir, "password", "am-password")
+	rec := testutil.StartDaemon(t, bins.Receiver, dir, `
+rules:
+  - name: restart-broken
+    match: 'alertname="ICServerConnectFailed"'
+    max_attempts: 1
+    actions:
+      - exec: {command: [/bin/sh, -c, 'echo "supervisorctl: ic-server: ERROR (spawn error)" >&2; exit 1']}
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    actions:
+      - exec: {command: [/bin/echo, restarted]}
+`, "--web.config.file", filepath.Join(dir, "web.yml"))
+	send := func(alertname, id string) {
+		body := `{"version":"4","status":"firing","alerts":[{"status":"firing","startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `","labels":{"alertname":"` + alertname + `","agent":"` + id + `"}}]}`
+		req := []string{"Authorization", "Basic " + basic("alertmanager", "am-password")}
+		if code, msg := rec.Post(t, "/webhook", body, req...); code != 200 {
+			t.Fatalf("webhook: %d %s", code, msg)
+		}
+	}
+	send("ICServerConnectFailed", "ic1")
+	send("AgentLost", "a1")
+	ctl := func(args ...string) (int, string, string) {
+		return run(t, append([]string{"--receiver.url", rec.URL, "--basic-auth.username", "alertmanager", "--basic-auth.password-file", pw}, args...)...)
+	}
+	testutil.Eventually(t, 10*time.Second, "both remediations to finish", func() bool {
+		_, out, _ := ctl("actions", "--result", "success")
+		_, failed, _ := ctl("actions", "--result", "failed")
+		return strings.Contains(out, "restart-agent") && strings.Contains(failed, "restart-broken")
+	})
+	code, stdout, stderr := ctl("-o", "wide", "actions", "--rule", "restart-broken")
+	if code != ExitOK || !strings.Contains(stdout, "RECEIVED") || !strings.Contains(stdout, "failed") ||
+		!strings.Contains(stdout, "    1. exec") || !strings.Contains(stdout, "(exit 1)") || !strings.Contains(stdout, "ERROR (spawn error)") || strings.Contains(stdout, "restart-agent") {
+		t.Fatalf("actions -o wide: %d %q %q", code, stdout, stderr)
+	}
+	if _, stdout, _ = ctl("actions", "--since", "1h"); strings.Count(stdout, "\n") != 3 {
+		t.Fatalf("actions --since 1h: %q", stdout)
+	}
+	if code, _, stderr = ctl("actions", "--result", "exploded"); code != ExitError || !strings.Contains(stderr, `400 Bad Request: unknown result "exploded"`) {
+		t.Fatalf("bad result: %d %q", code, stderr)
+	}
+	if code, _, stderr = run(t, "--receiver.url", rec.URL, "actions"); code != ExitError || !strings.Contains(stderr, "401") {
+		t.Fatalf("without credentials: %d %q", code, stderr)
+	}
+
+	// --follow prints what was there, then what comes, until interrupted.
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, []string{"--receiver.url", rec.URL, "--basic-auth.username", "alertmanager", "--basic-auth.password-file", pw,
+			"actions", "--follow", "--follow.interval", "100ms", "--rule", "restart-agent"}, out, &bytes.Buffer{})
+	}()
+	testutil.Eventually(t, 5*time.Second, "follow to print the first entry", func() bool { return strings.Contains(out.String(), "restart-agent") })
+	send("AgentLost", "a2")
+	testutil.Eventually(t, 10*time.Second, "follow to print the new remediation's success", func() bool {
+		return strings.Count(out.String(), "restart-agent") >= 2 && strings.Count(out.String(), "success") >= 2
+	})
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("follow ended with %d", code)
+	}
+	if got := out.String(); strings.Count(got, "RECEIVED") != 1 || strings.Contains(got, "restart-broken") {
+		t.Fatalf("follow printed:\n%s", got)
+	}
+}
+
+func TestRulesTestAndCheckConfig(t *testing.T) {
+	code, stdout, _ := run(t, "rules", "test", "--config.file", "../examples/selfheal_receiver.yml",
+		"alertname=KeyServiceInstanceDown", "severity=critical", "instance=10.0.0.3:8888", "server=ks2", "host=10.0.0.3")
+	for _, want := range []string{"key-service-out-of-pool (dry run)", "set server key_service/ks2 state maint", "DELETE http://127.0.0.1:8001/upstreams/key_service/targets/10.0.0.3:8888",
+		"docker restart api_key_service on https://10.0.0.3:2376 (wait running)", "GET http://10.0.0.3:8888/api/auth/healthz"} {
+		if code != ExitOK || !strings.Contains(stdout, want) {
+			t.Fatalf("rules test: exit %d, %q lacks %q", code, stdout, want)
+		}
+	}
+	code, stdout, stderr := run(t, "rules", "test", "--config.file", "../examples/selfheal_receiver.yml", "alertname=KeyServiceInstanceDown", "severity=critical", "instance=10.0.0.3:8888", "server=ks2", "host=10.0.0.3; reboot")
+	if code != ExitNoRule || !strings.Contains(stdout, `refused  label "host" value "10.0.0.3; reboot" does not match`) || !strings.Contains(stderr, "every matching rule would refuse") {
+		t.Fatalf("hostile label: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, _ = run(t, "-o", "json", "rules", "test", "--config.file", "../examples/selfheal_receiver.yml", "--status", "resolved", "alertname=KeyServiceInstanceDown", "instance=10.0.0.3:8888", "server=ks2"); code != ExitOK || !strings.Contains(stdout, `"rule": "key-service-back-in-pool"`) {
+		t.Fatalf("resolved, json: %d %q", code, stdout)
+	}
+	if code, stdout, _ = run(t, "rules", "test", "--config.file", "../examples/selfheal_receiver.yml", "alertname=Unrelated"); code != ExitNoRule || stdout != "" {
+		t.Fatalf("no rule: %d %q", code, stdout)
+	}
+
+	bad := "../testdata/receiver/bad/docker_bad_op.yml"
+	code, stdout, stderr = run(t, "check-config", "../examples/selfheal_receiver.yml", "../examples/selfheal_exporter.yml", bad)
+	if code != ExitError || !strings.Contains(stdout, "selfheal_receiver.yml: valid selfheal_receiver configuration (5 rules)") ||
+		!strings.Contains(stdout, "selfheal_exporter.yml: valid selfheal_exporter configuration") ||
+		!strings.Contains(stderr, bad+`:6: rules.0.actions.0.docker.op: op must be restart, start or stop, not "reboot"`) || !strings.Contains(stderr, "1 of 3 files invalid") {
+		t.Fatalf("check-config: %d %q %q", code, stdout, stderr)
+	}
+	other := testutil.WriteFile(t, t.TempDir(), "prometheus.yml", "scrape_configs: []\n")
+	if code, _, stderr = run(t, "check-config", other); code != ExitError || !strings.Contains(stderr, "neither a selfheal_exporter configuration") {
+		t.Fatalf("a Prometheus file: %d %q", code, stderr)
+	}
+}

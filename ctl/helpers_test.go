@@ -1,0 +1,7 @@
+package ctl
+
+import "encoding/base64"
+
+func basic(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+}
