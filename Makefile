@@ -12,14 +12,14 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(USER)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(BUILDDATE)
-BINARIES  := selfheal_exporter selfheal_receiver
+BINARIES  := selfheal_exporter selfheal_receiver selfhealctl
 FUZZTIME  ?= 8s
 # Debian packages the tests start for real.
 DEB_PKGS  := redis-server haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium
 DEB_BINS  := redis-server haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
+.PHONY: screenshots e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
 
 all: build
 
@@ -34,6 +34,7 @@ build:
 # rules are dry runs, so nothing else needs to run. Ctrl-C stops both.
 run: build
 	@echo ">> exporter on http://127.0.0.1:9874/, receiver on http://127.0.0.1:9875/ (Ctrl-C stops both)"
+	@echo ">> status pages: http://127.0.0.1:9874/status and http://127.0.0.1:9875/journal; CLI: ./selfhealctl agents, ./selfhealctl actions"
 	@./selfheal_receiver --config.file examples/selfheal_receiver.yml --web.listen-address 127.0.0.1:9875 --storage.path data/selfheal_receiver.db & r=$$!; \
 	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874 --storage.path data/selfheal_exporter.db & e=$$!; \
 	trap 'kill -INT $$r $$e 2>/dev/null; wait $$r $$e; exit 0' INT TERM; \
@@ -118,6 +119,11 @@ e2e: deps
 demo: deps
 	@mkdir -p .build && $(GO) test -c -tags e2e -o .build/e2e.test ./e2e/
 	@cd e2e && SELFHEAL_DEMO=1 ../.build/e2e.test -test.run '^TestDemo$$' -test.timeout 0
+
+# screenshots renews docs/status.png and docs/journal.png: the browser tests
+# of the status pages, run on real binaries in headless Chromium.
+screenshots: deps
+	SELFHEAL_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'InABrowser' ./statuspage/
 
 fuzz:
 	@scripts/fuzz.sh $(GO) $(FUZZTIME) $(FUZZ_TARGETS)

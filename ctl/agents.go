@@ -27,12 +27,12 @@ func (c *cli) agentCommands(app *kingpin.Application, run map[string]func() erro
 	override := app.Command("override", "Manual verdicts on agents.")
 	set := override.Command("set", "Mark an agent healthy (or not) for a while, with a reason: it leaves the stale count until the override ends.")
 	setID := set.Arg("agent", "Agent id.").Required().String()
-	healthy := set.Flag("healthy", "The verdict.").Default("true").Bool()
+	healthy := set.Flag("healthy", "The verdict: --healthy=true or --healthy=false.").Default("true").Enum("true", "false")
 	reason := set.Flag("reason", "Why, for the next engineer.").Required().String()
 	forDur := set.Flag("for", "How long the override lasts (at most 7 days).").Default("2h").Duration()
 	run[set.FullCommand()] = func() error {
 		until := c.now().Add(*forDur).UTC()
-		body := map[string]any{"healthy": *healthy, "reason": *reason, "expires_at": until.Format(time.RFC3339)}
+		body := map[string]any{"healthy": *healthy == "true", "reason": *reason, "expires_at": until.Format(time.RFC3339)}
 		return c.exporterCall(http.MethodPut, "/api/v1/agents/"+url.PathEscape(*setID)+"/override", body, "override on "+*setID+" until "+until.Format(time.RFC3339))
 	}
 	orm := override.Command("rm", "End an agent's override.")

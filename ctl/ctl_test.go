@@ -95,7 +95,7 @@ agents:
 		t.Fatalf("stale agents: %q", stdout)
 	}
 
-	code, stdout, stderr = ctl("override", "set", "d_dys2", "--reason", "backend checked by hand", "--for", "1h")
+	code, stdout, stderr = ctl("override", "set", "d_dys2", "--healthy=true", "--reason", "backend checked by hand", "--for", "1h")
 	if code != ExitOK || !strings.HasPrefix(stdout, "override on d_dys2 until ") {
 		t.Fatalf("override set: %d %q %q", code, stdout, stderr)
 	}

@@ -91,10 +91,10 @@ func age(now time.Time, t any) string {
 		return "never"
 	}
 	d := now.Sub(at)
-	if d < 0 {
-		d = 0
+	if d < time.Second {
+		return "just now"
 	}
-	return roundDuration(d) + " ago"
+	return roundDuration(d.Round(time.Second)) + " ago"
 }
 
 // roundDuration writes d as people read it on a status page: 3m12s, 1h5m,
