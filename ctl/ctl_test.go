@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,34 +17,7 @@ import (
 
 var bins *testutil.Binaries
 
-func TestMain(m *testing.M) {
-	var err error
-	if bins, err = testutil.BuildSelfheal(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(bins.Dir)
-	os.Exit(code)
-}
-
-// syncBuffer is stdout for a --follow that runs while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { testutil.MainWithBinaries(m, &bins) }
 
 // run is selfhealctl with args: exit code, stdout, stderr.
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -214,7 +184,7 @@ rules:
 
 	// --follow prints what was there, then what comes, until interrupted.
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{} // --follow writes while the test reads
 	done := make(chan int)
 	go func() {
 		done <- Main(ctx, []string{"--receiver.url", rec.URL, "--basic-auth.username", "alertmanager", "--basic-auth.password-file", pw,

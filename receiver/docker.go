@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"time"
 
@@ -128,16 +129,9 @@ func (a *dockerAction) Prepare(d *Data) (Prepared, error) {
 	}
 	what := fmt.Sprintf("docker %s %s on %s (wait %s)", a.op, name, where, a.wait)
 	return Prepared{What: what, Run: func(ctx context.Context) Step {
-		st := Step{Action: "docker", What: what, Started: time.Now(), Observed: &Observation{Object: name}}
-		ctx, cancel := context.WithTimeout(ctx, a.timeout)
-		defer cancel()
-		hc, err := a.client.get()
-		if err == nil {
-			err = a.run(ctx, &docker.Client{HTTP: hc, Base: base}, name, st.Observed)
-		}
-		st.Duration = time.Since(st.Started)
-		stepEnd(&st, ctx, err, a.timeout)
-		return st
+		return nativeStep(ctx, "docker", what, name, a.timeout, a.client, func(ctx context.Context, hc *http.Client, obs *Observation) error {
+			return a.run(ctx, &docker.Client{HTTP: hc, Base: base}, name, obs)
+		})
 	}}, nil
 }
 

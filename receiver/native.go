@@ -187,10 +187,19 @@ func checkName(t *tmpl, d *Data, pattern *regexp.Regexp, what string) (string, e
 	return s, nil
 }
 
-// stepEnd fills in a native step's result from its error and context: a
-// shutdown interrupts, a deadline is a timeout, anything else a failure
-// with the daemon's words.
-func stepEnd(st *Step, ctx context.Context, err error, timeout time.Duration) {
+// nativeStep runs one step of a native action: within timeout, through
+// the client (built on first use), recording what run observed. A shutdown
+// interrupts it, a deadline is a timeout, any other error a failure in the
+// daemon's words.
+func nativeStep(ctx context.Context, kind, what, object string, timeout time.Duration, client *daemonClient, run func(context.Context, *http.Client, *Observation) error) Step {
+	st := Step{Action: kind, What: what, Started: time.Now(), Observed: &Observation{Object: object}}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hc, err := client.get()
+	if err == nil {
+		err = run(ctx, hc, st.Observed)
+	}
+	st.Duration = time.Since(st.Started)
 	st.Output = st.Observed.text()
 	switch {
 	case err == nil:
@@ -202,4 +211,5 @@ func stepEnd(st *Step, ctx context.Context, err error, timeout time.Duration) {
 	default:
 		st.Result, st.Reason = ResultFailed, err.Error()
 	}
+	return st
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -108,16 +109,9 @@ func (a *supervisorAction) Prepare(d *Data) (Prepared, error) {
 	}
 	what := fmt.Sprintf("supervisor %s %s on %s", a.op, name, where)
 	return Prepared{What: what, Run: func(ctx context.Context) Step {
-		st := Step{Action: "supervisor", What: what, Started: time.Now(), Observed: &Observation{Object: name}}
-		ctx, cancel := context.WithTimeout(ctx, a.timeout)
-		defer cancel()
-		hc, err := a.client.get()
-		if err == nil {
-			err = a.run(ctx, &supervisor.Client{HTTP: hc, URL: u}, name, st.Observed)
-		}
-		st.Duration = time.Since(st.Started)
-		stepEnd(&st, ctx, err, a.timeout)
-		return st
+		return nativeStep(ctx, "supervisor", what, name, a.timeout, a.client, func(ctx context.Context, hc *http.Client, obs *Observation) error {
+			return a.run(ctx, &supervisor.Client{HTTP: hc, URL: u}, name, obs)
+		})
 	}}, nil
 }
 

@@ -3,7 +3,6 @@ package statuspage
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image/png"
 	"net/http"
 	"os"
@@ -26,16 +25,7 @@ import (
 
 var bins *testutil.Binaries
 
-func TestMain(m *testing.M) {
-	var err error
-	if bins, err = testutil.BuildSelfheal(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(bins.Dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.MainWithBinaries(m, &bins) }
 
 // hostile is a value that would run if a page did not escape it.
 const hostile = `<script>document.title='pwned'</script><img src=x onerror="document.title='pwned'">`

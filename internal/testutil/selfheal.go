@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -34,6 +35,19 @@ func BuildSelfheal() (*Binaries, error) {
 		}
 	}
 	return b, nil
+}
+
+// MainWithBinaries is a package's TestMain: it builds selfheal's binaries
+// into *b, runs the tests and removes the binaries.
+func MainWithBinaries(m *testing.M, b **Binaries) {
+	var err error
+	if *b, err = BuildSelfheal(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll((*b).Dir)
+	os.Exit(code)
 }
 
 // Daemon is a selfheal binary a test started, with its address.
