@@ -33,6 +33,7 @@ func TestAgentsAndOverridesAgainstTheExporter(t *testing.T) {
 	exp := testutil.StartDaemon(t, bins.Exporter, dir, `
 api: {admin_token_file: admin.token}
 agents:
+  - {group: fleet, interval: 1h, grace: 1h, auto_register: true}
   - {group: scriptengine, interval: 1s, grace: 1s, auto_register: true}
 `)
 	auth := []string{"Authorization", "Bearer s3cret-admin"}
@@ -41,9 +42,9 @@ agents:
 			t.Fatalf("heartbeat %s: %d %s", id, code, msg)
 		}
 	}
-	beat("d_dys2", `{"env":"d_dys2","ip":"10.0.0.2","service":"scriptengine"}`)
+	beat("d_dys2", `{"group":"scriptengine","env":"d_dys2","ip":"10.0.0.2","service":"scriptengine"}`)
+	beat("d_dys1", `{"group":"fleet","env":"d_dys1","ip":"10.144.11.107","service":"scriptengine"}`)
 	time.Sleep(2500 * time.Millisecond) // d_dys2 goes stale: silent past interval + grace
-	beat("d_dys1", `{"env":"d_dys1","ip":"10.144.11.107","service":"scriptengine"}`)
 	ctl := func(args ...string) (int, string, string) {
 		return run(t, append([]string{"--exporter.url", exp.URL, "--bearer-token-file", token}, args...)...)
 	}
