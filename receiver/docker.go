@@ -119,13 +119,9 @@ func (a *dockerAction) Prepare(d *Data) (Prepared, error) {
 	if err != nil {
 		return Prepared{}, err
 	}
-	base, err := a.host.render(d)
+	base, where, err := a.host.render(d)
 	if err != nil {
 		return Prepared{}, err
-	}
-	where := a.host.raw
-	if a.host.url != nil {
-		where = base
 	}
 	what := fmt.Sprintf("docker %s %s on %s (wait %s)", a.op, name, where, a.wait)
 	return Prepared{What: what, Run: func(ctx context.Context) Step {

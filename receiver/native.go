@@ -118,12 +118,14 @@ func parseEndpoint(raw string, r *Rule, socketBase, tcpScheme string) (*endpoint
 	return e, nil
 }
 
-// render returns the URL requests go to for one alert.
-func (e *endpoint) render(d *Data) (string, error) {
+// render returns the URL requests go to for one alert, and how the
+// journal names the endpoint: a socket as configured, a URL as rendered.
+func (e *endpoint) render(d *Data) (url, shown string, err error) {
 	if e.url == nil {
-		return e.base, nil
+		return e.base, e.raw, nil
 	}
-	return e.url.render(d)
+	u, err := e.url.render(d)
+	return u, u, err
 }
 
 // daemonClient is the HTTP client a native action talks through:

@@ -99,13 +99,9 @@ func (a *supervisorAction) Prepare(d *Data) (Prepared, error) {
 	if err != nil {
 		return Prepared{}, err
 	}
-	u, err := a.url.render(d)
+	u, where, err := a.url.render(d)
 	if err != nil {
 		return Prepared{}, err
-	}
-	where := a.url.raw
-	if a.url.url != nil {
-		where = u
 	}
 	what := fmt.Sprintf("supervisor %s %s on %s", a.op, name, where)
 	return Prepared{What: what, Run: func(ctx context.Context) Step {
