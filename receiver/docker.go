@@ -156,9 +156,15 @@ func (a *dockerAction) run(ctx context.Context, cl *docker.Client, name string, 
 // await inspects the container until judgeContainer decides.
 func (a *dockerAction) await(ctx context.Context, cl *docker.Client, version, name string, obs *Observation) error {
 	var upSince, upStart time.Time // when the current start (upStart) was first seen up
+	waiting := ""                  // why the last state seen was not yet enough
 	for {
 		ct, err := cl.Inspect(ctx, version, name)
 		if err != nil {
+			if ctx.Err() != nil && waiting != "" {
+				// Time ran out in the middle of an inspect: what the operator
+				// needs is the last state seen, not the interrupted request.
+				return fmt.Errorf("container %s is %s: %s", name, obs.After, waiting)
+			}
 			return err
 		}
 		cur := containerState(ct)
@@ -176,6 +182,7 @@ func (a *dockerAction) await(ctx context.Context, cl *docker.Client, version, na
 		case broken:
 			return errors.New(why)
 		}
+		waiting = why
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("container %s is %s: %s", name, cur, why)

@@ -4,7 +4,12 @@ package receiver
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,6 +115,36 @@ func TestDockerActionOnARealEngine(t *testing.T) {
 		st = runDocker(t, dockerRule(dk.Host, "restart", ", wait: healthy"), "sick_service")
 		if st.Result != ResultFailed || !strings.Contains(st.Reason, "unhealthy") {
 			t.Fatalf("sick: %+v %+v", st, st.Observed.After)
+		}
+	})
+
+	t.Run("the deadline strikes during an inspect", func(t *testing.T) {
+		// A proxy before the real engine holds every inspect after the
+		// first one that follows the restart, until the caller gives up.
+		run("held_service", "--health-cmd", "false", "--health-interval", "30s", "selfheal-test:1", "sh", "-c", service)
+		var restarted, inspects atomic.Int32
+		engine := &httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) { r.Out.URL.Scheme, r.Out.URL.Host = "http", "docker" },
+			Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", dk.Sock)
+			}},
+		}
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/restart"):
+				restarted.Store(1)
+			case strings.HasSuffix(r.URL.Path, "/json") && restarted.Load() == 1 && inspects.Add(1) > 1:
+				<-r.Context().Done()
+				return
+			}
+			engine.ServeHTTP(w, r)
+		}))
+		defer proxy.Close()
+		yml := strings.Replace(dockerRule("tcp://"+strings.TrimPrefix(proxy.URL, "http://"), "restart", ", wait: healthy"), "timeout: 20s", "timeout: 3s", 1)
+		st := runDocker(t, yml, "held_service")
+		if st.Result != ResultFailed || !strings.Contains(st.Reason, "timed out after 3s: container held_service is running (starting)") || inspects.Load() < 2 {
+			t.Fatalf("deadline during an inspect: %+v (%d inspects)", st, inspects.Load())
 		}
 	})
 
