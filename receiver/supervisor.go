@@ -45,6 +45,9 @@ func (c *SupervisorConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	return unmarshal((*plain)(c))
 }
 
+// afterTimeout bounds the read of a program's state after its op timed out.
+const afterTimeout = 5 * time.Second
+
 // processName is what a program name (or group:name) may be here.
 var processName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
 
@@ -142,8 +145,15 @@ func (a *supervisorAction) run(ctx context.Context, cl *supervisor.Client, name 
 }
 
 // after records the program's state once the op has answered; a failed op
-// keeps its error, with supervisord's spawn error when it gives one.
+// keeps its error, with supervisord's spawn error when it gives one. An op
+// that ran out of time still gets its state read, briefly: the journal
+// should say where the program was left (STARTING, BACKOFF, ...).
 func (a *supervisorAction) after(ctx context.Context, cl *supervisor.Client, name string, obs *Observation, opErr error) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), afterTimeout)
+		defer cancel()
+	}
 	info, err := cl.GetProcessInfo(ctx, name)
 	if err == nil {
 		obs.After = processState(info)

@@ -33,6 +33,7 @@ func TestSupervisorActionOnARealSupervisord(t *testing.T) {
 		testutil.Program{Name: "missing", Command: "/nonexistent/ic-server"},
 		testutil.Program{Name: "broken", Command: sleep + " 1000", Extra: "autostart=false\nstdout_logfile=" + logs + "/broken.log"},
 		testutil.Program{Name: "crashing", Command: "/bin/sh -c 'exit 3'", Extra: "autostart=false"},
+		testutil.Program{Name: "slow-start", Command: sleep + " 1000", Extra: "autostart=false\nstartsecs=30"},
 	)
 	testutil.Eventually(t, 10e9, "ic-server to run", func() bool { return sv.Info(t, "ic-server").State == "RUNNING" })
 
@@ -93,6 +94,13 @@ func TestSupervisorActionOnARealSupervisord(t *testing.T) {
 		st := runSupervisor(t, supervisorRule(sv.URL, "crashing", "start", ""))
 		if st.Result != ResultFailed || !strings.Contains(st.Reason, "SPAWN_ERROR: crashing") || !strings.Contains(st.Reason, "Exited too quickly") || st.Observed.After == nil || st.Observed.After.State == "RUNNING" {
 			t.Fatalf("crashing: %+v", st)
+		}
+	})
+
+	t.Run("a timeout still says where the program was left", func(t *testing.T) {
+		st := runSupervisor(t, strings.Replace(supervisorRule(sv.URL, "slow-start", "start", ""), "timeout: 20s", "timeout: 1s", 1))
+		if st.Result != ResultFailed || !strings.Contains(st.Reason, "timed out after 1s") || st.Observed.After == nil || st.Observed.After.State != "STARTING" {
+			t.Fatalf("slow start: %+v after %+v", st, st.Observed.After)
 		}
 	})
 
