@@ -125,52 +125,29 @@ func (c *cli) printActions(entries []receiver.Entry, header bool) error {
 		}
 		return nil
 	}
-	var b strings.Builder
 	rows := make([][]string, 0, len(entries))
 	for _, e := range entries {
 		rows = append(rows, actionRow(e))
 	}
-	cols := []string{"RECEIVED", "RULE", "ALERT", "STATUS", "RESULT", "ATTEMPT", "REASON"}
-	if !header {
-		cols = nil
-	}
-	if err := tableOrRows(&b, cols, rows); err != nil {
+	var b strings.Builder
+	if err := table(&b, []string{"RECEIVED", "RULE", "ALERT", "STATUS", "RESULT", "ATTEMPT", "REASON"}, rows); err != nil {
 		return err
 	}
-	if c.f.output != outWide {
-		_, err := io.WriteString(c.out, b.String())
-		return err
-	}
-	// Wide: each entry's line is followed by its steps.
+	// The header, then a line per entry; wide puts each entry's steps
+	// under its line. --follow prints the header once.
 	lines := strings.SplitAfter(b.String(), "\n")
 	if header {
 		io.WriteString(c.out, lines[0])
-		lines = lines[1:]
 	}
 	for i, e := range entries {
-		if i < len(lines) {
-			io.WriteString(c.out, lines[i])
-		}
-		for _, st := range stepLines(e) {
-			io.WriteString(c.out, "    "+st+"\n")
+		io.WriteString(c.out, lines[i+1])
+		if c.f.output == outWide {
+			for _, st := range stepLines(e) {
+				io.WriteString(c.out, "    "+st+"\n")
+			}
 		}
 	}
 	return nil
-}
-
-// tableOrRows writes a table, without its header when cols is nil (the
-// lines --follow adds under the first ones).
-func tableOrRows(w io.Writer, cols []string, rows [][]string) error {
-	if cols != nil {
-		return table(w, cols, rows)
-	}
-	var b strings.Builder
-	if err := table(&b, make([]string, len(rows[0])), rows); err != nil {
-		return err
-	}
-	_, after, _ := strings.Cut(b.String(), "\n")
-	_, err := io.WriteString(w, after)
-	return err
 }
 
 func actionRow(e receiver.Entry) []string {

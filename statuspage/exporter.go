@@ -16,7 +16,6 @@ type Status struct {
 	Tracker  *heartbeat.Tracker
 	Exporter *collector.Exporter
 	Store    string // the store's description (store.Describe)
-	Now      func() time.Time
 }
 
 var statusTemplate = parse("status.html")
@@ -46,9 +45,6 @@ var stateOrder = map[string]int{heartbeat.StateStale: 0, heartbeat.StateLate: 1,
 
 func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
 	v := statusView{
 		page:    page{Title: "Status", Program: "selfheal_exporter", Nav: exporterNav, Refresh: refresh(r.URL.Query()), Now: now, Query: r.URL.Query()},
 		Groups:  groupAgents(s.Tracker.Agents(r.Context(), "", "")),

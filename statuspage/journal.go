@@ -16,7 +16,6 @@ import (
 type Journal struct {
 	Journal *receiver.Journal
 	Rules   func() []string // the configured rules, for the filter
-	Now     func() time.Time
 }
 
 var journalTemplate = parse("journal.html")
@@ -41,9 +40,6 @@ var results = []string{receiver.ResultFailed, receiver.ResultRefused, receiver.R
 
 func (j *Journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	if j.Now != nil {
-		now = j.Now()
-	}
 	q := r.URL.Query()
 	v := journalView{
 		page:    page{Title: "Journal", Program: "selfheal_receiver", Nav: receiverNav, Refresh: refresh(q), Now: now, Query: q},

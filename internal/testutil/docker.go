@@ -145,16 +145,16 @@ func (d *Dockerd) teardown(t testing.TB) {
 		d.try(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 	}
 	d.Proc.Stop()
-	KillUnder(d.Dir)
-	UnmountUnder(d.Dir)
+	killUnder(d.Dir)
+	unmountUnder(d.Dir)
 	if err := os.RemoveAll(d.Dir); err != nil {
 		t.Logf("removing %s: %v", d.Dir, err)
 	}
 }
 
-// KillUnder kills every process whose command line names dir (the shims a
+// killUnder kills every process whose command line names dir (the shims a
 // daemon started for it).
-func KillUnder(dir string) {
+func killUnder(dir string) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
@@ -168,8 +168,8 @@ func KillUnder(dir string) {
 	}
 }
 
-// UnmountUnder detaches every mount point below dir, deepest first.
-func UnmountUnder(dir string) {
+// unmountUnder detaches every mount point below dir, deepest first.
+func unmountUnder(dir string) {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return
