@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 )
@@ -277,4 +280,76 @@ func TestBoltDamagedFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path+" is damaged") || !strings.Contains(err.Error(), "restore it from a backup") {
 		t.Fatalf("opening a damaged file: %v", err)
 	}
+}
+
+// TestBoltReusedPagesAreNotDamage: a large value deleted and its pages
+// reused leaves pages below the high-water mark that no longer start a
+// page of their own (the rest of the old value). They are free, not
+// damaged; bbolt itself opens the file, and so must OpenBolt.
+func TestBoltReusedPagesAreNotDamage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reused.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string, value []byte) {
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("journal"))
+			if err != nil {
+				return err
+			}
+			if value == nil {
+				return b.Delete([]byte(key))
+			}
+			return b.Put([]byte(key), value)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := bytes.Repeat([]byte{0xA5}, 64<<10) // 17 pages of 4 KiB, not one of them a page header past the first
+	put("big", big)
+	put("big", nil)
+	for i := range 40 {
+		put(fmt.Sprintf("small-%02d", i), []byte("value"))
+	}
+	db.Close()
+	st, err := OpenBolt(path)
+	if err != nil {
+		t.Fatalf("a file bbolt wrote and closed cleanly was refused: %v", err)
+	}
+	st.Close()
+}
+
+// TestBoltTornMetaFallsBack: the newer meta page torn (its checksum wrong)
+// is passed over for the older one, as bbolt does, and the file opens.
+func TestBoltTornMetaFallsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "torn.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := b.Put(context.Background(), "journal", KV{Key: fmt.Sprintf("k%d", i), Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The newer meta (higher txid at meta offset 48) gets a root of garbage.
+	newer := 0
+	if binary.LittleEndian.Uint64(raw[4096+16+48:]) > binary.LittleEndian.Uint64(raw[16+48:]) {
+		newer = 4096
+	}
+	binary.LittleEndian.PutUint64(raw[newer+16+16:], 0xA5A5A5A5)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenBolt(path)
+	if err != nil {
+		t.Fatalf("a file with one torn meta page was refused: %v", err)
+	}
+	st.Close()
 }
