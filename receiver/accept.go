@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 const bucketDedup = "dedup" // claims: notification already accepted
@@ -77,11 +79,11 @@ func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, k
 				continue
 			}
 			matched = true
-			d := &Data{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, Fingerprint: fp, StartsAt: a.StartsAt, Rule: r.Name}
+			d := &action.Data{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, Fingerprint: fp, StartsAt: a.StartsAt, Rule: r.Name}
 			id := newID(now)
 			tasks = append(tasks, &task{key: id, rule: r, data: d, received: now, entry: &Entry{
 				ID: id, Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
-				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Result: ResultQueued, Replica: e.opts.Replica,
+				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Result: action.ResultQueued, Replica: e.opts.Replica,
 			}})
 			keys = append(keys, dedupKey(r.Name, fp, a.StartsAt, a.Status))
 		}
@@ -134,7 +136,7 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 	journal := make([]store.KV, len(tasks))
 	backlog := make([]store.KV, len(tasks))
 	for i, t := range tasks {
-		b, err := marshalEntry(t.entry)
+		b, err := json.Marshal(t.entry)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // hostile label values, each trying to break out of the place it is put.
@@ -59,7 +60,7 @@ rules:
     cooldown: 0s
     require_labels: {v: '(?s).*'}
     actions:
-      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, '{{ .Labels.v }}', 'prefix-{{ .Labels.v }}-suffix']}
+      - exec: {command: [` + scriptPath(t, "record.sh") + `, ` + rec + `, '{{ .Labels.v }}', 'prefix-{{ .Labels.v }}-suffix'], dir: '` + work + `'}
       - http: {method: DELETE, url: '` + api.URL + `/upstreams/key_service/targets/{{ .Labels.v }}?note={{ .Labels.v }}', expect_status: [204]}
   - name: header
     match: 'alertname="Hostile"'
@@ -75,12 +76,8 @@ rules:
       - haproxy: {address: 'unix:` + h.AdminSock + `', backend: key_service, server: '{{ .Labels.v }}', state: maint}
 `
 	f := newFixture(t, yml, Options{}, nil)
-	// The hook runs in work, so a "touch PWNED" that escaped would land there.
-	for _, a := range f.engine.Config().Rules[0].actions {
-		if e, ok := a.(*execAction); ok {
-			e.dir = work
-		}
-	}
+	// The hook runs in work (dir), so a "touch PWNED" that escaped would
+	// land there.
 	for i, v := range hostile {
 		f.accept(alert("firing", time.Now(), "alertname", "Hostile", "v", v, "n", string(rune('a'+i))))
 	}
@@ -97,7 +94,7 @@ rules:
 	// record.sh writes each argument as "arg:<value>" and a newline, so an
 	// argument arrived whole exactly when that text, ending where the value
 	// ends, is in the file.
-	lines := strings.Join(readLines(t, rec), "\n") + "\n"
+	lines := strings.Join(testutil.ReadLines(t, rec), "\n") + "\n"
 	for _, v := range hostile {
 		if !strings.Contains(lines, "arg:"+v+"\n") || !strings.Contains(lines, "arg:prefix-"+v+"-suffix\n") {
 			t.Errorf("value %q did not arrive as one argument", v)
@@ -125,11 +122,11 @@ rules:
 			results[e.Rule] = map[string]int{}
 		}
 		results[e.Rule][e.Result]++
-		if e.Result == ResultRefused && len(e.Steps) != 0 {
+		if e.Result == action.ResultRefused && len(e.Steps) != 0 {
 			t.Errorf("a refused remediation ran steps: %+v", e)
 		}
 	}
-	if results["everything"][ResultSuccess] != len(hostile) {
+	if results["everything"][action.ResultSuccess] != len(hostile) {
 		t.Errorf("exec and URL path: every value is safe as an argument and a path segment: %v", results["everything"])
 	}
 	breaks := 0
@@ -138,50 +135,12 @@ rules:
 			breaks++
 		}
 	}
-	if results["header"][ResultRefused] != breaks || results["header"][ResultSuccess] != len(hostile)-breaks {
+	if results["header"][action.ResultRefused] != breaks || results["header"][action.ResultSuccess] != len(hostile)-breaks {
 		t.Errorf("exactly the values with line breaks are refused as a header: %v", results["header"])
 	}
-	if results["haproxy"][ResultRefused] != len(hostile) {
+	if results["haproxy"][action.ResultRefused] != len(hostile) {
 		t.Errorf("no hostile value is a valid HAProxy server name: %v", results["haproxy"])
 	}
-}
-
-// FuzzRenderURL renders arbitrary label values into a URL template: the
-// scheme, host and number of path segments never change, and no segment is
-// "." or ".." (such values are refused).
-func FuzzRenderURL(f *testing.F) {
-	for _, v := range hostile {
-		f.Add(v)
-	}
-	r := &Rule{required: map[string]*regexpT{"v": nil}}
-	u, err := parseURLTemplate("http://127.0.0.1:8001/upstreams/k/targets/{{ .Labels.v }}?note={{ .Labels.v }}", r, false)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		s, err := u.render(&Data{Labels: map[string]string{"v": v}})
-		if v == "." || v == ".." {
-			if err == nil {
-				t.Fatalf("value %q rendered: %s", v, s)
-			}
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pu, err := parseURL(s)
-		if err != nil {
-			t.Fatalf("rendered %q does not parse: %v", s, err)
-		}
-		if pu.Scheme != "http" || pu.Host != "127.0.0.1:8001" || strings.Count(pu.EscapedPath(), "/") != 4 || pu.Query().Get("note") != v || pu.Fragment != "" {
-			t.Fatalf("value %q changed the URL: %s", v, s)
-		}
-		for _, seg := range strings.Split(pu.EscapedPath(), "/") {
-			if seg == "." || seg == ".." {
-				t.Fatalf("value %q rendered a dot segment: %s", v, s)
-			}
-		}
-	})
 }
 
 // TestDotSegmentsBehindANormalisingProxy: Kong's Admin API behind HAProxy
@@ -216,7 +175,7 @@ rules:
 	}
 	es := f.waitEntries(3)
 	for _, e := range es[:2] {
-		if e.Result != ResultRefused || !strings.HasPrefix(e.Reason, ReasonInvalidLabel) {
+		if e.Result != action.ResultRefused || !strings.HasPrefix(e.Reason, ReasonInvalidLabel) {
 			t.Errorf("agent %q: %s %s", e.Labels["agent"], e.Result, e.Reason)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // ActionsHandler serves GET /api/v1/actions[?rule=&alertname=&result=&fingerprint=&since=&before=&limit=].
@@ -63,7 +65,7 @@ func ParseFilter(q url.Values, now time.Time) (Filter, error) {
 		return f, fmt.Errorf("fingerprint %q is not an alert fingerprint (16 hex digits)", f.Fingerprint)
 	}
 	switch f.Result {
-	case "", ResultQueued, ResultRunning, ResultSuccess, ResultFailed, ResultRefused, ResultDryRun, ResultSkipped, ResultInterrupted:
+	case "", action.ResultQueued, action.ResultRunning, action.ResultSuccess, action.ResultFailed, action.ResultRefused, action.ResultDryRun, action.ResultSkipped, action.ResultInterrupted:
 	default:
 		return f, fmt.Errorf("unknown result %q", f.Result)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // The backlog is every remediation the receiver accepted and has not
@@ -51,7 +52,7 @@ func taskFromRecord(key string, v []byte, c *Config) (*task, bool) {
 		return &task{key: key, entry: r.Entry}, false
 	}
 	en := r.Entry
-	d := &Data{Labels: en.Labels, Annotations: r.Annotations, Status: en.Status, Fingerprint: en.Fingerprint, StartsAt: en.StartsAt, Rule: en.Rule}
+	d := &action.Data{Labels: en.Labels, Annotations: r.Annotations, Status: en.Status, Fingerprint: en.Fingerprint, StartsAt: en.StartsAt, Rule: en.Rule}
 	return &task{key: key, entry: en, rule: rule, data: d, received: en.Received, retry: r.Retry, delayed: r.Delayed, notBefore: r.NotBefore}, true
 }
 
@@ -253,7 +254,7 @@ func (e *Engine) dropOrphan(t *task, key string) {
 	e.wb.Put(e.backlogBucket(), key, nil)
 	e.window.pending.Add(-1)
 	if t != nil && t.entry != nil {
-		t.entry.Result, t.entry.Reason = ResultSkipped, "the rule "+t.entry.Rule+" is no longer configured"
+		t.entry.Result, t.entry.Reason = action.ResultSkipped, "the rule "+t.entry.Rule+" is no longer configured"
 		now := e.opts.Now()
 		t.entry.Finished = &now
 		_ = e.journal.Record(t.entry)

@@ -1,6 +1,7 @@
-// Package receiver is selfheal_receiver's core: the Alertmanager webhook,
-// rule matching, remediation actions (one file per kind), the limits that
-// keep healing from doing harm, and the journal of what was done.
+// Package receiver is selfheal_receiver's engine: the Alertmanager webhook,
+// rule matching, the limits that keep healing from doing harm, retries,
+// escalation and the journal of what was done. The actions themselves live
+// in the packages below action/, wired in here (ActionConfig).
 package receiver
 
 import (
@@ -9,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,6 +17,13 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/selfheal/selfheal/internal/yamlconf"
+	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/action/docker"
+	"github.com/selfheal/selfheal/receiver/action/exec"
+	"github.com/selfheal/selfheal/receiver/action/haproxy"
+	httpaction "github.com/selfheal/selfheal/receiver/action/http"
+	"github.com/selfheal/selfheal/receiver/action/supervisor"
+	"github.com/selfheal/selfheal/receiver/action/verify"
 )
 
 // Config is the selfheal_receiver configuration file.
@@ -57,8 +64,9 @@ type Rule struct {
 
 	matchers labels.Matchers
 	required map[string]*regexp.Regexp
-	actions  []Action
-	member   *tmpl
+	allowed  action.Labels // the names in required
+	actions  []action.Action
+	member   *action.Template
 }
 
 // Pool limits the blast radius of a rule that takes members out of a load
@@ -75,13 +83,13 @@ type Pool struct {
 
 // ActionConfig is one step of a rule: exactly one of its fields is set.
 type ActionConfig struct {
-	Exec    *ExecConfig    `yaml:"exec"`
-	HTTP    *HTTPConfig    `yaml:"http"`
-	HAProxy *HAProxyConfig `yaml:"haproxy"`
-	Verify  *VerifyConfig  `yaml:"verify"`
+	Exec    *exec.Config       `yaml:"exec"`
+	HTTP    *httpaction.Config `yaml:"http"`
+	HAProxy *haproxy.Config    `yaml:"haproxy"`
+	Verify  *verify.Config     `yaml:"verify"`
 	// Docker and Supervisor restart through the daemons' own APIs.
-	Docker     *DockerConfig     `yaml:"docker"`
-	Supervisor *SupervisorConfig `yaml:"supervisor"`
+	Docker     *docker.Config     `yaml:"docker"`
+	Supervisor *supervisor.Config `yaml:"supervisor"`
 }
 
 // Defaults.
@@ -201,8 +209,8 @@ func (r *Rule) build(p []string, dir string) error {
 	for name := range r.RequireLabels {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	r.allowed = action.NewLabels(names...)
+	for _, name := range r.allowed {
 		if _, err := regexp.Compile(r.RequireLabels[name]); err != nil {
 			return yamlconf.Errorf(append(p, "require_labels", name), "invalid pattern %q: %v", r.RequireLabels[name], strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
@@ -253,7 +261,7 @@ func (pl *Pool) build(r *Rule, p []string) error {
 	if pl.MaxRemovedFraction <= 0 || pl.MaxRemovedFraction > 1 {
 		return yamlconf.Errorf(append(p, "max_removed_fraction"), "max_removed_fraction must be in (0, 1]")
 	}
-	t, err := parseTemplate("member", pl.Member, r, scopeStrict)
+	t, err := action.ParseTemplate("member", pl.Member, r.allowed, action.ScopeStrict)
 	if err != nil {
 		return yamlconf.Errorf(append(p, "member"), "%v", err)
 	}
@@ -261,30 +269,25 @@ func (pl *Pool) build(r *Rule, p []string) error {
 	return nil
 }
 
-func (ac *ActionConfig) build(r *Rule, p []string, dir string) (Action, error) {
-	set := 0
-	for _, v := range []bool{ac.Exec != nil, ac.HTTP != nil, ac.HAProxy != nil, ac.Verify != nil, ac.Docker != nil, ac.Supervisor != nil} {
-		if v {
-			set++
+func (ac *ActionConfig) build(r *Rule, p []string, dir string) (action.Action, error) {
+	var kinds []string
+	var build func() (action.Action, error)
+	add := func(set bool, kind string, f func(p []string) (action.Action, error)) {
+		if set {
+			kinds = append(kinds, kind)
+			build = func() (action.Action, error) { return f(append(p, kind)) }
 		}
 	}
-	if set != 1 {
+	add(ac.Exec != nil, "exec", func(p []string) (action.Action, error) { return exec.New(ac.Exec, r.allowed, p, dir) })
+	add(ac.HTTP != nil, "http", func(p []string) (action.Action, error) { return httpaction.New(ac.HTTP, r.allowed, p, dir) })
+	add(ac.HAProxy != nil, "haproxy", func(p []string) (action.Action, error) { return haproxy.New(ac.HAProxy, r.allowed, p, dir) })
+	add(ac.Verify != nil, "verify", func(p []string) (action.Action, error) { return verify.New(ac.Verify, r.allowed, p, dir) })
+	add(ac.Docker != nil, "docker", func(p []string) (action.Action, error) { return docker.New(ac.Docker, r.allowed, p, dir) })
+	add(ac.Supervisor != nil, "supervisor", func(p []string) (action.Action, error) { return supervisor.New(ac.Supervisor, r.allowed, p, dir) })
+	if len(kinds) != 1 {
 		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify, docker, supervisor")
 	}
-	switch {
-	case ac.Exec != nil:
-		return newExec(ac.Exec, r, append(p, "exec"))
-	case ac.HTTP != nil:
-		return newHTTP(ac.HTTP, r, append(p, "http"), dir)
-	case ac.HAProxy != nil:
-		return newHAProxy(ac.HAProxy, r, append(p, "haproxy"))
-	case ac.Docker != nil:
-		return newDocker(ac.Docker, r, append(p, "docker"), dir)
-	case ac.Supervisor != nil:
-		return newSupervisor(ac.Supervisor, r, append(p, "supervisor"), dir)
-	default:
-		return newVerify(ac.Verify, r, append(p, "verify"), dir)
-	}
+	return build()
 }
 
 // escalates tells whether rule name's give-ups are escalated ("" is an

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // Errors Accept returns; the webhook maps them to 503 so that Alertmanager
@@ -72,7 +73,7 @@ type task struct {
 	key       string // the backlog record's key
 	entry     *Entry
 	rule      *Rule
-	data      *Data
+	data      *action.Data
 	received  time.Time
 	retry     bool      // an attempt after a failed one
 	delayed   bool      // a retry or a deferral: the alert may have resolved meanwhile
@@ -85,7 +86,7 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	o = o.withDefaults()
 	e := &Engine{st: st, opts: o, logger: logger, pools: pools{st}, window: newWindow(o.QueueSize),
 		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica), errLog: rateLimitedLog{every: 10 * time.Second}}
-	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) })
+	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
 	e.wb = newWriteBehind(st, flushEvery, logger, func(err error) {

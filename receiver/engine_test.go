@@ -16,6 +16,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 func recordRule(t *testing.T, rec, extra string) string {
@@ -77,7 +78,7 @@ func TestIdempotentAcrossResendsAndRestarts(t *testing.T) {
 		t.Fatalf("mixed batch: %+v", r)
 	}
 	f2.waitEntries(2)
-	if got := readLines(t, rec); len(got) != 4 || got[0] != "arg:restart d-dys1" || got[2] != "arg:resolved d-dys1" {
+	if got := testutil.ReadLines(t, rec); len(got) != 4 || got[0] != "arg:restart d-dys1" || got[2] != "arg:resolved d-dys1" {
 		t.Fatalf("hook runs: %q", got)
 	}
 	if v := promtest.ToFloat64(f2.engine.metrics.duplicates); v != 2 {
@@ -104,26 +105,27 @@ rules:
 	a := alert("firing", time.Now(), "alertname", "ICServerConnectFailed")
 	f.accept(a)
 	es := f.waitEntries(3)
-	time.Sleep(1500 * time.Millisecond) // no fourth attempt comes
+	// Nothing is left to run once the queue is empty: no fourth attempt.
+	testutil.Eventually(t, 10*time.Second, "the queue to empty", func() bool { return f.engine.window.pending.Load() == 0 })
 	es = f.waitEntries(3)
-	if len(es) != 3 {
+	if len(es) != 3 || !strings.Contains(es[0].Reason, "all 3 attempts used up") {
 		t.Fatalf("%d entries, want 3 attempts", len(es))
 	}
 	for i, e := range es {
-		if e.Result != ResultFailed || e.Attempt != 3-i {
+		if e.Result != action.ResultFailed || e.Attempt != 3-i {
 			t.Fatalf("entry %d: %+v", i, e)
 		}
 	}
 	if !strings.Contains(es[0].Reason, "all 3 attempts used up") || !strings.Contains(es[1].Reason, "retrying") {
 		t.Fatalf("reasons: %q / %q", es[0].Reason, es[1].Reason)
 	}
-	if runs := strings.Count(strings.Join(readLines(t, rec), "\n"), "arg:attempt"); runs != 3 {
+	if runs := strings.Count(strings.Join(testutil.ReadLines(t, rec), "\n"), "arg:attempt"); runs != 3 {
 		t.Fatalf("hook ran %d times", runs)
 	}
 	if v := promtest.ToFloat64(f.engine.metrics.refused.WithLabelValues("restart-ic-server", ReasonMaxAttempts)); v != 1 {
 		t.Errorf("max_attempts counted %v", v)
 	}
-	if v := promtest.ToFloat64(f.engine.metrics.actions.WithLabelValues("restart-ic-server", "exec", ResultFailed)); v != 3 {
+	if v := promtest.ToFloat64(f.engine.metrics.actions.WithLabelValues("restart-ic-server", "exec", action.ResultFailed)); v != 3 {
 		t.Errorf("failed actions counted %v", v)
 	}
 }
@@ -148,10 +150,10 @@ rules:
 	r.Status = "resolved"
 	f.accept(r)
 	es := f.waitEntries(2)
-	if es[0].Result != ResultSkipped || !strings.Contains(es[0].Reason, "resolved") {
+	if es[0].Result != action.ResultSkipped || !strings.Contains(es[0].Reason, "resolved") {
 		t.Fatalf("retry after resolve: %+v", es[0])
 	}
-	if runs := len(readLines(t, rec)); runs != 2 {
+	if runs := len(testutil.ReadLines(t, rec)); runs != 2 {
 		t.Fatalf("hook ran %d lines, want one run", runs)
 	}
 }
@@ -170,7 +172,7 @@ func TestCooldownBetweenIncidents(t *testing.T) {
 		f.accept(alert("firing", startsAt, "alertname", "AgentLost", "agent", "d-dys1"))
 		return f.waitLatest(t)
 	}
-	if e := fire(now()); e.Result != ResultSuccess {
+	if e := fire(now()); e.Result != action.ResultSuccess {
 		t.Fatalf("first: %+v", e)
 	}
 	// A new incident 3 minutes later waits for the cooldown, in the backlog.
@@ -178,15 +180,15 @@ func TestCooldownBetweenIncidents(t *testing.T) {
 	f.accept(alert("firing", now(), "alertname", "AgentLost", "agent", "d-dys1"))
 	testutil.Eventually(t, 10*time.Second, "the flap to be deferred", func() bool {
 		es, _ := f.journal.Query(context.Background(), Filter{Limit: 1})
-		return len(es) == 1 && es[0].Result == ResultQueued && strings.HasPrefix(es[0].Reason, "deferred: ")
+		return len(es) == 1 && es[0].Result == action.ResultQueued && strings.HasPrefix(es[0].Reason, "deferred: ")
 	})
-	if n := len(readLines(t, rec)); n != 2 { // one run: an argument line and an env line
+	if n := len(testutil.ReadLines(t, rec)); n != 2 { // one run: an argument line and an env line
 		t.Fatalf("the hook ran within the cooldown: %d lines", n)
 	}
 	// Once the cooldown has passed it runs, as the first attempt of its incident.
 	advance(8 * time.Minute)
 	signal(f.engine.window.wake)
-	if e := f.waitLatest(t); e.Result != ResultSuccess || e.Attempt != 1 {
+	if e := f.waitLatest(t); e.Result != action.ResultSuccess || e.Attempt != 1 {
 		t.Fatalf("after cooldown: %+v", e)
 	}
 	if v := promtest.ToFloat64(f.engine.metrics.deferred.WithLabelValues("restart-agent", ReasonCooldown)); v != 1 {
@@ -199,7 +201,7 @@ func (f *fixture) waitLatest(t *testing.T) Entry {
 	var latest Entry
 	testutil.Eventually(t, 10*time.Second, "the latest entry to finish", func() bool {
 		es, _ := f.journal.Query(context.Background(), Filter{Limit: 1})
-		if len(es) == 0 || es[0].Result == ResultQueued || es[0].Result == ResultRunning {
+		if len(es) == 0 || es[0].Result == action.ResultQueued || es[0].Result == action.ResultRunning {
 			return false
 		}
 		latest = es[0]
@@ -239,7 +241,7 @@ rules:
 	f.waitEntries(1)
 	f.accept(a2)
 	es := f.waitEntries(2)
-	if es[0].Result != ResultRefused || !strings.HasPrefix(es[0].Reason, ReasonPoolMinHealthy) || !strings.Contains(es[0].Reason, "leave 1 of 3") {
+	if es[0].Result != action.ResultRefused || !strings.HasPrefix(es[0].Reason, ReasonPoolMinHealthy) || !strings.Contains(es[0].Reason, "leave 1 of 3") {
 		t.Fatalf("second instance: %+v", es[0])
 	}
 	r1 := a1
@@ -249,12 +251,12 @@ rules:
 	a2.StartsAt = at.Add(time.Minute) // it fires again later
 	f.accept(a2)
 	es = f.waitEntries(4)
-	if es[0].Result != ResultSuccess {
+	if es[0].Result != action.ResultSuccess {
 		t.Fatalf("after the first came back: %+v", es[0])
 	}
 	want := "arg:out 10.0.0.1:8888|arg:back 10.0.0.1:8888|arg:out 10.0.0.2:8888"
 	var args []string
-	for _, l := range readLines(t, rec) {
+	for _, l := range testutil.ReadLines(t, rec) {
 		if strings.HasPrefix(l, "arg:") {
 			args = append(args, l)
 		}
@@ -269,21 +271,21 @@ func TestDryRunAndInvalidLabels(t *testing.T) {
 	f := newFixture(t, recordRule(t, rec, "    dry_run: true"), Options{}, nil)
 	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d-dys1"))
 	e := f.waitLatest(t)
-	if e.Result != ResultDryRun || !e.DryRun || len(e.Steps) != 1 || e.Steps[0].Result != ResultDryRun || !strings.Contains(e.Steps[0].What, "restart d-dys1") {
+	if e.Result != action.ResultDryRun || !e.DryRun || len(e.Steps) != 1 || e.Steps[0].Result != action.ResultDryRun || !strings.Contains(e.Steps[0].What, "restart d-dys1") {
 		t.Fatalf("dry run: %+v", e)
 	}
 	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "D DYS1; rm -rf /"))
 	e = f.waitLatest(t)
-	if e.Result != ResultRefused || !strings.HasPrefix(e.Reason, ReasonInvalidLabel) {
+	if e.Result != action.ResultRefused || !strings.HasPrefix(e.Reason, ReasonInvalidLabel) {
 		t.Fatalf("invalid label: %+v", e)
 	}
-	if lines := readLines(t, rec); len(lines) != 0 {
+	if lines := testutil.ReadLines(t, rec); len(lines) != 0 {
 		t.Fatalf("something ran: %q", lines)
 	}
 	// Global --dry-run overrides a rule that would run.
 	g := newFixture(t, recordRule(t, rec, ""), Options{DryRun: true}, nil)
 	g.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "x"))
-	if e := g.waitLatest(t); e.Result != ResultDryRun || len(readLines(t, rec)) != 0 {
+	if e := g.waitLatest(t); e.Result != action.ResultDryRun || len(testutil.ReadLines(t, rec)) != 0 {
 		t.Fatalf("global dry run: %+v", e)
 	}
 }
@@ -302,10 +304,10 @@ rules:
 	f := newFixture(t, yml, Options{}, nil)
 	f.accept(alert("firing", time.Now(), "alertname", "ICServerConnectFailed"))
 	e := f.waitLatest(t)
-	if e.Result != ResultFailed || len(e.Steps) != 1 || *e.Steps[0].ExitCode != 3 || !strings.Contains(e.Steps[0].Output, "No such container") {
+	if e.Result != action.ResultFailed || len(e.Steps) != 1 || *e.Steps[0].ExitCode != 3 || !strings.Contains(e.Steps[0].Output, "No such container") {
 		t.Fatalf("failed hook: %+v", e)
 	}
-	if v := promtest.ToFloat64(f.engine.metrics.actions.WithLabelValues("restart", "exec", ResultFailed)); v != 1 {
+	if v := promtest.ToFloat64(f.engine.metrics.actions.WithLabelValues("restart", "exec", action.ResultFailed)); v != 1 {
 		t.Fatalf("failed actions = %v", v)
 	}
 	// Series for every rule exist at zero from the start, so that the first
@@ -334,7 +336,7 @@ func TestOverflowWaitsInTheStoreAndStoreDown(t *testing.T) {
 	}
 	es := f.waitEntries(9)
 	runs := map[string]int{}
-	for _, l := range readLines(t, rec) {
+	for _, l := range testutil.ReadLines(t, rec) {
 		if strings.HasPrefix(l, "arg:restart ") {
 			runs[l]++
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 const bucketEscalations = "escalations" // rule|fingerprint -> open escalation
@@ -323,7 +324,7 @@ func summary(en *Entry) string {
 			b.WriteString(" " + st.Reason)
 		}
 		if out := strings.TrimSpace(st.Output); out != "" {
-			b.WriteString(": " + truncate(out, 200))
+			b.WriteString(": " + action.Truncate(out, 200))
 		}
 	}
 	return b.String()

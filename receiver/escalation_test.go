@@ -13,22 +13,22 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // pager stands for PagerDuty or Slack: the webhook Alertmanager notifies.
 type pager struct {
 	mu   sync.Mutex
-	msgs []webhook.Message
+	msgs []Message
 }
 
 func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var m webhook.Message
+	var m Message
 	b, _ := io.ReadAll(r.Body)
 	if json.Unmarshal(b, &m) == nil {
 		p.mu.Lock()
@@ -38,10 +38,10 @@ func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // pages returns the notifications of status received so far.
-func (p *pager) pages(status string) []webhook.Message {
+func (p *pager) pages(status string) []Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []webhook.Message
+	var out []Message
 	for _, m := range p.msgs {
 		if m.Status == status {
 			out = append(out, m)
@@ -50,11 +50,11 @@ func (p *pager) pages(status string) []webhook.Message {
 	return out
 }
 
-func startPagerAlertmanager(t *testing.T) (*pager, string) {
+func startPagerAlertmanager(t *testing.T) (*pager, *testutil.Alertmanager) {
 	p := &pager{}
 	sink := httptest.NewServer(p)
 	t.Cleanup(sink.Close)
-	am := testutil.StartAlertmanager(t, `
+	return p, testutil.StartAlertmanager(t, `
 route:
   receiver: pager
   group_by: [alertname, selfheal_rule, instance]
@@ -65,7 +65,6 @@ receivers:
   - name: pager
     webhook_configs: [{url: '`+sink.URL+`', send_resolved: true}]
 `)
-	return p, am
 }
 
 func escalationRules(t *testing.T, am string) string {
@@ -96,7 +95,8 @@ rules:
 // with the alert's labels, the reason and what ran; a restart does not
 // forget the open escalation; the page resolves when the alert resolves.
 func TestEscalationThroughAlertmanager(t *testing.T) {
-	p, am := startPagerAlertmanager(t)
+	p, amp := startPagerAlertmanager(t)
+	am := amp.URL
 	dir := t.TempDir()
 	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
 	if err != nil {
@@ -140,7 +140,13 @@ func TestEscalationThroughAlertmanager(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the escalation to be posted again", func() bool {
 		return promtest.ToFloat64(e.metrics.escalations.WithLabelValues("restart-ic-server", ReasonMaxAttempts, "posted")) >= 1
 	})
-	time.Sleep(2 * time.Second)
+	// Alertmanager had its chance to page again once it flushed the group
+	// twice after the post: a page the first flush decided on was sent
+	// before the second began.
+	flushed := testutil.Flushes(amp.Proc, "ICServerConnectFailed")
+	testutil.Eventually(t, 10*time.Second, "Alertmanager to flush the group twice", func() bool {
+		return testutil.Flushes(amp.Proc, "ICServerConnectFailed") >= flushed+2
+	})
 	if n := len(p.pages("firing")); n != 1 {
 		t.Fatalf("%d firing pages for one incident", n)
 	}
@@ -158,10 +164,11 @@ func TestEscalationThroughAlertmanager(t *testing.T) {
 // TestEscalateAfter: an alert still firing escalate_after after its first
 // notification is escalated although its remediation succeeded.
 func TestEscalateAfter(t *testing.T) {
-	p, am := startPagerAlertmanager(t)
+	p, amp := startPagerAlertmanager(t)
+	am := amp.URL
 	f := newFixture(t, escalationRules(t, am), Options{}, nil)
 	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1"))
-	if es := f.waitEntries(1); es[0].Result != ResultSuccess {
+	if es := f.waitEntries(1); es[0].Result != action.ResultSuccess {
 		t.Fatalf("the remediation: %+v", es[0])
 	}
 	testutil.Eventually(t, 20*time.Second, "a page for the alert that still fires", func() bool { return len(p.pages("firing")) == 1 })
@@ -173,7 +180,8 @@ func TestEscalateAfter(t *testing.T) {
 // TestEscalateUnmatched: with escalate_unmatched, a firing alert no rule
 // heals goes straight to the pager.
 func TestEscalateUnmatched(t *testing.T) {
-	p, am := startPagerAlertmanager(t)
+	p, amp := startPagerAlertmanager(t)
+	am := amp.URL
 	yml := strings.Replace(escalationRules(t, am), "    labels: {team: oncall}", "    labels: {team: oncall}\n    escalate_unmatched: true", 1)
 	f := newFixture(t, yml, Options{}, nil)
 	if r := f.accept(alert("firing", time.Now(), "alertname", "DiskFull", "instance", "db1")); r.Unmatched != 1 {
@@ -188,7 +196,8 @@ func TestEscalateUnmatched(t *testing.T) {
 // TestEscalationReasons: a refusal (a label the rule will not use) and a
 // failed verification each page with their reason.
 func TestEscalationReasons(t *testing.T) {
-	p, am := startPagerAlertmanager(t)
+	p, amp := startPagerAlertmanager(t)
+	am := amp.URL
 	verify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
 	defer verify.Close()
 	f := newFixture(t, `
@@ -220,7 +229,8 @@ rules:
 // TestEscalateInterruptedWithoutAttempts: an attempt interrupted by the
 // shutdown deadline, the rule's last, pages.
 func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
-	p, am := startPagerAlertmanager(t)
+	p, amp := startPagerAlertmanager(t)
+	am := amp.URL
 	dir := t.TempDir()
 	rec, gate := filepath.Join(dir, "rec"), filepath.Join(dir, "gate")
 	yml := strings.Replace(gateRule(t, rec, gate, 1), "rules:", "global:\n  escalation: {alertmanager_urls: ['"+am+"'], resend_interval: 1s}\nrules:", 1)

@@ -3,10 +3,8 @@ package receiver
 import (
 	"context"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 func scriptPath(t testing.TB, name string) string {
@@ -101,26 +100,13 @@ func (f *fixture) waitEntries(n int) []Entry {
 		}
 		got = got[:0]
 		for _, e := range es {
-			if e.Result != ResultQueued && e.Result != ResultRunning {
+			if e.Result != action.ResultQueued && e.Result != action.ResultRunning {
 				got = append(got, e)
 			}
 		}
 		return len(got) >= n
 	})
 	return got
-}
-
-func readLines(t testing.TB, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	s := strings.TrimRight(string(b), "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }
 
 type templateAlert = template.Alert

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 const bucketJournal = "journal"
@@ -30,7 +31,7 @@ type Entry struct {
 	Reason      string            `json:"reason,omitempty"`
 	DryRun      bool              `json:"dry_run,omitempty"`
 	Attempt     int               `json:"attempt,omitempty"`
-	Steps       []Step            `json:"steps,omitempty"`
+	Steps       []action.Step     `json:"steps,omitempty"`
 	Started     *time.Time        `json:"started,omitempty"`
 	Finished    *time.Time        `json:"finished,omitempty"`
 	Replica     string            `json:"replica,omitempty"`
@@ -80,7 +81,7 @@ func newJournal(st store.Store, wb *writeBehind) *Journal {
 // Record writes an entry's new state behind (see writeBehind): queries see
 // it at once, the store within the flush interval.
 func (j *Journal) Record(e *Entry) error {
-	b, err := marshalEntry(e)
+	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (j *Journal) Record(e *Entry) error {
 func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
 	kvs := make([]store.KV, len(entries))
 	for i, e := range entries {
-		b, err := marshalEntry(e)
+		b, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
 // worker goes on changing its own copy.
 func (j *Journal) setLive(e *Entry) {
 	c := *e
-	c.Steps = append([]Step(nil), e.Steps...)
+	c.Steps = append([]action.Step(nil), e.Steps...)
 	j.mu.Lock()
 	j.live[e.ID] = &c
 	j.mu.Unlock()

@@ -74,3 +74,10 @@ func (l *ruleLimits) size() int {
 	defer l.mu.Unlock()
 	return len(l.running) + len(l.wake)
 }
+
+// waiting tells whether a remediation of rule waits for a slot, for tests.
+func (l *ruleLimits) waiting(rule string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wake[rule] != nil
+}

@@ -25,7 +25,7 @@ rules:
 
 func countLines(t *testing.T, path, want string) int {
 	n := 0
-	for _, l := range readLines(t, path) {
+	for _, l := range testutil.ReadLines(t, path) {
 		if l == want {
 			n++
 		}
@@ -47,7 +47,8 @@ func TestReloadLowersConcurrencyAtOnce(t *testing.T) {
 
 	f.engine.SetConfig(mustConfig(t, gateRule(t, rec, gate, 1)))
 	f.accept(alert("firing", now, "alertname", "AgentLost", "agent", "a3"))
-	time.Sleep(500 * time.Millisecond) // room for a wrongly admitted third to start
+	// The third has had its chance once it waits for a slot.
+	testutil.Eventually(t, 10*time.Second, "the third remediation to wait for a slot", func() bool { return f.engine.limits.waiting("restart-agent") })
 	if n := countLines(t, rec, "started"); n != 2 {
 		t.Fatalf("%d remediations started under concurrency 1 with 2 running; want 2", n)
 	}

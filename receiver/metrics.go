@@ -1,6 +1,10 @@
 package receiver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/selfheal/selfheal/receiver/action"
+)
 
 // Metrics are the receiver's own metrics.
 type Metrics struct {
@@ -12,6 +16,7 @@ type Metrics struct {
 	startDelay  prometheus.Histogram
 	lastSuccess *prometheus.GaugeVec
 	queue       prometheus.GaugeFunc
+	unflushed   prometheus.GaugeFunc
 	storeUp     prometheus.Gauge
 	duplicates  prometheus.Counter
 	retryErrors prometheus.Counter
@@ -19,7 +24,7 @@ type Metrics struct {
 	escalations *prometheus.CounterVec
 }
 
-func newMetrics(queueLen func() float64) *Metrics {
+func newMetrics(queueLen, unflushed func() float64) *Metrics {
 	return &Metrics{
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_receiver_alerts_received_total", Help: "Alerts received by the webhook, by status (firing, resolved).",
@@ -47,6 +52,9 @@ func newMetrics(queueLen func() float64) *Metrics {
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "selfheal_receiver_queue_length", Help: "Remediations accepted and not finished: waiting (in memory or in the store), deferred or running.",
 		}, queueLen),
+		unflushed: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "selfheal_receiver_unflushed_writes", Help: "Journal and attempt writes of running remediations not yet committed to the store (a crash loses these; written every 100ms).",
+		}, unflushed),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "selfheal_store_up", Help: "Whether the receiver's store answered the last operation (1) or not (0).",
 		}),
@@ -67,7 +75,7 @@ func newMetrics(queueLen func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations)
 }
 
 // initRules creates every rule's series at zero, so that the first failure
@@ -78,7 +86,7 @@ func (m *Metrics) initRules(c *Config) {
 	}
 	for _, r := range c.Rules {
 		for _, a := range r.actions {
-			for _, res := range []string{ResultSuccess, ResultFailed, ResultDryRun, ResultInterrupted} {
+			for _, res := range []string{action.ResultSuccess, action.ResultFailed, action.ResultDryRun, action.ResultInterrupted} {
 				m.actions.WithLabelValues(r.Name, a.Kind(), res)
 			}
 		}

@@ -2,10 +2,13 @@ package receiver
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 
 	"github.com/go-kit/log/level"
+
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 const shuttingDownMsg = "the receiver was shutting down before this started"
@@ -27,11 +30,11 @@ func (e *Engine) process(t *task) {
 	}
 	defer unlock()
 
-	t.entry.Result = ResultRunning
+	t.entry.Result = action.ResultRunning
 	e.journal.setLive(t.entry)
 	defer e.journal.dropLive(t.entry.ID)
 
-	t.data.owner = e.owner
+	t.data.HookOwner = e.owner
 	prepared, member, err := prepareTask(t)
 	if err != nil {
 		e.refuse(t, ReasonInvalidLabel, err.Error())
@@ -40,9 +43,9 @@ func (e *Engine) process(t *task) {
 	d, err := e.decideAndRecord(t, member)
 	switch {
 	case err != nil:
-		e.finish(t, ResultFailed, "store unavailable: "+err.Error())
+		e.finish(t, action.ResultFailed, "store unavailable: "+err.Error())
 	case d.Verdict == skip:
-		e.finish(t, ResultSkipped, d.Msg)
+		e.finish(t, action.ResultSkipped, d.Msg)
 	case d.Verdict == refuse:
 		e.refuse(t, d.Reason, d.Msg)
 	case d.Verdict == wait:
@@ -78,12 +81,12 @@ func (e *Engine) concurrency(r *Rule) int {
 
 // prepareTask renders the rule's actions and pool member for the alert; an
 // error means the alert's labels are not fit for the rule.
-func prepareTask(t *task) ([]Prepared, string, error) {
+func prepareTask(t *task) ([]action.Prepared, string, error) {
 	r := t.rule
 	if err := r.checkLabels(t.data.Labels); err != nil {
 		return nil, "", err
 	}
-	prepared := make([]Prepared, len(r.actions))
+	prepared := make([]action.Prepared, len(r.actions))
 	for i, a := range r.actions {
 		p, err := a.Prepare(t.data)
 		if err != nil {
@@ -94,7 +97,7 @@ func prepareTask(t *task) ([]Prepared, string, error) {
 	if r.Pool == nil {
 		return prepared, "", nil
 	}
-	member, err := r.member.render(t.data)
+	member, err := r.member.Render(t.data)
 	return prepared, member, err
 }
 
@@ -132,16 +135,16 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 // recordStart writes the start of an attempt in one transaction.
 func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
 	en := t.entry
-	en.Result, en.Attempt, en.DryRun, en.Reason = ResultRunning, d.Attempt, s.DryRun, ""
+	en.Result, en.Attempt, en.DryRun, en.Reason = action.ResultRunning, d.Attempt, s.DryRun, ""
 	start := s.Now
 	en.Started = &start
-	b, err := marshalEntry(en)
+	b, err := json.Marshal(en)
 	if err != nil {
 		return err
 	}
 	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}}
 	if d.Save {
-		ib, err := marshalIncident(d.Incident)
+		ib, err := json.Marshal(d.Incident)
 		if err != nil {
 			return err
 		}
@@ -158,9 +161,9 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 // runs then if the alert still fires.
 func (e *Engine) deferTask(t *task, d decision) {
 	t.notBefore, t.delayed = d.NotBefore, true
-	t.entry.Result, t.entry.Reason = ResultQueued, "deferred: "+d.Msg
+	t.entry.Result, t.entry.Reason = action.ResultQueued, "deferred: "+d.Msg
 	e.metrics.deferred.WithLabelValues(t.rule.Name, d.Reason).Inc()
-	b, err := marshalEntry(t.entry)
+	b, err := json.Marshal(t.entry)
 	if err == nil {
 		var rec []byte
 		if rec, err = t.marshal(); err == nil {
@@ -177,25 +180,25 @@ func (e *Engine) deferTask(t *task, d decision) {
 
 // act runs the prepared actions and concludes: the pool member back in on
 // a healed resolved alert, metrics, a retry or giving up.
-func (e *Engine) act(t *task, d decision, prepared []Prepared, member string) {
+func (e *Engine) act(t *task, d decision, prepared []action.Prepared, member string) {
 	r, en := t.rule, t.entry
 	dry := en.DryRun
 	start := *en.Started
 	e.metrics.startDelay.Observe(e.opts.Now().Sub(t.received).Seconds())
 	result, reason := e.runSteps(t, prepared, dry)
-	if !dry && result == ResultSuccess && r.Pool != nil && r.On == "resolved" {
+	if !dry && result == action.ResultSuccess && r.Pool != nil && r.On == "resolved" {
 		if err := e.pools.putBack(e.runCtx, r.Pool.Name, member); err != nil {
 			level.Error(e.logger).Log("msg", "Could not record a pool member as back", "pool", r.Pool.Name, "member", member, "err", err)
 		}
 	}
 	e.metrics.duration.Observe(e.opts.Now().Sub(start).Seconds())
-	if result == ResultSuccess {
+	if result == action.ResultSuccess {
 		e.metrics.lastSuccess.WithLabelValues(r.Name).Set(float64(e.opts.Now().UnixNano()) / 1e9)
 	}
-	if result == ResultInterrupted { // the receiver stopped: as a crash would, it counts as a failed attempt
+	if result == action.ResultInterrupted { // the receiver stopped: as a crash would, it counts as a failed attempt
 		reason += "; counts as a failed attempt"
 	}
-	if (result == ResultFailed || result == ResultInterrupted) && r.On == "firing" {
+	if (result == action.ResultFailed || result == action.ResultInterrupted) && r.On == "firing" {
 		reason += e.retryOrGiveUp(t, d.Incident)
 	}
 	e.finish(t, result, reason)
@@ -203,16 +206,16 @@ func (e *Engine) act(t *task, d decision, prepared []Prepared, member string) {
 
 // runSteps runs (or, in a dry run, only journals) each prepared action in
 // order, stopping at the first that does not succeed.
-func (e *Engine) runSteps(t *task, prepared []Prepared, dry bool) (result, reason string) {
+func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result, reason string) {
 	r, en := t.rule, t.entry
 	for i, p := range prepared {
-		var st Step
+		var st action.Step
 		if dry {
-			st = Step{Action: r.actions[i].Kind(), What: p.What, Result: ResultDryRun, Started: e.opts.Now()}
+			st = action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
 		} else {
 			// The journal shows the step as running, also after a crash
 			// (within the write-behind's interval).
-			en.Steps = append(en.Steps, Step{Action: r.actions[i].Kind(), What: p.What, Result: ResultRunning, Started: e.opts.Now()})
+			en.Steps = append(en.Steps, action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultRunning, Started: e.opts.Now()})
 			e.journal.setLive(en)
 			_ = e.journal.Record(en)
 			en.Steps = en.Steps[:len(en.Steps)-1]
@@ -221,14 +224,14 @@ func (e *Engine) runSteps(t *task, prepared []Prepared, dry bool) (result, reaso
 		en.Steps = append(en.Steps, st)
 		e.journal.setLive(en)
 		e.metrics.actions.WithLabelValues(r.Name, st.Action, st.Result).Inc()
-		if st.Result != ResultSuccess && st.Result != ResultDryRun {
+		if st.Result != action.ResultSuccess && st.Result != action.ResultDryRun {
 			return st.Result, st.Action + ": " + st.Reason
 		}
 	}
 	if dry {
-		return ResultDryRun, ""
+		return action.ResultDryRun, ""
 	}
-	return ResultSuccess, ""
+	return action.ResultSuccess, ""
 }
 
 // retryOrGiveUp schedules another attempt while attempts remain, and says
@@ -251,7 +254,7 @@ func (e *Engine) refuse(t *task, reason, msg string) {
 	e.metrics.refused.WithLabelValues(t.rule.Name, reason).Inc()
 	t.giveUp = reason // every refusal means the receiver will not heal
 	t.entry.Reason = reason + ": " + msg
-	e.finish(t, ResultRefused, t.entry.Reason)
+	e.finish(t, action.ResultRefused, t.entry.Reason)
 }
 
 // finish journals the final state of a task.
@@ -263,7 +266,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 	}
 	now := e.opts.Now()
 	en.Finished = &now
-	if (result == ResultInterrupted || result == ResultFailed) && len(en.Steps) == 0 {
+	if (result == action.ResultInterrupted || result == action.ResultFailed) && len(en.Steps) == 0 {
 		// No action ran to count it (the store failed, say): counted for
 		// the task, so that SelfhealRemediationFailed sees a failure.
 		e.metrics.actions.WithLabelValues(t.rule.Name, "task", result).Inc()

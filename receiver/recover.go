@@ -10,6 +10,8 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/action/exec"
 )
 
 // What a start finds of a previous process, and what it does with it:
@@ -56,7 +58,7 @@ func (e *Engine) recover(ctx context.Context) error {
 	for _, en := range stuck {
 		key, has := byEntry[en.ID]
 		switch {
-		case en.Result == ResultRunning:
+		case en.Result == action.ResultRunning:
 			err = e.resumeInterrupted(ctx, en, key, records[key])
 		case !has:
 			err = e.journal.Put(ctx, e.interrupted(en, "the receiver stopped before this started, and it is no longer in the backlog"))
@@ -73,7 +75,7 @@ func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
 	var stuck []*Entry
 	err := e.st.Scan(ctx, bucketJournal, func(_ string, v []byte) error {
 		var en Entry
-		if json.Unmarshal(v, &en) == nil && (en.Result == ResultQueued || en.Result == ResultRunning) {
+		if json.Unmarshal(v, &en) == nil && (en.Result == action.ResultQueued || en.Result == action.ResultRunning) {
 			stuck = append(stuck, &en)
 		}
 		return nil
@@ -86,13 +88,13 @@ func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
 
 func (e *Engine) interrupted(en *Entry, reason string) *Entry {
 	now := e.opts.Now()
-	en.Result, en.Reason, en.Finished = ResultInterrupted, reason, &now
+	en.Result, en.Reason, en.Finished = action.ResultInterrupted, reason, &now
 	for i := range en.Steps {
-		if en.Steps[i].Result == ResultRunning { // the step that had started
-			en.Steps[i].Result = ResultInterrupted
+		if en.Steps[i].Result == action.ResultRunning { // the step that had started
+			en.Steps[i].Result = action.ResultInterrupted
 		}
 	}
-	e.metrics.actions.WithLabelValues(en.Rule, "task", ResultInterrupted).Inc()
+	e.metrics.actions.WithLabelValues(en.Rule, "task", action.ResultInterrupted).Inc()
 	level.Warn(e.logger).Log("msg", "Remediation interrupted by a restart", "rule", en.Rule, "alertname", en.AlertName, "id", en.ID, "reason", reason)
 	return en
 }
@@ -117,7 +119,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 			reason += "; the alert has resolved"
 		case inc.Attempts < t.rule.MaxAttempts:
 			nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
-			entry, _ := marshalEntry(nt.entry)
+			entry, _ := json.Marshal(nt.entry)
 			r, _ := nt.marshal()
 			writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: nt.entry.ID, Value: entry})
 			writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: nt.key, Value: r})
@@ -129,7 +131,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 			t.giveUp = ReasonMaxAttempts
 		}
 	}
-	b, err := marshalEntry(e.interrupted(en, reason))
+	b, err := json.Marshal(e.interrupted(en, reason))
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,7 @@ func taskFromEntry(en *Entry, c *Config) (*task, bool) {
 	if rule == nil {
 		return nil, false
 	}
-	d := &Data{Labels: en.Labels, Status: en.Status, Fingerprint: en.Fingerprint, StartsAt: en.StartsAt, Rule: en.Rule}
+	d := &action.Data{Labels: en.Labels, Status: en.Status, Fingerprint: en.Fingerprint, StartsAt: en.StartsAt, Rule: en.Rule}
 	return &task{entry: en, rule: rule, data: d, received: en.Received}, true
 }
 
@@ -162,7 +164,7 @@ func (e *Engine) takeOverHooks(ctx context.Context) error {
 	key := "hook_owner_" + e.opts.Replica
 	prev, err := e.st.Get(ctx, bucketMeta, key)
 	if err == nil && len(prev) > 0 {
-		if n, err := reapHooks(string(prev)); err != nil {
+		if n, err := exec.ReapHooks(string(prev)); err != nil {
 			level.Warn(e.logger).Log("msg", "Could not look for hooks left by the previous process", "err", err)
 		} else if n > 0 {
 			level.Warn(e.logger).Log("msg", "Killed processes left running by the previous process's hooks", "processes", n)

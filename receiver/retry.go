@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // minRetryDelay spaces retries of a rule whose cooldown is zero.
@@ -55,7 +57,7 @@ func (e *Engine) scheduleRetry(t *task) {
 func (e *Engine) retryTask(t *task, due time.Time) *task {
 	now := e.opts.Now()
 	en := *t.entry
-	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, ResultQueued, "", nil
+	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, action.ResultQueued, "", nil
 	en.Started, en.Finished = nil, nil
 	h := sha256.Sum256([]byte(t.entry.Rule + "\x00" + t.entry.Fingerprint + "\x00" + t.entry.StartsAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.Itoa(t.entry.Attempt)))
 	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, retry: true, delayed: true, notBefore: due}
@@ -64,7 +66,7 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 // enqueue records a new task (journal entry and backlog record) durably and
 // hands it to the window.
 func (e *Engine) enqueue(t *task) error {
-	entry, err := marshalEntry(t.entry)
+	entry, err := json.Marshal(t.entry)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,7 @@
 package receiver
 
+import "github.com/selfheal/selfheal/receiver/action"
+
 // RuleTest is what one rule would do with an alert, worked out offline from
 // the configuration alone: `selfhealctl rules test`, as amtool's routes test
 // is for Alertmanager's routing.
@@ -33,7 +35,7 @@ func (c *Config) TestRules(labels map[string]string, status string) []RuleTest {
 			continue
 		}
 		rt := RuleTest{Rule: r.Name, DryRun: r.DryRun}
-		t := &task{rule: r, data: &Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name}}
+		t := &task{rule: r, data: &action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name}}
 		prepared, member, err := prepareTask(t)
 		if err != nil {
 			rt.Refused = err.Error()

@@ -39,9 +39,12 @@ func TestTwoReplicasShareOneRedis(t *testing.T) {
 		t.Fatalf("accepted %+v and %+v", r1, r2)
 	}
 	es := a.waitEntries(5)
-	time.Sleep(300 * time.Millisecond)
+	// Neither replica has anything left to run: a duplicate had its chance.
+	testutil.Eventually(t, 10*time.Second, "both queues to empty", func() bool {
+		return a.engine.window.pending.Load() == 0 && b.engine.window.pending.Load() == 0
+	})
 	runs := 0
-	for _, l := range readLines(t, rec) {
+	for _, l := range testutil.ReadLines(t, rec) {
 		if strings.HasPrefix(l, "arg:restart") {
 			runs++
 		}

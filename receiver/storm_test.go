@@ -11,6 +11,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // TestStormIsAcceptedAndHandledOnce: one webhook of 10,000 matching alerts,
@@ -41,7 +42,7 @@ rules:
 	}
 	seen := map[string]int{}
 	for _, e := range es {
-		if e.Result != ResultDryRun {
+		if e.Result != action.ResultDryRun {
 			t.Fatalf("entry %s: %s %s", e.ID, e.Result, e.Reason)
 		}
 		seen[e.Labels["agent"]]++
@@ -84,7 +85,7 @@ rules:
 `, Options{}, nil)
 	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1", "payload", "$(rm -rf /)", "team", "x"))
 	f.waitEntries(1)
-	env := strings.Join(readLines(t, out), "\n")
+	env := strings.Join(testutil.ReadLines(t, out), "\n")
 	if !strings.Contains(env, "SELFHEAL_LABEL_AGENT=d1") {
 		t.Fatalf("the validated label is missing:\n%s", env)
 	}

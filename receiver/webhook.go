@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/alertmanager/notify/webhook"
+	"github.com/prometheus/alertmanager/template"
 
 	"github.com/selfheal/selfheal/internal/serve"
 )
@@ -27,9 +27,19 @@ type WebhookHandler struct {
 	MaxBody int64
 }
 
+// Message is an Alertmanager webhook body (version 4), declared here
+// rather than imported: Alertmanager's notify/webhook package links the
+// whole of its notification pipeline.
+type Message struct {
+	*template.Data
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
 // DecodeMessage reads an Alertmanager webhook body (version 4).
-func DecodeMessage(body []byte) (*webhook.Message, error) {
-	var msg webhook.Message
+func DecodeMessage(body []byte) (*Message, error) {
+	var msg Message
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&msg); err != nil {
 		return nil, fmt.Errorf("malformed JSON: %v", err)

@@ -54,6 +54,19 @@ func (w *writeBehind) Put(bucket, key string, value []byte) {
 	w.mu.Unlock()
 }
 
+// Len counts the writes not yet committed: pending and being flushed.
+func (w *writeBehind) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, batch := range []map[string]map[string][]byte{w.pending, w.flushing} {
+		for _, m := range batch {
+			n += len(m)
+		}
+	}
+	return n
+}
+
 // Get reads a pending write first, then the store.
 func (w *writeBehind) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	if v, ok := w.pendingValue(bucket, key); ok {

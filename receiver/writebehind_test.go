@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // slowPutAll holds every PutAll until release is closed, as a commit that
@@ -101,11 +102,11 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 	defer wb.Close(ctx)
 	j := newJournal(st, wb)
 	now := time.Now()
-	e := &Entry{ID: newID(now), Received: now, Rule: "r", Result: ResultQueued}
+	e := &Entry{ID: newID(now), Received: now, Rule: "r", Result: action.ResultQueued}
 	if err := j.Put(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	e.Result = ResultSuccess
+	e.Result = action.ResultSuccess
 	if err := j.Record(e); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Result != ResultSuccess {
+	if len(got) != 1 || got[0].Result != action.ResultSuccess {
 		t.Fatalf("query during a flush shows %+v; want the recorded success", got)
 	}
 }

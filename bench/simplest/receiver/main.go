@@ -12,14 +12,14 @@ import (
 	"net/http"
 	"os/exec"
 
-	"github.com/prometheus/alertmanager/notify/webhook"
+	"github.com/prometheus/alertmanager/template"
 )
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	flag.Parse()
 	log.Fatal(http.ListenAndServe(*addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var msg webhook.Message
+		var msg template.Data
 		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package exec
+
+import "os/exec"
+
+// dieWithParent needs Linux's parent-death signal; elsewhere the restarted
+// receiver's reaping is all there is.
+func dieWithParent(*exec.Cmd) {}

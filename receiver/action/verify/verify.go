@@ -1,0 +1,153 @@
+// Package verify polls a health URL until it is healthy or time runs out.
+package verify
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/common/config"
+
+	"github.com/selfheal/selfheal/internal/yamlconf"
+	"github.com/selfheal/selfheal/receiver/action"
+)
+
+// Config polls a health URL until it is healthy or time runs out: the
+// runbooks' "after five minutes, check again".
+type Config struct {
+	URL        string            `yaml:"url"`
+	Status     []int             `yaml:"status"`
+	BodyRegexp yamlconf.Regexp   `yaml:"body_regexp"`
+	Within     yamlconf.Duration `yaml:"within"`
+	Every      yamlconf.Duration `yaml:"every"`
+	TLSConfig  config.TLSConfig  `yaml:"tls_config"`
+}
+
+// Verify defaults.
+const (
+	DefaultWithin = 5 * time.Minute
+	DefaultEvery  = 10 * time.Second
+)
+
+// UnmarshalYAML applies the defaults before decoding.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = Config{Within: yamlconf.Duration{Duration: DefaultWithin}, Every: yamlconf.Duration{Duration: DefaultEvery}}
+	type plain Config
+	return unmarshal((*plain)(c))
+}
+
+type verifyAction struct {
+	url           *action.URLTemplate
+	status        []int
+	body          yamlconf.Regexp
+	within, every time.Duration
+	client        *http.Client
+}
+
+// New builds the action from c for a rule whose validated labels are
+// allowed; p is c's path in the configuration, for errors, and dir the
+// directory relative file names are taken from.
+func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
+	a := &verifyAction{status: c.Status, body: c.BodyRegexp, within: c.Within.Duration, every: c.Every.Duration}
+	var err error
+	// A verify only reads, so its host may come from a validated label
+	// (the instance that was restarted).
+	if a.url, err = action.ParseURL(c.URL, allowed, true); err != nil {
+		return nil, yamlconf.Errorf(append(p, "url"), "%v", err)
+	}
+	if err := c.BodyRegexp.Check(append(p, "body_regexp")); err != nil {
+		return nil, err
+	}
+	for key, d := range map[string]*yamlconf.Duration{"within": &c.Within, "every": &c.Every} {
+		if err := d.Check(append(p, key), true); err != nil {
+			return nil, err
+		}
+	}
+	if a.every > a.within {
+		return nil, yamlconf.Errorf(append(p, "every"), "every (%s) is longer than within (%s)", a.every, a.within)
+	}
+	c.TLSConfig.SetDirectory(dir)
+	tc, err := config.NewTLSConfig(&c.TLSConfig)
+	if err != nil {
+		return nil, yamlconf.Errorf(append(p, "tls_config"), "%v", err)
+	}
+	a.client = &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return a, nil
+}
+
+func (a *verifyAction) Kind() string { return "verify" }
+
+func (a *verifyAction) Prepare(d *action.Data) (action.Prepared, error) {
+	u, err := a.url.Render(d)
+	if err != nil {
+		return action.Prepared{}, err
+	}
+	what := fmt.Sprintf("GET %s until healthy, every %s within %s", u, a.every, a.within)
+	return action.Prepared{What: what, Run: func(ctx context.Context) action.Step {
+		st := action.Step{Action: "verify", What: what, Started: time.Now()}
+		vr := a.poll(ctx, u)
+		st.Duration, st.Verify = time.Since(st.Started), vr
+		switch {
+		case vr.Healthy:
+			st.Result = action.ResultSuccess
+		case ctx.Err() == context.Canceled:
+			st.Result, st.Reason = action.ResultInterrupted, "shutting down"
+		default:
+			st.Result, st.Reason = action.ResultFailed, fmt.Sprintf("not healthy within %s after %d checks", a.within, vr.Checks)
+		}
+		return st
+	}}, nil
+}
+
+func (a *verifyAction) poll(ctx context.Context, u string) *action.VerifyResult {
+	vr := &action.VerifyResult{}
+	ctx, cancel := context.WithTimeout(ctx, a.within)
+	defer cancel()
+	tick := time.NewTicker(a.every)
+	defer tick.Stop()
+	for {
+		vr.Checks++
+		if a.check(ctx, u, vr) {
+			vr.Healthy = true
+			return vr
+		}
+		select {
+		case <-ctx.Done():
+			return vr
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *verifyAction) check(ctx context.Context, u string, vr *action.VerifyResult) bool {
+	cctx, cancel := context.WithTimeout(ctx, min(a.every, 10*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
+	if err != nil {
+		vr.LastError = err.Error()
+		return false
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil { // a check cut short by the end of "within" says nothing
+			vr.LastStatus, vr.LastError = 0, err.Error()
+		}
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	vr.LastStatus, vr.LastError = resp.StatusCode, ""
+	if !action.StatusOK(resp.StatusCode, a.status) {
+		return false
+	}
+	if a.body.Regexp != nil && !a.body.Match(body) {
+		vr.LastError = "body does not match " + a.body.Raw()
+		return false
+	}
+	return true
+}

@@ -1,0 +1,44 @@
+package receiver
+
+import (
+	"fmt"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/selfheal/selfheal/receiver/action"
+)
+
+// Refusal reasons: each means the receiver will not heal, and pages through
+// SelfhealRemediationFailed. Cooldown is a deferral's reason, not a
+// refusal's.
+const (
+	ReasonInvalidLabel   = "invalid_label"
+	ReasonCooldown       = "cooldown"
+	ReasonMaxAttempts    = "max_attempts"
+	ReasonPoolMinHealthy = "pool_min_healthy"
+	ReasonPoolMaxRemoved = "pool_max_removed"
+)
+
+func labelSet(m map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(m))
+	for k, v := range m {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}
+
+// checkLabels validates the labels a rule requires against their patterns.
+// A missing label or a value that does not match refuses the rule for the
+// alert: the value never reaches a template.
+func (r *Rule) checkLabels(ls map[string]string) error {
+	for name, re := range r.required {
+		v, ok := ls[name]
+		if !ok {
+			return fmt.Errorf("label %q is missing", name)
+		}
+		if !re.MatchString(v) {
+			return fmt.Errorf("label %q value %q does not match %s", name, action.Truncate(v, 80), re.String())
+		}
+	}
+	return nil
+}
