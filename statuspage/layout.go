@@ -1,6 +1,7 @@
-// Package statuspage renders the operator's HTML pages: the exporter's
-// /status (agents, static checks, store) and the receiver's /journal
-// (remediations with their steps). Pages are server-rendered with
+// Package statuspage holds what the operator's HTML pages share: the
+// layout, the functions templates use and the rendering. The pages are in
+// status (the exporter's /status) and journal (the receiver's /journal),
+// so that each binary links only its own. Pages are server-rendered with
 // html/template, so every label value, reason and output excerpt is
 // escaped, and they work without JavaScript (refresh is a meta tag).
 package statuspage
@@ -10,26 +11,28 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 )
 
-//go:embed templates/*.html
-var files embed.FS
+//go:embed templates/layout.html
+var layout embed.FS
 
-// page is what the layout needs of every page.
-type page struct {
+// Page is what the layout needs of every page.
+type Page struct {
 	Title   string
 	Program string
-	Nav     []link
+	Nav     []Link
 	Refresh int // seconds; 0 for none
 	Now     time.Time
 	Query   url.Values // the request's, to keep filters across links
 }
 
-type link struct{ Href, Text string }
+// Link is one entry of the navigation.
+type Link struct{ Href, Text string }
 
 var funcs = template.FuncMap{
 	"age":      age,
@@ -50,13 +53,16 @@ var funcs = template.FuncMap{
 	},
 }
 
-func parse(name string) *template.Template {
-	return template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name))
+// Parse reads the page templates/name from fsys within the layout; it
+// panics on an error, as the templates are embedded.
+func Parse(fsys fs.FS, name string) *template.Template {
+	t := template.Must(template.New(name).Funcs(funcs).ParseFS(layout, "templates/layout.html"))
+	return template.Must(t.ParseFS(fsys, "templates/"+name))
 }
 
-// render writes the page only once it rendered whole: a template error is
+// Render writes the page only once it rendered whole: a template error is
 // a 500, never half a page.
-func render(w http.ResponseWriter, t *template.Template, data any) {
+func Render(w http.ResponseWriter, t *template.Template, data any) {
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
 		http.Error(w, "rendering the page: "+err.Error(), http.StatusInternalServerError)
@@ -67,8 +73,8 @@ func render(w http.ResponseWriter, t *template.Template, data any) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// refresh reads ?refresh=N (5 to 3600 seconds), the page's auto-refresh.
-func refresh(q url.Values) int {
+// Refresh reads ?refresh=N (5 to 3600 seconds), the page's auto-refresh.
+func Refresh(q url.Values) int {
 	n, err := strconv.Atoi(q.Get("refresh"))
 	if err != nil || n < 5 || n > 3600 {
 		return 0

@@ -31,8 +31,8 @@ func TestAge(t *testing.T) {
 
 func TestRefresh(t *testing.T) {
 	for in, want := range map[string]int{"": 0, "10": 10, "4": 0, "3600": 3600, "3601": 0, "x": 0, "-10": 0} {
-		if got := refresh(url.Values{"refresh": {in}}); got != want {
-			t.Errorf("refresh(%q) = %d, want %d", in, got, want)
+		if got := Refresh(url.Values{"refresh": {in}}); got != want {
+			t.Errorf("Refresh(%q) = %d, want %d", in, got, want)
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/selfheal/selfheal/heartbeat"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
-	"github.com/selfheal/selfheal/statuspage"
+	"github.com/selfheal/selfheal/statuspage/status"
 )
 
 func main() {
@@ -116,7 +116,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("GET /status", &statuspage.Status{Tracker: tracker, Exporter: exp, Store: store.Describe(o.storagePath, o.redisURL)})
+	mux.Handle("GET /status", &status.Handler{Tracker: tracker, Exporter: exp, Store: store.Describe(o.storagePath, o.redisURL)})
 	var tokens serve.Tokens
 	adminToken := func() string { return exp.Config().API.AdminTokenFile }
 	open := func(r *http.Request) bool { return serve.AlwaysOpen(r) || heartbeat.IsHeartbeat(r) }

@@ -1,27 +1,34 @@
-package statuspage
+// Package journal serves the receiver's /journal page.
+package journal
 
 import (
+	"embed"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/selfheal/selfheal/receiver"
+	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/statuspage"
 )
 
-// Journal serves the receiver's /journal: remediations newest first with
+// Handler serves the receiver's /journal: remediations newest first with
 // the rule, the alert's labels, the result, the attempt and each step (its
 // result, exit code or HTTP status, what it saw and the start of its
 // output), filtered by rule, result, time or one alert (an incident, which
 // escalations link to).
-type Journal struct {
+type Handler struct {
 	Journal *receiver.Journal
 	Rules   func() []string // the configured rules, for the filter
 }
 
-var journalTemplate = parse("journal.html")
+//go:embed templates/*.html
+var templates embed.FS
+
+var journalTemplate = statuspage.Parse(templates, "journal.html")
 
 type journalView struct {
-	page
+	statuspage.Page
 	Rules   []string
 	Results []string
 	Rule    string
@@ -33,16 +40,16 @@ type journalView struct {
 	Error   string
 }
 
-var receiverNav = []link{{"/journal", "Journal"}, {"/metrics", "Metrics"}, {"/api/v1/actions", "Actions API"}}
+var receiverNav = []statuspage.Link{{Href: "/journal", Text: "Journal"}, {Href: "/metrics", Text: "Metrics"}, {Href: "/api/v1/actions", Text: "Actions API"}}
 
 // results lists the results the filter offers.
-var results = []string{receiver.ResultFailed, receiver.ResultRefused, receiver.ResultInterrupted, receiver.ResultSuccess, receiver.ResultRunning, receiver.ResultQueued, receiver.ResultDryRun, receiver.ResultSkipped}
+var results = []string{action.ResultFailed, action.ResultRefused, action.ResultInterrupted, action.ResultSuccess, action.ResultRunning, action.ResultQueued, action.ResultDryRun, action.ResultSkipped}
 
-func (j *Journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (j *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	q := r.URL.Query()
 	v := journalView{
-		page:    page{Title: "Journal", Program: "selfheal_receiver", Nav: receiverNav, Refresh: refresh(q), Now: now, Query: q},
+		Page:    statuspage.Page{Title: "Journal", Program: "selfheal_receiver", Nav: receiverNav, Refresh: statuspage.Refresh(q), Now: now, Query: q},
 		Rules:   j.Rules(),
 		Results: results,
 		Rule:    q.Get("rule"), Result: q.Get("result"), Since: q.Get("since"), Finger: q.Get("fingerprint"),
@@ -51,7 +58,7 @@ func (j *Journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		v.Error = err.Error()
-		render(w, journalTemplate, v)
+		statuspage.Render(w, journalTemplate, v)
 		return
 	}
 	if v.Entries, err = j.Journal.Query(r.Context(), f); err != nil {
@@ -66,5 +73,5 @@ func (j *Journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		older.Set("before", v.Entries[len(v.Entries)-1].ID)
 		v.Older = "?" + older.Encode()
 	}
-	render(w, journalTemplate, v)
+	statuspage.Render(w, journalTemplate, v)
 }

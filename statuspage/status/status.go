@@ -1,27 +1,33 @@
-package statuspage
+// Package status serves the exporter's /status page.
+package status
 
 import (
+	"embed"
 	"net/http"
 	"sort"
 	"time"
 
 	"github.com/selfheal/selfheal/collector"
 	"github.com/selfheal/selfheal/heartbeat"
+	"github.com/selfheal/selfheal/statuspage"
 )
 
-// Status serves the exporter's /status: agents by group and state (stale
+// Handler serves the exporter's /status: agents by group and state (stale
 // first) with their last heartbeat's age and overrides, the last round of
 // static checks, and the store.
-type Status struct {
+type Handler struct {
 	Tracker  *heartbeat.Tracker
 	Exporter *collector.Exporter
 	Store    string // the store's description (store.Describe)
 }
 
-var statusTemplate = parse("status.html")
+//go:embed templates/*.html
+var templates embed.FS
+
+var statusTemplate = statuspage.Parse(templates, "status.html")
 
 type statusView struct {
-	page
+	statuspage.Page
 	Groups  []groupView
 	Checks  *collector.CheckRound
 	Failing int
@@ -43,10 +49,10 @@ type stateCount struct {
 // stateOrder puts what needs a human first.
 var stateOrder = map[string]int{heartbeat.StateStale: 0, heartbeat.StateLate: 1, heartbeat.StateNew: 2, heartbeat.StatePaused: 3, heartbeat.StateUp: 4}
 
-func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	v := statusView{
-		page:    page{Title: "Status", Program: "selfheal_exporter", Nav: exporterNav, Refresh: refresh(r.URL.Query()), Now: now, Query: r.URL.Query()},
+		Page:    statuspage.Page{Title: "Status", Program: "selfheal_exporter", Nav: exporterNav, Refresh: statuspage.Refresh(r.URL.Query()), Now: now, Query: r.URL.Query()},
 		Groups:  groupAgents(s.Tracker.Agents(r.Context(), "", "")),
 		Checks:  s.Exporter.LastChecks(),
 		Store:   s.Store,
@@ -59,10 +65,10 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	render(w, statusTemplate, v)
+	statuspage.Render(w, statusTemplate, v)
 }
 
-var exporterNav = []link{{"/status", "Status"}, {"/metrics", "Metrics"}, {"/api/v1/agents", "Agents API"}, {"/api/v1/healthz", "Lost agents"}}
+var exporterNav = []statuspage.Link{{Href: "/status", Text: "Status"}, {Href: "/metrics", Text: "Metrics"}, {Href: "/api/v1/agents", Text: "Agents API"}, {Href: "/api/v1/healthz", Text: "Lost agents"}}
 
 // groupAgents groups agents by group (in name order) and sorts each group
 // stale first, then late, new, paused and up, then by id.
