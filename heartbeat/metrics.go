@@ -50,7 +50,7 @@ func (c trackerCollector) Collect(ch chan<- prometheus.Metric) {
 	m := t.metrics
 	m.heartbeats.Collect(ch)
 	m.rejected.Collect(ch)
-	if !t.shared {
+	if t.persist.snapshots() {
 		m.snapshotTime.Collect(ch)
 		m.snapshotDuration.Collect(ch)
 	}

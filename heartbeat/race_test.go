@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,30 +117,46 @@ func TestSlowScraperDoesNotBlockHeartbeats(t *testing.T) {
 }
 
 // TestSourceRacesHeartbeat: a Redis source and HTTP heartbeats update one
-// agent at once; run under -race, the source must not read the agent's
-// group unlocked.
+// agent at once (under -race, the source must not read the agent's group
+// unlocked). Neither fails, the agent is registered once, in its group,
+// and keeps the details of the last write.
 func TestSourceRacesHeartbeat(t *testing.T) {
 	c := newClock()
 	tr := newTracker(t, agentsConfig, boltStore(t, t.TempDir()+"/a.db"), false, c)
 	g := tr.groups["scriptengine"]
 	ctx := context.Background()
-	for round := range 200 {
+	const rounds, writes = 200, 20
+	for round := range rounds {
 		id := fmt.Sprint("se-", round)
+		errs := make(chan error, 2*writes)
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			for i := range 20 {
-				_ = tr.sourced(ctx, id, g, Heartbeat{Env: fmt.Sprint("src-", i)}, c.now())
+			for i := range writes {
+				errs <- tr.sourced(ctx, id, g, Heartbeat{Env: fmt.Sprint("src-", i)}, c.now())
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			for i := range 20 {
-				_ = tr.Beat(ctx, id, Heartbeat{Group: "scriptengine", Env: fmt.Sprint("http-", i)})
+			for i := range writes {
+				errs <- tr.Beat(ctx, id, Heartbeat{Group: "scriptengine", Env: fmt.Sprint("http-", i)})
 			}
 		}()
 		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+		}
+		last := fmt.Sprint("-", writes-1)
+		if v, ok := tr.Agent(ctx, id); !ok || v.Group != "scriptengine" || !strings.HasSuffix(v.Env, last) {
+			t.Fatalf("%s after the race: %+v (found %v); want the group and one side's last env", id, v, ok)
+		}
+	}
+	if n, listed := tr.size("scriptengine"), len(tr.Agents(ctx, "", "scriptengine")); n != rounds+1 || listed != n {
+		t.Fatalf("the group counts %d agents and lists %d; want %d (the raced ones and d_dys1)", n, listed, rounds+1)
 	}
 }
 

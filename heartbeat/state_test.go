@@ -43,3 +43,44 @@ func TestState(t *testing.T) {
 		}
 	}
 }
+
+func TestNextRecord(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	known := agentRecord{Group: "g", Env: "prod", IP: "10.0.0.1", Service: "se", Last: t0.UnixNano(), Registered: t0.Add(-time.Hour).UnixNano()}
+	for _, c := range []struct {
+		name  string
+		prev  agentRecord
+		known bool
+		hb    Heartbeat
+		at    time.Time
+		want  agentRecord
+	}{
+		{"registration", agentRecord{}, false, Heartbeat{Env: "dev"}, t0,
+			agentRecord{Group: "g", Env: "dev", Last: t0.UnixNano(), Registered: t0.UnixNano()}},
+		{"a heartbeat keeps the details it does not give", known, true, Heartbeat{IP: "10.0.0.2"}, t0.Add(time.Minute),
+			agentRecord{Group: "g", Env: "prod", IP: "10.0.0.2", Service: "se", Last: t0.Add(time.Minute).UnixNano(), Registered: known.Registered}},
+		{"an older heartbeat does not move the last one back", known, true, Heartbeat{}, t0.Add(-time.Minute), known},
+		{"an unknown agent's stale record is not reused", known, false, Heartbeat{}, t0.Add(time.Minute),
+			agentRecord{Group: "g", Last: t0.Add(time.Minute).UnixNano(), Registered: t0.Add(time.Minute).UnixNano()}},
+	} {
+		if got := nextRecord(c.prev, c.known, "g", c.hb, c.at); got != c.want {
+			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	rec := func(last int64) *agent { return &agent{agentRecord: agentRecord{Last: last}} }
+	stored := map[string]*agent{"older-in-memory": rec(5), "newer-in-memory": rec(5), "only-stored": rec(1)}
+	cur := map[string]*agent{"older-in-memory": rec(3), "newer-in-memory": rec(9), "heard-during-read": rec(20), "gone-from-store": rec(4)}
+	got := merge(stored, cur, 10)
+	want := map[string]int64{"older-in-memory": 5, "newer-in-memory": 9, "only-stored": 1, "heard-during-read": 20}
+	if len(got) != len(want) {
+		t.Fatalf("merged %d agents, want %d: %v", len(got), len(want), got)
+	}
+	for id, last := range want {
+		if a, ok := got[id]; !ok || a.Last != last {
+			t.Errorf("%s: %v, want last %d", id, a, last)
+		}
+	}
+}

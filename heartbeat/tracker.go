@@ -6,7 +6,6 @@ package heartbeat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,137 +14,26 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
-	"github.com/selfheal/selfheal/internal/promtext"
 	"github.com/selfheal/selfheal/internal/store"
 )
 
-// Agent states, as healthchecks.io names them.
-const (
-	StateUp     = "up"     // heard within interval
-	StateLate   = "late"   // past interval, within interval + grace
-	StateStale  = "stale"  // past interval + grace
-	StateNew    = "new"    // expected or registered, never heard, not yet stale
-	StatePaused = "paused" // an operator override is active
-)
-
-// States lists every state, for metrics that export a count per state.
-var States = []string{StateUp, StateLate, StateStale, StateNew, StatePaused}
-
-// Store buckets and keys used by the tracker.
-const (
-	bucketAgents    = "agents"
-	bucketOverrides = "agent_overrides"
-	bucketMeta      = "exporter_meta"
-	keyAlive        = "alive"   // when the last snapshot was taken
-	keyStarted      = "started" // when the process started
-)
-
-// Override is an operator's manual verdict on an agent, such as "the agent
-// is disconnected but the backend was checked and is healthy". It takes the
-// agent out of the stale count until it expires.
-type Override struct {
-	Healthy   bool      `json:"healthy"`
-	Reason    string    `json:"reason"`
-	ExpiresAt time.Time `json:"expires_at"`
-	SetAt     time.Time `json:"set_at"`
-}
-
-func (o *Override) active(now time.Time) bool { return o != nil && now.Before(o.ExpiresAt) }
-
-// agentRecord is what is stored per agent.
-type agentRecord struct {
-	Group      string `json:"group"`
-	Env        string `json:"env,omitempty"`
-	IP         string `json:"ip,omitempty"`
-	Service    string `json:"service,omitempty"`
-	Last       int64  `json:"last,omitempty"` // Unix nanoseconds of the last heartbeat, 0 if never
-	Registered int64  `json:"registered"`     // Unix nanoseconds of registration
-}
-
-type agent struct {
-	id string
-	agentRecord
-	override *Override
-	// labels is the agent's label block for per-agent series, built when
-	// its details change rather than escaped anew on every scrape.
-	labels []byte
-}
-
-func newAgent(id string, rec agentRecord) *agent {
-	return &agent{id: id, agentRecord: rec, labels: labelBlock(id, rec)}
-}
-
-// labelBlock renders {group="…",agent="…",agent_env="…",agent_ip="…",agent_service="…"}.
-func labelBlock(id string, r agentRecord) []byte {
-	b := make([]byte, 0, 64+len(id)+len(r.Group)+len(r.Env)+len(r.IP)+len(r.Service))
-	b = append(b, `{group="`...)
-	b = promtext.AppendEscaped(b, r.Group, true)
-	b = append(b, `",agent="`...)
-	b = promtext.AppendEscaped(b, id, true)
-	b = append(b, `",agent_env="`...)
-	b = promtext.AppendEscaped(b, r.Env, true)
-	b = append(b, `",agent_ip="`...)
-	b = promtext.AppendEscaped(b, r.IP, true)
-	b = append(b, `",agent_service="`...)
-	b = promtext.AppendEscaped(b, r.Service, true)
-	return append(b, `"} `...)
-}
-
-// AgentView is an agent as the API shows it.
-type AgentView struct {
-	ID            string     `json:"id"`
-	Group         string     `json:"group"`
-	Env           string     `json:"env"`
-	IP            string     `json:"ip"`
-	Service       string     `json:"service"`
-	Status        string     `json:"status"`
-	LastHeartbeat *time.Time `json:"last_heartbeat"`
-	Override      *Override  `json:"override,omitempty"`
-}
-
-// Heartbeat is what an agent may say about itself.
-type Heartbeat struct {
-	Group   string `json:"group"`
-	Env     string `json:"env"`
-	IP      string `json:"ip"`
-	Service string `json:"service"`
-}
-
-// Errors of the tracker; the API maps them to status codes.
-var (
-	ErrUnknownGroup = errors.New("unknown group")
-	ErrUnknownAgent = errors.New("unknown agent")
-	ErrWrongGroup   = errors.New("agent belongs to another group")
-	ErrNoGroup      = errors.New("group is required: several groups are configured")
-	ErrStoreDown    = errors.New("store unavailable")
-	ErrGroupFull    = errors.New("the group has max_agents agents")
-)
-
-// Tracker keeps every agent's heartbeat state.
-//
-// With the embedded store, memory is the truth: heartbeats only touch memory
-// and mark the agent dirty, and a snapshot writes the dirty agents in one
-// bbolt transaction every snapshot interval, so no heartbeat waits for an
-// fsync and a crash loses at most one interval. With a shared store (Redis)
-// the store is the truth: a heartbeat is written through (one HSET, whole or
-// not at all, 503 if Redis is down) and reads refresh the local view from
-// Redis at most once per refresh interval, so replicas agree.
+// Tracker keeps every agent's heartbeat state in memory, and in its store
+// through its persistence: snapshots of the embedded store, or a shared
+// store written through (see persistence).
 type Tracker struct {
 	mu     sync.RWMutex
 	agents map[string]*agent
 	groups map[string]*Group
 	order  []string       // group names in config order
 	sizes  map[string]int // agents per group name
-	dirty  map[string]bool
 	life   lifetimes
+	loaded time.Time // when the fleet was last read from the store
 	now    func() time.Time
 
 	store        store.Store
-	shared       bool
+	persist      persistence
 	storeUp      atomic.Bool
-	refreshed    time.Time
-	refreshMu    sync.Mutex
-	RefreshEvery time.Duration
+	RefreshEvery time.Duration // how old a shared store's view may get
 
 	logger  log.Logger
 	metrics *agentMetrics
@@ -156,28 +44,27 @@ type Tracker struct {
 func NewTracker(ctx context.Context, groups []*Group, st store.Store, shared bool, now func() time.Time, logger log.Logger) (*Tracker, error) {
 	t := &Tracker{
 		agents:       map[string]*agent{},
-		dirty:        map[string]bool{},
 		now:          now,
 		store:        st,
-		shared:       shared,
 		RefreshEvery: time.Second,
 		logger:       logger,
 		metrics:      newAgentMetrics(),
 	}
-	t.life.started = now()
-	if !shared {
-		if err := t.readLifetimes(ctx); err != nil {
-			return nil, err
-		}
+	if shared {
+		t.persist = &writeThrough{t: t}
+	} else {
+		t.persist = &snapshots{t: t, st: st, dirty: map[string]bool{}}
+	}
+	var err error
+	if t.life, err = t.persist.lifetimes(ctx, now()); err != nil {
+		return nil, err
 	}
 	t.SetGroups(groups)
 	if err := t.load(ctx); err != nil {
-		if !shared {
+		t.storeUp.Store(false)
+		if err := t.persist.loadFailed(err); err != nil {
 			return nil, err
 		}
-		// A shared store may come back: start degraded rather than not at all.
-		level.Error(logger).Log("msg", "Cannot read agents from the shared store; starting without them", "err", err)
-		t.storeUp.Store(false)
 		return t, nil
 	}
 	t.storeUp.Store(true)
@@ -221,26 +108,10 @@ func (t *Tracker) addExpectedLocked() {
 		for _, id := range t.groups[name].Expected {
 			if _, ok := t.agents[id]; !ok {
 				t.agents[id] = newAgent(id, agentRecord{Group: name, Registered: t.life.started.UnixNano()})
-				if !t.shared {
-					t.dirty[id] = true
-				}
+				t.persist.changed(id)
 			}
 		}
 	}
-}
-
-// readLifetimes reads when the previous process started and took its last
-// snapshot, and records this start.
-func (t *Tracker) readLifetimes(ctx context.Context) error {
-	for key, dst := range map[string]*time.Time{keyStarted: &t.life.prevStarted, keyAlive: &t.life.prevAlive} {
-		if b, err := t.store.Get(ctx, bucketMeta, key); err == nil {
-			_ = dst.UnmarshalText(b)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	b, _ := t.life.started.MarshalText()
-	return t.store.Put(ctx, bucketMeta, store.KV{Key: keyStarted, Value: b})
 }
 
 // load reads every agent and override from the store and merges them into
@@ -254,20 +125,13 @@ func (t *Tracker) load(ctx context.Context) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for id, cur := range t.agents {
-		if s, ok := stored[id]; ok && cur.Last > s.Last {
-			stored[id] = cur
-		} else if !ok && cur.Last >= began {
-			stored[id] = cur // first heard during the read
-		}
-	}
-	t.agents = stored
+	t.agents = merge(stored, t.agents, began)
 	t.addExpectedLocked()
 	t.recountLocked()
 	for id, a := range t.agents {
 		a.override = overrides[id]
 	}
-	t.refreshed = t.now()
+	t.loaded = t.now()
 	return nil
 }
 
@@ -297,30 +161,8 @@ func (t *Tracker) read(ctx context.Context) (map[string]*agent, map[string]*Over
 	return agents, overrides, err
 }
 
-// refresh re-reads a shared store when the local view is older than
-// RefreshEvery. On failure the last view stays and the store is marked down.
-func (t *Tracker) refresh(ctx context.Context) {
-	if !t.shared {
-		return
-	}
-	t.refreshMu.Lock()
-	defer t.refreshMu.Unlock()
-	t.mu.RLock()
-	fresh := t.now().Sub(t.refreshed) < t.RefreshEvery
-	t.mu.RUnlock()
-	if fresh && t.storeUp.Load() {
-		return
-	}
-	if err := t.load(ctx); err != nil {
-		if t.storeUp.Swap(false) {
-			level.Error(t.logger).Log("msg", "Shared store unavailable", "err", err)
-		}
-		return
-	}
-	if !t.storeUp.Swap(true) {
-		level.Info(t.logger).Log("msg", "Shared store available again")
-	}
-}
+// refresh brings a shared store's view up to date (see persistence).
+func (t *Tracker) refresh(ctx context.Context) { t.persist.refresh(ctx) }
 
 // Beat records a heartbeat from id, now by the server's clock.
 func (t *Tracker) Beat(ctx context.Context, id string, hb Heartbeat) error {
@@ -348,31 +190,14 @@ func (t *Tracker) beatAt(ctx context.Context, id string, hb Heartbeat, at time.T
 // and service are updated from hb where it gives them.
 func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartbeat, at time.Time) error {
 	t.mu.RLock()
-	var rec agentRecord
+	var prev agentRecord
 	a, known := t.agents[id]
 	if known {
-		rec = a.agentRecord
-	} else {
-		rec = agentRecord{Registered: at.UnixNano()}
+		prev = a.agentRecord
 	}
 	t.mu.RUnlock()
-	rec.Group = group.Group
-	if hb.Env != "" {
-		rec.Env = hb.Env
-	}
-	if hb.IP != "" {
-		rec.IP = hb.IP
-	}
-	if hb.Service != "" {
-		rec.Service = hb.Service
-	}
-	if at.UnixNano() > rec.Last {
-		rec.Last = at.UnixNano()
-	}
-	// A shared store is written through; the embedded one too when the
-	// agent is new, since a registration is rare and must survive a crash
-	// (heartbeats of known agents wait for the next snapshot).
-	if t.shared || !known {
+	rec := nextRecord(prev, known, group.Group, hb, at)
+	if t.persist.writeFirst(!known) {
 		b, _ := json.Marshal(rec)
 		if err := t.store.Put(ctx, bucketAgents, store.KV{Key: id, Value: b}); err != nil {
 			t.storeUp.Store(false)
@@ -395,9 +220,7 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 		t.agents[id] = newAgent(id, rec)
 		t.sizes[rec.Group]++
 	}
-	if !t.shared {
-		t.dirty[id] = true
-	}
+	t.persist.changed(id)
 	t.mu.Unlock()
 	t.metrics.heartbeats.WithLabelValues(group.Group).Inc()
 	return nil
@@ -439,52 +262,6 @@ func (t *Tracker) Group(id, named string) (*Group, error) {
 // status computes an agent's state at now (see state).
 func (t *Tracker) status(a *agent, g *Group, now time.Time) string {
 	return state(a.agentRecord, a.override, g, now, t.life)
-}
-
-// lifetimes are when this process started and, from the embedded store,
-// when the previous one started and took its last snapshot.
-type lifetimes struct {
-	started, prevStarted, prevAlive time.Time
-}
-
-// state is an agent's state at now. An agent not heard from since this
-// process started gets interval + grace from the start before it counts as
-// stale, so that a restart does not flag the whole fleet; one that was
-// stale already at the previous process's last snapshot gets none.
-func state(a agentRecord, o *Override, g *Group, now time.Time, l lifetimes) string {
-	if o.active(now) {
-		if o.Healthy {
-			return StatePaused
-		}
-		return StateStale
-	}
-	limit := g.Interval.Duration + g.Grace.Duration
-	graceFrom := l.started
-	if !l.prevAlive.IsZero() && time.Unix(0, a.Last).Before(l.prevAlive) && state(a, nil, g, l.prevAlive, lifetimes{started: l.prevStarted}) == StateStale {
-		graceFrom = time.Time{}
-	}
-	if a.Last == 0 {
-		since := time.Unix(0, a.Registered)
-		if graceFrom.After(since) {
-			since = graceFrom
-		}
-		if now.Sub(since) > limit {
-			return StateStale
-		}
-		return StateNew
-	}
-	last := time.Unix(0, a.Last)
-	age := now.Sub(last)
-	switch {
-	case age <= g.Interval.Duration:
-		return StateUp
-	case age <= limit:
-		return StateLate
-	case last.Before(graceFrom) && now.Sub(graceFrom) <= limit:
-		return StateLate
-	default:
-		return StateStale
-	}
 }
 
 // Agents returns the agents of the known groups, filtered by status and
@@ -564,7 +341,7 @@ func (t *Tracker) Forget(ctx context.Context, id string) error {
 	}
 	t.mu.Lock()
 	delete(t.agents, id)
-	delete(t.dirty, id)
+	t.persist.forgotten(id)
 	t.addExpectedLocked()
 	t.recountLocked()
 	t.mu.Unlock()
@@ -595,46 +372,13 @@ func (t *Tracker) SetOverride(ctx context.Context, id string, o *Override) error
 }
 
 // Snapshot writes the agents changed since the last snapshot to the
-// embedded store in one transaction. On failure they stay dirty.
-func (t *Tracker) Snapshot(ctx context.Context) error {
-	if t.shared {
-		return nil
-	}
-	t.mu.Lock()
-	entries := make([]store.KV, 0, len(t.dirty))
-	for id := range t.dirty {
-		if a, ok := t.agents[id]; ok {
-			b, _ := json.Marshal(a.agentRecord)
-			entries = append(entries, store.KV{Key: id, Value: b})
-		}
-	}
-	dirty := t.dirty
-	t.dirty = map[string]bool{}
-	t.mu.Unlock()
-
-	start := t.now()
-	// The snapshot's time says, after a restart, which agents were stale
-	// already: they get no start-up grace.
-	alive, _ := start.MarshalText()
-	err := t.store.PutAll(ctx, map[string][]store.KV{bucketAgents: entries, bucketMeta: {{Key: keyAlive, Value: alive}}})
-	t.metrics.snapshotDuration.Set(t.now().Sub(start).Seconds())
-	if err != nil {
-		t.mu.Lock()
-		for id := range dirty {
-			t.dirty[id] = true
-		}
-		t.mu.Unlock()
-		t.storeUp.Store(false)
-		return err
-	}
-	t.storeUp.Store(true)
-	t.metrics.snapshotTime.Set(float64(t.now().UnixNano()) / 1e9)
-	return nil
-}
+// embedded store in one transaction; with a shared store it does nothing.
+// On failure they stay to be written.
+func (t *Tracker) Snapshot(ctx context.Context) error { return t.persist.snapshot(ctx) }
 
 // RunSnapshots snapshots every interval until ctx ends, then once more.
 func (t *Tracker) RunSnapshots(ctx context.Context, every time.Duration) {
-	if t.shared {
+	if !t.persist.snapshots() {
 		return
 	}
 	tick := time.NewTicker(every)
