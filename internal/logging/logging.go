@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
@@ -59,7 +63,38 @@ func New(c *Config, w io.Writer) (log.Logger, error) {
 	}
 	// The filter goes outermost so that a suppressed debug line costs no
 	// timestamp and no caller lookup: probes log at debug level on the hot
-	// path. Caller depth 5 skips the filter's and the With context's frames.
-	l = log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.Caller(5))
+	// path.
+	l = log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.Valuer(caller))
 	return level.NewFilter(l, allow), nil
+}
+
+// loggingPackages are the packages a line passes through on its way from
+// the code that logs it: go-kit's, log/slog (for libraries such as
+// exporter-toolkit) and this bridge.
+var loggingPackages = []string{"github.com/go-kit/log", "log/slog.", "github.com/selfheal/selfheal/internal/logging.(*handler)", "github.com/selfheal/selfheal/internal/logging.caller"}
+
+// caller names the first frame outside the logging packages as file:line,
+// whether the line was logged through go-kit or through the slog bridge,
+// whose depths differ.
+func caller() any {
+	pcs := make([]uintptr, 16)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if !inLogging(f.Function) {
+			return filepath.Base(f.File) + ":" + strconv.Itoa(f.Line)
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+func inLogging(function string) bool {
+	for _, p := range loggingPackages {
+		if strings.HasPrefix(function, p) {
+			return true
+		}
+	}
+	return false
 }

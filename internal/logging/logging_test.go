@@ -3,6 +3,8 @@ package logging
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,5 +54,29 @@ func TestBadSettings(t *testing.T) {
 	}
 	if _, err := New(&Config{Format: "xml"}, nil); err == nil {
 		t.Fatal("want an error for an unknown format")
+	}
+}
+
+// TestCallerIsTheCodeThatLogs: lines logged through go-kit and through the
+// slog bridge (exporter-toolkit's) both name the line that logged them,
+// not a frame of the logging packages.
+func TestCallerIsTheCodeThatLogs(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := New(&Config{Level: "debug", Format: "logfmt"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, line, _ := runtime.Caller(0)
+	level.Info(l).Log("msg", "go-kit")
+	Slog(l).With("component", "web").Info("slog")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %q", lines)
+	}
+	for i, l := range lines {
+		want := "caller=logging_test.go:" + strconv.Itoa(line+1+i) + " "
+		if !strings.Contains(l, want) {
+			t.Errorf("line %q lacks %q", l, want)
+		}
 	}
 }
