@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/selfheal/selfheal/receiver"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 type actionsFlags struct {
@@ -156,7 +157,7 @@ func actionRow(e receiver.Entry) []string {
 		attempt = fmt.Sprint(e.Attempt)
 	}
 	result := e.Result
-	if e.DryRun && result != receiver.ResultDryRun {
+	if e.DryRun && result != action.ResultDryRun {
 		result += " (dry run)"
 	}
 	return []string{e.Received.UTC().Format("2006-01-02T15:04:05Z"), e.Rule, e.AlertName, e.Status, result, attempt, e.Reason}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
 )
 
 // TestLoop runs the scenarios one after another on one stack: each fault is
@@ -76,7 +78,7 @@ func (s *stack) icServerDown(t *testing.T) {
 	if resolved.Sub(fault) < 6*time.Second {
 		t.Errorf("resolved %v after the fault, before the 6s keep-firing time", resolved.Sub(fault))
 	}
-	time.Sleep(4 * time.Second) // Alertmanager's repeats and the resolved notification come in
+	s.resolvedSent("ic1")
 	if es := s.journal("restart-ic-server"); len(es) != 1 {
 		t.Fatalf("journal shows %d remediations of ic1, want exactly one: %+v", len(es), es)
 	}
@@ -249,7 +251,14 @@ func (s *stack) healingFails(t *testing.T) {
 	if sum := a.Annotations["selfheal_summary"]; !strings.Contains(sum, "attempt 2, failed") || !strings.Contains(sum, "supervisor restart ic-server-3") || !strings.Contains(sum, "SPAWN_ERROR: ic-server-3") {
 		t.Errorf("page summary: %q", sum)
 	}
-	time.Sleep(4 * time.Second)
+	// Alertmanager has had its chance to page again once the receiver posted
+	// the escalation again and the pager's group was flushed twice after.
+	s.wait("the escalation to be posted again", 20*time.Second, func() bool {
+		return s.receiverMetric(`selfheal_escalations_total{event="posted",reason="max_attempts",rule="restart-ic-server-broken"}`) >= 2
+	})
+	group := `selfheal_rule=\"restart-ic-server-broken\"`
+	flushed := testutil.Flushes(s.amProc, group)
+	s.wait("the pager's group to be flushed twice", 20*time.Second, func() bool { return testutil.Flushes(s.amProc, group) >= flushed+2 })
 	if n := len(s.journal("restart-ic-server-broken")); n != 2 {
 		t.Fatalf("%d attempts, max_attempts is 2", n)
 	}
@@ -288,7 +297,7 @@ func (s *stack) receiverRestart(t *testing.T) {
 		t.Fatalf("the crashed attempt: %+v", es[1])
 	}
 	s.wait("ic2's alert to resolve", 40*time.Second, func() bool { return !s.firing("ICServerConnectFailed", `ic_server_address="ic2"`) })
-	time.Sleep(4 * time.Second) // Alertmanager re-sends every 3s
+	s.resolvedSent("ic2")
 	b, _ := os.ReadFile(hook)
 	if got := strings.Join(strings.Fields(string(b)), ","); got != "started,started,finished" {
 		t.Fatalf("hook file %q: want the killed attempt, then the retry run to its end, once", got)

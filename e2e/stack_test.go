@@ -39,6 +39,7 @@ type stack struct {
 	bin                          map[string]string
 	exporter, receiver, prom, am string
 	receiverProc                 *testutil.Process
+	amProc                       *testutil.Process
 	receiverArgs                 []string
 	redis                        *testutil.Redis
 	haproxy                      *testutil.HAProxy
@@ -155,9 +156,7 @@ func newStack(t *testing.T) *stack {
 	s.startReceiver()
 
 	s.writeAlertmanagerConfig(sink.URL)
-	amp := testutil.Start(t, dir, testutil.Binary(t, "prometheus-alertmanager", "alertmanager"), "--config.file", "alertmanager.yml",
-		"--storage.path", filepath.Join(dir, "am"), "--web.listen-address", s.am, "--cluster.listen-address=")
-	testutil.WaitPort(t, s.am, amp)
+	s.amProc = testutil.StartAlertmanagerIn(t, dir, "alertmanager.yml", s.am)
 
 	s.prom = testutil.Addr(testutil.FreePort(t))
 	s.writePrometheusConfig()
@@ -526,6 +525,36 @@ func (s *stack) finished(rule string, results ...string) []journalEntry {
 		}
 	}
 	return out
+}
+
+// resolvedSent waits until Alertmanager has sent the resolved notification
+// of the IC-Server's alert: every firing re-send of its group went out
+// before it, so the receiver has seen them all.
+func (s *stack) resolvedSent(ic string) {
+	s.t.Helper()
+	s.wait("the resolved notification of "+ic, 30*time.Second, func() bool {
+		return testutil.Flushes(s.amProc, `ic_server_address=\"`+ic+`\"`, "ICServerConnectFailed[", "][resolved]") > 0
+	})
+}
+
+// receiverMetric reads one series of the receiver's /metrics, or -1.
+func (s *stack) receiverMetric(series string) float64 {
+	req, _ := http.NewRequest("GET", "http://"+s.receiver+"/metrics", nil)
+	req.SetBasicAuth("alertmanager", "e2e-password")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
 }
 
 func (s *stack) wait(what string, timeout time.Duration, cond func() bool) {

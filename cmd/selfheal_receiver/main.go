@@ -21,7 +21,7 @@ import (
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver"
-	"github.com/selfheal/selfheal/statuspage"
+	journalpage "github.com/selfheal/selfheal/statuspage/journal"
 )
 
 type options struct {
@@ -118,7 +118,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
 	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
-	mux.Handle("GET /journal", &statuspage.Journal{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }})
+	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)
 	serve.HandleHealth(mux, nil)

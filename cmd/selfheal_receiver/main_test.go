@@ -131,7 +131,12 @@ func TestRestartMidAction(t *testing.T) {
 	if es := r.actions(); len(es) != 1 || es[0].Result != "running" {
 		t.Fatalf("while running: %+v", es)
 	}
-	time.Sleep(300 * time.Millisecond) // the step's start is written behind within 100 ms
+	// The step's start is written behind: kill only once it is committed.
+	testutil.Eventually(t, 10*time.Second, "the step's start to be committed", func() bool {
+		_, m := r.do("GET", "/metrics", "")
+		es := r.actions()
+		return strings.Contains(m, "\nselfheal_receiver_unflushed_writes 0\n") && len(es) == 1 && len(es[0].Steps) == 1
+	})
 	r.proc.Kill()
 	testutil.WriteFile(t, dir, "receiver.yml", slowRule(marker, "0"))
 	r.start()

@@ -2,19 +2,58 @@ package testutil
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
+// Alertmanager is Debian's prometheus-alertmanager running for a test.
+type Alertmanager struct {
+	URL  string
+	Proc *Process
+}
+
 // StartAlertmanager starts Debian's prometheus-alertmanager on loopback
-// with config (a route and receivers) in a temp dir, clustering off, and
-// returns its base URL.
-func StartAlertmanager(t testing.TB, config string) string {
+// with config (a route and receivers) in a temp dir, clustering off and
+// debug logs on (Flushes reads them).
+func StartAlertmanager(t testing.TB, config string) *Alertmanager {
 	t.Helper()
 	dir := t.TempDir()
 	addr := Addr(FreePort(t))
 	WriteFile(t, dir, "alertmanager.yml", config)
-	p := Start(t, dir, Binary(t, "prometheus-alertmanager", "alertmanager"), "--config.file", "alertmanager.yml",
-		"--storage.path", filepath.Join(dir, "data"), "--web.listen-address", addr, "--cluster.listen-address=")
+	p := StartAlertmanagerIn(t, dir, "alertmanager.yml", addr)
+	return &Alertmanager{URL: "http://" + addr, Proc: p}
+}
+
+// StartAlertmanagerIn starts Alertmanager on the configuration file in dir,
+// listening on addr, and waits for it.
+func StartAlertmanagerIn(t testing.TB, dir, config, addr string) *Process {
+	t.Helper()
+	p := Start(t, dir, Binary(t, "prometheus-alertmanager", "alertmanager"), "--config.file", config,
+		"--storage.path", filepath.Join(dir, "am-data"), "--web.listen-address", addr, "--cluster.listen-address=", "--log.level=debug")
 	WaitPort(t, addr, p)
-	return "http://" + addr
+	return p
+}
+
+// Flushes counts the times Alertmanager's dispatcher flushed a group whose
+// debug line contains every one of parts (an alertname, a group label as
+// `ic_server_address=\"ic1\"`, a state as "[resolved]"). Each flush is a
+// chance to notify, and it sends what it decided before the group's next
+// flush begins.
+func Flushes(p *Process, parts ...string) int {
+	n := 0
+	for _, l := range strings.Split(p.Output.String(), "\n") {
+		if strings.Contains(l, "msg=flushing") && containsAll(l, parts) {
+			n++
+		}
+	}
+	return n
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -12,23 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/selfheal/selfheal/internal/procgroup"
 )
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // Binary returns the path of an installed program or fails the test with how
 // to get it: `make test` installs every program the tests use.
@@ -144,24 +134,6 @@ func (p *Process) Wait(timeout time.Duration) (error, bool) {
 	}
 }
 
-// WaitPort waits until something accepts TCP connections on addr.
-func WaitPort(t testing.TB, addr string, p *Process) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if p != nil && p.Exited() {
-			t.Fatalf("process exited before listening on %s:\n%s", addr, p.Output.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s after 15s", addr)
-}
-
 // Eventually polls cond until it holds or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -207,4 +179,18 @@ func BuildBinary(dir, pkg, name string) (string, error) {
 		return "", fmt.Errorf("building %s: %v\n%s", pkg, err, o)
 	}
 	return out, nil
+}
+
+// ReadLines reads a file's lines; a missing file has none.
+func ReadLines(t testing.TB, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
