@@ -66,7 +66,9 @@ func decide(s situation) decision {
 		if reason, msg := poolVerdict(r.Pool, len(s.PoolOut)+1, s.Member); reason != "" {
 			return refusal(reason, msg)
 		}
-		d.TakeOut = true
+		// A dry run judges the pool as a real run would, but takes nobody
+		// out: nothing will put the member back.
+		d.TakeOut = !s.DryRun
 	}
 	if !s.DryRun {
 		inc.Attempts++

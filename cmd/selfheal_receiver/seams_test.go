@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// keyServiceDown is a webhook of one firing KeyServiceInstanceDown alert
+// for a pool member.
+func keyServiceDown(server string) string {
+	return fmt.Sprintf(`{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"KeyServiceInstanceDown","server":%q},"startsAt":"2026-11-22T05:00:00Z"}]}`, server)
+}
+
+// poolRules are two rules on one pool of 3 that keeps 2 in: a dry run for
+// ks2, a real run for ks1 and ks3.
+const poolRules = `
+rules:
+  - name: dry
+    match: 'alertname="KeyServiceInstanceDown", server="ks2"'
+    require_labels: {server: 'ks[0-9]'}
+    dry_run: true
+    pool: {name: key_service, size: 3, min_healthy: 2, member: '{{ .Labels.server }}'}
+    actions: [{exec: {command: [/bin/true]}}]
+  - name: real
+    match: 'alertname="KeyServiceInstanceDown", server=~"ks[13]"'
+    require_labels: {server: 'ks[0-9]'}
+    pool: {name: key_service, size: 3, min_healthy: 2, member: '{{ .Labels.server }}'}
+    actions: [{exec: {command: [/bin/true]}}]
+`
+
+// TestDryRunsTakeNobodyOutOfThePool: dry runs, by the global --dry-run and
+// by a rule, judge the pool but take nobody out, also across a restart; a
+// real run after them still has the pool to itself.
+func TestDryRunsTakeNobodyOutOfThePool(t *testing.T) {
+	dir := t.TempDir()
+	r := startReceiver(t, dir, poolRules, "--dry-run")
+	r.do("POST", "/webhook", keyServiceDown("ks1"))
+	r.waitResults(t, "dry_run")
+	r.proc.Stop()
+
+	r.args = r.args[:len(r.args)-1] // without --dry-run
+	r.start()
+	r.do("POST", "/webhook", keyServiceDown("ks2"))
+	r.waitResults(t, "dry_run", "dry_run")
+	r.do("POST", "/webhook", keyServiceDown("ks3"))
+	es := r.waitResults(t, "success", "dry_run", "dry_run")
+	if es[0].Rule != "real" {
+		t.Fatalf("newest entry %+v; want the real run for ks3", es[0])
+	}
+}
+
+// waitResults waits until the journal holds finished entries with these
+// results, newest first, and returns them.
+func (r *receiverProc) waitResults(t *testing.T, want ...string) []entry {
+	t.Helper()
+	var es []entry
+	testutil.Eventually(t, 20*time.Second, "results "+strings.Join(want, ", "), func() bool {
+		es = r.actions()
+		if len(es) != len(want) {
+			return false
+		}
+		for _, e := range es {
+			if e.Result == "queued" || e.Result == "running" {
+				return false
+			}
+		}
+		return true
+	})
+	for i, e := range es {
+		if e.Result != want[i] {
+			t.Fatalf("entry %d: %s %s; want %s (all: %+v)", i, e.Result, e.Reason, want[i], es)
+		}
+	}
+	return es
+}
