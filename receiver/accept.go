@@ -53,7 +53,7 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 			continue
 		}
 		e.window.pending.Add(1)
-		e.window.push(t)
+		e.window.push(t, e.opts.Now())
 		res.Accepted++
 	}
 	for i := range alerts {

@@ -1,13 +1,10 @@
 package receiver
 
 import (
-	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/selfheal/selfheal/internal/store"
@@ -56,135 +53,6 @@ func taskFromRecord(key string, v []byte, c *Config) (*task, bool) {
 	return &task{key: key, entry: en, rule: rule, data: d, received: en.Received, retry: r.Retry, delayed: r.Delayed, notBefore: r.NotBefore}, true
 }
 
-// window holds the part of the backlog in memory: tasks waiting, ordered
-// by when they may run, and the keys of those running.
-type window struct {
-	mu      sync.Mutex
-	waiting taskHeap
-	held    map[string]bool // keys waiting or running
-	max     int
-	spilled bool // records in the store are not in memory
-	gen     int  // counts spills, so a load knows whether it saw them all
-	wake    chan struct{}
-	load    chan struct{}
-	pending atomic.Int64 // records in the store not finished
-}
-
-func newWindow(max int) *window {
-	return &window{held: map[string]bool{}, max: max, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
-}
-
-// push holds t in memory if there is room, else leaves it to the store.
-func (w *window) push(t *task) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.held[t.key] {
-		return
-	}
-	if len(w.held) >= w.max {
-		w.spilled = true
-		w.gen++
-		return
-	}
-	w.held[t.key] = true
-	heap.Push(&w.waiting, t)
-	signal(w.wake)
-}
-
-// requeue puts a task that is held back (deferred) in the window again.
-func (w *window) requeue(t *task) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	heap.Push(&w.waiting, t)
-	signal(w.wake)
-}
-
-// next returns the first task due, waiting for one; nil when ctx ends.
-func (w *window) next(ctx context.Context, now func() time.Time) *task {
-	for {
-		w.mu.Lock()
-		var wait time.Duration = -1
-		if len(w.waiting) > 0 {
-			if d := w.waiting[0].notBefore.Sub(now()); d > 0 {
-				wait = d
-			} else {
-				t := heap.Pop(&w.waiting).(*task)
-				w.mu.Unlock()
-				return t
-			}
-		}
-		if w.spilled && len(w.held) < w.max {
-			// Nothing due in memory (what is held may all be deferred)
-			// while the store holds more: load it.
-			signal(w.load)
-		}
-		w.mu.Unlock()
-		if !waitFor(ctx, w.wake, wait) {
-			return nil
-		}
-	}
-}
-
-// waitFor waits for a signal on ch, or d (forever when negative); false
-// when ctx ends first.
-func waitFor(ctx context.Context, ch <-chan struct{}, d time.Duration) bool {
-	var timer <-chan time.Time
-	if d >= 0 {
-		tm := time.NewTimer(d)
-		defer tm.Stop()
-		timer = tm.C
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-ch:
-	case <-timer:
-	}
-	return true
-}
-
-// done forgets a finished task and asks for a load when the window has
-// drained to half while records wait in the store.
-func (w *window) done(key string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.held, key)
-	if w.spilled && len(w.held) <= w.max/2 {
-		signal(w.load)
-	}
-	signal(w.wake) // another worker may wait for a task that was deferred
-}
-
-// room tells how many tasks the window can take and the spill count a load
-// starts from.
-func (w *window) room() (int, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.max - len(w.held), w.gen
-}
-
-// loaded records the end of a load that saw everything spilled up to gen.
-func (w *window) loaded(gen int, complete bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if complete && gen == w.gen {
-		w.spilled = false
-	}
-}
-
-func (w *window) isHeld(key string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.held[key]
-}
-
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
 // loadBacklog fills the window from the store whenever it asks, oldest
 // first, until ctx ends.
 func (e *Engine) loadBacklog(ctx context.Context) {
@@ -211,23 +79,38 @@ func (e *Engine) loadBacklog(ctx context.Context) {
 var errWindowFull = errors.New("the window is full")
 
 // loadOnce holds the backlog records not in memory yet, up to the window's
-// room, reading no further than that: oldest first with bbolt, whose scan
-// is in key order; in Redis's order otherwise.
+// room for due and for deferred work, reading no further than that: oldest
+// first with bbolt, whose scan is in key order; in Redis's order otherwise.
 func (e *Engine) loadOnce(ctx context.Context) error {
-	room, gen := e.window.room()
-	if room <= 0 {
-		return nil
-	}
+	dueRoom, laterRoom, gen := e.window.room()
+	now := e.opts.Now()
 	var picked []store.KV
-	more := false
+	dueLeft := false
+	var dueAt time.Time // when the earliest deferred record left comes due
 	err := e.wb.Scan(ctx, e.backlogBucket(), func(k string, v []byte) error {
 		if e.window.isHeld(k) {
 			return nil
 		}
-		if len(picked) == room {
-			more = true
-			return errWindowFull
+		var r struct {
+			NotBefore time.Time `json:"not_before"`
 		}
+		_ = json.Unmarshal(v, &r)
+		room := &dueRoom
+		if r.NotBefore.After(now) {
+			room = &laterRoom
+		}
+		if *room == 0 {
+			if room == &dueRoom {
+				dueLeft = true
+				if laterRoom == 0 {
+					return errWindowFull // dueAt may be later than a record not read; a load then comes sooner than needed
+				}
+			} else {
+				dueAt = earliest(dueAt, r.NotBefore)
+			}
+			return nil
+		}
+		*room--
 		picked = append(picked, store.KV{Key: k, Value: append([]byte(nil), v...)})
 		return nil
 	})
@@ -242,9 +125,9 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 			e.dropOrphan(t, kv.Key)
 			continue
 		}
-		e.window.push(t)
+		e.window.push(t, now)
 	}
-	e.window.loaded(gen, !more)
+	e.window.loaded(gen, dueLeft, dueAt)
 	return nil
 }
 
@@ -259,23 +142,4 @@ func (e *Engine) dropOrphan(t *task, key string) {
 		t.entry.Finished = &now
 		_ = e.journal.Record(t.entry)
 	}
-}
-
-// taskHeap orders tasks by when they may run, then by journal id (arrival).
-type taskHeap []*task
-
-func (h taskHeap) Len() int { return len(h) }
-func (h taskHeap) Less(i, j int) bool {
-	if !h[i].notBefore.Equal(h[j].notBefore) {
-		return h[i].notBefore.Before(h[j].notBefore)
-	}
-	return h[i].entry.ID < h[j].entry.ID
-}
-func (h taskHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *taskHeap) Push(x any)   { *h = append(*h, x.(*task)) }
-func (h *taskHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return t
 }

@@ -78,6 +78,7 @@ type task struct {
 	retry     bool      // an attempt after a failed one
 	delayed   bool      // a retry or a deferral: the alert may have resolved meanwhile
 	notBefore time.Time // not to start before
+	later     bool      // held in the window as deferred work
 	giveUp    string    // why the receiver gave up healing, for the escalation
 }
 

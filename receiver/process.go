@@ -175,7 +175,7 @@ func (e *Engine) deferTask(t *task, d decision) {
 		// is made again and defers again.
 		e.logStoreError("Could not record a deferred remediation", err)
 	}
-	e.window.requeue(t)
+	e.window.requeue(t, e.opts.Now())
 }
 
 // act runs the prepared actions and concludes: the pool member back in on

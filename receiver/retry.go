@@ -84,7 +84,7 @@ func (e *Engine) enqueue(t *task) error {
 	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
 		e.window.pending.Add(1)
 	}
-	e.window.push(t)
+	e.window.push(t, e.opts.Now())
 	return nil
 }
 

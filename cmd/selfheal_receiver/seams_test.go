@@ -77,3 +77,55 @@ func (r *receiverProc) waitResults(t *testing.T, want ...string) []entry {
 	}
 	return es
 }
+
+// alertsAt is a webhook of firing alerts of one alertname, one per agent,
+// all starting at startsAt.
+func alertsAt(alertname, startsAt string, agents ...string) string {
+	alerts := make([]string, len(agents))
+	for i, a := range agents {
+		alerts[i] = fmt.Sprintf(`{"status":"firing","labels":{"alertname":%q,"agent":%q},"startsAt":%q}`, alertname, a, startsAt)
+	}
+	return `{"version":"4","status":"firing","alerts":[` + strings.Join(alerts, ",") + "]}"
+}
+
+// TestDeferredWorkDoesNotHoldUpDueWork: with an in-memory window of 5, six
+// alerts of a rule under a 10m cooldown come back as new incidents and are
+// deferred; an alert of another rule is healed at once, not after the
+// cooldown.
+func TestDeferredWorkDoesNotHoldUpDueWork(t *testing.T) {
+	dir := t.TempDir()
+	r := startReceiver(t, dir, `
+rules:
+  - name: flapping
+    match: 'alertname="AgentLost"'
+    cooldown: 10m
+    actions: [{exec: {command: [/bin/true]}}]
+  - name: other
+    match: 'alertname="ICServerConnectFailed"'
+    actions: [{exec: {command: [/bin/true]}}]
+`, "--remediation.queue-size", "5")
+	agents := []string{"a1", "a2", "a3", "a4", "a5", "a6"}
+	r.do("POST", "/webhook", alertsAt("AgentLost", "2026-11-22T05:00:00Z", agents...))
+	r.waitResults(t, "success", "success", "success", "success", "success", "success")
+	r.do("POST", "/webhook", alertsAt("AgentLost", "2026-11-22T06:00:00Z", agents...))
+	testutil.Eventually(t, 20*time.Second, "six deferrals", func() bool {
+		n := 0
+		for _, e := range r.actions() {
+			if strings.HasPrefix(e.Reason, "deferred:") {
+				n++
+			}
+		}
+		return n == 6
+	})
+	start := time.Now()
+	r.do("POST", "/webhook", webhook("ICServerConnectFailed", "ic1"))
+	testutil.Eventually(t, 20*time.Second, "the other rule's alert to be healed", func() bool {
+		for _, e := range r.actions() {
+			if e.Rule == "other" && e.Result == "success" {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("healed %v after its webhook, behind six deferrals", time.Since(start).Round(time.Millisecond))
+}
