@@ -110,7 +110,7 @@ func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatc
 	for i := range alerts {
 		if alerts[i].Status == "resolved" {
 			fp := fingerprint(&alerts[i])
-			e.escalateAsync(func(ctx context.Context) { e.esc.resolve(ctx, fp) })
+			e.esc.resolve(e.runCtx, fp)
 		}
 	}
 	for _, a := range unmatched {
@@ -121,8 +121,8 @@ func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatc
 		for k, v := range a.Annotations {
 			ann[k] = v
 		}
-		esc := &escalation{Reason: EscalateNoRule, Fingerprint: fingerprint(a), Labels: a.Labels, Annotations: ann, StartsAt: now}
-		e.escalateAsync(func(ctx context.Context) { e.esc.escalate(ctx, esc) })
+		esc := &escalation{Reason: EscalateNoRule, Fingerprint: fingerprint(a), Labels: a.Labels, Annotations: ann, StartsAt: now, AlertStartsAt: a.StartsAt}
+		e.esc.escalate(e.runCtx, esc)
 	}
 }
 

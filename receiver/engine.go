@@ -60,7 +60,6 @@ type Engine struct {
 	resolved resolvedAlerts
 	retries  sync.WaitGroup
 	esc      *escalator
-	posting  sync.WaitGroup // escalations being posted
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -87,7 +86,8 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	o = o.withDefaults()
 	e := &Engine{st: st, opts: o, logger: logger, pools: pools{st}, window: newWindow(o.QueueSize),
 		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica), errLog: rateLimitedLog{every: 10 * time.Second}}
-	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) })
+	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) },
+		func() float64 { return float64(e.esc.openCount()) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
 	e.wb = newWriteBehind(st, flushEvery, logger, func(err error) {
@@ -99,7 +99,7 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
-	e.esc = &escalator{st: st, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now}
+	e.esc = &escalator{st: st, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, outbox: newOutbox()}
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.takeCtx, e.stopTake = context.WithCancel(e.runCtx)
@@ -149,6 +149,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	go e.esc.run(e.runCtx)
+	go e.esc.send(e.runCtx)
 	go e.loadBacklog(e.runCtx)
 	signal(e.window.load)
 	for range e.opts.Workers {
@@ -185,29 +186,23 @@ func (e *Engine) Shutdown(ctx context.Context) {
 		e.cancelRun()
 		<-done
 	}
+	// Retries being recorded and escalations being posted get what is left
+	// of the deadline.
+	retried := make(chan struct{})
+	go func() { e.retries.Wait(); close(retried) }()
+	for _, ch := range []<-chan struct{}{retried, e.esc.outbox.drained()} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
 	e.cancelRun()
-	e.retries.Wait()
-	e.posting.Wait()
+	<-retried
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.wb.Close(fctx); err != nil {
 		level.Error(e.logger).Log("msg", "Could not write the last journal entries", "err", err)
 	}
-}
-
-// escalateAsync posts escalations off the caller's path (a worker, the
-// webhook): Alertmanager may be slow.
-func (e *Engine) escalateAsync(fn func(context.Context)) {
-	if e.Config().Global.Escalation == nil {
-		return
-	}
-	e.posting.Add(1)
-	go func() {
-		defer e.posting.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		fn(ctx)
-	}()
 }
 
 // logStoreError logs a store failure at most once per interval, with the

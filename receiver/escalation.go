@@ -1,25 +1,21 @@
 package receiver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/go-openapi/strfmt"
-	"github.com/prometheus/alertmanager/api/v2/models"
-	"github.com/prometheus/common/config"
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 )
 
 const bucketEscalations = "escalations" // rule|fingerprint -> open escalation
+
+// storeWriteTimeout bounds a write that must outlive a shutdown's deadline.
+const storeWriteTimeout = 5 * time.Second
 
 // Escalation reasons besides the refusal reasons.
 const (
@@ -36,6 +32,9 @@ type escalation struct {
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
 	StartsAt    time.Time         `json:"starts_at"`
+	// AlertStartsAt is when the escalated incident of the alert started: a
+	// resolution after it means there is nothing to escalate any more.
+	AlertStartsAt time.Time `json:"alert_starts_at"`
 }
 
 func (x *escalation) key() string { return x.Rule + "|" + x.Fingerprint }
@@ -43,18 +42,26 @@ func (x *escalation) key() string { return x.Rule + "|" + x.Fingerprint }
 // escalator posts escalations to Alertmanager, again every resend interval
 // while they are open, and resolved once the original alert resolves. Open
 // escalations are kept in the store, so a restart does not forget them.
+//
+// Opening and closing an escalation (the map and the store) happen under
+// changing, so that a resolution and an escalation of one alert are
+// recorded in the order they happened; an escalation of an alert that
+// resolved after its incident started is not opened. Posts leave through
+// one outbox in that same order (escalation_post.go), so a firing post
+// never lands after the resolution.
 type escalator struct {
-	st      store.Store
-	conf    func() *Config
-	metrics *Metrics
-	logErr  func(string, error)
-	now     func() time.Time
+	st       store.Store
+	conf     func() *Config
+	metrics  *Metrics
+	logErr   func(string, error)
+	now      func() time.Time
+	resolved func(fingerprint string, startsAt time.Time) bool // the alert resolved since startsAt
 
-	mu     sync.Mutex
-	open   map[string]*escalation
-	watch  map[string]*watched // rule|fingerprint of firing alerts a rule took on
-	client *http.Client
-	cc     *config.HTTPClientConfig // the configuration client was built from
+	changing sync.Mutex // held across a change of open and its store write
+	mu       sync.Mutex
+	open     map[string]*escalation
+	watch    map[string]*watched // rule|fingerprint of firing alerts a rule took on
+	outbox   outbox
 }
 
 // watched is a firing alert a rule took on, for escalate_after.
@@ -85,7 +92,11 @@ func (x *escalator) overdue(c *Config, now time.Time) []*escalation {
 	var out []*escalation
 	for k, w := range x.watch {
 		r := c.rule(w.esc.Rule)
-		if _, open := x.open[k]; open || r == nil || now.Sub(w.since) < r.EscalateAfter.Duration {
+		if r == nil { // a reload removed the rule
+			delete(x.watch, k)
+			continue
+		}
+		if _, open := x.open[k]; open || now.Sub(w.since) < r.EscalateAfter.Duration {
 			continue
 		}
 		e := *w.esc
@@ -93,6 +104,13 @@ func (x *escalator) overdue(c *Config, now time.Time) []*escalation {
 		out = append(out, &e)
 	}
 	return out
+}
+
+// openCount is how many escalations are open.
+func (x *escalator) openCount() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.open)
 }
 
 // load reads the open escalations a previous process left.
@@ -107,10 +125,17 @@ func (x *escalator) load(ctx context.Context) error {
 	})
 }
 
-// escalate opens an escalation (once per rule and alert) and posts it.
+// escalate opens an escalation (once per rule and alert) and posts it,
+// unless the alert resolved since the incident started.
 func (x *escalator) escalate(ctx context.Context, e *escalation) {
 	c := x.conf()
 	if !c.escalates(e.Rule) {
+		return
+	}
+	x.changing.Lock()
+	defer x.changing.Unlock()
+	if x.resolved(e.Fingerprint, e.AlertStartsAt) {
+		x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, "skipped").Inc()
 		return
 	}
 	x.mu.Lock()
@@ -121,14 +146,20 @@ func (x *escalator) escalate(ctx context.Context, e *escalation) {
 	x.open[e.key()] = e
 	x.mu.Unlock()
 	b, _ := json.Marshal(e)
+	// Recorded even while a shutdown interrupts the attempt that gave up:
+	// the next process posts it then.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
 	if err := x.st.Put(ctx, bucketEscalations, store.KV{Key: e.key(), Value: b}); err != nil {
 		x.logErr("Could not record an escalation; it is posted all the same", err)
 	}
-	x.post(ctx, c.Global.Escalation, []*escalation{e}, false)
+	x.outbox.add(c.Global.Escalation, []*escalation{e}, false)
 }
 
 // resolve closes the open escalations of an alert that resolved.
 func (x *escalator) resolve(ctx context.Context, fingerprint string) {
+	x.changing.Lock()
+	defer x.changing.Unlock()
 	x.mu.Lock()
 	var done []*escalation
 	for k, e := range x.open {
@@ -154,7 +185,7 @@ func (x *escalator) resolve(ctx context.Context, fingerprint string) {
 		x.logErr("Could not record resolved escalations", err)
 	}
 	if ec := x.conf().Global.Escalation; ec != nil {
-		x.post(ctx, ec, done, true)
+		x.outbox.add(ec, done, true)
 	}
 }
 
@@ -179,6 +210,7 @@ func (x *escalator) run(ctx context.Context) {
 		for _, e := range x.overdue(c, x.now()) {
 			x.escalate(ctx, e)
 		}
+		x.changing.Lock()
 		x.mu.Lock()
 		open := make([]*escalation, 0, len(x.open))
 		for _, e := range x.open {
@@ -186,122 +218,10 @@ func (x *escalator) run(ctx context.Context) {
 		}
 		x.mu.Unlock()
 		if len(open) > 0 {
-			x.post(ctx, ec, open, false)
+			x.outbox.add(ec, open, false)
 		}
+		x.changing.Unlock()
 	}
-}
-
-// post sends alerts to every Alertmanager; a failure is counted and logged,
-// and the next resend tries again.
-func (x *escalator) post(ctx context.Context, ec *EscalationConfig, es []*escalation, resolved bool) {
-	body, err := json.Marshal(x.postable(ec, es, resolved))
-	if err != nil {
-		x.logErr("Could not encode escalations", err)
-		return
-	}
-	client, err := x.httpClient(ec)
-	if err != nil {
-		x.logErr("Could not build the Alertmanager client", err)
-		return
-	}
-	event := "posted"
-	if resolved {
-		event = "resolved"
-	}
-	for _, base := range ec.AlertmanagerURLs {
-		if err := send(ctx, client, strings.TrimSuffix(base, "/")+"/api/v2/alerts", body); err != nil {
-			x.logErr("Could not post escalations to "+base, err)
-			for _, e := range es {
-				x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, "failed").Inc()
-			}
-			continue
-		}
-		for _, e := range es {
-			x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, event).Inc()
-		}
-	}
-}
-
-func send(ctx context.Context, client *http.Client, u string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s answered %s", u, resp.Status)
-	}
-	return nil
-}
-
-// postable renders escalations as Alertmanager's API v2 alerts: open ones
-// end three resend intervals from now (they are posted again before), and
-// resolved ones now.
-func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bool) models.PostableAlerts {
-	now := x.now()
-	ends := now.Add(3 * ec.ResendInterval.Duration)
-	if resolved {
-		ends = now
-	}
-	out := make(models.PostableAlerts, 0, len(es))
-	for _, e := range es {
-		labels := models.LabelSet{}
-		for k, v := range e.Labels {
-			labels[k] = v
-		}
-		for k, v := range ec.Labels {
-			labels[k] = v
-		}
-		labels["selfheal"], labels["selfheal_rule"], labels["selfheal_reason"] = "escalated", e.Rule, e.Reason
-		annotations := models.LabelSet{}
-		for k, v := range e.Annotations {
-			annotations[k] = v
-		}
-		if u := journalURL(ec, e); u != "" {
-			annotations["selfheal_journal_url"] = u
-		}
-		out = append(out, &models.PostableAlert{
-			Alert:       models.Alert{Labels: labels, GeneratorURL: strfmt.URI(journalURL(ec, e))},
-			Annotations: annotations,
-			StartsAt:    strfmt.DateTime(e.StartsAt),
-			EndsAt:      strfmt.DateTime(ends),
-		})
-	}
-	return out
-}
-
-// journalURL links the journal page of the escalated incident: the rule's
-// entries for this alert, every attempt with its steps.
-func journalURL(ec *EscalationConfig, e *escalation) string {
-	if ec.ReceiverURL == "" {
-		return ""
-	}
-	q := url.Values{"fingerprint": {e.Fingerprint}}
-	if e.Rule != "" {
-		q.Set("rule", e.Rule)
-	}
-	return strings.TrimSuffix(ec.ReceiverURL, "/") + "/journal?" + q.Encode()
-}
-
-func (x *escalator) httpClient(ec *EscalationConfig) (*http.Client, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.client != nil && x.cc == &ec.HTTPConfig {
-		return x.client, nil
-	}
-	c, err := config.NewClientFromConfig(ec.HTTPConfig, "selfheal_escalation")
-	if err != nil {
-		return nil, err
-	}
-	x.client, x.cc = c, &ec.HTTPConfig
-	return c, nil
 }
 
 // summary says what ran, in order: each step's result, exit code or HTTP
@@ -341,5 +261,5 @@ func escalationFor(t *task, reason string, now time.Time) *escalation {
 	for k, v := range t.data.Labels {
 		labels[k] = v
 	}
-	return &escalation{Rule: t.entry.Rule, Reason: reason, Fingerprint: t.data.Fingerprint, Labels: labels, Annotations: ann, StartsAt: now}
+	return &escalation{Rule: t.entry.Rule, Reason: reason, Fingerprint: t.data.Fingerprint, Labels: labels, Annotations: ann, StartsAt: now, AlertStartsAt: t.data.StartsAt}
 }

@@ -227,7 +227,8 @@ rules:
 }
 
 // TestEscalateInterruptedWithoutAttempts: an attempt interrupted by the
-// shutdown deadline, the rule's last, pages.
+// shutdown deadline, the rule's last, pages: the shutdown keeps to its
+// deadline, and the next process posts the escalation it recorded.
 func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
 	p, amp := startPagerAlertmanager(t)
 	am := amp.URL
@@ -248,9 +249,124 @@ func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return countLines(t, rec, "started") == 1 })
 	expired, cancel := context.WithCancel(context.Background())
 	cancel()
+	start := time.Now()
 	e.Shutdown(expired)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("a shutdown past its deadline took %v", took)
+	}
+	// The escalation was recorded; the next process posts it.
+	e = NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
 	testutil.Eventually(t, 20*time.Second, "a page", func() bool { return len(p.pages("firing")) == 1 })
 	if got := p.pages("firing")[0].Alerts[0].Labels["selfheal_reason"]; got != ReasonMaxAttempts {
 		t.Fatalf("reason %q", got)
 	}
+}
+
+// TestShutdownKeepsItsDeadlineWhileAlertmanagerHangs: an escalation post
+// that Alertmanager never answers does not hold a shutdown past its
+// deadline; the escalation stays recorded for the next process.
+func TestShutdownKeepsItsDeadlineWhileAlertmanagerHangs(t *testing.T) {
+	hung := make(chan struct{})
+	posted := make(chan struct{}, 10)
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posted <- struct{}{}
+		<-hung
+	}))
+	defer am.Close()
+	defer close(hung)
+	yml := strings.Replace(escalationRules(t, am.URL), "resend_interval: 1s", "resend_interval: 1h", 1)
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	e := NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.Accept(context.Background(), []templateAlert{alert("firing", time.Now(), "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088")})
+	select {
+	case <-posted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no escalation was posted")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	e.Shutdown(ctx)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("shutdown with a 500ms deadline took %v while Alertmanager hung", took)
+	}
+	n := 0
+	bolt.Scan(context.Background(), bucketEscalations, func(string, []byte) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("%d escalations recorded; want the one posted", n)
+	}
+}
+
+// TestResolutionIsPostedAfterTheFiringPost: the remediation gives up and
+// its escalation is being posted to a slow Alertmanager when the alert
+// resolves; the firing post lands first, so the page does not fire again
+// after it was resolved.
+func TestResolutionIsPostedAfterTheFiringPost(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	arrived := make(chan struct{}, 10)
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var alerts []struct{ EndsAt time.Time }
+		json.NewDecoder(r.Body).Decode(&alerts)
+		state := "resolved"
+		if len(alerts) == 1 && alerts[0].EndsAt.After(time.Now()) {
+			state = "firing"
+			arrived <- struct{}{}
+			time.Sleep(500 * time.Millisecond) // a slow Alertmanager
+		}
+		mu.Lock()
+		got = append(got, state)
+		mu.Unlock()
+	}))
+	defer am.Close()
+	yml := strings.Replace(escalationRules(t, am.URL), "resend_interval: 1s", "resend_interval: 1h", 1)
+	f := newFixture(t, yml, Options{}, nil)
+	at := time.Now()
+	f.accept(alert("firing", at, "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088"))
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no escalation was posted")
+	}
+	f.accept(alert("resolved", at, "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088"))
+	testutil.Eventually(t, 10*time.Second, "both posts", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 2
+	})
+	if got[0] != "firing" || got[1] != "resolved" {
+		t.Fatalf("Alertmanager received %v; want the firing post, then the resolution", got)
+	}
+}
+
+// TestWatchForgetsRemovedRules: alerts watched for escalate_after under a
+// rule that a reload removed are forgotten at the next resend.
+func TestWatchForgetsRemovedRules(t *testing.T) {
+	_, amp := startPagerAlertmanager(t)
+	f := newFixture(t, escalationRules(t, amp.URL), Options{}, nil)
+	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1"))
+	f.waitEntries(1)
+	f.engine.esc.mu.Lock()
+	watched := len(f.engine.esc.watch)
+	f.engine.esc.mu.Unlock()
+	if watched != 1 {
+		t.Fatalf("%d alerts watched; want the one healed", watched)
+	}
+	f.engine.SetConfig(mustConfig(t, strings.Replace(escalationRules(t, amp.URL), "name: restart-agent", "name: renamed-agent", 1)))
+	testutil.Eventually(t, 10*time.Second, "the removed rule's watch to go", func() bool {
+		f.engine.esc.mu.Lock()
+		defer f.engine.esc.mu.Unlock()
+		return len(f.engine.esc.watch) == 0
+	})
 }

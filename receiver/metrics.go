@@ -22,9 +22,10 @@ type Metrics struct {
 	retryErrors prometheus.Counter
 	deferred    *prometheus.CounterVec
 	escalations *prometheus.CounterVec
+	openEsc     prometheus.GaugeFunc
 }
 
-func newMetrics(queueLen, unflushed func() float64) *Metrics {
+func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 	return &Metrics{
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_receiver_alerts_received_total", Help: "Alerts received by the webhook, by status (firing, resolved).",
@@ -65,8 +66,11 @@ func newMetrics(queueLen, unflushed func() float64) *Metrics {
 			Name: "selfheal_receiver_retry_journal_errors_total", Help: "Retries the store could not journal; each is tried again.",
 		}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "selfheal_escalations_total", Help: "Escalations to Alertmanager, by rule, reason and event (posted, resolved, failed: a post that did not reach an Alertmanager, tried again at the next resend).",
+			Name: "selfheal_escalations_total", Help: "Escalations to Alertmanager, by rule, reason and event (posted, resolved, failed: a post that did not reach an Alertmanager, tried again at the next resend; skipped: not opened, as the alert had resolved meanwhile).",
 		}, []string{"rule", "reason", "event"}),
+		openEsc: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "selfheal_escalations_open", Help: "Escalations open now: posted to Alertmanager again every resend interval until their alert resolves.",
+		}, openEscalations),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown).",
 		}, []string{"rule", "reason"}),
@@ -75,7 +79,7 @@ func newMetrics(queueLen, unflushed func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

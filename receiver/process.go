@@ -1,7 +1,6 @@
 package receiver
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 
@@ -285,6 +284,6 @@ func (e *Engine) finish(t *task, result, reason string) {
 	}
 	if t.giveUp != "" && t.data.Status == "firing" {
 		esc := escalationFor(t, t.giveUp, now)
-		e.escalateAsync(func(ctx context.Context) { e.esc.escalate(ctx, esc) })
+		e.esc.escalate(e.runCtx, esc)
 	}
 }

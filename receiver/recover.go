@@ -137,7 +137,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 	}
 	if ok && t.giveUp != "" {
 		esc := escalationFor(t, t.giveUp, e.opts.Now())
-		e.escalateAsync(func(ctx context.Context) { e.esc.escalate(ctx, esc) })
+		e.esc.escalate(e.runCtx, esc)
 	}
 	writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
 	if key != "" {

@@ -74,8 +74,11 @@ func (e *Engine) enqueue(t *task) error {
 	if err != nil {
 		return err
 	}
-	_, getErr := e.st.Get(context.Background(), e.backlogBucket(), t.key)
-	if err := e.st.PutAll(context.Background(), map[string][]store.KV{
+	// A write begun before the shutdown's deadline is finished, bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
+	defer cancel()
+	_, getErr := e.st.Get(ctx, e.backlogBucket(), t.key)
+	if err := e.st.PutAll(ctx, map[string][]store.KV{
 		bucketJournal:     {{Key: t.entry.ID, Value: entry}},
 		e.backlogBucket(): {{Key: t.key, Value: rec}},
 	}); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,61 @@ rules:
 		return false
 	})
 	t.Logf("healed %v after its webhook, behind six deferrals", time.Since(start).Round(time.Millisecond))
+}
+
+// metric reads one series of the receiver's /metrics, or -1.
+func (r *receiverProc) metric(series string) float64 {
+	r.t.Helper()
+	_, body := r.do("GET", "/metrics", "")
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+// TestNoEscalationForAnAlertResolvedDuringTheLastAttempt: the alert
+// resolves while the rule's last attempt runs, and the attempt fails. No
+// escalation is opened, posted, or brought back by a restart.
+func TestNoEscalationForAnAlertResolvedDuringTheLastAttempt(t *testing.T) {
+	dir := t.TempDir()
+	am := testutil.StartAlertmanager(t, "route: {receiver: pager}\nreceivers: [{name: pager}]\n")
+	gate, rec := dir+"/gate", dir+"/rec"
+	scripts := func(name string) string {
+		p, _ := filepath.Abs("../../testdata/receiver/scripts/" + name)
+		return p
+	}
+	r := startReceiver(t, dir, `
+global:
+  escalation: {alertmanager_urls: ['`+am.URL+`'], resend_interval: 1s}
+rules:
+  - name: restart-ic-server
+    match: 'alertname="ICServerConnectFailed"'
+    max_attempts: 1
+    actions:
+      - exec: {command: [`+scripts("gate.sh")+`, `+rec+`, `+gate+`]}
+      - exec: {command: [`+scripts("fail.sh")+`]}
+`)
+	r.do("POST", "/webhook", webhook("ICServerConnectFailed", "ic1"))
+	testutil.Eventually(t, 10*time.Second, "the last attempt to start", func() bool { return len(testutil.ReadLines(t, rec)) == 1 })
+	resolved := strings.ReplaceAll(webhook("ICServerConnectFailed", "ic1"), `"firing"`, `"resolved"`)
+	if code, body := r.do("POST", "/webhook", resolved); code != 200 {
+		t.Fatalf("resolved notification: %d %s", code, body)
+	}
+	testutil.WriteFile(t, dir, "gate", "")
+	r.waitResults(t, "failed")
+	testutil.Eventually(t, 10*time.Second, "the escalation to be skipped", func() bool {
+		return r.metric(`selfheal_escalations_total{event="skipped",reason="max_attempts",rule="restart-ic-server"}`) == 1
+	})
+	if open, posted := r.metric("selfheal_escalations_open"), r.metric(`selfheal_escalations_total{event="posted",reason="max_attempts",rule="restart-ic-server"}`); open != 0 || posted > 0 {
+		t.Fatalf("%v escalations open, %v posted for a resolved alert", open, posted)
+	}
+	r.proc.Stop()
+	r.start()
+	if open := r.metric("selfheal_escalations_open"); open != 0 {
+		t.Fatalf("a restart brought back %v escalations", open)
+	}
 }

@@ -1,0 +1,214 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-openapi/strfmt"
+	"github.com/prometheus/alertmanager/api/v2/models"
+	"github.com/prometheus/common/config"
+)
+
+// outbox holds the posts to Alertmanager in the order they were decided,
+// for one sender: a resolution is never overtaken by an earlier firing
+// post still in flight.
+type outbox struct {
+	mu     sync.Mutex
+	posts  []outgoing
+	kick   chan struct{}
+	idle   chan struct{} // closed while nothing waits or is in flight
+	client *http.Client
+	cc     *config.HTTPClientConfig // the configuration client was built from
+}
+
+type outgoing struct {
+	ec       *EscalationConfig
+	es       []*escalation
+	resolved bool
+}
+
+func newOutbox() outbox {
+	idle := make(chan struct{})
+	close(idle)
+	return outbox{kick: make(chan struct{}, 1), idle: idle}
+}
+
+// add queues a post.
+func (o *outbox) add(ec *EscalationConfig, es []*escalation, resolved bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.posts) == 0 {
+		select {
+		case <-o.idle:
+			o.idle = make(chan struct{})
+		default:
+		}
+	}
+	o.posts = append(o.posts, outgoing{ec, es, resolved})
+	signal(o.kick)
+}
+
+// take returns the next post, or false when none waits (and marks the
+// outbox idle).
+func (o *outbox) take() (outgoing, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.posts) == 0 {
+		select {
+		case <-o.idle:
+		default:
+			close(o.idle)
+		}
+		return outgoing{}, false
+	}
+	p := o.posts[0]
+	o.posts = o.posts[1:]
+	return p, true
+}
+
+// drained is closed once nothing waits or is in flight.
+func (o *outbox) drained() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.idle
+}
+
+// send posts what the outbox holds, in order, until ctx ends; what is left
+// then is posted again by the next process from the store (open
+// escalations), or ends in Alertmanager by itself (a resolution: the
+// alert's endsAt passes).
+func (x *escalator) send(ctx context.Context) {
+	for {
+		p, ok := x.outbox.take()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-x.outbox.kick:
+			}
+			continue
+		}
+		x.post(ctx, p.ec, p.es, p.resolved)
+	}
+}
+
+// post sends alerts to every Alertmanager; a failure is counted and logged,
+// and the next resend tries again.
+func (x *escalator) post(ctx context.Context, ec *EscalationConfig, es []*escalation, resolved bool) {
+	body, err := json.Marshal(x.postable(ec, es, resolved))
+	if err != nil {
+		x.logErr("Could not encode escalations", err)
+		return
+	}
+	client, err := x.httpClient(ec)
+	if err != nil {
+		x.logErr("Could not build the Alertmanager client", err)
+		return
+	}
+	event := "posted"
+	if resolved {
+		event = "resolved"
+	}
+	for _, base := range ec.AlertmanagerURLs {
+		if err := send(ctx, client, strings.TrimSuffix(base, "/")+"/api/v2/alerts", body); err != nil {
+			x.logErr("Could not post escalations to "+base, err)
+			for _, e := range es {
+				x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, "failed").Inc()
+			}
+			continue
+		}
+		for _, e := range es {
+			x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, event).Inc()
+		}
+	}
+}
+
+func send(ctx context.Context, client *http.Client, u string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s", u, resp.Status)
+	}
+	return nil
+}
+
+// postable renders escalations as Alertmanager's API v2 alerts: open ones
+// end three resend intervals from now (they are posted again before), and
+// resolved ones now.
+func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bool) models.PostableAlerts {
+	now := x.now()
+	ends := now.Add(3 * ec.ResendInterval.Duration)
+	if resolved {
+		ends = now
+	}
+	out := make(models.PostableAlerts, 0, len(es))
+	for _, e := range es {
+		labels := models.LabelSet{}
+		for k, v := range e.Labels {
+			labels[k] = v
+		}
+		for k, v := range ec.Labels {
+			labels[k] = v
+		}
+		labels["selfheal"], labels["selfheal_rule"], labels["selfheal_reason"] = "escalated", e.Rule, e.Reason
+		annotations := models.LabelSet{}
+		for k, v := range e.Annotations {
+			annotations[k] = v
+		}
+		if u := journalURL(ec, e); u != "" {
+			annotations["selfheal_journal_url"] = u
+		}
+		out = append(out, &models.PostableAlert{
+			Alert:       models.Alert{Labels: labels, GeneratorURL: strfmt.URI(journalURL(ec, e))},
+			Annotations: annotations,
+			StartsAt:    strfmt.DateTime(e.StartsAt),
+			EndsAt:      strfmt.DateTime(ends),
+		})
+	}
+	return out
+}
+
+// journalURL links the journal page of the escalated incident: the rule's
+// entries for this alert, every attempt with its steps.
+func journalURL(ec *EscalationConfig, e *escalation) string {
+	if ec.ReceiverURL == "" {
+		return ""
+	}
+	q := url.Values{"fingerprint": {e.Fingerprint}}
+	if e.Rule != "" {
+		q.Set("rule", e.Rule)
+	}
+	return strings.TrimSuffix(ec.ReceiverURL, "/") + "/journal?" + q.Encode()
+}
+
+// httpClient is the sender's client, built anew when the configuration
+// changes.
+func (x *escalator) httpClient(ec *EscalationConfig) (*http.Client, error) {
+	o := &x.outbox
+	if o.client != nil && o.cc == &ec.HTTPConfig {
+		return o.client, nil
+	}
+	c, err := config.NewClientFromConfig(ec.HTTPConfig, "selfheal_escalation")
+	if err != nil {
+		return nil, err
+	}
+	o.client, o.cc = c, &ec.HTTPConfig
+	return c, nil
+}
