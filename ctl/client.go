@@ -96,9 +96,12 @@ func (s *service) call(ctx context.Context, method, path string, q url.Values, b
 		return s.unreachable(err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return fmt.Errorf("reading the %s's answer: %w", s.name, err)
+	}
+	if len(b) > maxAnswer {
+		return fmt.Errorf("the %s at %s answered more than %d MiB: narrow the request (--limit, --since, --group)", s.name, s.base, maxAnswer>>20)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &apiError{service: s.name, base: s.base, status: resp.StatusCode, message: firstLine(b)}
@@ -111,6 +114,10 @@ func (s *service) call(ctx context.Context, method, path string, q url.Values, b
 	}
 	return nil
 }
+
+// maxAnswer bounds what an answer may hold; no API of selfheal's answers
+// more for what the CLI asks.
+const maxAnswer = 64 << 20
 
 func (s *service) unreachable(err error) error {
 	var ue *url.Error

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,6 +116,15 @@ agents:
 }
 
 func TestErrorsAreOneLineWithAnExitCode(t *testing.T) {
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte(" "), 1<<20)
+		for range 100 { // 100 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer huge.Close()
 	for _, c := range []struct {
 		args []string
 		code int
@@ -126,6 +137,7 @@ func TestErrorsAreOneLineWithAnExitCode(t *testing.T) {
 		{[]string{"rules", "test", "--config.file", "../examples/selfheal_receiver.yml", "oops"}, ExitUsage, `label "oops" is not name=value`},
 		{[]string{"rules", "test", "--config.file", "missing.yml", "a=b"}, ExitError, "missing.yml"},
 		{[]string{"nonsense"}, ExitUsage, "expected command but got \"nonsense\""},
+		{[]string{"--exporter.url", huge.URL, "agents"}, ExitError, "answered more than 64 MiB"},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.err) || strings.Count(stderr, "\n") != 1 {

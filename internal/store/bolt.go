@@ -63,6 +63,9 @@ func openChecked(path string) (db *bolt.DB, err error) {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
 			return nil, damaged(err)
 		}
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("opening %s: another process holds the file (is another selfheal running on this --storage.path?): %w", path, err)
+		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	// Walked here rather than with tx.Check, whose goroutine would panic

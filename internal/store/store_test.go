@@ -158,6 +158,20 @@ func TestBoltSurvivesReopen(t *testing.T) {
 	}
 }
 
+// TestBoltHeldByAnotherOpenerSaysSo: a store file another opener holds is
+// refused with what to check, not bbolt's bare "timeout".
+func TestBoltHeldByAnotherOpenerSaysSo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := OpenBolt(path); err == nil || !strings.Contains(err.Error(), "another process holds the file") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
 func TestRedisDownIsAnError(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
 	r, err := OpenRedis("redis://"+rd.Addr, "test")
