@@ -30,6 +30,9 @@ type MetricsHandler struct {
 	// for series too many to go through a registry (per-agent heartbeats).
 	// Their metric names must not appear in the registry.
 	Text []TextWriter
+	// Refresh is called with the scrape's context before anything is
+	// gathered, to bring shared state up to date within the scrape's time.
+	Refresh []func(context.Context)
 }
 
 // TextWriter writes metric families in the text exposition format.
@@ -43,6 +46,9 @@ func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
+	}
+	for _, refresh := range h.Refresh {
+		refresh(ctx)
 	}
 	start := time.Now()
 	results := h.Exporter.RunChecks(ctx, h.Concurrency, h.Logger)

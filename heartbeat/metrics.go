@@ -1,8 +1,6 @@
 package heartbeat
 
 import (
-	"context"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/selfheal/selfheal/internal/promtext"
 )
@@ -46,7 +44,6 @@ func (trackerCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c trackerCollector) Collect(ch chan<- prometheus.Metric) {
 	t := c.t
-	t.refresh(context.Background())
 	m := t.metrics
 	m.heartbeats.Collect(ch)
 	m.rejected.Collect(ch)

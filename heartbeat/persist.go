@@ -49,6 +49,8 @@ type persistence interface {
 	// snapshots tells whether snapshot does anything (for metrics and the
 	// snapshot loop).
 	snapshots() bool
+	// exclusive runs fn (a deletion) with no snapshot in progress.
+	exclusive(fn func() error) error
 }
 
 // snapshots is the embedded store's persistence: heartbeats touch memory
@@ -56,9 +58,16 @@ type persistence interface {
 // transaction, so no heartbeat waits for an fsync and a crash loses at most
 // one interval.
 type snapshots struct {
-	t     *Tracker
-	st    store.Store
-	dirty map[string]bool // guarded by t.mu
+	t       *Tracker
+	st      store.Store
+	dirty   map[string]bool // guarded by t.mu
+	writing sync.Mutex      // held by a snapshot from its copy to its write
+}
+
+func (p *snapshots) exclusive(fn func() error) error {
+	p.writing.Lock()
+	defer p.writing.Unlock()
+	return fn()
 }
 
 func (p *snapshots) lifetimes(ctx context.Context, started time.Time) (lifetimes, error) {
@@ -84,6 +93,8 @@ func (p *snapshots) snapshots() bool                   { return true }
 // snapshot writes the dirty agents in one transaction. On failure they
 // stay dirty.
 func (p *snapshots) snapshot(ctx context.Context) error {
+	p.writing.Lock()
+	defer p.writing.Unlock()
 	t := p.t
 	t.mu.Lock()
 	entries := make([]store.KV, 0, len(p.dirty))
@@ -136,18 +147,23 @@ func (p *writeThrough) loadFailed(err error) error {
 	return nil
 }
 
-func (p *writeThrough) writeFirst(bool) bool           { return true }
-func (p *writeThrough) changed(string)                 {}
-func (p *writeThrough) forgotten(string)               {}
-func (p *writeThrough) snapshot(context.Context) error { return nil }
-func (p *writeThrough) snapshots() bool                { return false }
+func (p *writeThrough) writeFirst(bool) bool            { return true }
+func (p *writeThrough) changed(string)                  {}
+func (p *writeThrough) forgotten(string)                {}
+func (p *writeThrough) snapshot(context.Context) error  { return nil }
+func (p *writeThrough) snapshots() bool                 { return false }
+func (p *writeThrough) exclusive(fn func() error) error { return fn() }
 
 // refresh rereads the store when the local view is older than
 // RefreshEvery. On failure the last view stays and the store is marked
-// down.
+// down. The reread takes no longer than ctx (a scrape's budget, an API
+// request's), and a caller that finds one under way does not wait for it:
+// it goes on with the last view.
 func (p *writeThrough) refresh(ctx context.Context) {
 	t := p.t
-	p.mu.Lock()
+	if !p.mu.TryLock() {
+		return
+	}
 	defer p.mu.Unlock()
 	t.mu.RLock()
 	fresh := t.now().Sub(t.loaded) < t.RefreshEvery

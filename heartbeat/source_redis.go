@@ -35,7 +35,7 @@ func NewSources(t *Tracker, logger log.Logger) *Sources {
 			Name: "selfheal_agent_source_up", Help: "Whether the last read of a group's heartbeat source worked.",
 		}, []string{"group"}),
 		read: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "selfheal_agent_source_entries_total", Help: "Entries read from heartbeat sources, by group and result (ok, invalid).",
+			Name: "selfheal_agent_source_entries_total", Help: "Entries read from heartbeat sources, by group and result (ok, invalid, group_full: a new id refused as its group holds max_agents).",
 		}, []string{"group", "result"}),
 	}
 }
@@ -134,14 +134,8 @@ func newSourceClient(src *RedisSource) (*redis.Client, error) {
 		opt.TLSConfig = tc
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
+	opt.ContextTimeoutEnabled = true // a shutdown ends a read in progress
 	return redis.NewClient(opt), nil
-}
-
-// sourcedBeat is one heartbeat read from a source.
-type sourcedBeat struct {
-	id string
-	at time.Time
-	hb Heartbeat
 }
 
 // PollOnce reads the source once and records every valid heartbeat.
@@ -151,15 +145,22 @@ func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *Group) 
 		return err
 	}
 	s.read.WithLabelValues(g.Group, "invalid").Add(float64(invalid))
-	for _, b := range beats {
-		b.hb.Group = g.Group
-		if err := s.tracker.sourced(ctx, b.id, g, b.hb, b.at); err != nil {
+	for len(beats) > 0 {
+		n := min(len(beats), sourceBatch)
+		ok, full, err := s.tracker.sourcedBatch(ctx, g, beats[:n])
+		s.read.WithLabelValues(g.Group, "ok").Add(float64(ok))
+		s.read.WithLabelValues(g.Group, "group_full").Add(float64(full))
+		if err != nil {
 			return err
 		}
-		s.read.WithLabelValues(g.Group, "ok").Inc()
+		beats = beats[n:]
 	}
 	return nil
 }
+
+// sourceBatch is how many heartbeats of a source are recorded in one store
+// write; a poll stops between batches when the exporter shuts down.
+const sourceBatch = 1000
 
 func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]sourcedBeat, int, error) {
 	r := sourceReader{src: src}
@@ -265,26 +266,4 @@ func readValues(ctx context.Context, client *redis.Client, keys []string) (map[i
 		return nil, nil, err
 	}
 	return strs, hashes, nil
-}
-
-// sourced records a heartbeat read from a source at its own timestamp. The
-// source is authoritative for its group, so unknown ids join it.
-func (t *Tracker) sourced(ctx context.Context, id string, g *Group, hb Heartbeat, at time.Time) error {
-	if now := t.now(); at.After(now) {
-		at = now // a clock ahead of ours must not make an agent look fresher
-	}
-	t.mu.RLock()
-	a, ok := t.agents[id]
-	var rec agentRecord
-	if ok {
-		rec = a.agentRecord
-	}
-	t.mu.RUnlock()
-	if ok && rec.Last >= at.UnixNano() && rec.Env == firstNonEmpty(hb.Env, rec.Env) && rec.IP == firstNonEmpty(hb.IP, rec.IP) && rec.Service == firstNonEmpty(hb.Service, rec.Service) {
-		return nil
-	}
-	if ok && rec.Group != g.Group {
-		return nil // the id belongs to another group; leave it alone
-	}
-	return t.record(ctx, id, g, hb, at)
 }

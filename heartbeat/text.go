@@ -2,7 +2,6 @@ package heartbeat
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"sort"
 	"strconv"
@@ -24,7 +23,6 @@ import (
 // The state is copied under the tracker's lock and written without it, so
 // a scraper that reads slowly holds up no heartbeat.
 func (t *Tracker) WriteText(w io.Writer) error {
-	t.refresh(context.Background())
 	s := t.textSnapshot()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	s.write(bw)

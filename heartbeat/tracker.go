@@ -26,9 +26,12 @@ type Tracker struct {
 	groups map[string]*Group
 	order  []string       // group names in config order
 	sizes  map[string]int // agents per group name
-	life   lifetimes
-	loaded time.Time // when the fleet was last read from the store
-	now    func() time.Time
+	// joining are agents being registered (their first heartbeat is being
+	// written), by id: they count against max_agents with sizes.
+	joining map[string]string
+	life    lifetimes
+	loaded  time.Time // when the fleet was last read from the store
+	now     func() time.Time
 
 	store        store.Store
 	persist      persistence
@@ -44,6 +47,7 @@ type Tracker struct {
 func NewTracker(ctx context.Context, groups []*Group, st store.Store, shared bool, now func() time.Time, logger log.Logger) (*Tracker, error) {
 	t := &Tracker{
 		agents:       map[string]*agent{},
+		joining:      map[string]string{},
 		now:          now,
 		store:        st,
 		RefreshEvery: time.Second,
@@ -164,6 +168,10 @@ func (t *Tracker) read(ctx context.Context) (map[string]*agent, map[string]*Over
 // refresh brings a shared store's view up to date (see persistence).
 func (t *Tracker) refresh(ctx context.Context) { t.persist.refresh(ctx) }
 
+// Refresh brings a shared store's view up to date within ctx, before a
+// scrape; the metrics themselves are written from the last view.
+func (t *Tracker) Refresh(ctx context.Context) { t.refresh(ctx) }
+
 // Beat records a heartbeat from id, now by the server's clock.
 func (t *Tracker) Beat(ctx context.Context, id string, hb Heartbeat) error {
 	return t.beatAt(ctx, id, hb, t.now())
@@ -180,14 +188,39 @@ func (t *Tracker) beatAt(ctx context.Context, id string, hb Heartbeat, at time.T
 	if !known && !group.AutoRegister {
 		return ErrUnknownAgent
 	}
-	if !known && t.size(group.Group) >= group.MaxAgents {
-		return ErrGroupFull
-	}
 	return t.record(ctx, id, group, hb, at)
 }
 
+// join reserves room in group for a new agent id, or refuses it when the
+// group holds max_agents with those joining; the reservation ends with the
+// returned function, once the agent is counted or was not recorded. A
+// second heartbeat of an id already joining shares its reservation.
+func (t *Tracker) join(id string, group *Group) (func(), error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.joining[id]; ok {
+		return func() {}, nil
+	}
+	n := t.sizes[group.Group]
+	for _, g := range t.joining {
+		if g == group.Group {
+			n++
+		}
+	}
+	if n >= group.MaxAgents {
+		return nil, ErrGroupFull
+	}
+	t.joining[id] = group.Group
+	return func() {
+		t.mu.Lock()
+		delete(t.joining, id)
+		t.mu.Unlock()
+	}, nil
+}
+
 // record stores a heartbeat of id in group at time at. The agent's env, ip
-// and service are updated from hb where it gives them.
+// and service are updated from hb where it gives them. A new agent is
+// registered only while its group has room (max_agents).
 func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartbeat, at time.Time) error {
 	t.mu.RLock()
 	var prev agentRecord
@@ -196,6 +229,13 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 		prev = a.agentRecord
 	}
 	t.mu.RUnlock()
+	if !known {
+		joined, err := t.join(id, group)
+		if err != nil {
+			return err
+		}
+		defer joined()
+	}
 	rec := nextRecord(prev, known, group.Group, hb, at)
 	if t.persist.writeFirst(!known) {
 		b, _ := json.Marshal(rec)
@@ -206,6 +246,14 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 		t.storeUp.Store(true)
 	}
 	t.mu.Lock()
+	t.applyLocked(id, rec)
+	t.mu.Unlock()
+	t.metrics.heartbeats.WithLabelValues(group.Group).Inc()
+	return nil
+}
+
+// applyLocked puts a recorded heartbeat in memory.
+func (t *Tracker) applyLocked(id string, rec agentRecord) {
 	if cur, ok := t.agents[id]; ok {
 		if cur.Last > rec.Last { // a concurrent, later heartbeat won
 			rec.Last = cur.Last
@@ -221,9 +269,6 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 		t.sizes[rec.Group]++
 	}
 	t.persist.changed(id)
-	t.mu.Unlock()
-	t.metrics.heartbeats.WithLabelValues(group.Group).Inc()
-	return nil
 }
 
 // groupForLocked finds the group a heartbeat belongs to.
@@ -333,19 +378,23 @@ func (t *Tracker) Forget(ctx context.Context, id string) error {
 	if !t.known(ctx, id) {
 		return ErrUnknownAgent
 	}
-	if err := t.store.Delete(ctx, bucketAgents, id); err != nil {
-		return ErrStoreDown
-	}
-	if err := t.store.Delete(ctx, bucketOverrides, id); err != nil {
-		return ErrStoreDown
-	}
-	t.mu.Lock()
-	delete(t.agents, id)
-	t.persist.forgotten(id)
-	t.addExpectedLocked()
-	t.recountLocked()
-	t.mu.Unlock()
-	return nil
+	// Exclusive of a snapshot, which would otherwise write back an agent
+	// it copied before the deletion.
+	return t.persist.exclusive(func() error {
+		if err := t.store.Delete(ctx, bucketAgents, id); err != nil {
+			return ErrStoreDown
+		}
+		if err := t.store.Delete(ctx, bucketOverrides, id); err != nil {
+			return ErrStoreDown
+		}
+		t.mu.Lock()
+		delete(t.agents, id)
+		t.persist.forgotten(id)
+		t.addExpectedLocked()
+		t.recountLocked()
+		t.mu.Unlock()
+		return nil
+	})
 }
 
 // SetOverride stores an operator override; nil removes it.

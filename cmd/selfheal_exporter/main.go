@@ -127,7 +127,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *heartbeat.Sources, reloader http.Handler, logger log.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
-		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}})
+		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}, Refresh: []func(context.Context){tracker.Refresh}})
 	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: o.timeoutOffset})
 	(&heartbeat.API{Tracker: tracker, AdminTokenFile: func() string { return exp.Config().API.AdminTokenFile }, Logger: logger}).Register(mux)
 	mux.Handle("/-/reload", reloader)

@@ -19,7 +19,8 @@ type Redis struct {
 
 // OpenRedis connects to a redis:// or rediss:// URL (credentials, database
 // and TLS as go-redis parses them). Commands time out after three seconds so
-// that a dead Redis turns into errors, not hangs.
+// that a dead Redis turns into errors, not hangs, or sooner when the
+// caller's context ends (a scrape's budget, a request's).
 func OpenRedis(url, prefix string) (*Redis, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -29,6 +30,7 @@ func OpenRedis(url, prefix string) (*Redis, error) {
 	opt.ReadTimeout = 3 * time.Second
 	opt.WriteTimeout = 3 * time.Second
 	opt.MaxRetries = 1
+	opt.ContextTimeoutEnabled = true
 	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
 }
 
