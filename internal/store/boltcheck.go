@@ -89,27 +89,69 @@ func (w *pageWalk) page(id uint64, depth int) error {
 		return fmt.Errorf("page %d claims %d elements, more than it holds", id, count)
 	}
 	for i := range count {
-		e := pageHeader + i*elementSize
-		if flags == branchPage {
-			if err := w.page(binary.LittleEndian.Uint64(buf[e+8:]), depth+1); err != nil {
-				return err
-			}
-			continue
+		if err := w.element(buf, id, i, flags == branchPage, depth); err != nil {
+			return err
 		}
-		if binary.LittleEndian.Uint32(buf[e:])&bucketLeaf == 0 {
-			continue
-		}
-		pos, ksize := int(binary.LittleEndian.Uint32(buf[e+4:])), int(binary.LittleEndian.Uint32(buf[e+8:]))
-		v := e + pos + ksize
-		if v < 0 || v+8 > len(buf) {
+	}
+	return nil
+}
+
+// element checks element i of page id (held whole in buf): its key and
+// value lie inside the page, and the pages it points at (a branch's child,
+// a bucket's root) or the inline bucket it holds are sound.
+func (w *pageWalk) element(buf []byte, id uint64, i int, branch bool, depth int) error {
+	e := pageHeader + i*elementSize
+	if branch {
+		pos, ksize := uint64(binary.LittleEndian.Uint32(buf[e:])), uint64(binary.LittleEndian.Uint32(buf[e+4:]))
+		if uint64(e)+pos+ksize > uint64(len(buf)) {
 			return fmt.Errorf("page %d: element %d points outside the page", id, i)
 		}
-		// A bucket's root of 0 is an inline bucket, held in the value
-		// itself, which has no sub-buckets and no pages of its own.
-		if root := binary.LittleEndian.Uint64(buf[v:]); root != 0 {
-			if err := w.page(root, depth+1); err != nil {
-				return err
-			}
+		return w.page(binary.LittleEndian.Uint64(buf[e+8:]), depth+1)
+	}
+	v, vsize, err := leafValue(buf, e)
+	if err != nil {
+		return fmt.Errorf("page %d: element %d %w", id, i, err)
+	}
+	if binary.LittleEndian.Uint32(buf[e:])&bucketLeaf == 0 {
+		return nil
+	}
+	if vsize < bucketHeader {
+		return fmt.Errorf("page %d: element %d is a bucket too short to be one", id, i)
+	}
+	// A bucket's root of 0 is an inline bucket, held in the value itself
+	// after the bucket's header: a page of its own elements, no
+	// sub-buckets, no pages elsewhere.
+	if root := binary.LittleEndian.Uint64(buf[v:]); root != 0 {
+		return w.page(root, depth+1)
+	}
+	return inlineBucket(buf[v+bucketHeader:v+vsize], id, i)
+}
+
+// bucketHeader is a bucket value's header: its root page and sequence.
+const bucketHeader = 16
+
+// leafValue returns where the value of the leaf element at e starts and
+// its size, once the key and value are known to lie inside buf.
+func leafValue(buf []byte, e int) (v, vsize int, err error) {
+	pos, ksize, size := uint64(binary.LittleEndian.Uint32(buf[e+4:])), uint64(binary.LittleEndian.Uint32(buf[e+8:])), uint64(binary.LittleEndian.Uint32(buf[e+12:]))
+	if uint64(e)+pos+ksize+size > uint64(len(buf)) {
+		return 0, 0, fmt.Errorf("points outside the page")
+	}
+	return e + int(pos+ksize), int(size), nil
+}
+
+// inlineBucket checks the page an inline bucket holds in its value.
+func inlineBucket(b []byte, id uint64, i int) error {
+	if len(b) < pageHeader {
+		return fmt.Errorf("page %d: element %d holds an inline bucket too short to be one", id, i)
+	}
+	count := int(binary.LittleEndian.Uint16(b[10:]))
+	if binary.LittleEndian.Uint16(b[8:]) != leafPage || pageHeader+count*elementSize > len(b) {
+		return fmt.Errorf("page %d: element %d holds an inline bucket that is not a page of its elements", id, i)
+	}
+	for j := range count {
+		if _, _, err := leafValue(b, pageHeader+j*elementSize); err != nil {
+			return fmt.Errorf("page %d: element %d holds an inline bucket whose element %d %w", id, i, j, err)
 		}
 	}
 	return nil
