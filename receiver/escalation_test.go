@@ -3,10 +3,12 @@ package receiver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -369,4 +371,51 @@ func TestWatchForgetsRemovedRules(t *testing.T) {
 		defer f.engine.esc.mu.Unlock()
 		return len(f.engine.esc.watch) == 0
 	})
+}
+
+// TestEscalationStoreAgreesWithMemory: escalations opened and resolved at
+// the same moment end the same in memory and in the store, so a restart
+// brings back exactly what is open.
+func TestEscalationStoreAgreesWithMemory(t *testing.T) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer am.Close()
+	f := newFixture(t, strings.Replace(escalationRules(t, am.URL), "resend_interval: 1s", "resend_interval: 1h", 1), Options{}, nil)
+	x := f.engine.esc
+	var wg sync.WaitGroup
+	for i := range 200 {
+		fp := fmt.Sprintf("%016x", i)
+		esc := &escalation{Rule: "restart-ic-server", Reason: ReasonMaxAttempts, Fingerprint: fp, Labels: map[string]string{"alertname": "ICServerConnectFailed"}, StartsAt: time.Now()}
+		wg.Add(1)
+		go func() { // the resolution comes as soon as the escalation is open in memory
+			defer wg.Done()
+			done := make(chan struct{})
+			go func() { x.escalate(context.Background(), esc); close(done) }()
+			for range 1000 {
+				x.mu.Lock()
+				_, open := x.open[esc.key()]
+				x.mu.Unlock()
+				if open {
+					break
+				}
+				runtime.Gosched()
+			}
+			x.resolve(context.Background(), fp)
+			<-done
+		}()
+	}
+	wg.Wait()
+	stored := map[string]bool{}
+	f.store.Scan(context.Background(), bucketEscalations, func(k string, _ []byte) error { stored[k] = true; return nil })
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k := range x.open {
+		if !stored[k] {
+			t.Errorf("%s is open but not in the store", k)
+		}
+	}
+	for k := range stored {
+		if _, ok := x.open[k]; !ok {
+			t.Errorf("%s is in the store but not open: a restart would bring it back", k)
+		}
+	}
 }
