@@ -21,6 +21,7 @@ type checkResult struct {
 	res    prober.Result
 	ok     bool
 	took   time.Duration
+	reason string // why it failed: the probe's last error
 }
 
 // CheckRound is the last round of static checks, for the status page.
@@ -35,6 +36,7 @@ type CheckStatus struct {
 	Check, Module, Target string
 	Labels                map[string]string
 	OK                    bool
+	Reason                string // why it failed, in the probe's words
 	Took                  time.Duration
 }
 
@@ -46,7 +48,7 @@ func (e *Exporter) remember(start time.Time, results []checkResult) {
 	round := &CheckRound{At: start, Took: time.Since(start), Checks: make([]CheckStatus, len(results))}
 	for i := range results {
 		r := &results[i]
-		round.Checks[i] = CheckStatus{Check: r.check.Name, Module: r.check.Module, Target: r.target.Target, Labels: r.target.Labels, OK: r.ok, Took: r.took}
+		round.Checks[i] = CheckStatus{Check: r.check.Name, Module: r.check.Module, Target: r.target.Target, Labels: r.target.Labels, OK: r.ok, Reason: r.reason, Took: r.took}
 	}
 	e.last.Store(round)
 }
@@ -81,7 +83,11 @@ func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Lo
 				r := &results[i]
 				m := conf.Modules[r.check.Module]
 				t0 := time.Now()
-				r.ok = prober.Run(ctx, r.target.Target, m, &r.res, log.With(logger, "check", r.check.Name, "target", r.target.Target))
+				rl := &reasonLogger{next: log.With(logger, "check", r.check.Name, "target", r.target.Target)}
+				r.ok = prober.Run(ctx, r.target.Target, m, &r.res, rl)
+				if !r.ok {
+					r.reason = rl.reason()
+				}
 				if r.check.HealthMetric != "" {
 					r.res.Set(r.check.HealthMetric, "Whether the target answered its health check (1) or not (0), from selfheal_exporter check "+r.check.Name+".", promtext.BoolFloat(r.ok))
 				}

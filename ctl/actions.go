@@ -131,7 +131,7 @@ func (c *cli) printActions(entries []receiver.Entry, header bool) error {
 		rows = append(rows, actionRow(e))
 	}
 	var b strings.Builder
-	if err := table(&b, []string{"RECEIVED", "RULE", "ALERT", "STATUS", "RESULT", "ATTEMPT", "REASON"}, rows); err != nil {
+	if err := table(&b, []string{"RECEIVED", "RULE", "ALERT", "INSTANCE", "STATUS", "RESULT", "ATTEMPT", "REASON"}, rows); err != nil {
 		return err
 	}
 	// The header, then a line per entry; wide puts each entry's steps
@@ -160,7 +160,14 @@ func actionRow(e receiver.Entry) []string {
 	if e.DryRun && result != action.ResultDryRun {
 		result += " (dry run)"
 	}
-	return []string{e.Received.UTC().Format("2006-01-02T15:04:05Z"), e.Rule, e.AlertName, e.Status, result, attempt, e.Reason}
+	if e.Result == action.ResultQueued && e.NotBefore != nil {
+		result += ", next " + e.NotBefore.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	instance := e.Labels["instance"]
+	if instance == "" {
+		instance = "-"
+	}
+	return []string{e.Received.UTC().Format("2006-01-02T15:04:05Z"), e.Rule, e.AlertName, instance, e.Status, result, attempt, e.Reason}
 }
 
 // stepLines says each step on a line: what ran, its result, exit code or

@@ -37,9 +37,23 @@ func (c *cli) agentCommands(app *kingpin.Application, run map[string]func() erro
 	}
 	orm := override.Command("rm", "End an agent's override.")
 	ormID := orm.Arg("agent", "Agent id.").Required().String()
-	run[orm.FullCommand()] = func() error {
-		return c.exporterCall(http.MethodDelete, "/api/v1/agents/"+url.PathEscape(*ormID)+"/override", nil, "removed the override on "+*ormID)
+	run[orm.FullCommand()] = func() error { return c.removeOverride(*ormID) }
+}
+
+// removeOverride ends an agent's override, and says so when it had none.
+func (c *cli) removeOverride(id string) error {
+	s, err := c.service("exporter")
+	if err != nil {
+		return err
 	}
+	var a struct{ Override *struct{} }
+	if err := s.call(c.ctx, http.MethodGet, "/api/v1/agents/"+url.PathEscape(id), nil, nil, &a); err != nil {
+		return err
+	}
+	if a.Override == nil {
+		return c.say("agent " + id + " has no override: nothing removed")
+	}
+	return c.exporterCall(http.MethodDelete, "/api/v1/agents/"+url.PathEscape(id)+"/override", nil, "removed the override on "+id)
 }
 
 func (c *cli) exporterCall(method, path string, body any, done string) error {
@@ -50,10 +64,15 @@ func (c *cli) exporterCall(method, path string, body any, done string) error {
 	if err := s.call(c.ctx, method, path, nil, body, nil); err != nil {
 		return err
 	}
+	return c.say(done)
+}
+
+// say writes what a command did: a line, or {"result": ...} with -o json.
+func (c *cli) say(done string) error {
 	if c.f.output == outJSON {
 		return writeJSON(c.out, map[string]string{"result": done})
 	}
-	_, err = c.out.Write([]byte(done + "\n"))
+	_, err := c.out.Write([]byte(done + "\n"))
 	return err
 }
 

@@ -49,16 +49,30 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// terminated is how kingpin's help and version end a run: they have
+// printed what was asked, and nothing else may run.
+type terminated struct{ code int }
+
 // Main runs selfhealctl with args and returns its exit code; errors are one
-// line on stderr.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// line on stderr. --help, help COMMAND and --version print once and exit 0,
+// as amtool's do.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			code = t.code
+		}
+	}()
 	c := &cli{out: stdout, err: stderr, now: time.Now, ctx: ctx}
 	app := kingpin.New("selfhealctl", "The operator's command line for selfheal_exporter and selfheal_receiver.")
 	app.Version(version.Print("selfhealctl"))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	app.Terminate(func(code int) { panic(terminated{code}) })
 	app.Flag("exporter.url", "selfheal_exporter's URL.").Envar("SELFHEAL_EXPORTER_URL").Default("http://127.0.0.1:9874").StringVar(&c.f.exporterURL)
 	app.Flag("receiver.url", "selfheal_receiver's URL.").Envar("SELFHEAL_RECEIVER_URL").Default("http://127.0.0.1:9875").StringVar(&c.f.receiverURL)
 	app.Flag("http.config.file", "HTTP client configuration (prometheus/common: basic_auth, authorization, tls_config) for both services.").ExistingFileVar(&c.f.httpConfigFile)
@@ -78,9 +92,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "selfhealctl: %v (see --help)\n", err)
 		return ExitUsage
-	}
-	if cmd == "" { // --help or --version
-		return ExitOK
 	}
 	if err := run[cmd](); err != nil {
 		var ee *exitError

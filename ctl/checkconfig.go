@@ -19,21 +19,30 @@ func (c *cli) checkConfigCommand(app *kingpin.Application, run map[string]func()
 
 // kind tells which binary's configuration a file is by its top-level
 // keys: rules or global for the receiver; modules, checks, agents or api
-// for the exporter.
-func kind(b []byte) string {
+// for the exporter. A file with keys of neither (another tool's) is
+// neither, and foreign names that tool when its keys say which.
+func kind(b []byte) (k, foreign string) {
 	var top map[string]any
 	if yaml.Unmarshal(b, &top) != nil {
-		return ""
+		return "", ""
 	}
-	for k := range top {
-		switch k {
+	for key := range top {
+		switch key {
 		case "rules", "global":
-			return "selfheal_receiver"
+			k = "selfheal_receiver"
 		case "modules", "checks", "agents", "api":
-			return "selfheal_exporter"
+			k = "selfheal_exporter"
+		case "route", "receivers", "inhibit_rules", "templates", "time_intervals", "mute_time_intervals":
+			return "", "Alertmanager"
+		case "scrape_configs", "rule_files", "alerting", "remote_write", "remote_read", "storage":
+			return "", "Prometheus"
+		case "groups":
+			return "", "a Prometheus rule file"
+		default:
+			return "", ""
 		}
 	}
-	return ""
+	return k, ""
 }
 
 func (c *cli) checkConfig(files []string) error {
@@ -58,7 +67,8 @@ func checkFile(f string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch kind(b) {
+	k, foreign := kind(b)
+	switch k {
 	case "selfheal_receiver":
 		c, err := receiver.LoadConfig(f)
 		if err != nil {
@@ -72,5 +82,8 @@ func checkFile(f string) (string, error) {
 		}
 		return fmt.Sprintf("selfheal_exporter configuration (%d modules, %d checks, %d agent groups)", len(c.Modules), len(c.Checks), len(c.Agents)), nil
 	}
-	return "", fmt.Errorf("%s: neither a selfheal_exporter configuration (modules, checks, agents) nor a selfheal_receiver one (rules, global)", f)
+	if foreign != "" {
+		return "", fmt.Errorf("%s: not a selfheal configuration: its keys are %s's (check it with that tool)", f, foreign)
+	}
+	return "", fmt.Errorf("%s: not a selfheal configuration: neither selfheal_exporter's (modules, checks, agents, api) nor selfheal_receiver's (rules, global)", f)
 }

@@ -92,8 +92,11 @@ agents:
 	if !strings.Contains(stdout, "healthy until") || !strings.Contains(stdout, "backend checked by hand") {
 		t.Fatalf("wide: %q", stdout)
 	}
-	if code, _, _ = ctl("override", "rm", "d_dys2"); code != ExitOK {
-		t.Fatalf("override rm: %d", code)
+	if code, stdout, _ = ctl("override", "rm", "d_dys2"); code != ExitOK || stdout != "removed the override on d_dys2\n" {
+		t.Fatalf("override rm: %d %q", code, stdout)
+	}
+	if code, stdout, _ = ctl("override", "rm", "d_dys2"); code != ExitOK || stdout != "agent d_dys2 has no override: nothing removed\n" {
+		t.Fatalf("override rm of an override no longer there: %d %q", code, stdout)
 	}
 	if _, stdout, _ = ctl("agents", "--status", "stale"); !strings.Contains(stdout, "d_dys2") {
 		t.Fatalf("after override rm, d_dys2 is not stale again: %q", stdout)
@@ -244,8 +247,28 @@ func TestRulesTestAndCheckConfig(t *testing.T) {
 		!strings.Contains(stderr, bad+`:6: rules.0.actions.0.docker.op: op must be restart, start or stop, not "reboot"`) || !strings.Contains(stderr, "1 of 3 files invalid") {
 		t.Fatalf("check-config: %d %q %q", code, stdout, stderr)
 	}
-	other := testutil.WriteFile(t, t.TempDir(), "prometheus.yml", "scrape_configs: []\n")
-	if code, _, stderr = run(t, "check-config", other); code != ExitError || !strings.Contains(stderr, "neither a selfheal_exporter configuration") {
-		t.Fatalf("a Prometheus file: %d %q", code, stderr)
+	for file, want := range map[string]string{
+		"../examples/alertmanager.yml": "not a selfheal configuration: its keys are Alertmanager's",
+		"../examples/prometheus.yml":   "not a selfheal configuration: its keys are Prometheus's",
+		testutil.WriteFile(t, t.TempDir(), "other.yml", "something: []\n"): "neither selfheal_exporter's",
+	} {
+		if code, _, stderr = run(t, "check-config", file); code != ExitError || !strings.Contains(stderr, want) {
+			t.Errorf("%s: %d %q; want %q", file, code, stderr, want)
+		}
+	}
+}
+
+// TestHelpAndVersion: --help, -h, help COMMAND, COMMAND --help and
+// --version print once on stdout and exit 0, as amtool's do.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help", "actions"}, {"actions", "--help"}, {"help", "override", "rm"}, {"--version"}} {
+		code, stdout, stderr := run(t, args...)
+		want, times := "usage: selfhealctl", 1
+		if args[0] == "--version" {
+			want = "selfhealctl, version"
+		}
+		if code != ExitOK || strings.Count(stdout, want) != times || stderr != "" {
+			t.Errorf("%v: exit %d, %q printed %d times, stderr %q", args, code, want, strings.Count(stdout, want), stderr)
+		}
 	}
 }

@@ -2,7 +2,11 @@ package ctl
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/selfheal/selfheal/receiver"
 )
 
 func TestParseLabels(t *testing.T) {
@@ -26,17 +30,44 @@ func TestParseLabels(t *testing.T) {
 
 func TestKind(t *testing.T) {
 	for in, want := range map[string]string{
-		"rules: []\n":           "selfheal_receiver",
-		"global: {}\n":          "selfheal_receiver",
-		"modules: {}\n":         "selfheal_exporter",
-		"agents: []\n":          "selfheal_exporter",
-		"api: {}\nchecks: []\n": "selfheal_exporter",
-		"scrape_configs: []\n":  "",
-		"not: [yaml\n":          "",
-		"- a list\n":            "",
+		"rules: []\n":                            "selfheal_receiver",
+		"global: {}\n":                           "selfheal_receiver",
+		"modules: {}\n":                          "selfheal_exporter",
+		"agents: []\n":                           "selfheal_exporter",
+		"api: {}\nchecks: []\n":                  "selfheal_exporter",
+		"scrape_configs: []\n":                   "/Prometheus",
+		"global: {}\nroute: {}\nreceivers: []\n": "/Alertmanager",
+		"groups: []\n":                           "/a Prometheus rule file",
+		"global: {}\nsomething_else: 1\n":        "",
+		"not: [yaml\n":                           "",
+		"- a list\n":                             "",
 	} {
-		if got := kind([]byte(in)); got != want {
+		k, foreign := kind([]byte(in))
+		got := k
+		if foreign != "" {
+			got = "/" + foreign
+		}
+		if got != want {
 			t.Errorf("kind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestActionRow(t *testing.T) {
+	next := time.Date(2026, 12, 4, 17, 10, 0, 0, time.UTC)
+	for _, c := range []struct {
+		e    receiver.Entry
+		want string
+	}{
+		{receiver.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "queued", Attempt: 2, NotBefore: &next, Labels: map[string]string{"instance": "10.0.0.1:8088"}},
+			"r|A|10.0.0.1:8088|firing|queued, next 2026-12-04T17:10:00Z|2|"},
+		{receiver.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "failed", Attempt: 1, Reason: "exec: exit status 3", NotBefore: &next},
+			"r|A|-|firing|failed|1|exec: exit status 3"},
+		{receiver.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "success", DryRun: true},
+			"r|A|-|firing|success (dry run)||"},
+	} {
+		if got := strings.Join(actionRow(c.e)[1:], "|"); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
 	}
 }

@@ -134,7 +134,7 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 // recordStart writes the start of an attempt in one transaction.
 func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
 	en := t.entry
-	en.Result, en.Attempt, en.DryRun, en.Reason = action.ResultRunning, d.Attempt, s.DryRun, ""
+	en.Result, en.Attempt, en.DryRun, en.Reason, en.NotBefore = action.ResultRunning, d.Attempt, s.DryRun, "", nil
 	start := s.Now
 	en.Started = &start
 	b, err := json.Marshal(en)
@@ -160,6 +160,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 // runs then if the alert still fires.
 func (e *Engine) deferTask(t *task, d decision) {
 	t.notBefore, t.delayed = d.NotBefore, true
+	t.entry.NotBefore = &d.NotBefore
 	t.entry.Result, t.entry.Reason = action.ResultQueued, "deferred: "+d.Msg
 	e.metrics.deferred.WithLabelValues(t.rule.Name, d.Reason).Inc()
 	b, err := json.Marshal(t.entry)

@@ -58,7 +58,7 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 	now := e.opts.Now()
 	en := *t.entry
 	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, action.ResultQueued, "", nil
-	en.Started, en.Finished = nil, nil
+	en.Started, en.Finished, en.Attempt, en.NotBefore = nil, nil, t.entry.Attempt+1, &due
 	h := sha256.Sum256([]byte(t.entry.Rule + "\x00" + t.entry.Fingerprint + "\x00" + t.entry.StartsAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.Itoa(t.entry.Attempt)))
 	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, retry: true, delayed: true, notBefore: due}
 }

@@ -149,3 +149,32 @@ func TestResultsKeptWhileTheDiskIsFull(t *testing.T) {
 		t.Fatalf("after the disk had room and a restart: %+v", es)
 	}
 }
+
+// TestQueuedRetrySaysWhenAndWhich: the journal entry of a pending retry
+// says which attempt it will be and when it may run.
+func TestQueuedRetrySaysWhenAndWhich(t *testing.T) {
+	f := newFixture(t, `
+rules:
+  - name: r
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 1h
+    max_attempts: 2
+    actions: [{exec: {command: [`+scriptPath(t, "fail.sh")+`]}}]
+`, Options{}, nil)
+	before := time.Now()
+	f.accept(alert("firing", before, "alertname", "ICServerConnectFailed"))
+	var queued *Entry
+	testutil.Eventually(t, 10*time.Second, "the retry to be queued", func() bool {
+		es, _ := f.journal.Query(context.Background(), Filter{})
+		for i := range es {
+			if es[i].Result == action.ResultQueued && es[i].NotBefore != nil {
+				queued = &es[i]
+				return true
+			}
+		}
+		return false
+	})
+	if queued.Attempt != 2 || queued.NotBefore.Before(before.Add(59*time.Minute)) || queued.NotBefore.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("queued retry: attempt %d, not before %v; want 2, an hour from now", queued.Attempt, queued.NotBefore)
+	}
+}

@@ -187,7 +187,7 @@ agents:
 	if !strings.HasSuffix(s.Agents[0].Heard, "s ago") || !strings.HasSuffix(s.Agents[1].Heard, "s ago") {
 		t.Fatalf("last heartbeat ages: %+v", s.Agents)
 	}
-	if len(s.Checks) != 2 || !strings.Contains(s.Checks[0], "127.0.0.1 ok") || !strings.Contains(s.Checks[1], "127.0.0.2 failed") {
+	if len(s.Checks) != 2 || !strings.Contains(s.Checks[0], "127.0.0.1 ok") || !strings.Contains(s.Checks[1], "127.0.0.2 failed Request failed: err=") || !strings.Contains(s.Checks[1], "refused") {
 		t.Fatalf("checks: %q", s.Checks)
 	}
 	if !strings.HasPrefix(s.Store, "bbolt ") || !strings.HasSuffix(s.Store, "up") {
