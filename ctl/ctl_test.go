@@ -248,8 +248,8 @@ func TestRulesTestAndCheckConfig(t *testing.T) {
 		t.Fatalf("check-config: %d %q %q", code, stdout, stderr)
 	}
 	for file, want := range map[string]string{
-		"../examples/alertmanager.yml": "not a selfheal configuration: its keys are Alertmanager's",
-		"../examples/prometheus.yml":   "not a selfheal configuration: its keys are Prometheus's",
+		"../examples/alertmanager.yml":                                     "not a selfheal configuration: its keys are Alertmanager's",
+		"../examples/prometheus.yml":                                       "not a selfheal configuration: its keys are Prometheus's",
 		testutil.WriteFile(t, t.TempDir(), "other.yml", "something: []\n"): "neither selfheal_exporter's",
 	} {
 		if code, _, stderr = run(t, "check-config", file); code != ExitError || !strings.Contains(stderr, want) {

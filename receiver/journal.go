@@ -32,11 +32,11 @@ type Entry struct {
 	DryRun      bool              `json:"dry_run,omitempty"`
 	Attempt     int               `json:"attempt,omitempty"` // of a queued retry, the attempt it will be
 	// NotBefore is when a queued retry or deferral may run.
-	NotBefore *time.Time `json:"not_before,omitempty"`
-	Steps       []action.Step     `json:"steps,omitempty"`
-	Started     *time.Time        `json:"started,omitempty"`
-	Finished    *time.Time        `json:"finished,omitempty"`
-	Replica     string            `json:"replica,omitempty"`
+	NotBefore *time.Time    `json:"not_before,omitempty"`
+	Steps     []action.Step `json:"steps,omitempty"`
+	Started   *time.Time    `json:"started,omitempty"`
+	Finished  *time.Time    `json:"finished,omitempty"`
+	Replica   string        `json:"replica,omitempty"`
 }
 
 // newID makes a journal id that sorts by time.
