@@ -98,6 +98,7 @@ mixin-lint:
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=selfheal alertname=KeyServiceInstanceDown instance=10.0.0.3:8888 >/dev/null
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=KeyServiceInstanceDown selfheal=escalated >/dev/null
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=RedisUnreachable >/dev/null
+	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=ticket alertname=SelfhealRemediationFailed rule=restart-ic-server severity=warning >/dev/null
 
 unit:
 	$(GO) test -race -count=1 ./...

@@ -104,7 +104,7 @@ func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatc
 	}
 	for _, t := range tasks {
 		if t.data.Status == "firing" {
-			e.esc.note(t, now)
+			e.esc.note(t, now, true)
 		}
 	}
 	for i := range alerts {

@@ -79,6 +79,7 @@ type task struct {
 	notBefore time.Time // not to start before
 	later     bool      // held in the window as deferred work
 	giveUp    string    // why the receiver gave up healing, for the escalation
+	retrying  bool      // a retry of it is scheduled
 }
 
 // NewEngine builds an engine on st; Start runs its workers.
@@ -99,7 +100,7 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
-	e.esc = &escalator{st: st, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, outbox: newOutbox()}
+	e.esc = &escalator{st: st, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, history: e.incidentHistory, outbox: newOutbox()}
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.takeCtx, e.stopTake = context.WithCancel(e.runCtx)
@@ -203,6 +204,16 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	if err := e.wb.Close(fctx); err != nil {
 		level.Error(e.logger).Log("msg", "Could not write the last journal entries", "err", err)
 	}
+}
+
+// incidentHistory is what the journal holds of an alert's incident under
+// a rule since it started, newest first, for an escalation's summary.
+func (e *Engine) incidentHistory(ctx context.Context, rule, fingerprint string, since time.Time) []Entry {
+	es, err := e.journal.Query(ctx, Filter{Rule: rule, Fingerprint: fingerprint, Since: since, Limit: 50})
+	if err != nil {
+		e.logStoreError("Could not read an incident's attempts for its escalation", err)
+	}
+	return es
 }
 
 // logStoreError logs a store failure at most once per interval, with the

@@ -35,6 +35,10 @@ type escalation struct {
 	// AlertStartsAt is when the escalated incident of the alert started: a
 	// resolution after it means there is nothing to escalate any more.
 	AlertStartsAt time.Time `json:"alert_starts_at"`
+
+	// current is the attempt that gave up, newer than what the journal
+	// shows of it yet.
+	current *Entry
 }
 
 func (x *escalation) key() string { return x.Rule + "|" + x.Fingerprint }
@@ -56,6 +60,7 @@ type escalator struct {
 	logErr   func(string, error)
 	now      func() time.Time
 	resolved func(fingerprint string, startsAt time.Time) bool // the alert resolved since startsAt
+	history  func(ctx context.Context, rule, fingerprint string, since time.Time) []Entry
 
 	changing sync.Mutex // held across a change of open and its store write
 	mu       sync.Mutex
@@ -66,13 +71,15 @@ type escalator struct {
 
 // watched is a firing alert a rule took on, for escalate_after.
 type watched struct {
-	since time.Time // the first notification this process received
-	esc   *escalation
+	since   time.Time // the first notification this process received
+	esc     *escalation
+	planned bool // a remediation is queued, deferred or running, or a retry is scheduled
 }
 
 // note starts watching a firing alert for rule at its first notification,
-// and remembers the latest entry of it for the summary.
-func (x *escalator) note(t *task, at time.Time) {
+// and remembers its latest task and whether the receiver still has a plan
+// for it: nothing pages while it does.
+func (x *escalator) note(t *task, at time.Time, planned bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	k := t.rule.Name + "|" + t.data.Fingerprint
@@ -81,7 +88,8 @@ func (x *escalator) note(t *task, at time.Time) {
 		w = &watched{since: at}
 		x.watch[k] = w
 	}
-	w.esc = escalationFor(t, EscalateNotHealed, at)
+	w.esc, w.planned = escalationFor(t, EscalateNotHealed, at), planned
+	w.esc.current = nil // the task goes on changing; the journal tells what ran
 }
 
 // overdue returns the watched alerts still firing escalate_after after
@@ -96,7 +104,7 @@ func (x *escalator) overdue(c *Config, now time.Time) []*escalation {
 			delete(x.watch, k)
 			continue
 		}
-		if _, open := x.open[k]; open || now.Sub(w.since) < r.EscalateAfter.Duration {
+		if _, open := x.open[k]; open || w.planned || now.Sub(w.since) < r.EscalateAfter.Duration {
 			continue
 		}
 		e := *w.esc
@@ -139,10 +147,21 @@ func (x *escalator) escalate(ctx context.Context, e *escalation) {
 		return
 	}
 	x.mu.Lock()
-	if _, ok := x.open[e.key()]; ok {
-		x.mu.Unlock()
+	_, ok := x.open[e.key()]
+	x.mu.Unlock()
+	if ok {
 		return
 	}
+	if e.Rule != "" && x.history != nil {
+		ann := map[string]string{"selfheal_summary": historySummary(withCurrent(x.history(ctx, e.Rule, e.Fingerprint, e.AlertStartsAt), e.current))}
+		for k, v := range e.Annotations {
+			if k != "selfheal_summary" {
+				ann[k] = v
+			}
+		}
+		e.Annotations = ann
+	}
+	x.mu.Lock()
 	x.open[e.key()] = e
 	x.mu.Unlock()
 	b, _ := json.Marshal(e)
@@ -224,11 +243,47 @@ func (x *escalator) run(ctx context.Context) {
 	}
 }
 
+// historySummary says what ran for an incident, attempt by attempt, oldest
+// first (entries come newest first): every attempt's steps with their
+// results, and what is still pending.
+func historySummary(entries []Entry) string {
+	parts := make([]string, 0, len(entries))
+	for i := len(entries) - 1; i >= 0; i-- {
+		parts = append(parts, summary(&entries[i]))
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// withCurrent puts cur in place of its older version among entries
+// (newest first), or first when they lack it.
+func withCurrent(entries []Entry, cur *Entry) []Entry {
+	if cur == nil {
+		return entries
+	}
+	for i := range entries {
+		if entries[i].ID == cur.ID {
+			entries[i] = *cur
+			return entries
+		}
+	}
+	return append([]Entry{*cur}, entries...)
+}
+
 // summary says what ran, in order: each step's result, exit code or HTTP
 // status, and the start of its output.
 func summary(en *Entry) string {
 	if len(en.Steps) == 0 {
-		return strings.TrimSpace(en.Result + ": " + en.Reason)
+		s := en.Result
+		if en.Attempt > 0 {
+			s = fmt.Sprintf("attempt %d, %s", en.Attempt, en.Result)
+		}
+		if en.Result == action.ResultQueued && en.NotBefore != nil {
+			s += ", next " + en.NotBefore.UTC().Format(time.RFC3339)
+		}
+		if en.Reason != "" {
+			s += ": " + en.Reason
+		}
+		return s
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "attempt %d, %s", en.Attempt, en.Result)
@@ -261,5 +316,5 @@ func escalationFor(t *task, reason string, now time.Time) *escalation {
 	for k, v := range t.data.Labels {
 		labels[k] = v
 	}
-	return &escalation{Rule: t.entry.Rule, Reason: reason, Fingerprint: t.data.Fingerprint, Labels: labels, Annotations: ann, StartsAt: now, AlertStartsAt: t.data.StartsAt}
+	return &escalation{Rule: t.entry.Rule, Reason: reason, Fingerprint: t.data.Fingerprint, Labels: labels, Annotations: ann, StartsAt: now, AlertStartsAt: t.data.StartsAt, current: t.entry}
 }

@@ -419,3 +419,42 @@ func TestEscalationStoreAgreesWithMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestOnePagePerFailedIncident: while a retry is pending nothing pages,
+// even past escalate_after; when the attempts are used up, one page, whose
+// summary tells every attempt with its steps.
+func TestOnePagePerFailedIncident(t *testing.T) {
+	p, amp := startPagerAlertmanager(t)
+	f := newFixture(t, `
+global:
+  escalation: {alertmanager_urls: ['`+amp.URL+`'], resend_interval: 1s}
+rules:
+  - name: restart-ic-server
+    match: 'alertname="ICServerConnectFailed"'
+    cooldown: 3s
+    max_attempts: 2
+    escalate_after: 1s
+    actions: [{exec: {command: [`+scriptPath(t, "fail.sh")+`]}}]
+`, Options{}, nil)
+	f.accept(alert("firing", time.Now(), "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088"))
+	es := f.waitEntries(2)
+	if !strings.Contains(es[0].Reason, "all 2 attempts used up") {
+		t.Fatalf("last attempt: %+v", es[0])
+	}
+	testutil.Eventually(t, 20*time.Second, "the page", func() bool { return len(p.pages("firing")) > 0 })
+	flushed := testutil.Flushes(amp.Proc, "ICServerConnectFailed")
+	testutil.Eventually(t, 10*time.Second, "two more flushes", func() bool { return testutil.Flushes(amp.Proc, "ICServerConnectFailed") >= flushed+2 })
+	pages := p.pages("firing")
+	if len(pages) != 1 || len(pages[0].Alerts) != 1 {
+		t.Fatalf("%d pages for one incident", len(pages))
+	}
+	a := pages[0].Alerts[0]
+	sum := a.Annotations["selfheal_summary"]
+	if a.Labels["selfheal_reason"] != ReasonMaxAttempts || a.Labels["instance"] != "10.0.0.1:8088" ||
+		!strings.Contains(sum, "attempt 1, failed") || !strings.Contains(sum, "attempt 2, failed") || strings.Count(sum, "(exit 3)") != 2 {
+		t.Fatalf("page %v\nsummary:\n%s", a.Labels, sum)
+	}
+	if n := promtest.ToFloat64(f.engine.metrics.escalations.WithLabelValues("restart-ic-server", EscalateNotHealed, "posted")); n != 0 {
+		t.Fatalf("%v not_healed escalations posted while a retry was pending", n)
+	}
+}

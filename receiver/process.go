@@ -239,6 +239,7 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 func (e *Engine) retryOrGiveUp(t *task, inc incident) string {
 	r := t.rule
 	if inc.Attempts < r.MaxAttempts {
+		t.retrying = true
 		e.scheduleRetry(t)
 		return "; retrying in " + r.Cooldown.Duration.String()
 	}
@@ -281,7 +282,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 	e.window.pending.Add(-1)
 	e.window.done(t.key)
 	if t.rule.On == "firing" && e.Config().Global.Escalation != nil {
-		e.esc.note(t, t.received)
+		e.esc.note(t, t.received, t.retrying)
 	}
 	if t.giveUp != "" && t.data.Status == "firing" {
 		esc := escalationFor(t, t.giveUp, now)

@@ -255,6 +255,16 @@ func TestBasicAuthAndReload(t *testing.T) {
 	if code, _ := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "x")); code != 401 {
 		t.Fatalf("unauthenticated webhook: %d", code)
 	}
+	// Prometheus scrapes and orchestrators probe without the webhook's
+	// credentials; everything else needs them.
+	for path, want := range map[string]int{"/metrics": 200, "/-/healthy": 200, "/-/ready": 200, "/api/v1/actions": 401, "/journal": 401, "/": 401} {
+		if code, _ := r.do("GET", path, ""); code != want {
+			t.Errorf("GET %s without credentials: %d, want %d", path, code, want)
+		}
+	}
+	if code, _ := r.do("GET", "/api/v1/actions", "", "Authorization", "Basic YWxlcnRtYW5hZ2VyOndyb25n"); code != 401 { // alertmanager:wrong
+		t.Errorf("a wrong password: %d", code)
+	}
 	auth := []string{"Authorization", "Basic YWxlcnRtYW5hZ2VyOnMzY3JldA=="} // alertmanager:s3cret
 	if _, body := r.do("GET", "/metrics", "", auth...); !strings.Contains(body, `selfheal_receiver_alerts_received_total{status="firing"} 0`) {
 		t.Fatalf("an unauthenticated request was recorded:\n%s", body)

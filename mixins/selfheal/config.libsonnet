@@ -37,10 +37,14 @@
     certWarningDays: 14,
     certCriticalDays: 3,
 
-    // SelfhealRemediationFailed: failed actions, and refusals that mean the
-    // receiver gave up (not cooldowns or duplicates, which are normal).
-    remediationWindow: '15m',
-    remediationGiveUpReasons: 'max_attempts|pool_min_healthy|pool_max_removed|invalid_label|verify_failed',
+    // SelfhealRemediationFailed: the receiver's own health, not a page per
+    // incident (each incident it gives up on pages once, as an escalation):
+    // a rule whose actions mostly fail, over a window long enough to span
+    // its retries.
+    remediationWindow: '1h',
+    remediationFailedRatio: 0.5,
+    remediationFailedMin: 3,
+    remediationFailedFor: '15m',
 
     // Down and reload alerts.
     downFor: '5m',

@@ -138,15 +138,20 @@ local lib = import '../lib.libsonnet';
           {
             alert: 'SelfhealRemediationFailed',
             expr: |||
-              (sum by (rule) (increase(selfheal_remediation_actions_total{%(sel)s, result="failed"}[%(w)s])) > 0)
-              or
-              (sum by (rule) (increase(selfheal_remediation_refused_total{%(sel)s, reason=~"%(reasons)s"}[%(w)s])) > 0)
-            ||| % { sel: c.receiverSelector, w: c.remediationWindow, reasons: c.remediationGiveUpReasons },
-            labels: { severity: 'critical' },
+              (
+                sum by (rule) (increase(selfheal_remediation_actions_total{%(sel)s, result="failed"}[%(w)s]))
+                /
+                sum by (rule) (increase(selfheal_remediation_actions_total{%(sel)s, result=~"success|failed"}[%(w)s]))
+              ) > %(ratio)s
+              and
+              sum by (rule) (increase(selfheal_remediation_actions_total{%(sel)s, result="failed"}[%(w)s])) >= %(min)s
+            ||| % { sel: c.receiverSelector, w: c.remediationWindow, ratio: c.remediationFailedRatio, min: c.remediationFailedMin },
+            'for': c.remediationFailedFor,
+            labels: { severity: 'warning' },
             annotations: annotate(
               'SelfhealRemediationFailed',
-              'Self-healing rule {{ $labels.rule }} did not work: a human must act',
-              'Remediation rule {{ $labels.rule }} failed or gave up (attempts used up, blast-radius limit, invalid labels or failed verification) in the last %s. See /api/v1/actions?rule={{ $labels.rule }} on the receiver.' % c.remediationWindow,
+              'Self-healing rule {{ $labels.rule }} mostly fails',
+              'More than %d%% of the actions of remediation rule {{ $labels.rule }} failed in the last %s (at least %d): the rule or what it calls is broken. Each incident it gave up on has paged once already, as an escalation; this is about the rule. See /journal?rule={{ $labels.rule }} on the receiver.' % [c.remediationFailedRatio * 100, c.remediationWindow, c.remediationFailedMin],
               'remediation',
             ),
           },

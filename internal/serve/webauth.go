@@ -1,0 +1,181 @@
+package serve
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/exporter-toolkit/web"
+	yaml "go.yaml.in/yaml/v2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// exporter-toolkit asks every request for the web configuration's basic
+// auth, /metrics, /-/healthy and /-/ready included; selfheal promises those
+// open, as Prometheus scrapes and orchestrators' probes do not carry the
+// webhook's credentials. So when the file has basic_auth_users, the users
+// are checked here, on every other endpoint, and exporter-toolkit gets the
+// same file without them (a copy in a private temporary directory, with
+// its TLS files made absolute), for TLS alone. The copy follows the
+// original when it changes.
+
+// webAuth is the basic auth of a web configuration file, checked outside
+// exporter-toolkit.
+type webAuth struct {
+	orig, derived string
+
+	mu    sync.Mutex
+	mtime time.Time
+	users map[string]string // user -> bcrypt hash
+	ok    map[string]bool   // user, hash and password seen to match
+}
+
+// splitBasicAuth returns flags and handler to serve with: unchanged when
+// the web configuration has no basic_auth_users, else exporter-toolkit's
+// flags pointing at the copy without them and handler behind the users'
+// check. cleanup removes the copy.
+func splitBasicAuth(flags *web.FlagConfig, handler http.Handler) (*web.FlagConfig, http.Handler, func(), error) {
+	orig := WebConfigFile(flags)
+	if orig == "" {
+		return flags, handler, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "selfheal-web-")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("web configuration: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	a := &webAuth{orig: orig, derived: filepath.Join(dir, "web.yml")}
+	if err := a.refresh(); err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	if len(a.users) == 0 {
+		cleanup()
+		return flags, handler, func() {}, nil
+	}
+	f := *flags
+	f.WebConfigFile = &a.derived
+	return &f, a.protect(handler), cleanup, nil
+}
+
+// refresh reads the original file again when it changed: the users, and
+// the copy for exporter-toolkit.
+func (a *webAuth) refresh() error {
+	st, err := os.Stat(a.orig)
+	if err != nil {
+		return fmt.Errorf("web configuration: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.ModTime().Equal(a.mtime) && a.users != nil {
+		return nil
+	}
+	b, err := os.ReadFile(a.orig)
+	if err != nil {
+		return fmt.Errorf("web configuration: %w", err)
+	}
+	users, derived, err := withoutUsers(b, filepath.Dir(a.orig))
+	if err != nil {
+		return fmt.Errorf("web configuration %s: %w", a.orig, err)
+	}
+	if err := os.WriteFile(a.derived, derived, 0o600); err != nil {
+		return fmt.Errorf("web configuration: %w", err)
+	}
+	a.users, a.ok, a.mtime = users, map[string]bool{}, st.ModTime()
+	return nil
+}
+
+// withoutUsers splits a web configuration into its basic_auth_users and
+// the rest, whose TLS files are made absolute against dir.
+func withoutUsers(b []byte, dir string) (map[string]string, []byte, error) {
+	var doc yaml.MapSlice
+	if err := yaml.UnmarshalStrict(b, &doc); err != nil {
+		return nil, nil, err
+	}
+	users := map[string]string{}
+	rest := make(yaml.MapSlice, 0, len(doc))
+	for _, item := range doc {
+		switch item.Key {
+		case "basic_auth_users":
+			var u map[string]string
+			raw, _ := yaml.Marshal(item.Value)
+			if err := yaml.Unmarshal(raw, &u); err != nil {
+				return nil, nil, fmt.Errorf("basic_auth_users: %w", err)
+			}
+			for k, v := range u {
+				users[k] = v
+			}
+			continue
+		case "tls_server_config":
+			if tls, ok := item.Value.(yaml.MapSlice); ok {
+				for i, f := range tls {
+					switch f.Key {
+					case "cert_file", "key_file", "client_ca_file":
+						if s, ok := f.Value.(string); ok {
+							tls[i].Value = config.JoinDir(dir, s)
+						}
+					}
+				}
+			}
+		}
+		rest = append(rest, item)
+	}
+	out, err := yaml.Marshal(rest)
+	return users, out, err
+}
+
+// protect asks every request but those AlwaysOpen admits for a user and
+// password of the file.
+func (a *webAuth) protect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if AlwaysOpen(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := a.refresh(); err != nil {
+			http.Error(w, "reading the web configuration failed", http.StatusInternalServerError)
+			return
+		}
+		if user, pass, ok := r.BasicAuth(); !ok || !a.check(user, pass) {
+			w.Header().Set("WWW-Authenticate", "Basic")
+			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// unknownUserHash is compared against for a user the file lacks, so that
+// the answer takes as long as for a known one.
+var unknownUserHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a user"), bcrypt.DefaultCost)
+	return h
+})
+
+// check tells whether pass is user's; a match is remembered, as bcrypt
+// costs tens of milliseconds by design.
+func (a *webAuth) check(user, pass string) bool {
+	a.mu.Lock()
+	hash, known := a.users[user]
+	key := user + "\x00" + hash + "\x00" + pass
+	if known && a.ok[key] {
+		a.mu.Unlock()
+		return true
+	}
+	a.mu.Unlock()
+	h := []byte(hash)
+	if !known {
+		h = unknownUserHash()
+	}
+	if bcrypt.CompareHashAndPassword(h, []byte(pass)) != nil || !known {
+		return false
+	}
+	a.mu.Lock()
+	a.ok[key] = true
+	a.mu.Unlock()
+	return true
+}
