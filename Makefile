@@ -32,11 +32,15 @@ build:
 # run starts the exporter and the receiver on the example configs with the
 # embedded store: the exporter probes its own listener and the receiver's
 # rules are dry runs, so nothing else needs to run. Ctrl-C stops both.
+# Other addresses: make run EXPORTER_ADDR=127.0.0.1:19874 RECEIVER_ADDR=127.0.0.1:19875
+# (the example's static checks still probe 127.0.0.1:9874).
+EXPORTER_ADDR ?= 127.0.0.1:9874
+RECEIVER_ADDR ?= 127.0.0.1:9875
 run: build
-	@echo ">> exporter on http://127.0.0.1:9874/, receiver on http://127.0.0.1:9875/ (Ctrl-C stops both)"
-	@echo ">> status pages: http://127.0.0.1:9874/status and http://127.0.0.1:9875/journal; CLI: ./selfhealctl agents, ./selfhealctl actions"
-	@./selfheal_receiver --config.file examples/selfheal_receiver.yml --web.listen-address 127.0.0.1:9875 --storage.path data/selfheal_receiver.db & r=$$!; \
-	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address 127.0.0.1:9874 --storage.path data/selfheal_exporter.db & e=$$!; \
+	@echo ">> exporter on http://$(EXPORTER_ADDR)/, receiver on http://$(RECEIVER_ADDR)/ (Ctrl-C stops both)"
+	@echo ">> status pages: http://$(EXPORTER_ADDR)/status and http://$(RECEIVER_ADDR)/journal; CLI: ./selfhealctl --exporter.url http://$(EXPORTER_ADDR) agents, ./selfhealctl --receiver.url http://$(RECEIVER_ADDR) actions"
+	@./selfheal_receiver --config.file examples/selfheal_receiver.yml --web.listen-address $(RECEIVER_ADDR) --storage.path data/selfheal_receiver.db & r=$$!; \
+	./selfheal_exporter --config.file examples/selfheal_exporter.yml --web.listen-address $(EXPORTER_ADDR) --storage.path data/selfheal_exporter.db & e=$$!; \
 	trap 'kill -INT $$r $$e 2>/dev/null; wait $$r $$e; exit 0' INT TERM; \
 	wait $$r $$e
 

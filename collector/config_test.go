@@ -72,6 +72,12 @@ func TestExampleConfigAndDefaults(t *testing.T) {
 	if c.Checks[1].Targets[0].Target != "127.0.0.1:9874" {
 		t.Errorf("bare string target not decoded: %+v", c.Checks[1].Targets[0])
 	}
+	// A fresh lab pages nobody: no agent is expected before it reports.
+	for _, g := range c.Agents {
+		if len(g.Expected) > 0 {
+			t.Errorf("group %s ships expecting %v, which pages a lab where they do not run", g.Group, g.Expected)
+		}
+	}
 }
 
 func TestModuleDefaultsAndRelativePaths(t *testing.T) {

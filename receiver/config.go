@@ -304,6 +304,18 @@ func (c *Config) escalates(name string) bool {
 	return r != nil && (r.Escalate == nil || *r.Escalate)
 }
 
+// DryRunRules counts the rules that only journal what they would do: all
+// of them under the global --dry-run.
+func (c *Config) DryRunRules(global bool) int {
+	n := 0
+	for _, r := range c.Rules {
+		if global || r.DryRun {
+			n++
+		}
+	}
+	return n
+}
+
 // RuleNames lists the rules in the configuration's order.
 func (c *Config) RuleNames() []string {
 	names := make([]string, len(c.Rules))

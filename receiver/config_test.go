@@ -62,6 +62,13 @@ func TestExampleConfig(t *testing.T) {
 			t.Errorf("example rule %s must ship as a dry run", r.Name)
 		}
 	}
+	if n := c.DryRunRules(false); n != 5 {
+		t.Errorf("%d dry-run rules counted for the start line, want 5", n)
+	}
+	c.Rules[0].DryRun = false
+	if a, b := c.DryRunRules(false), c.DryRunRules(true); a != 4 || b != 5 {
+		t.Errorf("one live rule: %d, under --dry-run: %d; want 4 and 5", a, b)
+	}
 }
 
 // FuzzParseConfig: arbitrary bytes give a config or an error, never a

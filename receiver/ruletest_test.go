@@ -62,3 +62,30 @@ rules:
 		t.Fatalf("no rule should match: %+v", got)
 	}
 }
+
+// TestShippedRulesTakeTheShippedAlerts: the alerts the shipped rules fire
+// (with the labels examples/prometheus.yml gives their targets, as the
+// promtool tests in rules/tests expect them) are acted on by the shipped
+// receiver rules, none refused for a missing or malformed label.
+func TestShippedRulesTakeTheShippedAlerts(t *testing.T) {
+	c, err := LoadConfig("../examples/selfheal_receiver.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alert := range []map[string]string{
+		{"alertname": "KeyServiceInstanceDown", "severity": "critical", "job": "selfheal-probe", "instance": "10.0.0.5:8888", "check": "key_service", "module": "key_service",
+			"target": "http://10.0.0.5:8888/api/auth/healthz", "server": "ks1", "host": "10.0.0.5"},
+		{"alertname": "ICServerConnectFailed", "severity": "critical", "job": "selfheal", "instance": "127.0.0.1:9874", "ic_server_address": "10.0.0.1", "ocp_address": "10.0.0.9"},
+		{"alertname": "AgentLost", "severity": "warning", "group": "scriptengine", "agent": "d_dys1", "agent_env": "d_dys1", "agent_ip": "10.144.11.107", "agent_service": "scriptengine", "env": "d_dys1"},
+	} {
+		got := c.TestRules(alert, "firing")
+		if len(got) == 0 {
+			t.Errorf("%s: no shipped rule acts on it", alert["alertname"])
+		}
+		for _, rt := range got {
+			if rt.Refused != "" {
+				t.Errorf("%s: rule %s refuses it: %s", alert["alertname"], rt.Rule, rt.Refused)
+			}
+		}
+	}
+}

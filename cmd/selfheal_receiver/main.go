@@ -68,11 +68,11 @@ func main() {
 }
 
 func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
-	level.Info(logger).Log("msg", "Starting selfheal_receiver", "version", version.Info(), "dry_run", o.dryRun)
 	conf, err := receiver.LoadConfig(o.configFile)
 	if err != nil {
 		return err
 	}
+	level.Info(logger).Log("msg", "Starting selfheal_receiver", "version", version.Info(), "dry_run", o.dryRun, "rules", len(conf.Rules), "dry_run_rules", conf.DryRunRules(o.dryRun))
 	if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), conf.Global.BearerTokenFile); err != nil {
 		return err
 	}

@@ -88,3 +88,24 @@ func TestHTTPActionAgainstKong(t *testing.T) {
 		t.Fatalf("unauthorized DELETE: %+v", st)
 	}
 }
+
+// TestSecretHeaderFromAFile: a secret header (Kong's admin token) comes
+// from a file through prometheus/common's http_headers, and never reaches
+// what is journaled.
+func TestSecretHeaderFromAFile(t *testing.T) {
+	kong := &kongFake{targets: map[string]bool{"10.0.0.5:8888": true}, auth: "s3cret"}
+	srv := httptest.NewServer(kong)
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "kong.token")
+	os.WriteFile(tokenFile, []byte("s3cret"), 0o600)
+	d := &action.Data{Labels: map[string]string{"alertname": "KeyServiceInstanceDown", "instance": "10.0.0.5:8888"}}
+	yml := `{method: DELETE, url: '` + srv.URL + `/upstreams/key_service/targets/{{ .Labels.instance }}', expect_status: [204],
+  headers: {X-Selfheal-Rule: '{{ .Rule }}'}, http_headers: {Kong-Admin-Token: {files: ['` + tokenFile + `']}}}`
+	st := actiontest.Prepare(t, New, yml, d, "instance").Run(context.Background())
+	if st.Result != action.ResultSuccess || st.HTTPStatus != 204 || kong.targets["10.0.0.5:8888"] {
+		t.Fatalf("DELETE with the token from a file: %+v", st)
+	}
+	if strings.Contains(st.What+st.Reason+st.Output, "s3cret") {
+		t.Fatalf("the token reached the journal: %+v", st)
+	}
+}
