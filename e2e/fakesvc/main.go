@@ -29,6 +29,7 @@ func main() {
 	redisAddr := flag.String("redis", "", "Redis address (redis-agent)")
 	key := flag.String("key", "", "Redis hash key (redis-agent)")
 	every := flag.Duration("every", 500*time.Millisecond, "heartbeat interval")
+	ip := flag.String("ip", "", "the agent's address, as it reports it (agent)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,7 +47,7 @@ func main() {
 			log.Fatal(err)
 		}
 	case "agent":
-		url := fmt.Sprintf("%s/api/v1/agents/%s/heartbeat?group=%s&env=%s&service=fakesvc", *exporter, *id, *group, *env)
+		url := fmt.Sprintf("%s/api/v1/agents/%s/heartbeat?group=%s&env=%s&ip=%s&service=fakesvc", *exporter, *id, *group, *env, *ip)
 		client := &http.Client{Timeout: 2 * time.Second}
 		tick(ctx, *every, func() {
 			if resp, err := client.Post(url, "", nil); err == nil {

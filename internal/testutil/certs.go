@@ -21,8 +21,9 @@ type Certs struct {
 	NotAfter                  time.Time
 }
 
-// NewCerts writes a CA and a server certificate valid until notAfter into dir.
-func NewCerts(t testing.TB, dir string, notAfter time.Time) Certs {
+// NewCerts writes a CA and a server certificate valid until notAfter into
+// dir, for localhost, 127.0.0.1 and the other addresses given.
+func NewCerts(t testing.TB, dir string, notAfter time.Time, ips ...string) Certs {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -50,7 +51,7 @@ func NewCerts(t testing.TB, dir string, notAfter time.Time) Certs {
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "localhost"},
 		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:  append([]net.IP{net.ParseIP("127.0.0.1")}, parseIPs(ips)...),
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
@@ -74,4 +75,12 @@ func NewCerts(t testing.TB, dir string, notAfter time.Time) Certs {
 	WriteFile(t, dir, "server.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	WriteFile(t, dir, "server.key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
 	return c
+}
+
+func parseIPs(ips []string) []net.IP {
+	out := make([]net.IP, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, net.ParseIP(ip))
+	}
+	return out
 }

@@ -33,7 +33,8 @@ type Dockerd struct {
 // DockerdOptions asks for a TLS listener on TCP that requires client
 // certificates signed by Certs' CA.
 type DockerdOptions struct {
-	TLS *Certs
+	TLS     *Certs
+	TCPAddr string // with TLS: where to listen (a free loopback port when empty)
 }
 
 // StartDockerd starts dockerd and, when the test ends, removes its
@@ -53,7 +54,10 @@ func StartDockerd(t testing.TB, o DockerdOptions) *Dockerd {
 		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", d.Host, "--storage-driver", "vfs",
 		"--bridge", "none", "--iptables=false", "--ip6tables=false", "--userland-proxy=false"}
 	if o.TLS != nil {
-		d.TCP = Addr(FreePort(t))
+		d.TCP = o.TCPAddr
+		if d.TCP == "" {
+			d.TCP = Addr(FreePort(t))
+		}
 		args = append(args, "-H", "tcp://"+d.TCP, "--tlsverify", "--tlscacert", o.TLS.CAFile, "--tlscert", o.TLS.CertFile, "--tlskey", o.TLS.KeyFile)
 	}
 	d.Proc = Start(t, dir, bin, args...)

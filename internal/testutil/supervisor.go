@@ -38,6 +38,17 @@ type Program struct {
 // restarts it) and stops it and them when the test ends.
 func StartSupervisord(t testing.TB, withHTTP bool, programs ...Program) *Supervisord {
 	t.Helper()
+	addr := ""
+	if withHTTP {
+		addr = Addr(FreePort(t))
+	}
+	return StartSupervisordOn(t, addr, programs...)
+}
+
+// StartSupervisordOn is StartSupervisord with its inet_http_server on
+// httpAddr (none when empty).
+func StartSupervisordOn(t testing.TB, httpAddr string, programs ...Program) *Supervisord {
+	t.Helper()
 	bin := Binary(t, "supervisord")
 	dir, err := os.MkdirTemp("", "supervisord")
 	if err != nil {
@@ -47,8 +58,8 @@ func StartSupervisord(t testing.TB, withHTTP bool, programs ...Program) *Supervi
 	s.URL = "unix://" + s.Sock
 	var b strings.Builder
 	b.WriteString(Sprintf("[unix_http_server]\nfile=%s\n\n", s.Sock))
-	if withHTTP {
-		s.HTTPAddr = Addr(FreePort(t))
+	if httpAddr != "" {
+		s.HTTPAddr = httpAddr
 		s.PasswordFile = WriteFile(t, dir, "password", "supervisor-secret\n")
 		b.WriteString(Sprintf("[inet_http_server]\nport=%s\nusername=%s\npassword=supervisor-secret\n\n", s.HTTPAddr, s.User))
 	}
