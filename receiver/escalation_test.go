@@ -174,8 +174,13 @@ func TestEscalateAfter(t *testing.T) {
 		t.Fatalf("the remediation: %+v", es[0])
 	}
 	testutil.Eventually(t, 20*time.Second, "a page for the alert that still fires", func() bool { return len(p.pages("firing")) == 1 })
-	if got := p.pages("firing")[0].Alerts[0].Labels["selfheal_reason"]; got != EscalateNotHealed {
-		t.Fatalf("reason %q", got)
+	a := p.pages("firing")[0].Alerts[0]
+	if a.Labels["selfheal_reason"] != EscalateNotHealed {
+		t.Fatalf("reason %q", a.Labels["selfheal_reason"])
+	}
+	// What ran so far: the attempt that succeeded though the alert fires on.
+	if sum := a.Annotations["selfheal_summary"]; !strings.Contains(sum, "attempt 1, success") || !strings.Contains(sum, "exec [\"/bin/true\"]: success (exit 0)") {
+		t.Fatalf("summary %q", sum)
 	}
 }
 
