@@ -2,7 +2,7 @@ package heartbeat
 
 import (
 	"context"
-	"fmt"
+	"crypto/tls"
 	"strings"
 	"sync"
 	"time"
@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 	"github.com/redis/go-redis/v9"
-	"github.com/selfheal/selfheal/internal/secret"
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // Sources polls the groups whose heartbeats agents already write into
@@ -112,30 +112,16 @@ func (s *Sources) poll(ctx context.Context, g *Group) {
 }
 
 func newSourceClient(src *RedisSource) (*redis.Client, error) {
-	opt, err := redis.ParseURL(src.URL)
-	if err != nil {
-		return nil, err
-	}
-	if src.PasswordFile != "" {
-		pw, err := secret.ReadFile(src.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading password_file: %w", err)
-		}
-		opt.Password = pw
-	}
+	var tc *tls.Config
 	if strings.HasPrefix(src.URL, "rediss://") {
-		tc, err := config.NewTLSConfig(&src.TLSConfig)
-		if err != nil {
+		var err error
+		if tc, err = config.NewTLSConfig(&src.TLSConfig); err != nil {
 			return nil, err
 		}
-		if tc.ServerName == "" && opt.TLSConfig != nil {
-			tc.ServerName = opt.TLSConfig.ServerName
-		}
-		opt.TLSConfig = tc
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
-	opt.ContextTimeoutEnabled = true // a shutdown ends a read in progress
-	return redis.NewClient(opt), nil
+	// A plain or a Sentinel URL (master_name), as the store's; a shutdown
+	// ends a read in progress.
+	return store.NewRedisClient(src.URL, src.PasswordFile, tc)
 }
 
 // PollOnce reads the source once and records every valid heartbeat.

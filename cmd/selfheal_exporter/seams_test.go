@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,4 +252,50 @@ func TestScrapeAnswersFromTheLastViewWhileRedisHangs(t *testing.T) {
 			t.Fatalf("scrape %d took %v (timeout 2s); from the last view: %v", i, took[i], strings.Contains(bodies[i], `agent="a1"`))
 		}
 	}
+}
+
+// TestSentinelFailoverWithoutRestart: the exporter keeps its agents in a
+// Redis watched by Sentinel, and reads a heartbeat source through the same
+// Sentinels; after the primary is killed both go on against the promoted
+// replica, no restart.
+func TestSentinelFailoverWithoutRestart(t *testing.T) {
+	const pw = "redis-secret"
+	primary := testutil.StartRedis(t, testutil.RedisOptions{Password: pw})
+	testutil.StartRedis(t, testutil.RedisOptions{Password: pw, ReplicaOf: primary.Addr})
+	var sentinels []string
+	for range 3 {
+		sentinels = append(sentinels, testutil.StartSentinel(t, "mymaster", primary.Addr, pw, 2).Addr)
+	}
+	url := "redis://" + sentinels[0] + "/0?master_name=mymaster&addr=" + sentinels[1] + "&addr=" + sentinels[2]
+	dir := t.TempDir()
+	pwFile := testutil.WriteFile(t, dir, "redis.pass", pw+"\n")
+	e := startExporter(t, dir, fmt.Sprintf(`agents:
+  - {group: g, auto_register: true}
+  - group: sourced
+    source:
+      redis: {url: '%s', password_file: '%s', hash: 'selfhealing:heartbeats', poll_interval: 200ms}
+`, url, pwFile), "--storage.redis.url", url, "--storage.redis.password-file", pwFile)
+	beat := func(id string) int {
+		code, _ := fetch(t, "POST", "http://"+e.addr+"/api/v1/agents/"+id+"/heartbeat?group=g")
+		return code
+	}
+	testutil.Eventually(t, 10*time.Second, "a heartbeat", func() bool { return beat("before") == 204 })
+	c := redis.NewClient(&redis.Options{Addr: primary.Addr, Password: pw})
+	c.HSet(context.Background(), "selfhealing:heartbeats", "src-1", strconv.FormatInt(time.Now().Unix(), 10))
+	c.Do(context.Background(), "WAIT", 1, 2000)
+	c.Close()
+	testutil.Eventually(t, 10*time.Second, "the sourced agent", func() bool { return slices.Contains(e.agents(), "src-1") })
+
+	primary.Proc.Kill()
+	died := time.Now()
+	testutil.Eventually(t, 30*time.Second, "heartbeats accepted again", func() bool { return beat("after") == 204 })
+	t.Logf("heartbeats accepted again %v after the primary died", time.Since(died).Round(100*time.Millisecond))
+	testutil.Eventually(t, 10*time.Second, "both agents listed, from the promoted replica", func() bool {
+		ids := e.agents()
+		return slices.Contains(ids, "before") && slices.Contains(ids, "after") && slices.Contains(ids, "src-1")
+	})
+	testutil.Eventually(t, 10*time.Second, "the source read again", func() bool {
+		_, body := fetch(t, "GET", "http://"+e.addr+"/metrics")
+		return strings.Contains(body, `selfheal_agent_source_up{group="sourced"} 1`)
+	})
 }

@@ -28,6 +28,7 @@ type options struct {
 	configFile      string
 	storagePath     string
 	redisURL        string
+	redisPassFile   string
 	dryRun          bool
 	workers         int
 	queueSize       int
@@ -42,7 +43,8 @@ func main() {
 	var o options
 	app.Flag("config.file", "selfheal_receiver configuration file.").Default("selfheal_receiver.yml").StringVar(&o.configFile)
 	app.Flag("storage.path", "File of the embedded store (bbolt): journal, deduplication, attempts, pool state.").Default("data/selfheal_receiver.db").StringVar(&o.storagePath)
-	app.Flag("storage.redis.url", "Keep state in Redis instead (redis:// or rediss:// URL), shared by receiver replicas behind one Alertmanager cluster.").Default("").StringVar(&o.redisURL)
+	app.Flag("storage.redis.url", "Keep state in Redis instead (redis:// or rediss:// URL, or Sentinel's: redis://sentinel:26379/0?master_name=NAME&addr=sentinel-2:26379), shared by receiver replicas behind one Alertmanager cluster.").Default("").StringVar(&o.redisURL)
+	app.Flag("storage.redis.password-file", "File holding the password of the Redis primary and its replicas (with a Sentinel URL, the URL's credentials are the Sentinels').").Default("").StringVar(&o.redisPassFile)
 	app.Flag("dry-run", "Decide and journal every remediation, run none.").BoolVar(&o.dryRun)
 	app.Flag("remediation.workers", "Remediations running at once, all rules together.").Default("8").IntVar(&o.workers)
 	app.Flag("remediation.queue-size", "Accepted remediations held in memory for the workers; more wait in the store (no webhook is refused for them).").Default("1000").IntVar(&o.queueSize)
@@ -76,7 +78,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), conf.Global.BearerTokenFile); err != nil {
 		return err
 	}
-	st, err := store.Open(o.storagePath, o.redisURL)
+	st, err := store.Open(o.storagePath, o.redisURL, o.redisPassFile)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	neturl "net/url"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,21 +21,86 @@ type Redis struct {
 	prefix string
 }
 
-// OpenRedis connects to a redis:// or rediss:// URL (credentials, database
-// and TLS as go-redis parses them). Commands time out after three seconds so
-// that a dead Redis turns into errors, not hangs, or sooner when the
-// caller's context ends (a scrape's budget, a request's).
+// OpenRedis connects to the store at url (see NewRedisClient), its keys
+// under prefix.
 func OpenRedis(url, prefix string) (*Redis, error) {
+	return OpenRedisWith(url, "", prefix)
+}
+
+// OpenRedisWith is OpenRedis with the password of the primary and its
+// replicas read from passwordFile (when set).
+func OpenRedisWith(url, passwordFile, prefix string) (*Redis, error) {
+	c, err := NewRedisClient(url, passwordFile, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--storage.redis.url: %w", err)
+	}
+	return &Redis{client: c, prefix: prefix}, nil
+}
+
+// NewRedisClient connects to a redis:// or rediss:// URL (credentials,
+// database and TLS as go-redis parses them), or, when the URL names a
+// master_name, to the primary that Redis Sentinel reports, following a
+// failover without a restart:
+//
+//	redis://sentinel-1:26379/0?master_name=mymaster&addr=sentinel-2:26379&addr=sentinel-3:26379
+//
+// There the URL's user info is the Sentinels'; the password of the primary
+// and its replicas comes from passwordFile, which also sets a plain URL's.
+// Commands time out after three seconds so that a dead Redis turns into
+// errors, not hangs, or sooner when the caller's context ends (a scrape's
+// budget, a request's). tlsConfig, when set, replaces a rediss:// URL's
+// (its server name taken from the URL when it has none).
+func NewRedisClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Client, error) {
+	password := ""
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the Redis password file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	if isFailoverURL(url) {
+		fo, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, err
+		}
+		if password != "" {
+			fo.Password = password
+		}
+		fo.TLSConfig = withTLS(fo.TLSConfig, tlsConfig)
+		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
+		fo.MaxRetries, fo.ContextTimeoutEnabled = 1, true
+		return redis.NewFailoverClient(fo), nil
+	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("parsing --storage.redis.url: %w", err)
+		return nil, err
 	}
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = 3 * time.Second
-	opt.WriteTimeout = 3 * time.Second
-	opt.MaxRetries = 1
-	opt.ContextTimeoutEnabled = true
-	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+	if password != "" {
+		opt.Password = password
+	}
+	opt.TLSConfig = withTLS(opt.TLSConfig, tlsConfig)
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
+	opt.MaxRetries, opt.ContextTimeoutEnabled = 1, true
+	return redis.NewClient(opt), nil
+}
+
+// withTLS is the TLS configuration to use: the URL's (rediss://, or nil),
+// or custom for a rediss:// URL, with the URL's server name by default.
+func withTLS(fromURL, custom *tls.Config) *tls.Config {
+	if fromURL == nil || custom == nil {
+		return fromURL
+	}
+	if custom.ServerName == "" {
+		custom.ServerName = fromURL.ServerName
+	}
+	return custom
+}
+
+// isFailoverURL tells whether url names a Sentinel master.
+func isFailoverURL(raw string) bool {
+	u, err := neturl.Parse(raw)
+	return err == nil && u.Query().Get("master_name") != ""
 }
 
 func (r *Redis) key(bucket string) string { return r.prefix + ":" + bucket }

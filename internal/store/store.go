@@ -77,9 +77,9 @@ var ErrNotFound = errors.New("not found")
 
 // Open opens the Redis store when redisURL is set, else the bbolt file at
 // path.
-func Open(path, redisURL string) (Store, error) {
+func Open(path, redisURL, redisPasswordFile string) (Store, error) {
 	if redisURL != "" {
-		return OpenRedis(redisURL, "selfheal")
+		return OpenRedisWith(redisURL, redisPasswordFile, "selfheal")
 	}
 	return OpenBolt(path)
 }

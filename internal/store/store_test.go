@@ -367,3 +367,45 @@ func TestBoltTornMetaFallsBack(t *testing.T) {
 	}
 	st.Close()
 }
+
+// sentinelLab is a Redis primary with a replica, both behind a password,
+// watched by three Sentinels, and the failover URL that names them.
+func sentinelLab(t *testing.T) (primary *testutil.Redis, url, passwordFile string) {
+	t.Helper()
+	const pw = "redis-secret"
+	primary = testutil.StartRedis(t, testutil.RedisOptions{Password: pw})
+	testutil.StartRedis(t, testutil.RedisOptions{Password: pw, ReplicaOf: primary.Addr})
+	var addrs []string
+	for range 3 {
+		addrs = append(addrs, testutil.StartSentinel(t, "mymaster", primary.Addr, pw, 2).Addr)
+	}
+	url = "redis://" + addrs[0] + "/0?master_name=mymaster&addr=" + addrs[1] + "&addr=" + addrs[2]
+	return primary, url, testutil.WriteFile(t, t.TempDir(), "redis.pass", pw+"\n")
+}
+
+// TestRedisSentinelFollowsAFailover: a store on a Sentinel URL, with the
+// password from a file, writes to the primary; after the primary is
+// killed, the same store writes to the promoted replica, no restart, and
+// reads what was written before.
+func TestRedisSentinelFollowsAFailover(t *testing.T) {
+	primary, url, pwFile := sentinelLab(t)
+	r, err := OpenRedisWith(url, pwFile, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	testutil.Eventually(t, 10*time.Second, "the first write", func() bool { return r.Put(ctx, "agents", KV{"before", []byte("1")}) == nil })
+	// WAIT for the replica, so that the write is there after the failover.
+	testutil.Eventually(t, 10*time.Second, "the replica to have it", func() bool {
+		n, err := r.client.Do(ctx, "WAIT", 1, 1000).Int()
+		return err == nil && n == 1
+	})
+	primary.Proc.Kill()
+	died := time.Now()
+	testutil.Eventually(t, 30*time.Second, "a write after the failover", func() bool { return r.Put(ctx, "agents", KV{"after", []byte("2")}) == nil })
+	t.Logf("writes resumed %v after the primary died", time.Since(died).Round(100*time.Millisecond))
+	if v, err := r.Get(ctx, "agents", "before"); err != nil || string(v) != "1" {
+		t.Fatalf("what was written before the failover: %q %v", v, err)
+	}
+}

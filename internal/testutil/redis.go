@@ -1,7 +1,12 @@
 package testutil
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis is a redis-server started by a test.
@@ -20,6 +25,9 @@ type RedisOptions struct {
 	TLS      *Certs // also listen with TLS using these files
 	Port     int    // fixed plain port, for restarts; 0 picks one
 	Persist  bool   // append-only file with fsync on every write, so a kill loses nothing
+	// ReplicaOf makes it a replica of that primary (host:port), which
+	// Password also authenticates to.
+	ReplicaOf string
 }
 
 // StartRedis starts redis-server without persistence on free loopback ports.
@@ -32,12 +40,17 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 		port = FreePort(t)
 	}
 	r := &Redis{Addr: Addr(port), Dir: dir, t: t}
-	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "no"}
+	// A replica is served at once (Redis 7 waits 5 s for more replicas).
+	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "no", "--repl-diskless-sync-delay", "0"}
 	if o.Persist {
 		r.args = append(r.args, "--appendonly", "yes", "--appendfsync", "always")
 	}
 	if o.Password != "" {
-		r.args = append(r.args, "--requirepass", o.Password)
+		r.args = append(r.args, "--requirepass", o.Password, "--masterauth", o.Password)
+	}
+	if o.ReplicaOf != "" {
+		host, port, _ := strings.Cut(o.ReplicaOf, ":")
+		r.args = append(r.args, "--replicaof", host, port)
 	}
 	if o.TLS != nil {
 		tp := FreePort(t)
@@ -50,6 +63,14 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	if r.TLSAddr != "" {
 		WaitPort(t, r.TLSAddr, r.Proc)
 	}
+	if o.ReplicaOf != "" {
+		c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: o.Password})
+		defer c.Close()
+		Eventually(t, 20*time.Second, "the replica to be in sync with "+o.ReplicaOf, func() bool {
+			info, _ := c.Info(context.Background(), "replication").Result()
+			return strings.Contains(info, "master_link_status:up")
+		})
+	}
 	return r
 }
 
@@ -58,6 +79,32 @@ func (r *Redis) Restart() {
 	r.t.Helper()
 	r.Proc = Start(r.t, r.Dir, Binary(r.t, "redis-server"), r.args...)
 	WaitPort(r.t, r.Addr, r.Proc)
+}
+
+// Sentinel is a redis-sentinel watching one primary.
+type Sentinel struct {
+	Addr string
+	Proc *Process
+}
+
+// StartSentinel starts a Sentinel (Debian's redis-sentinel) that monitors
+// primary as master with the quorum given, deciding within about a second:
+// a primary silent for 1 s is down, a failover may take 3 s.
+func StartSentinel(t testing.TB, master, primary, password string, quorum int) *Sentinel {
+	t.Helper()
+	dir := t.TempDir()
+	port := FreePort(t)
+	host, pport, _ := strings.Cut(primary, ":")
+	conf := Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nsentinel monitor %s %s %s %d\nsentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 3000\nsentinel parallel-syncs %s 1\n",
+		port, dir, master, host, pport, quorum, master, master, master)
+	if password != "" {
+		conf += Sprintf("sentinel auth-pass %s %s\n", master, password)
+	}
+	path := WriteFile(t, dir, "sentinel.conf", conf) // Sentinel rewrites it with what it learns
+	s := &Sentinel{Addr: Addr(port)}
+	s.Proc = Start(t, dir, Binary(t, "redis-sentinel"), path)
+	WaitPort(t, s.Addr, s.Proc)
+	return s
 }
 
 // Stunnel is a TLS server tunnel in front of a plain TCP service, as the
