@@ -15,18 +15,18 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 BINARIES  := selfheal_exporter selfheal_receiver selfhealctl
 FUZZTIME  ?= 8s
 # Debian packages the tests start for real.
-DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium
-DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium
+DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium systemd ca-certificates
+DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: screenshots e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
+.PHONY: release docker screenshots e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
 
 all: build
 
 build:
 	@for b in $(BINARIES); do \
 		echo ">> building $$b"; \
-		$(GO) build -ldflags '$(LDFLAGS)' -o $(PREFIX)/$$b ./cmd/$$b || exit 1; \
+		CGO_ENABLED=0 $(GO) build -tags netgo -ldflags '$(LDFLAGS)' -o $(PREFIX)/$$b ./cmd/$$b || exit 1; \
 	done
 
 # run starts the exporter and the receiver on the example configs with the
@@ -66,7 +66,7 @@ CROSS_PLATFORMS := darwin/arm64 windows/amd64
 crossbuild:
 	@for p in $(CROSS_PLATFORMS); do \
 		echo ">> go build ./... for $$p"; \
-		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./... || exit 1; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -tags netgo ./... || exit 1; \
 	done
 
 fmt-check:
@@ -135,6 +135,49 @@ fuzz:
 
 bench: bench-deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+
+# release builds static binaries for every platform of .promu.yml's
+# crossbuild and packs them as promu does (tarball.files: the licence, the
+# README, the examples and the rules examples/prometheus.yml refers to),
+# with sha256sums.txt.
+RELEASE_DIR ?= .build/release
+PLATFORMS   ?= $(shell sed -n '/^crossbuild:/,$$p' .promu.yml | sed -n 's/^ *- *\([a-z0-9]*\/[a-z0-9]*\)$$/\1/p')
+RELEASE_FILES := LICENSE NOTICE README.md examples rules
+release:
+	@rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+	@for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		name=selfheal-$(VERSION).$$os-$$arch; dir=$(RELEASE_DIR)/$$name; \
+		echo ">> $$name"; mkdir -p $$dir; \
+		for b in $(BINARIES); do \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -tags netgo -ldflags '$(LDFLAGS)' -o $$dir/$$b$$ext ./cmd/$$b || exit 1; \
+		done; \
+		cp -r $(RELEASE_FILES) $$dir/ && \
+		tar -C $(RELEASE_DIR) -czf $(RELEASE_DIR)/$$name.tar.gz $$name && rm -rf $$dir || exit 1; \
+	done
+	@cd $(RELEASE_DIR) && sha256sum *.tar.gz > sha256sums.txt && cat sha256sums.txt
+
+# docker builds one image per binary with the local Docker engine (DOCKER,
+# e.g. "docker -H unix:///run/other.sock"), offline: FROM scratch, with what
+# the binaries need staged here (CA certificates, a passwd entry, the
+# example configuration, an empty store directory owned by the user).
+DOCKER      ?= docker
+DOCKER_REPO ?= selfheal
+DOCKER_DIR  ?= .build/docker
+docker:
+	@for b in selfheal_exporter selfheal_receiver; do \
+		ctx=$(DOCKER_DIR)/$$b; rm -rf $$ctx; mkdir -p $$ctx/bin $$ctx/etc/ssl/certs $$ctx/etc/selfheal $$ctx/var/lib/selfheal; \
+		for c in $$b selfhealctl; do \
+			CGO_ENABLED=0 $(GO) build -tags netgo -ldflags '$(LDFLAGS)' -o $$ctx/bin/$$c ./cmd/$$c || exit 1; \
+		done; \
+		cp /etc/ssl/certs/ca-certificates.crt $$ctx/etc/ssl/certs/ && \
+		printf 'root:x:0:0:root:/:/sbin/nologin\nnobody:x:65534:65534:nobody:/var/lib/selfheal:/sbin/nologin\n' > $$ctx/etc/passwd && \
+		printf 'root:x:0:\nnobody:x:65534:\n' > $$ctx/etc/group && \
+		cp examples/$$b.yml $$ctx/etc/selfheal/ && cp Dockerfile.$$b $$ctx/Dockerfile && \
+		echo ">> image $(DOCKER_REPO)/$$b:$(VERSION)" && \
+		DOCKER_BUILDKIT=0 $(DOCKER) build -q --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+			-t $(DOCKER_REPO)/$$b:$(VERSION) -t $(DOCKER_REPO)/$$b:latest $$ctx >/dev/null || exit 1; \
+	done
 
 clean:
 	rm -f $(BINARIES)

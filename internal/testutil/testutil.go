@@ -173,7 +173,9 @@ var Sprintf = fmt.Sprintf
 // operator would call it once, from TestMain or at the start.
 func BuildBinary(dir, pkg, name string) (string, error) {
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	// Static, as make build, make release and the images build them (and so
+	// sharing their build cache).
+	cmd := exec.Command("go", "build", "-tags", "netgo", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if o, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s: %v\n%s", pkg, err, o)

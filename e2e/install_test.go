@@ -1,0 +1,323 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"debug/elf"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// The ways docs/install.md installs selfheal, each as a user would: the
+// release archives of `make release`, the images of `make docker` on a real
+// Docker engine, and the systemd units checked by systemd-analyze.
+
+func version(t *testing.T) string {
+	b, err := os.ReadFile("../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// promu is what the release needs of .promu.yml.
+type promu struct {
+	Build struct {
+		Binaries []struct{ Name string }
+	}
+	Tarball    struct{ Files []string }
+	Crossbuild struct{ Platforms []string }
+}
+
+func readPromu(t *testing.T) promu {
+	b, err := os.ReadFile("../.promu.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p promu
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runMake(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"-C", ".."}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestReleaseArchives: make release packs, for every platform .promu.yml
+// names, selfheal-VERSION.OS-ARCH.tar.gz holding a folder of that name with
+// the binaries and tarball.files, static, the version set; sha256sums.txt
+// checks; and the unpacked example Prometheus configuration finds its rules.
+func TestReleaseArchives(t *testing.T) {
+	dir := t.TempDir()
+	runMake(t, "release", "RELEASE_DIR="+dir)
+	p, v := readPromu(t), version(t)
+	sums := exec.Command("sha256sum", "-c", "sha256sums.txt")
+	sums.Dir = dir
+	if out, err := sums.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sums.txt: %v\n%s", err, out)
+	} else if strings.Count(string(out), ": OK") != len(p.Crossbuild.Platforms) {
+		t.Fatalf("sha256sums.txt checks %s", out)
+	}
+	sizes := map[string]int64{}
+	for _, platform := range p.Crossbuild.Platforms {
+		os_, arch, _ := strings.Cut(platform, "/")
+		name := fmt.Sprintf("selfheal-%s.%s-%s", v, os_, arch)
+		files := untar(t, filepath.Join(dir, name+".tar.gz"), dir)
+		want := slices.Clone(p.Tarball.Files)
+		for _, b := range p.Build.Binaries {
+			if os_ == "windows" {
+				want = append(want, b.Name+".exe")
+			} else {
+				want = append(want, b.Name)
+			}
+		}
+		want = append(want, "rules/alerts.yml", "rules/rules.yml", "examples/prometheus.yml", "examples/systemd/selfheal_receiver.service")
+		for _, f := range want {
+			if !files[name+"/"+f] {
+				t.Errorf("%s lacks %s", name, f)
+			}
+		}
+		st, _ := os.Stat(filepath.Join(dir, name+".tar.gz"))
+		sizes[platform] = st.Size()
+	}
+	linux := filepath.Join(dir, fmt.Sprintf("selfheal-%s.linux-amd64", v))
+	for _, b := range p.Build.Binaries {
+		f, err := elf.Open(filepath.Join(linux, b.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, prog := range f.Progs {
+			if prog.Type == elf.PT_INTERP {
+				t.Errorf("%s is linked dynamically", b.Name)
+			}
+		}
+		f.Close()
+		out, _ := exec.Command(filepath.Join(linux, b.Name), "--version").CombinedOutput()
+		if !strings.Contains(string(out), "version "+v) || !strings.Contains(string(out), "revision: ") {
+			t.Errorf("%s --version: %s", b.Name, out)
+		}
+	}
+	if out, err := exec.Command(testutil.Binary(t, "promtool"), "check", "config", filepath.Join(linux, "examples", "prometheus.yml")).CombinedOutput(); err != nil {
+		t.Fatalf("the archive's examples/prometheus.yml: %v\n%s", err, out)
+	}
+	t.Logf("archive sizes: %v", sizes)
+}
+
+// untar unpacks an archive into dir and lists what it held.
+func untar(t *testing.T, archive, dir string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	files := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(h.Name, "/")
+		files[name] = true
+		target := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			os.MkdirAll(target, 0o755)
+		case tar.TypeReg:
+			os.MkdirAll(filepath.Dir(target), 0o755)
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(out, tr)
+			out.Close()
+		}
+	}
+}
+
+// TestContainerImages: make docker builds both images on a real engine,
+// offline; each runs as a non-root user on its baked-in example
+// configuration, read-only, with its store in the declared volume, which
+// keeps what it was told across a stop and a start.
+func TestContainerImages(t *testing.T) {
+	d := testutil.StartDockerd(t, testutil.DockerdOptions{})
+	runMake(t, "docker", "DOCKER=docker -H "+d.Host, "DOCKER_DIR="+t.TempDir())
+	v := version(t)
+	for _, c := range []struct {
+		bin, port, post, check string
+	}{
+		{"selfheal_exporter", "9874", "/api/v1/agents/d_dys1/heartbeat?group=scriptengine", "/api/v1/agents/d_dys1"},
+		{"selfheal_receiver", "9875", "/webhook", "/api/v1/actions"},
+	} {
+		t.Run(c.bin, func(t *testing.T) {
+			image := "selfheal/" + c.bin + ":" + v
+			var cfg struct {
+				Config struct {
+					User         string
+					ExposedPorts map[string]any
+					Volumes      map[string]any
+					Labels       map[string]string
+					Cmd          []string
+				}
+				Size int64
+			}
+			if err := json.Unmarshal([]byte(d.Docker(t, "image", "inspect", "--format", "{{json .}}", image)), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			ic := cfg.Config
+			if ic.User != "65534:65534" || ic.ExposedPorts[c.port+"/tcp"] == nil || ic.Volumes["/var/lib/selfheal"] == nil ||
+				ic.Labels["org.opencontainers.image.version"] != v || ic.Labels["org.opencontainers.image.licenses"] != "Apache-2.0" {
+				t.Fatalf("image config: %+v", ic)
+			}
+			wantCmd := []string{"--config.file=/etc/selfheal/" + c.bin + ".yml", "--storage.path=/var/lib/selfheal/" + c.bin + ".db", "--web.listen-address=:" + c.port}
+			if !slices.Equal(ic.Cmd, wantCmd) {
+				t.Fatalf("default command %q, want %q", ic.Cmd, wantCmd)
+			}
+			if out := d.Docker(t, "run", "--rm", "--entrypoint", "/bin/selfhealctl", image, "--version"); !strings.Contains(out, "version "+v) {
+				t.Fatalf("selfhealctl in the image: %s", out)
+			}
+			// The default command, but on a free port: the engine shares the
+			// test's network (host networking).
+			addr := testutil.Addr(testutil.FreePort(t))
+			args := append([]string{"run", "-d", "--read-only", "--network", "host", "--name", c.bin, image}, wantCmd[:2]...)
+			d.Docker(t, append(args, "--web.listen-address="+addr)...)
+			url := "http://" + addr
+			testutil.Eventually(t, 20*time.Second, c.bin+" to serve", func() bool { return get(url+"/-/ready") == 200 })
+			if body := getBody(t, url+"/metrics"); !strings.Contains(body, "selfheal_") {
+				t.Fatalf("/metrics: %.300s", body)
+			}
+			body := ""
+			if c.bin == "selfheal_receiver" {
+				body = webhook("ICServerConnectFailed", "10.0.0.1")
+			}
+			resp, err := http.Post(url+c.post, "application/json", strings.NewReader(body))
+			if err != nil || resp.StatusCode/100 != 2 {
+				t.Fatalf("POST %s: %v %v", c.post, err, resp)
+			}
+			resp.Body.Close()
+			before := getBody(t, url+c.check)
+			d.Docker(t, "stop", c.bin)
+			d.Docker(t, "start", c.bin)
+			testutil.Eventually(t, 20*time.Second, c.bin+" to serve again", func() bool { return get(url+"/-/ready") == 200 })
+			after := getBody(t, url+c.check)
+			if c.bin == "selfheal_exporter" && !strings.Contains(after, `"id":"d_dys1"`) || c.bin == "selfheal_receiver" && !strings.Contains(after, `"rule":"restart-ic-server"`) {
+				t.Fatalf("after a stop and a start, %s answers %.300s (before: %.300s)", c.check, after, before)
+			}
+			t.Logf("image %s: %d MB", image, cfg.Size>>20)
+		})
+	}
+}
+
+func get(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// webhook is an Alertmanager notification of one firing alert.
+func webhook(alertname, ic string) string {
+	return `{"version":"4","status":"firing","receiver":"selfheal","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"` + alertname +
+		`","ic_server_address":"` + ic + `"},"annotations":{},"startsAt":"2026-12-04T10:00:00Z"}]}`
+}
+
+var exposure = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+
+// TestSystemdUnits: the shipped units pass systemd-analyze verify, their
+// sandbox scores an exposure of 2.5 or lower, and their command lines are
+// the binaries' own flags.
+func TestSystemdUnits(t *testing.T) {
+	bins := map[string]string{}
+	dir := t.TempDir()
+	for _, b := range []string{"selfheal_exporter", "selfheal_receiver"} {
+		p, err := testutil.BuildBinary(dir, "../cmd/"+b, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bins[b] = p
+	}
+	for b, bin := range bins {
+		unit, err := os.ReadFile("../examples/systemd/" + b + ".service")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Where the binary is installed is the only change.
+		text := strings.ReplaceAll(string(unit), "/usr/local/bin/"+b, bin)
+		path := testutil.WriteFile(t, dir, b+".service", text)
+		if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("%s: systemd-analyze verify: %v\n%s", b, err, out)
+		}
+		out, _ := exec.Command("systemd-analyze", "security", "--offline=yes", path).CombinedOutput()
+		m := exposure.FindStringSubmatch(string(out))
+		if m == nil {
+			t.Fatalf("%s: no exposure level in\n%s", b, out)
+		}
+		if level, _ := strconv.ParseFloat(m[1], 64); level > 2.5 {
+			t.Errorf("%s: exposure %s, more than 2.5", b, m[1])
+		}
+		t.Logf("%s: exposure %s", b, m[1])
+		// ExecStart's flags are the binary's: --config.check parses them all.
+		exec_ := regexp.MustCompile(`(?m)^ExecStart=(.*)$`).FindStringSubmatch(text)
+		args := strings.Fields(exec_[1])[1:]
+		for i, a := range args {
+			switch {
+			case strings.HasPrefix(a, "--config.file="):
+				args[i] = "--config.file=../examples/" + b + ".yml"
+			case strings.HasPrefix(a, "--storage.path="):
+				args[i] = "--storage.path=" + filepath.Join(dir, b+".db")
+			}
+		}
+		if out, err := exec.Command(bin, append(args, "--config.check")...).CombinedOutput(); err != nil {
+			t.Errorf("%s %v: %v\n%s", b, args, err, out)
+		}
+		if !strings.Contains(text, "ExecReload=/bin/kill -HUP $MAINPID") || !strings.Contains(text, "DynamicUser=yes") || !strings.Contains(text, "StateDirectory=") {
+			t.Errorf("%s: reload, user or state directory missing", b)
+		}
+	}
+}
