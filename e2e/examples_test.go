@@ -74,11 +74,8 @@ func edit(t *testing.T, file string, pairs ...string) string {
 }
 
 func newLab(t *testing.T) *lab {
-	dir := t.TempDir()
-	s := &stack{t: t, dir: dir, state: filepath.Join(dir, "state"), bin: build(t, dir), fakes: map[string]string{}}
-	os.MkdirAll(s.state, 0o755)
-	s.scripts, _ = filepath.Abs("testdata")
-	t.Cleanup(s.stopFakes)
+	s := bareStack(t)
+	dir := s.dir
 	l := &lab{stack: s, kong: &kongFake{targets: map[string]bool{}}}
 	s.exporter = testutil.Addr(testutil.FreePort(t))
 

@@ -123,12 +123,20 @@ func build(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func newStack(t *testing.T) *stack {
+// bareStack is a stack with its programs built and its state folder made,
+// nothing started yet; its fakes are stopped when the test ends.
+func bareStack(t *testing.T) *stack {
 	dir := t.TempDir()
 	s := &stack{t: t, dir: dir, state: filepath.Join(dir, "state"), bin: build(t, dir), fakes: map[string]string{}}
 	os.MkdirAll(s.state, 0o755)
 	s.scripts, _ = filepath.Abs("testdata")
 	t.Cleanup(s.stopFakes)
+	return s
+}
+
+func newStack(t *testing.T) *stack {
+	s := bareStack(t)
+	dir := s.dir
 
 	// ic2 is a fake started through the same script its (slow) hook uses;
 	// ic1 and ic3 run under supervisord, the key-service instances and the

@@ -99,12 +99,7 @@ rules:
 func TestEscalationThroughAlertmanager(t *testing.T) {
 	p, amp := startPagerAlertmanager(t)
 	am := amp.URL
-	dir := t.TempDir()
-	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
+	bolt := openBolt(t)
 	newEngine := func() (*Engine, *prometheus.Registry) {
 		reg := prometheus.NewRegistry()
 		e := NewEngine(mustConfig(t, escalationRules(t, am)), bolt, Options{}, reg, log.NewNopLogger())
@@ -233,6 +228,27 @@ rules:
 	}
 }
 
+// openBolt opens a bbolt store in a temp dir, closed when the test ends.
+func openBolt(t *testing.T) *store.Bolt {
+	t.Helper()
+	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// startEngine starts an engine on yml and st, as a receiver process would.
+func startEngine(t *testing.T, yml string, st store.Store) *Engine {
+	t.Helper()
+	e := NewEngine(mustConfig(t, yml), st, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // TestEscalateInterruptedWithoutAttempts: an attempt interrupted by the
 // shutdown deadline, the rule's last, pages: the shutdown keeps to its
 // deadline, and the next process posts the escalation it recorded.
@@ -243,15 +259,8 @@ func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
 	rec, gate := filepath.Join(dir, "rec"), filepath.Join(dir, "gate")
 	yml := strings.Replace(gateRule(t, rec, gate, 1), "rules:", "global:\n  escalation: {alertmanager_urls: ['"+am+"'], resend_interval: 1s}\nrules:", 1)
 	yml = strings.Replace(yml, "    concurrency: 1", "    concurrency: 1\n    max_attempts: 1", 1)
-	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
-	e := NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	bolt := openBolt(t)
+	e := startEngine(t, yml, bolt)
 	e.Accept(context.Background(), []templateAlert{alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1")})
 	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return countLines(t, rec, "started") == 1 })
 	expired, cancel := context.WithCancel(context.Background())
@@ -262,10 +271,7 @@ func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
 		t.Fatalf("a shutdown past its deadline took %v", took)
 	}
 	// The escalation was recorded; the next process posts it.
-	e = NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e = startEngine(t, yml, bolt)
 	defer e.Shutdown(context.Background())
 	testutil.Eventually(t, 20*time.Second, "a page", func() bool { return len(p.pages("firing")) == 1 })
 	if got := p.pages("firing")[0].Alerts[0].Labels["selfheal_reason"]; got != ReasonMaxAttempts {
@@ -286,15 +292,8 @@ func TestShutdownKeepsItsDeadlineWhileAlertmanagerHangs(t *testing.T) {
 	defer am.Close()
 	defer close(hung)
 	yml := strings.Replace(escalationRules(t, am.URL), "resend_interval: 1s", "resend_interval: 1h", 1)
-	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
-	e := NewEngine(mustConfig(t, yml), bolt, Options{}, prometheus.NewRegistry(), log.NewNopLogger())
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	bolt := openBolt(t)
+	e := startEngine(t, yml, bolt)
 	e.Accept(context.Background(), []templateAlert{alert("firing", time.Now(), "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088")})
 	select {
 	case <-posted:
