@@ -143,6 +143,12 @@ func (e *Engine) Journal() *Journal { return e.journal }
 // Start takes over what a previous process left (see recover) and starts
 // the workers and the backlog's loader.
 func (e *Engine) Start(ctx context.Context) error {
+	// The journal is read newest first, a page at a time.
+	if o, ok := e.st.(store.Orderer); ok {
+		if err := o.Order(ctx, bucketJournal); err != nil {
+			return fmt.Errorf("indexing the journal: %w", err)
+		}
+	}
 	if err := e.esc.load(ctx); err != nil {
 		return fmt.Errorf("reading open escalations: %w", err)
 	}

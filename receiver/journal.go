@@ -163,14 +163,15 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, err
 }
 
-// cleanup deletes entries from before cutoff.
+// cleanup deletes entries from before cutoff. Ids sort by time, so it
+// reads only those, from the newest of them down.
 func (j *Journal) cleanup(ctx context.Context, cutoff time.Time) (int, error) {
 	var old []string
-	err := j.st.Scan(ctx, bucketJournal, func(k string, _ []byte) error {
+	err := j.st.ScanDesc(ctx, bucketJournal, fmt.Sprintf("%016x", cutoff.UnixNano()), func(k string, _ []byte) (bool, error) {
 		if t, ok := idTime(k); ok && t.Before(cutoff) {
 			old = append(old, k)
 		}
-		return nil
+		return true, nil
 	})
 	if err != nil || len(old) == 0 {
 		return 0, err

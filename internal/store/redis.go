@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,9 @@ import (
 type Redis struct {
 	client *redis.Client
 	prefix string
+
+	mu      sync.RWMutex
+	ordered map[string]bool // buckets with a sorted index of their keys (Order)
 }
 
 // OpenRedis connects to the store at url (see NewRedisClient), its keys
@@ -34,7 +38,7 @@ func OpenRedisWith(url, passwordFile, prefix string) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--storage.redis.url: %w", err)
 	}
-	return &Redis{client: c, prefix: prefix}, nil
+	return &Redis{client: c, prefix: prefix, ordered: map[string]bool{}}, nil
 }
 
 // NewRedisClient connects to a redis:// or rediss:// URL (credentials,
@@ -105,9 +109,53 @@ func isFailoverURL(raw string) bool {
 
 func (r *Redis) key(bucket string) string { return r.prefix + ":" + bucket }
 
+// index is the sorted set that orders an ordered bucket's keys (all with
+// score 0, so that Redis sorts them by their bytes).
+func (r *Redis) index(bucket string) string { return r.prefix + ":" + bucket + "#keys" }
+
+func (r *Redis) isOrdered(bucket string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.ordered[bucket]
+}
+
+// Order keeps a sorted index of bucket's keys from now on, built from the
+// keys already there if it has none, so that ScanDesc reads one page of
+// keys at a time instead of every key of the bucket.
+func (r *Redis) Order(ctx context.Context, bucket string) error {
+	r.mu.Lock()
+	r.ordered[bucket] = true
+	r.mu.Unlock()
+	n, err := r.client.ZCard(ctx, r.index(bucket)).Result()
+	if err != nil || n > 0 {
+		return wrap("order", bucket, err)
+	}
+	keys, err := r.client.HKeys(ctx, r.key(bucket)).Result()
+	if err != nil {
+		return wrap("order", bucket, err)
+	}
+	for i := 0; i < len(keys); i += 10000 {
+		if err := r.client.ZAdd(ctx, r.index(bucket), members(keys[i:min(i+10000, len(keys))])...).Err(); err != nil {
+			return wrap("order", bucket, err)
+		}
+	}
+	return nil
+}
+
+func members(keys []string) []redis.Z {
+	zs := make([]redis.Z, len(keys))
+	for i, k := range keys {
+		zs[i] = redis.Z{Member: k}
+	}
+	return zs
+}
+
 func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
 	if len(entries) == 0 {
 		return nil
+	}
+	if r.isOrdered(bucket) {
+		return r.PutAll(ctx, map[string][]KV{bucket: entries})
 	}
 	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), hsetArgs(entries)...).Err())
 }
@@ -140,6 +188,9 @@ func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
 			if len(del) > 0 {
 				p.HDel(ctx, r.key(bucket), del...)
 			}
+			if r.isOrdered(bucket) {
+				r.indexKeys(ctx, p, bucket, set, del)
+			}
 		}
 		return nil
 	})
@@ -154,9 +205,35 @@ func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	return v, wrap("get", bucket, err)
 }
 
+// indexKeys adds the keys set and removes the keys deleted in an ordered
+// bucket's index, in the transaction p.
+func (r *Redis) indexKeys(ctx context.Context, p redis.Pipeliner, bucket string, set []KV, del []string) {
+	if len(set) > 0 {
+		keys := make([]string, len(set))
+		for i, kv := range set {
+			keys[i] = kv.Key
+		}
+		p.ZAdd(ctx, r.index(bucket), members(keys)...)
+	}
+	if len(del) > 0 {
+		rm := make([]any, len(del))
+		for i, k := range del {
+			rm[i] = k
+		}
+		p.ZRem(ctx, r.index(bucket), rm...)
+	}
+}
+
 func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
+	}
+	if r.isOrdered(bucket) {
+		kvs := make([]KV, len(keys))
+		for i, k := range keys {
+			kvs[i] = KV{Key: k}
+		}
+		return r.PutAll(ctx, map[string][]KV{bucket: kvs})
 	}
 	return wrap("delete", bucket, r.client.HDel(ctx, r.key(bucket), keys...).Err())
 }
@@ -181,6 +258,9 @@ func (r *Redis) Scan(ctx context.Context, bucket string, fn func(string, []byte)
 }
 
 func (r *Redis) ScanDesc(ctx context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
+	if r.isOrdered(bucket) {
+		return r.scanIndexDesc(ctx, bucket, before, fn)
+	}
 	keys, err := r.client.HKeys(ctx, r.key(bucket)).Result()
 	if err != nil {
 		return wrap("scan", bucket, err)
@@ -203,6 +283,35 @@ func (r *Redis) ScanDesc(ctx context.Context, bucket, before string, fn func(str
 		}
 	}
 	return nil
+}
+
+// scanIndexDesc is ScanDesc of an ordered bucket: a page of keys from the
+// index, newest first, then their values, until fn has had enough.
+func (r *Redis) scanIndexDesc(ctx context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
+	max := "+"
+	if before != "" {
+		max = "(" + before
+	}
+	for {
+		page, err := r.client.ZRevRangeByLex(ctx, r.index(bucket), &redis.ZRangeBy{Max: max, Min: "-", Count: 100}).Result()
+		if err != nil || len(page) == 0 {
+			return wrap("scan", bucket, err)
+		}
+		vals, err := r.client.HMGet(ctx, r.key(bucket), page...).Result()
+		if err != nil {
+			return wrap("scan", bucket, err)
+		}
+		for j, k := range page {
+			s, ok := vals[j].(string)
+			if !ok { // deleted since the index was read
+				continue
+			}
+			if more, err := fn(k, []byte(s)); err != nil || !more {
+				return err
+			}
+		}
+		max = "(" + page[len(page)-1]
+	}
 }
 
 func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {

@@ -75,6 +75,12 @@ type Aligned struct {
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("not found")
 
+// Orderer is a store whose ScanDesc of a bucket reads everything unless it
+// is told to keep that bucket's keys in order (Redis: a sorted index).
+type Orderer interface {
+	Order(ctx context.Context, bucket string) error
+}
+
 // Open opens the Redis store when redisURL is set, else the bbolt file at
 // path.
 func Open(path, redisURL, redisPasswordFile string) (Store, error) {

@@ -39,6 +39,46 @@ func backends(t *testing.T, fn func(t *testing.T, s Store, expire func(time.Dura
 		defer r.Close()
 		fn(t, r, func(d time.Duration) { time.Sleep(d) })
 	})
+	t.Run("redis with sorted indexes", func(t *testing.T) {
+		rd := testutil.StartRedis(t, testutil.RedisOptions{})
+		r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for _, b := range []string{"j", "agents", "journal"} {
+			if err := r.Order(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fn(t, r, func(d time.Duration) { time.Sleep(d) })
+	})
+}
+
+// TestOrderIndexesWhatIsThere: a bucket written before Order gets its
+// index built from its keys; deletions leave it.
+func TestOrderIndexesWhatIsThere(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for i := range 300 {
+		r.Put(ctx, "journal", KV{Key: fmt.Sprintf("e%04d", i), Value: []byte("x")})
+	}
+	if err := r.Order(ctx, "journal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, "journal", "e0299", "e0298"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	r.ScanDesc(ctx, "journal", "", func(k string, _ []byte) (bool, error) { got = append(got, k); return len(got) < 2, nil })
+	if n, _ := r.client.ZCard(ctx, r.index("journal")).Result(); fmt.Sprint(got) != "[e0297 e0296]" || n != 298 {
+		t.Fatalf("newest after deleting two: %v; index holds %d", got, n)
+	}
 }
 
 func TestStoreContract(t *testing.T) {
