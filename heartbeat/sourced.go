@@ -40,6 +40,7 @@ func (t *Tracker) sourcedBatch(ctx context.Context, g *Group, beats []sourcedBea
 	}
 	var todo []pending
 	var writes []store.KV
+	registers := false
 	now := t.now()
 	for _, b := range beats {
 		at := b.at
@@ -58,6 +59,7 @@ func (t *Tracker) sourcedBatch(ctx context.Context, g *Group, beats []sourcedBea
 			continue
 		}
 		if !known {
+			registers = true
 			joined, err := t.join(b.id, g)
 			if errors.Is(err, ErrGroupFull) {
 				full++
@@ -73,7 +75,11 @@ func (t *Tracker) sourcedBatch(ctx context.Context, g *Group, beats []sourcedBea
 		}
 	}
 	if len(writes) > 0 {
-		if err := t.store.PutAll(ctx, map[string][]store.KV{bucketAgents: writes}); err != nil {
+		wctx := ctx
+		if registers { // registrations are acknowledged only once replicated
+			wctx = store.Replicated(ctx)
+		}
+		if err := t.store.PutAll(wctx, map[string][]store.KV{bucketAgents: writes}); err != nil {
 			t.storeUp.Store(false)
 			return ok, full, ErrStoreDown
 		}

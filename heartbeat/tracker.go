@@ -212,7 +212,11 @@ func (t *Tracker) record(ctx context.Context, id string, group *Group, hb Heartb
 	rec := nextRecord(prev, known, group.Group, hb, at)
 	if t.persist.writeFirst(!known) {
 		b, _ := json.Marshal(rec)
-		if err := t.store.Put(ctx, bucketAgents, store.KV{Key: id, Value: b}); err != nil {
+		wctx := ctx
+		if !known { // a registration is acknowledged only once replicated
+			wctx = store.Replicated(ctx)
+		}
+		if err := t.store.Put(wctx, bucketAgents, store.KV{Key: id, Value: b}); err != nil {
 			t.storeUp.Store(false)
 			return ErrStoreDown
 		}
@@ -335,6 +339,7 @@ func (t *Tracker) Forget(ctx context.Context, id string) error {
 	// Exclusive of a snapshot, which would otherwise write back an agent
 	// it copied before the deletion.
 	return t.persist.exclusive(func() error {
+		ctx := store.Replicated(ctx)
 		if err := t.store.Delete(ctx, bucketAgents, id); err != nil {
 			return ErrStoreDown
 		}
@@ -357,6 +362,7 @@ func (t *Tracker) SetOverride(ctx context.Context, id string, o *Override) error
 		return ErrUnknownAgent
 	}
 	var err error
+	ctx = store.Replicated(ctx)
 	if o == nil {
 		err = t.store.Delete(ctx, bucketOverrides, id)
 	} else {

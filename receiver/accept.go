@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -27,9 +28,11 @@ type AcceptResult struct {
 // backlog. Each alert is handled on its own; every rule that matches an
 // alert's labels and status gets a task. A notification (rule, fingerprint
 // of the labels, startsAt, status) is accepted once, whoever re-sends it.
-// Everything accepted is in the store when Accept returns; the only error
-// is a store that cannot record it (or a receiver shutting down), and then
-// nothing of the batch was accepted.
+// Everything accepted is in the store when Accept returns. A store that
+// cannot record it (or a receiver shutting down) accepts nothing of the
+// batch; a Redis whose replicas did not acknowledge it in time
+// (ErrNotAcked) has it recorded on the primary, and it runs, but the
+// sender is told to retry.
 func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptResult, error) {
 	var res AcceptResult
 	if e.closing.Load() {
@@ -42,9 +45,13 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 	tasks, keys, unmatched := e.match(alerts, now)
 	res.Unmatched = len(unmatched)
 	won, err := e.claim(ctx, tasks, keys)
-	if err != nil {
+	if err != nil && won == nil {
 		return res, err
 	}
+	// err with won: recorded on the primary but not replicated in time.
+	// The tasks run; the sender is answered 503 and retries, and its retry
+	// finds the claims (or, after a failover that lost them, records them
+	// again).
 	e.escalateAccepted(alerts, tasks, unmatched, now)
 	for i, t := range tasks {
 		if !won[i] {
@@ -59,7 +66,7 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 	for i := range alerts {
 		e.metrics.alerts.WithLabelValues(alerts[i].Status).Inc()
 	}
-	return res, nil
+	return res, err
 }
 
 // fingerprint identifies an alert by its labels, as Alertmanager computes
@@ -149,6 +156,9 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 	}
 	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, []byte(e.opts.Replica), e.opts.DedupTTL,
 		store.Aligned{Bucket: bucketJournal, Entries: journal}, store.Aligned{Bucket: e.backlogBucket(), Entries: backlog})
+	if errors.Is(err, store.ErrNotReplicated) {
+		return won, fmt.Errorf("%w: %w", ErrNotAcked, err)
+	}
 	if err != nil {
 		return nil, e.storeDown(err)
 	}
@@ -158,7 +168,7 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 
 func (e *Engine) storeDown(err error) error {
 	e.metrics.storeUp.Set(0)
-	return errors.Join(ErrStoreDown, err)
+	return fmt.Errorf("%w: %w", ErrStoreDown, err)
 }
 
 // dedupKey identifies one notification of one alert for one rule.

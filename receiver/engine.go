@@ -20,6 +20,7 @@ import (
 // retries.
 var (
 	ErrStoreDown    = errors.New("store unavailable")
+	ErrNotAcked     = errors.New("recorded but not acknowledged")
 	ErrShuttingDown = errors.New("shutting down")
 )
 

@@ -33,6 +33,8 @@ func main() {
 		concurrency   = app.Flag("checks.concurrency", "How many static check targets are probed at once during a /metrics scrape.").Default(fmt.Sprint(collector.DefaultConcurrency)).Int()
 		storagePath   = app.Flag("storage.path", "File of the embedded store (bbolt) that keeps agent heartbeats across restarts.").Default("data/selfheal_exporter.db").String()
 		redisURL      = app.Flag("storage.redis.url", "Keep agent state in Redis instead (redis:// or rediss:// URL, or Sentinel's: redis://sentinel:26379/0?master_name=NAME&addr=sentinel-2:26379), shared by every exporter replica.").Default("").String()
+		redisAcked    = app.Flag("storage.redis.min-replicas-acked", "Redis replicas that must have a registration, override or deletion before it is answered (WAIT); -1: 1 when the primary has replicas, else 0.").Default("-1").Int()
+		redisWait     = app.Flag("storage.redis.wait-timeout", "How long to wait for those replicas; then the answer is 503.").Default("2s").Duration()
 		redisPassFile = app.Flag("storage.redis.password-file", "File holding the password of the Redis primary and its replicas (with a Sentinel URL, the URL's credentials are the Sentinels').").Default("").String()
 		snapshotEvery = app.Flag("storage.snapshot-interval", "How often changed agent state is written to the embedded store; a crash loses at most this much.").Default("5s").Duration()
 		webFlags      = kingpinflag.AddFlags(app, ":9874")
@@ -45,7 +47,7 @@ func main() {
 	// A probe's garbage is a few KiB that dies at once.
 	serve.TuneGC(400)
 	opts := options{configFile: *configFile, timeoutOffset: *timeoutOffset, concurrency: *concurrency,
-		storagePath: *storagePath, redisURL: *redisURL, redisPasswordFile: *redisPassFile, snapshotEvery: *snapshotEvery, readTimeout: *readTimeout}
+		storagePath: *storagePath, redisURL: *redisURL, redisPasswordFile: *redisPassFile, redisRepl: store.Replication{MinAcked: *redisAcked, Timeout: *redisWait}, snapshotEvery: *snapshotEvery, readTimeout: *readTimeout}
 	if err := run(opts, webFlags, logger); err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
@@ -58,6 +60,7 @@ type options struct {
 	concurrency           int
 	storagePath, redisURL string
 	redisPasswordFile     string
+	redisRepl             store.Replication
 	snapshotEvery         time.Duration
 	readTimeout           time.Duration
 }
@@ -74,7 +77,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err := checkCredentials(webFlags, conf); err != nil {
 		return err
 	}
-	st, err := store.Open(o.storagePath, o.redisURL, o.redisPasswordFile)
+	st, err := store.Open(o.storagePath, o.redisURL, o.redisPasswordFile, o.redisRepl)
 	if err != nil {
 		return err
 	}

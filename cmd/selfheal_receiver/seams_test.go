@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,4 +187,35 @@ rules:
 	if open := r.metric("selfheal_escalations_open"); open != 0 {
 		t.Fatalf("a restart brought back %v escalations", open)
 	}
+}
+
+// TestWebhookWaitsForTheRedisReplica: on a Redis primary with a replica,
+// a webhook is answered 200 only once the replica has what it accepted;
+// with the replica stopped the answer is 503 (Alertmanager retries), and
+// the retry after the replica is back is taken.
+func TestWebhookWaitsForTheRedisReplica(t *testing.T) {
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	replica := testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	dir := t.TempDir()
+	r := startReceiver(t, dir, `
+rules:
+  - name: r
+    match: 'alertname="ICServerConnectFailed"'
+    actions: [{exec: {command: [/bin/true]}}]
+`, "--storage.redis.url", "redis://"+primary.Addr+"/0", "--storage.redis.wait-timeout", "500ms")
+	if code, body := r.do("POST", "/webhook", alertsAt("ICServerConnectFailed", "2026-11-22T05:00:00Z", "a")); code != 200 {
+		t.Fatalf("with the replica up: %d %s", code, body)
+	}
+	replica.Proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	defer replica.Proc.Cmd.Process.Signal(syscall.SIGCONT)
+	code, body := r.do("POST", "/webhook", alertsAt("ICServerConnectFailed", "2026-11-22T05:00:00Z", "b"))
+	if code != 503 || !strings.Contains(body, "not acknowledged by enough Redis replicas") {
+		t.Fatalf("with the replica stopped: %d %s", code, body)
+	}
+	replica.Proc.Cmd.Process.Signal(syscall.SIGCONT)
+	testutil.Eventually(t, 10*time.Second, "Alertmanager's retry to be taken", func() bool {
+		code, _ := r.do("POST", "/webhook", alertsAt("ICServerConnectFailed", "2026-11-22T05:00:00Z", "b"))
+		return code == 200
+	})
+	r.waitResults(t, "success", "success")
 }

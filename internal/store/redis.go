@@ -23,22 +23,24 @@ type Redis struct {
 
 	mu      sync.RWMutex
 	ordered map[string]bool // buckets with a sorted index of their keys (Order)
+	repl    replicas        // how many replicas acknowledge a write
 }
 
 // OpenRedis connects to the store at url (see NewRedisClient), its keys
 // under prefix.
 func OpenRedis(url, prefix string) (*Redis, error) {
-	return OpenRedisWith(url, "", prefix)
+	return OpenRedisWith(url, "", prefix, DefaultReplication)
 }
 
 // OpenRedisWith is OpenRedis with the password of the primary and its
-// replicas read from passwordFile (when set).
-func OpenRedisWith(url, passwordFile, prefix string) (*Redis, error) {
+// replicas read from passwordFile (when set), and the replicas a write that
+// acknowledges something must reach.
+func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, error) {
 	c, err := NewRedisClient(url, passwordFile, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--storage.redis.url: %w", err)
 	}
-	return &Redis{client: c, prefix: prefix, ordered: map[string]bool{}}, nil
+	return &Redis{client: c, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl}}, nil
 }
 
 // NewRedisClient connects to a redis:// or rediss:// URL (credentials,
@@ -154,7 +156,7 @@ func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if r.isOrdered(bucket) {
+	if r.isOrdered(bucket) || isReplicated(ctx) {
 		return r.PutAll(ctx, map[string][]KV{bucket: entries})
 	}
 	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), hsetArgs(entries)...).Err())
@@ -169,9 +171,27 @@ func hsetArgs(entries []KV) []any {
 	return args
 }
 
-// PutAll writes every bucket's hash in one MULTI/EXEC transaction.
+// PutAll writes every bucket's hash in one MULTI/EXEC transaction; with a
+// Replicated ctx it returns once the replicas the store requires have it.
 func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
-	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	n := 0
+	if isReplicated(ctx) {
+		n = r.repl.required(ctx, r.client)
+	}
+	return wrap("put", "several", r.acked(ctx, n, func(c *redis.Conn) error {
+		return r.putAll(ctx, c, entries)
+	}))
+}
+
+// putAll is PutAll's transaction, on c (or any of the pool's connections).
+func (r *Redis) putAll(ctx context.Context, c *redis.Conn, entries map[string][]KV) error {
+	var tx interface {
+		TxPipelined(context.Context, func(redis.Pipeliner) error) ([]redis.Cmder, error)
+	} = r.client
+	if c != nil {
+		tx = c
+	}
+	_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for bucket, kvs := range entries {
 			var set []KV
 			var del []string
@@ -194,7 +214,7 @@ func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
 		}
 		return nil
 	})
-	return wrap("put", "several", err)
+	return err
 }
 
 func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
@@ -228,7 +248,7 @@ func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error
 	if len(keys) == 0 {
 		return nil
 	}
-	if r.isOrdered(bucket) {
+	if r.isOrdered(bucket) || isReplicated(ctx) {
 		kvs := make([]KV, len(keys))
 		for i, k := range keys {
 			kvs[i] = KV{Key: k}
@@ -333,33 +353,6 @@ func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, val
 	won := make([]bool, len(keys))
 	for i, c := range cmds {
 		won[i] = c.Val()
-	}
-	return won, nil
-}
-
-// ClaimAndPut claims in one round trip and writes the entries of the won
-// keys in a second, one transaction; if that fails the claims are given
-// back.
-func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
-	won, err := r.ClaimMany(ctx, claimBucket, keys, value, ttl)
-	if err != nil {
-		return nil, err
-	}
-	all := map[string][]KV{}
-	for _, p := range puts {
-		for i, w := range won {
-			if w && i < len(p.Entries) {
-				all[p.Bucket] = append(all[p.Bucket], p.Entries[i])
-			}
-		}
-	}
-	if err := r.PutAll(ctx, all); err != nil {
-		for i, w := range won {
-			if w {
-				_ = r.Release(context.Background(), claimBucket, keys[i])
-			}
-		}
-		return nil, err
 	}
 	return won, nil
 }

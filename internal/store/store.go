@@ -83,9 +83,9 @@ type Orderer interface {
 
 // Open opens the Redis store when redisURL is set, else the bbolt file at
 // path.
-func Open(path, redisURL, redisPasswordFile string) (Store, error) {
+func Open(path, redisURL, redisPasswordFile string, repl Replication) (Store, error) {
 	if redisURL != "" {
-		return OpenRedisWith(redisURL, redisPasswordFile, "selfheal")
+		return OpenRedisWith(redisURL, redisPasswordFile, "selfheal", repl)
 	}
 	return OpenBolt(path)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,7 +430,7 @@ func sentinelLab(t *testing.T) (primary *testutil.Redis, url, passwordFile strin
 // reads what was written before.
 func TestRedisSentinelFollowsAFailover(t *testing.T) {
 	primary, url, pwFile := sentinelLab(t)
-	r, err := OpenRedisWith(url, pwFile, "test")
+	r, err := OpenRedisWith(url, pwFile, "test", DefaultReplication)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,5 +448,48 @@ func TestRedisSentinelFollowsAFailover(t *testing.T) {
 	t.Logf("writes resumed %v after the primary died", time.Since(died).Round(100*time.Millisecond))
 	if v, err := r.Get(ctx, "agents", "before"); err != nil || string(v) != "1" {
 		t.Fatalf("what was written before the failover: %q %v", v, err)
+	}
+}
+
+// TestRedisWritesWaitForTheReplica: what acknowledges something (a claim
+// with its entries, a Replicated write) returns only once a replica has
+// it; with the replica stopped it fails within the wait, while other
+// writes go on. A claim whose entries cannot be written is not made.
+func TestRedisWritesWaitForTheReplica(t *testing.T) {
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	replica := testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	r, err := OpenRedisWith("redis://"+primary.Addr+"/0", "", "test", Replication{MinAcked: -1, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	claim := func(key string) error {
+		_, err := r.ClaimAndPut(ctx, "dedup", []string{key}, []byte("r1"), time.Minute, Aligned{Bucket: "journal", Entries: []KV{{Key: key, Value: []byte("e")}}})
+		return err
+	}
+	if err := claim("a"); err != nil {
+		t.Fatalf("with the replica up: %v", err)
+	}
+	replica.Proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	defer replica.Proc.Cmd.Process.Signal(syscall.SIGCONT)
+	start := time.Now()
+	if err := claim("b"); !errors.Is(err, ErrNotReplicated) || time.Since(start) > 2*time.Second {
+		t.Fatalf("with the replica stopped: %v after %v", err, time.Since(start))
+	}
+	if err := r.Put(Replicated(ctx), "agents", KV{Key: "new", Value: []byte("1")}); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("a replicated put with the replica stopped: %v", err)
+	}
+	if err := r.Put(ctx, "agents", KV{Key: "heartbeat", Value: []byte("1")}); err != nil {
+		t.Fatalf("a plain put with the replica stopped: %v", err)
+	}
+	replica.Proc.Cmd.Process.Signal(syscall.SIGCONT)
+	testutil.Eventually(t, 10*time.Second, "acknowledged writes again", func() bool { return claim("c") == nil })
+
+	// Nothing is claimed when the entries cannot be written.
+	r.client.Set(ctx, r.key("journal2"), "not a hash", 0)
+	_, err = r.ClaimAndPut(ctx, "dedup", []string{"d"}, []byte("r1"), time.Minute, Aligned{Bucket: "journal2", Entries: []KV{{Key: "d", Value: []byte("e")}}})
+	if n, _ := r.client.Exists(ctx, r.key("dedup")+":d").Result(); err == nil || n != 0 {
+		t.Fatalf("a claim without its entries: %v, claim exists %d", err, n)
 	}
 }

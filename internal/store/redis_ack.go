@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNotReplicated is a write the primary took that not enough replicas
+// acknowledged in time: it may be lost by a failover, so it is not
+// acknowledged either (503, and the sender retries).
+var ErrNotReplicated = errors.New("not acknowledged by enough Redis replicas")
+
+// Replication says how many replicas must acknowledge a write before it
+// counts (Redis WAIT), and for how long to wait. MinAcked < 0 means 1 when
+// the primary has replicas, 0 when it has none.
+type Replication struct {
+	MinAcked int
+	Timeout  time.Duration
+}
+
+// DefaultReplication is --storage.redis.min-replicas-acked's default.
+var DefaultReplication = Replication{MinAcked: -1, Timeout: 2 * time.Second}
+
+type replicatedKey struct{}
+
+// Replicated marks writes made with ctx as acknowledgements (a
+// registration, an override, a deletion): the Redis store waits for the
+// replicas before they return.
+func Replicated(ctx context.Context) context.Context {
+	return context.WithValue(ctx, replicatedKey{}, true)
+}
+
+func isReplicated(ctx context.Context) bool { v, _ := ctx.Value(replicatedKey{}).(bool); return v }
+
+// replicas tells how many replicas a write must reach: the configured
+// number, or with auto whether the primary has any (read at most every
+// 10 s).
+type replicas struct {
+	cfg Replication
+
+	mu      sync.Mutex
+	known   int
+	checked time.Time
+}
+
+func (r *replicas) required(ctx context.Context, c *redis.Client) int {
+	if r.cfg.MinAcked >= 0 {
+		return r.cfg.MinAcked
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.checked) < 10*time.Second {
+		return min(r.known, 1)
+	}
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return min(r.known, 1) // the write itself will say what is wrong
+	}
+	r.known, r.checked = connectedReplicas(info), time.Now()
+	return min(r.known, 1)
+}
+
+// connectedReplicas reads connected_slaves from INFO replication.
+func connectedReplicas(info string) int {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// acked runs write on one connection and then, when n replicas must have
+// it, WAITs for them on that connection (WAIT counts the writes of its
+// own connection).
+func (r *Redis) acked(ctx context.Context, n int, write func(c *redis.Conn) error) error {
+	if n <= 0 {
+		return write(nil)
+	}
+	conn := r.client.Conn()
+	defer conn.Close()
+	if err := write(conn); err != nil {
+		return err
+	}
+	got, err := conn.Do(ctx, "WAIT", n, r.repl.cfg.Timeout.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("waiting for Redis replicas: %w", err)
+	}
+	if got < n {
+		return fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, got, n, r.repl.cfg.Timeout)
+	}
+	return nil
+}
+
+// claimAndPut claims each key (SET NX PX) and, for the keys won, writes
+// their entries (HSET, and ZADD into an ordered bucket's index), in one
+// script: Redis runs it whole, with nothing in between, and replicates it
+// as one. KEYS: the n claim keys, then per put its hash and its index.
+// ARGV: the claim's value, its ttl in ms, n, the number of puts, then per
+// put whether it is ordered and n field/value pairs ("" for none).
+var claimAndPut = redis.NewScript(`
+local n, m = tonumber(ARGV[3]), tonumber(ARGV[4])
+for j = 1, m do -- nothing is written unless every write can be
+  for _, k in ipairs({KEYS[n + 2*j - 1], KEYS[n + 2*j]}) do
+    local t = redis.call('TYPE', k).ok
+    if t ~= 'none' and t ~= 'hash' and t ~= 'zset' then
+      return redis.error_reply('WRONGTYPE ' .. k .. ' holds a ' .. t)
+    end
+  end
+end
+local won = {}
+for i = 1, n do
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then won[i] = 1 else won[i] = 0 end
+end
+local a = 5
+for j = 1, m do
+  local hash, index, ordered = KEYS[n + 2*j - 1], KEYS[n + 2*j], ARGV[a]
+  a = a + 1
+  for i = 1, n do
+    local f, v = ARGV[a], ARGV[a + 1]
+    a = a + 2
+    if won[i] == 1 and f ~= '' then
+      redis.call('HSET', hash, f, v)
+      if ordered == '1' then redis.call('ZADD', index, 0, f) end
+    end
+  end
+end
+return won
+`)
+
+// ClaimAndPut claims keys and writes the won keys' entries in one atomic
+// script, and, before it returns, waits for the replicas the store
+// requires: what it acknowledges survives a failover. When they do not
+// answer in time it returns what was won with ErrNotReplicated: the
+// writes are on the primary, to be handled, and not to be acknowledged.
+func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	skeys := make([]string, 0, len(keys)+2*len(puts))
+	for _, k := range keys {
+		skeys = append(skeys, r.key(claimBucket)+":"+k)
+	}
+	args := []any{value, ttl.Milliseconds(), len(keys), len(puts)}
+	for _, p := range puts {
+		skeys = append(skeys, r.key(p.Bucket), r.index(p.Bucket))
+		ordered := "0"
+		if r.isOrdered(p.Bucket) {
+			ordered = "1"
+		}
+		args = append(args, ordered)
+		for i := range keys {
+			if i < len(p.Entries) {
+				args = append(args, p.Entries[i].Key, p.Entries[i].Value)
+			} else {
+				args = append(args, "", "")
+			}
+		}
+	}
+	var res []int64
+	err := r.acked(ctx, r.repl.required(ctx, r.client), func(c *redis.Conn) error {
+		var s redis.Scripter = r.client
+		if c != nil {
+			s = c
+		}
+		var err error
+		res, err = claimAndPut.Run(ctx, s, skeys, args...).Int64Slice()
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotReplicated) {
+		return nil, wrap("claim", claimBucket, err)
+	}
+	won := make([]bool, len(keys))
+	for i := range won {
+		won[i] = i < len(res) && res[i] == 1
+	}
+	// Not replicated in time: written on the primary all the same, so the
+	// caller handles what it won, and does not acknowledge it.
+	return won, wrap("claim", claimBucket, err)
+}
