@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -218,4 +220,24 @@ rules:
 		return code == 200
 	})
 	r.waitResults(t, "success", "success")
+}
+
+// TestALostStoreIsNoticed: the Redis under the receiver is emptied
+// (FLUSHALL); within seconds the receiver says so in its log and in
+// selfheal_store_data_lost_total.
+func TestALostStoreIsNoticed(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	r := startReceiver(t, t.TempDir(), "rules: [{name: r, match: 'alertname=\"X\"', actions: [{exec: {command: [/bin/true]}}]}]\n",
+		"--storage.redis.url", "redis://"+rd.Addr+"/0")
+	if v := r.metric("selfheal_store_data_lost_total"); v != 0 {
+		t.Fatalf("before: %v", v)
+	}
+	c := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	defer c.Close()
+	testutil.Eventually(t, 10*time.Second, "the epoch to be written", func() bool { return c.Exists(context.Background(), "selfheal:epoch").Val() == 1 })
+	c.FlushAll(context.Background())
+	testutil.Eventually(t, 15*time.Second, "the loss to be noticed", func() bool { return r.metric("selfheal_store_data_lost_total") == 1 })
+	if !strings.Contains(r.proc.Output.String(), "The shared store lost its data") {
+		t.Fatalf("not logged:\n%s", r.proc.Output.String())
+	}
 }

@@ -24,6 +24,7 @@ type Redis struct {
 	mu      sync.RWMutex
 	ordered map[string]bool // buckets with a sorted index of their keys (Order)
 	repl    replicas        // how many replicas acknowledge a write
+	epoch   string          // the store's epoch as last read (CheckEpoch)
 }
 
 // OpenRedis connects to the store at url (see NewRedisClient), its keys

@@ -186,3 +186,46 @@ func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []stri
 	// caller handles what it won, and does not acknowledge it.
 	return won, wrap("claim", claimBucket, err)
 }
+
+// The epoch is a random value written at the store's first use. A Redis
+// that lost its data (restarted empty, FLUSHALL, a failover to a replica
+// that never synced) no longer holds the epoch this process read: that is
+// how the loss is noticed.
+func (r *Redis) epochKey() string { return r.prefix + ":epoch" }
+
+// CheckEpoch reads the store's epoch: at the first call it remembers it
+// (writing one when the store has none); later it tells whether it
+// changed or vanished since, that is whether the store lost its data, and
+// then remembers the new one.
+func (r *Redis) CheckEpoch(ctx context.Context) (lost bool, err error) {
+	fresh := strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := r.client.SetNX(ctx, r.epochKey(), fresh, 0).Result(); err != nil {
+		return false, wrap("epoch", "", err)
+	}
+	cur, err := r.client.Get(ctx, r.epochKey()).Result()
+	if err != nil {
+		return false, wrap("epoch", "", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lost = r.epoch != "" && cur != r.epoch
+	r.epoch = cur
+	return lost, nil
+}
+
+// WatchEpoch checks the epoch every interval until ctx ends and calls
+// lost when the store lost its data.
+func (r *Redis) WatchEpoch(ctx context.Context, every time.Duration, lost func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if l, err := r.CheckEpoch(ctx); err == nil && l {
+			lost()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

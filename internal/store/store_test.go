@@ -493,3 +493,27 @@ func TestRedisWritesWaitForTheReplica(t *testing.T) {
 		t.Fatalf("a claim without its entries: %v, claim exists %d", err, n)
 	}
 }
+
+// TestEpochNoticesALostStore: a Redis emptied while in use (FLUSHALL) is
+// noticed at the next check, once; an untouched one is not.
+func TestEpochNoticesALostStore(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for i, want := range []bool{false, false} {
+		if lost, err := r.CheckEpoch(ctx); err != nil || lost != want {
+			t.Fatalf("check %d: lost %v %v", i, lost, err)
+		}
+	}
+	r.client.FlushAll(ctx)
+	if lost, err := r.CheckEpoch(ctx); err != nil || !lost {
+		t.Fatalf("after FLUSHALL: lost %v %v", lost, err)
+	}
+	if lost, _ := r.CheckEpoch(ctx); lost {
+		t.Fatal("the same loss noticed twice")
+	}
+}

@@ -50,6 +50,7 @@
     downFor: '5m',
     reloadFailedFor: '10m',
     storeDownFor: '5m',
+    storeDataLostWindow: '30m',
 
     // Where alerts link to.
     runbookURLBase: 'https://github.com/selfheal/selfheal/blob/main/mixins/selfheal/runbooks/',

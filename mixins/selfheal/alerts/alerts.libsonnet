@@ -199,6 +199,16 @@ local lib = import '../lib.libsonnet';
               '{{ $labels.job }} on {{ $labels.instance }} cannot reach its store: heartbeats are refused with 503 and remediation state cannot be recorded.',
             ),
           },
+          {
+            alert: 'SelfhealStoreDataLost',
+            expr: 'increase(selfheal_store_data_lost_total{%s}[%s]) > 0 or increase(selfheal_store_data_lost_total{%s}[%s]) > 0' % [c.exporterSelector, c.storeDataLostWindow, c.receiverSelector, c.storeDataLostWindow],
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'SelfhealStoreDataLost',
+              'The shared store of {{ $labels.job }} {{ $labels.instance }} lost its data',
+              'The Redis that {{ $labels.job }} on {{ $labels.instance }} shares came back without what it held (restarted empty, flushed, or failed over to a replica that never synced): deduplication claims, attempts, cooldowns, pool state, open escalations and agent registrations recorded before are gone.',
+            ),
+          },
         ],
       },
     ],
