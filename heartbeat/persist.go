@@ -135,7 +135,15 @@ func (p *snapshots) snapshot(ctx context.Context) error {
 type writeThrough struct {
 	t *Tracker
 
-	mu sync.Mutex // one refresh at a time
+	mu     sync.Mutex // one refresh at a time
+	losses int64      // the store's losses of data already answered
+}
+
+// lossReporter is a shared store that notices when it lost its data
+// (store.Redis).
+type lossReporter interface {
+	CheckEpoch(ctx context.Context) (bool, error)
+	Losses() int64
 }
 
 func (p *writeThrough) lifetimes(_ context.Context, started time.Time) (lifetimes, error) {
@@ -170,6 +178,19 @@ func (p *writeThrough) refresh(ctx context.Context) {
 	t.mu.RUnlock()
 	if fresh && t.storeUp.Load() {
 		return
+	}
+	if lr, ok := t.store.(lossReporter); ok {
+		_, _ = lr.CheckEpoch(ctx)
+		if n := lr.Losses(); n > p.losses {
+			// Reading the emptied store would drop every agent known here,
+			// the lost ones too: write them back first.
+			if err := t.restore(ctx); err != nil {
+				level.Error(t.logger).Log("msg", "Could not write back the agents after the shared store lost its data", "err", err)
+			} else {
+				p.losses = n
+				level.Warn(t.logger).Log("msg", "The shared store lost its data; wrote back the agents and overrides known here")
+			}
+		}
 	}
 	if err := t.load(ctx); err != nil {
 		if t.storeUp.Swap(false) {

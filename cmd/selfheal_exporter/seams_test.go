@@ -299,3 +299,35 @@ func TestSentinelFailoverWithoutRestart(t *testing.T) {
 		return strings.Contains(body, `selfheal_agent_source_up{group="sourced"} 1`)
 	})
 }
+
+// TestAgentsSurviveAnEmptiedStore: the Redis under the exporter is emptied
+// (FLUSHALL); the agents it knew, a lost one among them, are written back
+// and still listed, the lost one still reported lost.
+func TestAgentsSurviveAnEmptiedStore(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	e := startExporter(t, t.TempDir(), "agents: [{group: g, interval: 1s, grace: 1s, auto_register: true}]\n", "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	for _, id := range []string{"lost-1", "up-1"} {
+		if code, body := fetch(t, "POST", "http://"+e.addr+"/api/v1/agents/"+id+"/heartbeat"); code != 204 {
+			t.Fatalf("heartbeat: %d %s", code, body)
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	defer c.Close()
+	testutil.Eventually(t, 10*time.Second, "the epoch to be written", func() bool { return c.Exists(context.Background(), "selfheal:epoch").Val() == 1 })
+	testutil.Eventually(t, 10*time.Second, "lost-1 to be lost", func() bool {
+		_, body := fetch(t, "GET", "http://"+e.addr+"/api/v1/healthz")
+		return strings.Contains(body, "lost-1") || strings.Contains(body, `"lost_agents":[{`)
+	})
+	c.FlushAll(context.Background())
+	testutil.Eventually(t, 15*time.Second, "the loss to be noticed", func() bool {
+		_, body := fetch(t, "GET", "http://"+e.addr+"/metrics")
+		return strings.Contains(body, "selfheal_store_data_lost_total 1")
+	})
+	fetch(t, "POST", "http://"+e.addr+"/api/v1/agents/up-1/heartbeat")
+	testutil.Eventually(t, 10*time.Second, "both agents back in the store", func() bool {
+		return c.HExists(context.Background(), "selfheal:agents", "lost-1").Val() && c.HExists(context.Background(), "selfheal:agents", "up-1").Val()
+	})
+	if ids := e.agents(); !slices.Contains(ids, "lost-1") || !slices.Contains(ids, "up-1") {
+		t.Fatalf("agents after the loss: %v", ids)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,7 @@ type Redis struct {
 	ordered map[string]bool // buckets with a sorted index of their keys (Order)
 	repl    replicas        // how many replicas acknowledge a write
 	epoch   string          // the store's epoch as last read (CheckEpoch)
+	losses  atomic.Int64    // losses of data noticed
 }
 
 // OpenRedis connects to the store at url (see NewRedisClient), its keys

@@ -210,16 +210,24 @@ func (r *Redis) CheckEpoch(ctx context.Context) (lost bool, err error) {
 	defer r.mu.Unlock()
 	lost = r.epoch != "" && cur != r.epoch
 	r.epoch = cur
+	if lost {
+		r.losses.Add(1)
+	}
 	return lost, nil
 }
 
+// Losses counts the losses noticed so far, by any caller of CheckEpoch.
+func (r *Redis) Losses() int64 { return r.losses.Load() }
+
 // WatchEpoch checks the epoch every interval until ctx ends and calls
-// lost when the store lost its data.
+// lost once for every loss noticed, by this check or another caller's.
 func (r *Redis) WatchEpoch(ctx context.Context, every time.Duration, lost func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var seen int64
 	for {
-		if l, err := r.CheckEpoch(ctx); err == nil && l {
+		_, _ = r.CheckEpoch(ctx)
+		for n := r.Losses(); seen < n; seen++ {
 			lost()
 		}
 		select {
