@@ -33,7 +33,9 @@ local lib = import '../lib.libsonnet';
             alert: 'KeyServiceInstanceDown',
             // The key-service instance (host:port) becomes the instance
             // label, which remediation templates use.
-            expr: 'label_replace(selfheal_probe_success{%s, check="%s"}, "instance", "$1", "target", "(?:https?://)?([^/]+).*") == 0' % [c.probeSelector, c.keyServiceCheck],
+            // Replicas of the exporter probing the same target are one target:
+            // "without (instance)" makes it one alert, whatever their number.
+            expr: 'label_replace(min without (instance) (selfheal_probe_success{%s, check="%s"}), "instance", "$1", "target", "(?:https?://)?([^/]+).*") == 0' % [c.probeSelector, c.keyServiceCheck],
             'for': c.keyServiceFor,
             labels: { severity: 'critical' },
             annotations: annotate(
@@ -45,7 +47,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'RedisUnreachable',
-            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.probeSelector, c.redisCheck],
+            expr: 'min without (instance) (selfheal_probe_success{%s, check="%s"}) == 0' % [c.probeSelector, c.redisCheck],
             'for': c.redisFor,
             labels: { severity: 'critical' },
             annotations: annotate(
@@ -57,7 +59,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'GossipPortDown',
-            expr: 'selfheal_probe_success{%s, check="%s"} == 0' % [c.probeSelector, c.gossipCheck],
+            expr: 'min without (instance) (selfheal_probe_success{%s, check="%s"}) == 0' % [c.probeSelector, c.gossipCheck],
             'for': c.gossipFor,
             labels: { severity: 'critical' },
             annotations: annotate(
@@ -69,7 +71,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'AgentCertificateExpiringSoon',
-            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.probeSelector, c.certWarningDays],
+            expr: '(min without (instance) (selfheal_probe_tls_cert_expiry_timestamp_seconds{%s}) - time()) < %d * 86400' % [c.probeSelector, c.certWarningDays],
             labels: { severity: 'warning' },
             annotations: annotate(
               'AgentCertificateExpiringSoon',
@@ -79,7 +81,7 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'AgentCertificateExpiringSoon',
-            expr: '(selfheal_probe_tls_cert_expiry_timestamp_seconds{%s} - time()) < %d * 86400' % [c.probeSelector, c.certCriticalDays],
+            expr: '(min without (instance) (selfheal_probe_tls_cert_expiry_timestamp_seconds{%s}) - time()) < %d * 86400' % [c.probeSelector, c.certCriticalDays],
             labels: { severity: 'critical' },
             annotations: annotate(
               'AgentCertificateExpiringSoon',
@@ -179,34 +181,36 @@ local lib = import '../lib.libsonnet';
           },
           {
             alert: 'SelfhealConfigReloadFailed',
-            expr: 'selfheal_exporter_config_last_reload_successful{%s} == 0 or selfheal_receiver_config_last_reload_successful{%s} == 0' % [c.exporterSelector, c.receiverSelector],
+            // One alert per job: the same bad file reaches every replica.
+            expr: 'count by (job) (selfheal_exporter_config_last_reload_successful{%s} == 0) or count by (job) (selfheal_receiver_config_last_reload_successful{%s} == 0)' % [c.exporterSelector, c.receiverSelector],
             'for': c.reloadFailedFor,
             labels: { severity: 'warning' },
             annotations: annotate(
               'SelfhealConfigReloadFailed',
-              'Configuration reload of {{ $labels.job }} {{ $labels.instance }} failed',
-              'The last configuration reload of {{ $labels.job }} on {{ $labels.instance }} failed; it still runs the previous configuration.',
+              'Configuration reload of {{ $labels.job }} failed',
+              'The last configuration reload of {{ $labels.job }} failed on {{ $value }} instance(s); they still run the previous configuration.',
             ),
           },
           {
             alert: 'SelfhealStoreDown',
-            expr: 'selfheal_store_up{%s} == 0 or selfheal_store_up{%s} == 0' % [c.exporterSelector, c.receiverSelector],
+            // One alert per job: replicas share one Redis.
+            expr: 'count by (job) (selfheal_store_up{%s} == 0) or count by (job) (selfheal_store_up{%s} == 0)' % [c.exporterSelector, c.receiverSelector],
             'for': c.storeDownFor,
             labels: { severity: 'warning' },
             annotations: annotate(
               'SelfhealStoreDown',
-              'State store of {{ $labels.job }} {{ $labels.instance }} is unavailable',
-              '{{ $labels.job }} on {{ $labels.instance }} cannot reach its store: heartbeats are refused with 503 and remediation state cannot be recorded.',
+              'State store of {{ $labels.job }} is unavailable',
+              '{{ $labels.job }} cannot reach its store on {{ $value }} instance(s): heartbeats are refused with 503 and remediation state cannot be recorded.',
             ),
           },
           {
             alert: 'SelfhealStoreDataLost',
-            expr: 'increase(selfheal_store_data_lost_total{%s}[%s]) > 0 or increase(selfheal_store_data_lost_total{%s}[%s]) > 0' % [c.exporterSelector, c.storeDataLostWindow, c.receiverSelector, c.storeDataLostWindow],
+            expr: 'count by (job) (increase(selfheal_store_data_lost_total{%s}[%s]) > 0) or count by (job) (increase(selfheal_store_data_lost_total{%s}[%s]) > 0)' % [c.exporterSelector, c.storeDataLostWindow, c.receiverSelector, c.storeDataLostWindow],
             labels: { severity: 'critical' },
             annotations: annotate(
               'SelfhealStoreDataLost',
-              'The shared store of {{ $labels.job }} {{ $labels.instance }} lost its data',
-              'The Redis that {{ $labels.job }} on {{ $labels.instance }} shares came back without what it held (restarted empty, flushed, or failed over to a replica that never synced): deduplication claims, attempts, cooldowns, pool state, open escalations and agent registrations recorded before are gone.',
+              'The shared store of {{ $labels.job }} lost its data',
+              'The Redis that {{ $labels.job }} shares came back without what it held (restarted empty, flushed, or failed over to a replica that never synced): deduplication claims, attempts, cooldowns, pool state, open escalations and agent registrations recorded before are gone.',
             ),
           },
         ],
