@@ -92,6 +92,12 @@ func (a *webAuth) refresh() error {
 // withoutUsers splits a web configuration into its basic_auth_users and
 // the rest, whose TLS files are made absolute against dir.
 func withoutUsers(b []byte, dir string) (map[string]string, []byte, error) {
+	// exporter-toolkit's own shape first: it rejects what it would reject
+	// later, unknown keys and keys that are not names among them.
+	var shape web.Config
+	if err := yaml.UnmarshalStrict(b, &shape); err != nil {
+		return nil, nil, err
+	}
 	var doc yaml.MapSlice
 	if err := yaml.UnmarshalStrict(b, &doc); err != nil {
 		return nil, nil, err

@@ -40,3 +40,23 @@ basic_auth_users:
 		t.Fatalf("a broken file: %v", err)
 	}
 }
+
+// FuzzWithoutUsers: any web configuration gives an error or a copy that
+// parses again, without basic_auth_users, its users apart.
+func FuzzWithoutUsers(f *testing.F) {
+	f.Add([]byte("tls_server_config: {cert_file: a.crt, key_file: a.key}\nbasic_auth_users: {u: hash}\n"))
+	f.Add([]byte("basic_auth_users:\n  alertmanager: $2y$10$x\nhttp_server_config: {http2: false}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, out, err := withoutUsers(b, "/etc/selfheal")
+		if err != nil {
+			return
+		}
+		var again map[string]any
+		if err := yaml.Unmarshal(out, &again); err != nil {
+			t.Fatalf("the copy does not parse: %v\n%s", err, out)
+		}
+		if _, ok := again["basic_auth_users"]; ok {
+			t.Fatalf("the copy keeps the users:\n%s", out)
+		}
+	})
+}
