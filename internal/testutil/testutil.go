@@ -78,6 +78,7 @@ func Start(t testing.TB, dir string, name string, args ...string) *Process {
 	out := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	procgroup.Set(cmd)
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
