@@ -28,7 +28,10 @@ func TestSupervisorActionOnARealSupervisord(t *testing.T) {
 		testutil.Program{Name: "ic-server", Command: sleep + " 1000"},
 		testutil.Program{Name: "missing", Command: "/nonexistent/ic-server"},
 		testutil.Program{Name: "broken", Command: sleep + " 1000", Extra: "autostart=false\nstdout_logfile=" + logs + "/broken.log"},
-		testutil.Program{Name: "crashing", Command: "/bin/sh -c 'exit 3'", Extra: "autostart=false"},
+		// startsecs well above the child's life: supervisord marks a child
+		// RUNNING on its once-a-second tick before it reaps it, so with 1 s
+		// a busy machine saw "crashing" RUNNING, then EXITED.
+		testutil.Program{Name: "crashing", Command: "/bin/sh -c 'exit 3'", Extra: "autostart=false\nstartsecs=5"},
 		testutil.Program{Name: "slow-start", Command: sleep + " 1000", Extra: "autostart=false\nstartsecs=30"},
 	)
 	testutil.Eventually(t, 10e9, "ic-server to run", func() bool { return sv.Info(t, "ic-server").State == "RUNNING" })
