@@ -32,21 +32,11 @@ func backends(t *testing.T, fn func(t *testing.T, s Store, expire func(time.Dura
 		fn(t, b, func(d time.Duration) { now = now.Add(d) })
 	})
 	t.Run("redis", func(t *testing.T) {
-		rd := testutil.StartRedis(t, testutil.RedisOptions{})
-		r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
+		r := openTestRedis(t)
 		fn(t, r, func(d time.Duration) { time.Sleep(d) })
 	})
 	t.Run("redis with sorted indexes", func(t *testing.T) {
-		rd := testutil.StartRedis(t, testutil.RedisOptions{})
-		r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
+		r := openTestRedis(t)
 		for _, b := range []string{"j", "agents", "journal"} {
 			if err := r.Order(context.Background(), b); err != nil {
 				t.Fatal(err)
@@ -59,12 +49,7 @@ func backends(t *testing.T, fn func(t *testing.T, s Store, expire func(time.Dura
 // TestOrderIndexesWhatIsThere: a bucket written before Order gets its
 // index built from its keys; deletions leave it.
 func TestOrderIndexesWhatIsThere(t *testing.T) {
-	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openTestRedis(t)
 	ctx := context.Background()
 	for i := range 300 {
 		r.Put(ctx, "journal", KV{Key: fmt.Sprintf("e%04d", i), Value: []byte("x")})
@@ -497,12 +482,7 @@ func TestRedisWritesWaitForTheReplica(t *testing.T) {
 // TestEpochNoticesALostStore: a Redis emptied while in use (FLUSHALL) is
 // noticed at the next check, once; an untouched one is not.
 func TestEpochNoticesALostStore(t *testing.T) {
-	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openTestRedis(t)
 	ctx := context.Background()
 	for i, want := range []bool{false, false} {
 		if lost, err := r.CheckEpoch(ctx); err != nil || lost != want {
@@ -516,4 +496,17 @@ func TestEpochNoticesALostStore(t *testing.T) {
 	if lost, _ := r.CheckEpoch(ctx); lost {
 		t.Fatal("the same loss noticed twice")
 	}
+}
+
+// openTestRedis opens the store on a redis-server of its own, both closed
+// when the test ends.
+func openTestRedis(t *testing.T) *Redis {
+	t.Helper()
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	r, err := OpenRedis("redis://"+rd.Addr+"/0", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
