@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -51,6 +52,9 @@ func runWrkScript(b *testing.B, conc int, d time.Duration, url, script string) (
 			n, _ := strconv.Atoi(string(s))
 			failed += n
 		}
+	}
+	if failed > 0 {
+		fmt.Printf("wrk counted %d failed requests:\n%s\n", failed, out)
 	}
 	return rate, failed
 }
