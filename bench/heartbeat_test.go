@@ -25,7 +25,7 @@ func BenchmarkHeartbeats(b *testing.B) {
 	dur := 5 * time.Second
 	dir := b.TempDir()
 	exporter := buildBinary(b, dir, "selfheal_exporter")
-	testutil.WriteFile(b, dir, "hb.yml", "agents:\n  - {group: fleet, interval: 1m, grace: 4m, auto_register: true}\n")
+	testutil.WriteFile(b, dir, "hb.yml", fleetConfig)
 	eAddr := testutil.Addr(testutil.FreePort(b))
 	ep := startServer(b, dir, eAddr, exporter, "--config.file", "hb.yml", "--web.listen-address", eAddr,
 		"--storage.path", filepath.Join(dir, "hb.db"), "--log.level", "error")
@@ -33,12 +33,7 @@ func BenchmarkHeartbeats(b *testing.B) {
 	pgAddr := testutil.Addr(testutil.FreePort(b))
 	startServer(b, dir, pgAddr, testutil.Binary(b, "prometheus-pushgateway"), "--web.listen-address", pgAddr, "--log.level", "error")
 
-	hbScript := testutil.WriteFile(b, dir, "hb.lua", fmt.Sprintf(`
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("POST", "/api/v1/agents/agent-" .. (i %% %d) .. "/heartbeat?group=fleet")
-end`, agents))
+	hbScript := heartbeatScript(b, dir, agents)
 	pgScript := testutil.WriteFile(b, dir, "pg.lua", fmt.Sprintf(`
 local i = 0
 request = function()
@@ -90,7 +85,7 @@ func BenchmarkScrape100kAgents(b *testing.B) {
 	st.Close()
 
 	exporter := buildBinary(b, dir, "selfheal_exporter")
-	testutil.WriteFile(b, dir, "hb.yml", "agents:\n  - {group: fleet, interval: 1m, grace: 4m, auto_register: true}\n")
+	testutil.WriteFile(b, dir, "hb.yml", fleetConfig)
 	addr := testutil.Addr(testutil.FreePort(b))
 	p := startServer(b, dir, addr, exporter, "--config.file", "hb.yml", "--web.listen-address", addr, "--storage.path", db, "--log.level", "error")
 

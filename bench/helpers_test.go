@@ -5,6 +5,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"sort"
@@ -115,4 +116,38 @@ func stealMeter() func() float64 {
 		}
 		return 100 * (s1 - s0) / (t1 - t0)
 	}
+}
+
+// healConfig is the receiver configuration the heal benchmarks share:
+// every Bench alert healed by exec /bin/true, no cooldown.
+const healConfig = `
+rules:
+  - name: bench
+    match: 'alertname="Bench"'
+    cooldown: 0s
+    concurrency: 16
+    actions:
+      - exec: {command: [/bin/true]}
+`
+
+// healFlags are selfheal_receiver's flags for healConfig at addr, on the
+// store the extra flags select.
+func healFlags(addr string, store ...string) []string {
+	return append(store, "--config.file", "receiver.yml", "--web.listen-address", addr,
+		"--remediation.workers", "16", "--remediation.queue-size", "100000", "--log.level", "warn")
+}
+
+// fleetConfig is selfheal_exporter's configuration for the heartbeat
+// benchmarks: one auto-registered group.
+const fleetConfig = "agents:\n  - {group: fleet, interval: 1m, grace: 4m, auto_register: true}\n"
+
+// heartbeatScript writes wrk's script heartbeating agents of fleetConfig
+// in turn and returns its path.
+func heartbeatScript(b *testing.B, dir string, agents int) string {
+	return testutil.WriteFile(b, dir, "hb.lua", fmt.Sprintf(`
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/api/v1/agents/agent-" .. (i %% %d) .. "/heartbeat?group=fleet")
+end`, agents))
 }

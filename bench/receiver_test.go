@@ -124,18 +124,9 @@ func BenchmarkReceiver(b *testing.B) {
 	const conc, n = 10, 800 // 8,000 alerts
 	dir := b.TempDir()
 	bin := buildBinary(b, dir, "selfheal_receiver")
-	testutil.WriteFile(b, dir, "receiver.yml", `
-rules:
-  - name: bench
-    match: 'alertname="Bench"'
-    cooldown: 0s
-    concurrency: 16
-    actions:
-      - exec: {command: [/bin/true]}
-`)
+	testutil.WriteFile(b, dir, "receiver.yml", healConfig)
 	addr := testutil.Addr(testutil.FreePort(b))
-	startServer(b, dir, addr, bin, "--config.file", "receiver.yml", "--web.listen-address", addr, "--storage.path", "state.db",
-		"--remediation.workers", "16", "--remediation.queue-size", "100000", "--log.level", "warn")
+	startServer(b, dir, addr, bin, healFlags(addr, "--storage.path", "state.db")...)
 	url := "http://" + addr + "/webhook"
 
 	simpleBin := buildPackage(b, dir, "./simplest/receiver", "simplest_receiver")
