@@ -194,9 +194,7 @@ rules:
 // TestWebhookWaitsForTheRedisReplica: on a Redis primary with a replica,
 // a webhook is answered 200 only once the replica has what it accepted;
 // with the replica stopped the answer is 503 (Alertmanager retries), and
-// the retry after the replica is back is taken. It runs with the shipped
-// --storage.redis.wait-timeout (2 s): with 500 ms, a CI run on 2 busy
-// cores once had the first webhook answered 503 with the replica in sync.
+// the retry after the replica is back is taken.
 func TestWebhookWaitsForTheRedisReplica(t *testing.T) {
 	primary := testutil.StartRedis(t, testutil.RedisOptions{})
 	replica := testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
@@ -206,7 +204,7 @@ rules:
   - name: r
     match: 'alertname="ICServerConnectFailed"'
     actions: [{exec: {command: [/bin/true]}}]
-`, "--storage.redis.url", "redis://"+primary.Addr+"/0")
+`, "--storage.redis.url", "redis://"+primary.Addr+"/0", "--storage.redis.wait-timeout", "500ms")
 	if code, body := r.do("POST", "/webhook", alertsAt("ICServerConnectFailed", "2026-11-22T05:00:00Z", "a")); code != 200 {
 		t.Fatalf("with the replica up: %d %s", code, body)
 	}
