@@ -64,14 +64,26 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 		WaitPort(t, r.TLSAddr, r.Proc)
 	}
 	if o.ReplicaOf != "" {
-		c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: o.Password})
-		defer c.Close()
-		Eventually(t, 20*time.Second, "the replica to be in sync with "+o.ReplicaOf, func() bool {
-			info, _ := c.Info(context.Background(), "replication").Result()
-			return strings.Contains(info, "master_link_status:up")
-		})
+		r.waitOnline(o.ReplicaOf, o.Password, port)
 	}
 	return r
+}
+
+// waitOnline waits until the replica is in sync and its primary counts it
+// online: in between (the primary waits for its transfer to end) a WAIT on
+// the primary gets no acknowledgement before the replica's next
+// once-a-second ACK.
+func (r *Redis) waitOnline(primary, password string, port int) {
+	replica := redis.NewClient(&redis.Options{Addr: r.Addr, Password: password})
+	defer replica.Close()
+	prim := redis.NewClient(&redis.Options{Addr: primary, Password: password})
+	defer prim.Close()
+	online := Sprintf("port=%d,state=online", port)
+	Eventually(r.t, 20*time.Second, "the replica to be in sync with "+primary, func() bool {
+		mine, _ := replica.Info(context.Background(), "replication").Result()
+		theirs, _ := prim.Info(context.Background(), "replication").Result()
+		return strings.Contains(mine, "master_link_status:up") && strings.Contains(theirs, online)
+	})
 }
 
 // Restart starts redis-server again on the same ports after Stop or Kill.
