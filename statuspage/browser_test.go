@@ -73,13 +73,19 @@ func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Voi
 // read evaluates a script on the page and decodes its value.
 func read[T any](t *testing.T, ctx context.Context, script string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script))
+	v, err := evaluate[T](ctx, script)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// evaluate is read that returns its error: while a click's navigation is
+// under way the page it asks may be gone, and the caller asks again.
+func evaluate[T any](ctx context.Context, script string) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](script))
 }
 
 // shoot takes a full-page screenshot, checks it is a picture, and copies it
@@ -297,8 +303,9 @@ rules:
 	// The filter form, as a person uses it: pick a result, submit.
 	do(t, ctx, chromedp.SetValue(chromedp.CSS(`select[name=result]`), "success"), chromedp.Click(chromedp.CSS(`form.filters button`)))
 	testutil.Eventually(t, 10*time.Second, "the filtered page", func() bool {
-		j = read[journal](t, ctx, readJournal)
-		return strings.Contains(j.URL, "result=") && j.Ready == "complete"
+		var err error
+		j, err = evaluate[journal](ctx, readJournal)
+		return err == nil && strings.Contains(j.URL, "result=") && j.Ready == "complete"
 	})
 	if !strings.Contains(j.URL, "result=success") || len(j.Entries) != 2 || j.Entries[0].Rule != "restart-agent" || j.Entries[1].Rule != "restart-agent" {
 		t.Fatalf("filtered by result: %s %+v", j.URL, j.Entries)
@@ -306,8 +313,9 @@ rules:
 	// An incident's link (what escalations point at) shows that alert only.
 	do(t, ctx, chromedp.Click(chromedp.CSS(`article.entry a.incident`)))
 	testutil.Eventually(t, 10*time.Second, "the incident page", func() bool {
-		j = read[journal](t, ctx, readJournal)
-		return strings.Contains(j.URL, "fingerprint=") && j.Ready == "complete"
+		var err error
+		j, err = evaluate[journal](ctx, readJournal)
+		return err == nil && strings.Contains(j.URL, "fingerprint=") && j.Ready == "complete"
 	})
 	if !strings.Contains(j.URL, "fingerprint=") || len(j.Entries) != 1 || j.Entries[0].Rule != "restart-agent" || !strings.Contains(j.Entries[0].Labels, `agent="d_dys2"`) {
 		t.Fatalf("the incident page: %s %+v", j.URL, j.Entries)
