@@ -69,20 +69,28 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	return r
 }
 
-// waitOnline waits until the replica is in sync and its primary counts it
-// online: in between (the primary waits for its transfer to end) a WAIT on
-// the primary gets no acknowledgement before the replica's next
-// once-a-second ACK.
+// waitOnline waits until the replica is in sync and acknowledges writes:
+// after a full sync the primary holds the stream back until the replica's
+// first ACK, which comes on its once-a-second timer, so a WAIT in between
+// may time out. The probe is a key of one second on the primary.
 func (r *Redis) waitOnline(primary, password string, port int) {
+	ctx := context.Background()
 	replica := redis.NewClient(&redis.Options{Addr: r.Addr, Password: password})
 	defer replica.Close()
 	prim := redis.NewClient(&redis.Options{Addr: primary, Password: password})
 	defer prim.Close()
-	online := Sprintf("port=%d,state=online", port)
+	conn := prim.Conn() // WAIT counts the writes of its own connection
+	defer conn.Close()
 	Eventually(r.t, 20*time.Second, "the replica to be in sync with "+primary, func() bool {
-		mine, _ := replica.Info(context.Background(), "replication").Result()
-		theirs, _ := prim.Info(context.Background(), "replication").Result()
-		return strings.Contains(mine, "master_link_status:up") && strings.Contains(theirs, online)
+		mine, _ := replica.Info(ctx, "replication").Result()
+		if !strings.Contains(mine, "master_link_status:up") {
+			return false
+		}
+		if err := conn.Set(ctx, Sprintf("testutil:replica-%d", port), "online", time.Second).Err(); err != nil {
+			return false
+		}
+		n, err := conn.Do(ctx, "WAIT", 1, 2000).Int()
+		return err == nil && n >= 1
 	})
 }
 
