@@ -134,12 +134,12 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 // dropOrphan ends a backlog record whose rule a reload removed, or that
 // cannot be read.
 func (e *Engine) dropOrphan(t *task, key string) {
-	e.wb.Put(e.backlogBucket(), key, nil)
+	e.wb.PutGuarded(key, e.backlogBucket(), key, nil)
 	e.window.pending.Add(-1)
 	if t != nil && t.entry != nil {
 		t.entry.Result, t.entry.Reason = action.ResultSkipped, "the rule "+t.entry.Rule+" is no longer configured"
 		now := e.opts.Now()
 		t.entry.Finished = &now
-		_ = e.journal.Record(t.entry)
+		_ = e.journal.RecordFor(t.entry, key)
 	}
 }

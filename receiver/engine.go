@@ -32,9 +32,17 @@ type Options struct {
 	Shared    bool          // the store is shared with other replicas
 	DedupTTL  time.Duration // how long a handled notification is remembered
 	Retention time.Duration // how long journal entries and incident records are kept
-	Replica   string        // this instance's name, journaled with each entry
-	Now       func() time.Time
+	Replica   string        // this process's name among the replicas (ReplicaName), journaled with each entry
+	Host      string        // the host's name: a replica on this host that stopped had its hooks reaped
+	// LeaseDuration is how long a replica's lease on its backlog and locks
+	// lasts unless renewed: after it dies, the time until its work is
+	// taken over.
+	LeaseDuration time.Duration
+	Now           func() time.Time
 }
+
+// DefaultLeaseDuration is --remediation.lease-duration's default.
+const DefaultLeaseDuration = 15 * time.Second
 
 // Engine accepts alert notifications, decides what to do and does it. Its
 // parts are stages of their own: accept (durable intake into the backlog),
@@ -87,7 +95,7 @@ type task struct {
 func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, logger log.Logger) *Engine {
 	o = o.withDefaults()
 	e := &Engine{st: st, opts: o, logger: logger, pools: pools{st}, window: newWindow(o.QueueSize),
-		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica), errLog: rateLimitedLog{every: 10 * time.Second}}
+		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica, o.LeaseDuration), errLog: rateLimitedLog{every: 10 * time.Second}}
 	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) },
 		func() float64 { return float64(e.esc.openCount()) })
 	e.metrics.Register(reg)
@@ -98,6 +106,11 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 			e.logStoreError("Writing remediation state failed; kept and retried", err)
 		}
 	})
+	e.wb.guardBucket = e.backlogBucket()
+	e.wb.onFenced = func(n int) {
+		e.metrics.fenced.Add(float64(n))
+		level.Warn(logger).Log("msg", "Dropped results of remediations another replica took over", "remediations", n)
+	}
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
@@ -123,6 +136,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.LeaseDuration <= 0 {
+		o.LeaseDuration = DefaultLeaseDuration
+	}
+	if o.Replica == "" {
+		o.Replica = ReplicaName(o.Host)
 	}
 	return o
 }
@@ -159,6 +178,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.esc.run(e.runCtx)
 	go e.esc.send(e.runCtx)
 	go e.loadBacklog(e.runCtx)
+	go e.keepLease(e.runCtx)
 	signal(e.window.load)
 	for range e.opts.Workers {
 		e.workers.Add(1)

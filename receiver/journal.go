@@ -91,6 +91,17 @@ func (j *Journal) Record(e *Entry) error {
 	return nil
 }
 
+// RecordFor is Record for an entry of the backlog record guard: the write
+// lands only while that record is this replica's.
+func (j *Journal) RecordFor(e *Entry, guard string) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	j.wb.PutGuarded(guard, bucketJournal, e.ID, b)
+	return nil
+}
+
 // Put writes entries durably.
 func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
 	kvs := make([]store.KV, len(entries))

@@ -23,6 +23,8 @@ type Metrics struct {
 	deferred    *prometheus.CounterVec
 	escalations *prometheus.CounterVec
 	openEsc     prometheus.GaugeFunc
+	takenOver   prometheus.Counter
+	fenced      prometheus.Counter
 }
 
 func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
@@ -71,6 +73,12 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 		openEsc: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "selfheal_escalations_open", Help: "Escalations open now: posted to Alertmanager again every resend interval until their alert resolves.",
 		}, openEscalations),
+		takenOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selfheal_receiver_taken_over_total", Help: "Backlog records taken over from replicas whose lease expired.",
+		}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selfheal_receiver_fenced_writes_total", Help: "Writes for remediations that another replica had taken over, not made.",
+		}),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown).",
 		}, []string{"rule", "reason"}),
@@ -79,7 +87,7 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.takenOver, m.fenced)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/go-kit/log/level"
@@ -41,6 +42,8 @@ func (e *Engine) process(t *task) {
 	}
 	d, err := e.decideAndRecord(t, member)
 	switch {
+	case errors.Is(err, errTakenOver):
+		e.dropTakenOver(t)
 	case err != nil:
 		e.finish(t, action.ResultFailed, "store unavailable: "+err.Error())
 	case d.Verdict == skip:
@@ -135,6 +138,7 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
 	en := t.entry
 	en.Result, en.Attempt, en.DryRun, en.Reason, en.NotBefore = action.ResultRunning, d.Attempt, s.DryRun, "", nil
+	en.Replica = e.opts.Replica // the one that runs it, which may have taken it over
 	start := s.Now
 	en.Started = &start
 	b, err := json.Marshal(en)
@@ -153,7 +157,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 		bucket, kv := takenOut(t.rule.Pool.Name, member, s.Now)
 		writes[bucket] = []store.KV{kv}
 	}
-	return e.st.PutAll(e.runCtx, writes)
+	return e.putFor(e.runCtx, t.key, writes)
 }
 
 // deferTask holds a remediation back until d.NotBefore, in the backlog: it
@@ -167,8 +171,12 @@ func (e *Engine) deferTask(t *task, d decision) {
 	if err == nil {
 		var rec []byte
 		if rec, err = t.marshal(); err == nil {
-			err = e.st.PutAll(e.runCtx, map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: b}}, e.backlogBucket(): {{Key: t.key, Value: rec}}})
+			err = e.putFor(e.runCtx, t.key, map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: b}}, e.backlogBucket(): {{Key: t.key, Value: rec}}})
 		}
+	}
+	if errors.Is(err, errTakenOver) {
+		e.dropTakenOver(t)
+		return
 	}
 	if err != nil {
 		// The record keeps its old due time; after a restart the decision
@@ -217,7 +225,7 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 			// (within the write-behind's interval).
 			en.Steps = append(en.Steps, action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultRunning, Started: e.opts.Now()})
 			e.journal.setLive(en)
-			_ = e.journal.Record(en)
+			_ = e.journal.RecordFor(en, t.key)
 			en.Steps = en.Steps[:len(en.Steps)-1]
 			st = p.Run(e.runCtx)
 		}
@@ -239,8 +247,7 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 func (e *Engine) retryOrGiveUp(t *task, inc incident) string {
 	r := t.rule
 	if inc.Attempts < r.MaxAttempts {
-		t.retrying = true
-		e.scheduleRetry(t)
+		t.retrying = true // finish records the retry
 		return "; retrying in " + r.Cooldown.Duration.String()
 	}
 	e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
@@ -256,6 +263,15 @@ func (e *Engine) refuse(t *task, reason, msg string) {
 	t.giveUp = reason // every refusal means the receiver will not heal
 	t.entry.Reason = reason + ": " + msg
 	e.finish(t, action.ResultRefused, t.entry.Reason)
+}
+
+// endRecord writes a task's final entry and the end of its backlog record
+// behind, under the record.
+func (e *Engine) endRecord(t *task) {
+	if err := e.journal.RecordFor(t.entry, t.key); err != nil {
+		level.Error(e.logger).Log("msg", "Could not journal a remediation", "id", t.entry.ID, "err", err)
+	}
+	e.wb.PutGuarded(t.key, e.backlogBucket(), t.key, nil)
 }
 
 // finish journals the final state of a task.
@@ -274,11 +290,13 @@ func (e *Engine) finish(t *task, result, reason string) {
 	}
 	level.Info(e.logger).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
 	// The final entry and the end of the backlog record are written behind
-	// in one commit: after a crash either both are there or neither.
-	if err := e.journal.Record(en); err != nil {
-		level.Error(e.logger).Log("msg", "Could not journal a remediation", "id", en.ID, "err", err)
+	// in one commit: after a crash either both are there or neither. A
+	// retry replaces the record at once (scheduleRetry).
+	if t.retrying {
+		e.scheduleRetry(t)
+	} else {
+		e.endRecord(t)
 	}
-	e.wb.Put(e.backlogBucket(), t.key, nil)
 	e.window.pending.Add(-1)
 	e.window.done(t.key)
 	if t.rule.On == "firing" && e.Config().Global.Escalation != nil {

@@ -5,62 +5,86 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
-	"github.com/selfheal/selfheal/receiver/action/exec"
 )
 
-// What a start finds of a previous process, and what it does with it:
-//   - hooks (and their descendants) the previous process started are
-//     killed (reap);
-//   - remediations accepted and not started are in the backlog and run;
+// What a start finds of previous processes, and what it does with it:
+//   - the backlog of every replica whose lease expired is taken over (see
+//     takeover.go); with an embedded store, of every previous process, and
+//     of a store written before replicas had names of their own
+//     (backlog_<host>);
+//   - hooks (and their descendants) that a previous process on this host
+//     started are killed (reap);
+//   - remediations accepted and not started run;
 //   - a remediation that was running counts as a failed attempt: it is
 //     journaled interrupted, and retried after the rule's cooldown while
 //     attempts remain and the alert has not resolved, or, with attempts
 //     used up, counted as given up (max_attempts), which pages;
-//   - a queued entry with no backlog record (a retry superseded by a crash
-//     before its attempt was recorded, or a store written before the
-//     backlog existed) is journaled interrupted.
+//   - with an embedded store, a queued or running entry with no backlog
+//     record (a store written before the backlog existed) is journaled
+//     interrupted. A shared store's journal also holds the live replicas'
+//     entries, so there only the records taken over are looked at.
 
 const bucketMeta = "meta"
 
 // recover runs before the workers start.
 func (e *Engine) recover(ctx context.Context) error {
-	if err := e.takeOverHooks(ctx); err != nil {
-		return err
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	e.owner = hex.EncodeToString(b[:])
+	if err := e.renewLease(ctx); err != nil {
+		return fmt.Errorf("taking this replica's lease: %w", err)
 	}
 	if err := e.resolved.load(ctx); err != nil {
 		return fmt.Errorf("reading resolved alerts: %w", err)
 	}
-	records := map[string][]byte{} // backlog key -> record
-	byEntry := map[string]string{} // journal id -> backlog key
-	err := e.st.Scan(ctx, e.backlogBucket(), func(k string, v []byte) error {
+	if e.opts.Host != "" && e.opts.Host != e.opts.Replica {
+		if err := e.takeOverReplica(ctx, e.opts.Host, e.opts.Host); err != nil {
+			return fmt.Errorf("taking over the backlog of an earlier version: %w", err)
+		}
+	}
+	if err := e.takeOver(ctx); err != nil {
+		return fmt.Errorf("taking over the backlog of stopped replicas: %w", err)
+	}
+	if !e.opts.Shared {
+		if err := e.recoverUnrecorded(ctx); err != nil {
+			return err
+		}
+	}
+	e.window.spill()
+	return nil
+}
+
+// recoverUnrecorded ends the journal's unfinished entries that have no
+// backlog record.
+func (e *Engine) recoverUnrecorded(ctx context.Context) error {
+	inBacklog := map[string]bool{} // journal ids
+	err := e.st.Scan(ctx, e.backlogBucket(), func(_ string, v []byte) error {
 		var r backlogRecord
 		if json.Unmarshal(v, &r) == nil && r.Entry != nil {
-			byEntry[r.Entry.ID] = k
+			inBacklog[r.Entry.ID] = true
 		}
-		records[k] = append([]byte(nil), v...)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reading the backlog: %w", err)
 	}
-	e.window.pending.Store(int64(len(records)))
-	e.window.spilled = len(records) > 0
 	stuck, err := e.unfinished(ctx)
 	if err != nil {
 		return err
 	}
 	for _, en := range stuck {
-		key, has := byEntry[en.ID]
 		switch {
+		case inBacklog[en.ID]:
 		case en.Result == action.ResultRunning:
-			err = e.resumeInterrupted(ctx, en, key, records[key])
-		case !has:
+			err = e.resumeInterrupted(ctx, en, "", nil)
+		default:
 			err = e.journal.Put(ctx, e.interrupted(en, "the receiver stopped before this started, and it is no longer in the backlog"))
 		}
 		if err != nil {
@@ -123,7 +147,6 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 			r, _ := nt.marshal()
 			writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: nt.entry.ID, Value: entry})
 			writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: nt.key, Value: r})
-			e.window.pending.Add(1)
 			reason += "; retrying in " + t.rule.Cooldown.Duration.String()
 		default:
 			reason += fmt.Sprintf("; all %d attempts used up", t.rule.MaxAttempts)
@@ -140,11 +163,21 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 		e.esc.escalate(e.runCtx, esc)
 	}
 	writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
-	if key != "" {
+	retried := int64(len(writes[e.backlogBucket()]))
+	if key == "" {
+		err = e.st.PutAll(ctx, writes)
+	} else {
 		writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: key})
-		e.window.pending.Add(-1)
+		if err = e.putFor(ctx, key, writes); errors.Is(err, errTakenOver) {
+			e.window.pending.Add(-1)
+			return nil
+		}
+		retried--
 	}
-	return e.st.PutAll(ctx, writes)
+	if err == nil {
+		e.window.pending.Add(retried)
+	}
+	return err
 }
 
 // taskFromEntry rebuilds a task from a journal entry alone (its
@@ -156,25 +189,4 @@ func taskFromEntry(en *Entry, c *Config) (*task, bool) {
 	}
 	d := &action.Data{Labels: en.Labels, Status: en.Status, Fingerprint: en.Fingerprint, StartsAt: en.StartsAt, Rule: en.Rule}
 	return &task{entry: en, rule: rule, data: d, received: en.Received}, true
-}
-
-// takeOverHooks kills what hooks of the previous process left running and
-// marks this process's hooks with a new owner.
-func (e *Engine) takeOverHooks(ctx context.Context) error {
-	key := "hook_owner_" + e.opts.Replica
-	prev, err := e.st.Get(ctx, bucketMeta, key)
-	if err == nil && len(prev) > 0 {
-		if n, err := exec.ReapHooks(string(prev)); err != nil {
-			level.Warn(e.logger).Log("msg", "Could not look for hooks left by the previous process", "err", err)
-		} else if n > 0 {
-			level.Warn(e.logger).Log("msg", "Killed processes left running by the previous process's hooks", "processes", n)
-		}
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	e.owner = hex.EncodeToString(b[:])
-	if err := e.st.Put(ctx, bucketMeta, store.KV{Key: key, Value: []byte(e.owner)}); err != nil {
-		return fmt.Errorf("recording the hook owner: %w", err)
-	}
-	return nil
 }

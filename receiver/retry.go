@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/selfheal/selfheal/internal/store"
@@ -23,22 +24,31 @@ const minRetryDelay = time.Second
 // store refused it.
 var storeRetryDelay = 5 * time.Second
 
-// scheduleRetry records another attempt of a failed remediation in the
-// backlog, due after the rule's cooldown: it survives restarts, and runs
-// only if the alert has not resolved by then. Alertmanager's repeats of the
-// same notification are deduplicated, so retries within an incident are the
-// engine's own, bounded by max_attempts. A retry the store cannot record is
-// logged and tried again until the engine shuts down.
+// scheduleRetry replaces a failed remediation's backlog record with
+// another attempt, due after the rule's cooldown, in one write with the
+// failed attempt's final entry: it survives restarts, and runs only if the
+// alert has not resolved by then. Alertmanager's repeats of the same
+// notification are deduplicated, so retries within an incident are the
+// engine's own, bounded by max_attempts. When the store refuses it, the
+// final entry is written behind, and the retry is logged and tried again
+// until the engine shuts down, without the fence (see putFor): a store
+// failure and a takeover at once may then run the retry twice.
 func (e *Engine) scheduleRetry(t *task) {
 	nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
+	e.wb.Forget(bucketJournal, t.entry.ID) // the replacement carries the final entry
+	err := e.replace(t, nt)
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, errTakenOver):
+		level.Warn(e.logger).Log("msg", "Another replica took this remediation over; its retry is left to it", "id", t.entry.ID, "rule", t.rule.Name)
+		return
+	}
+	e.endRecord(t)
 	e.retries.Add(1)
 	go func() {
 		defer e.retries.Done()
-		for {
-			err := e.enqueue(nt)
-			if err == nil {
-				return
-			}
+		for err != nil {
 			e.metrics.storeUp.Set(0)
 			e.metrics.retryErrors.Inc()
 			e.logStoreError("Could not record a retry; trying again", err)
@@ -47,6 +57,7 @@ func (e *Engine) scheduleRetry(t *task) {
 			case <-e.runCtx.Done():
 				return
 			}
+			err = e.enqueue(nt)
 		}
 	}()
 }
@@ -58,9 +69,41 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 	now := e.opts.Now()
 	en := *t.entry
 	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, action.ResultQueued, "", nil
-	en.Started, en.Finished, en.Attempt, en.NotBefore = nil, nil, t.entry.Attempt+1, &due
+	en.Started, en.Finished, en.Attempt, en.NotBefore, en.Replica = nil, nil, t.entry.Attempt+1, &due, e.opts.Replica
 	h := sha256.Sum256([]byte(t.entry.Rule + "\x00" + t.entry.Fingerprint + "\x00" + t.entry.StartsAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.Itoa(t.entry.Attempt)))
 	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, retry: true, delayed: true, notBefore: due}
+}
+
+// replace writes old's final entry, and nt's entry and record in place of
+// old's record, under old's record (see putFor), and hands nt to the window.
+func (e *Engine) replace(old, nt *task) error {
+	final, err := json.Marshal(old.entry)
+	if err != nil {
+		return err
+	}
+	entry, err := json.Marshal(nt.entry)
+	if err != nil {
+		return err
+	}
+	rec, err := nt.marshal()
+	if err != nil {
+		return err
+	}
+	// A write begun before the shutdown's deadline is finished, bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
+	defer cancel()
+	_, getErr := e.st.Get(ctx, e.backlogBucket(), nt.key)
+	if err := e.putFor(ctx, old.key, map[string][]store.KV{
+		bucketJournal:     {{Key: old.entry.ID, Value: final}, {Key: nt.entry.ID, Value: entry}},
+		e.backlogBucket(): {{Key: nt.key, Value: rec}, {Key: old.key}},
+	}); err != nil {
+		return err
+	}
+	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
+		e.window.pending.Add(1)
+	}
+	e.window.push(nt, e.opts.Now())
+	return nil
 }
 
 // enqueue records a new task (journal entry and backlog record) durably and
@@ -74,7 +117,6 @@ func (e *Engine) enqueue(t *task) error {
 	if err != nil {
 		return err
 	}
-	// A write begun before the shutdown's deadline is finished, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
 	defer cancel()
 	_, getErr := e.st.Get(ctx, e.backlogBucket(), t.key)
@@ -84,7 +126,7 @@ func (e *Engine) enqueue(t *task) error {
 	}); err != nil {
 		return err
 	}
-	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
+	if errors.Is(getErr, store.ErrNotFound) {
 		e.window.pending.Add(1)
 	}
 	e.window.push(t, e.opts.Now())

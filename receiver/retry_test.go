@@ -46,6 +46,16 @@ func (s *journalDown) PutAll(ctx context.Context, all map[string][]store.KV) err
 	return s.Store.PutAll(ctx, all)
 }
 
+// PutGuarded fails like PutAll.
+func (s *journalDown) PutGuarded(ctx context.Context, groups []store.Guarded) ([]bool, error) {
+	for _, g := range groups {
+		if err := s.PutAll(ctx, map[string][]store.KV{bucketJournal: g.Entries[bucketJournal]}); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.PutGuarded(ctx, groups)
+}
+
 // TestRetrySurvivesAJournalFailure: the store refuses the retry's journal
 // entry once; the retry is tried again rather than dropped.
 func TestRetrySurvivesAJournalFailure(t *testing.T) {
@@ -97,6 +107,13 @@ func (s *storeFull) PutAll(ctx context.Context, all map[string][]store.KV) error
 		return errors.New("write state.db: no space left on device")
 	}
 	return s.Store.PutAll(ctx, all)
+}
+
+func (s *storeFull) PutGuarded(ctx context.Context, groups []store.Guarded) ([]bool, error) {
+	if s.full.Load() {
+		return nil, errors.New("write state.db: no space left on device")
+	}
+	return s.Store.PutGuarded(ctx, groups)
 }
 
 // TestResultsKeptWhileTheDiskIsFull: a remediation finishes while its result

@@ -187,6 +187,15 @@ func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time) {
 	signal(w.wake) // a worker recomputes how long to wait
 }
 
+// spill tells the window that records it has not seen wait in the store.
+func (w *window) spill() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gen++
+	w.spilled = true
+	signal(w.load)
+}
+
 func (w *window) isHeld(key string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()

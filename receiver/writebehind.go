@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -30,28 +31,57 @@ type writeBehind struct {
 	// the commit is done, or a read in between would see the store's older
 	// value (a cooldown's last start, a journal entry's result).
 	flushing map[string]map[string][]byte
-	kick     chan struct{}
-	done     chan struct{}
-	onErr    func(error)
+	// guards names, for a write made on behalf of a backlog record, that
+	// record (bucket -> key -> guard key): the write lands only while the
+	// record is still this replica's (see store.PutGuarded).
+	guards      map[string]map[string]string
+	guardBucket string
+	kick        chan struct{}
+	done        chan struct{}
+	onErr       func(error)
+	onFenced    func(n int)
 }
 
 func newWriteBehind(st store.Store, every time.Duration, logger log.Logger, onErr func(error)) *writeBehind {
-	w := &writeBehind{st: st, every: every, logger: logger, pending: map[string]map[string][]byte{}, kick: make(chan struct{}, 1), done: make(chan struct{}), onErr: onErr}
+	w := &writeBehind{st: st, every: every, logger: logger, pending: map[string]map[string][]byte{}, guards: map[string]map[string]string{}, kick: make(chan struct{}, 1), done: make(chan struct{}), onErr: onErr}
 	go w.loop()
 	return w
 }
 
 // Put queues a write; later Puts of the same key replace earlier ones. A
 // nil value deletes the key.
-func (w *writeBehind) Put(bucket, key string, value []byte) {
+func (w *writeBehind) Put(bucket, key string, value []byte) { w.PutGuarded("", bucket, key, value) }
+
+// PutGuarded is Put for a write that lands only while the guard bucket
+// holds guard ("" for none).
+func (w *writeBehind) PutGuarded(guard, bucket, key string, value []byte) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	m := w.pending[bucket]
 	if m == nil {
 		m = map[string][]byte{}
 		w.pending[bucket] = m
 	}
 	m[key] = value
-	w.mu.Unlock()
+	g := w.guards[bucket]
+	if guard == "" {
+		delete(g, key)
+		return
+	}
+	if g == nil {
+		g = map[string]string{}
+		w.guards[bucket] = g
+	}
+	g[key] = guard
+}
+
+// Forget drops a pending write of key, for a write made durably by other
+// means.
+func (w *writeBehind) Forget(bucket, key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.pending[bucket], key)
+	delete(w.guards[bucket], key)
 }
 
 // Len counts the writes not yet committed: pending and being flushed.
@@ -157,34 +187,17 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	batch := w.pending
-	w.pending = map[string]map[string][]byte{}
+	batch, guards := w.pending, w.guards
+	w.pending, w.guards = map[string]map[string][]byte{}, map[string]map[string]string{}
 	w.flushing = batch
 	w.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
-		all := make(map[string][]store.KV, len(batch))
-		for bucket, m := range batch {
-			kvs := make([]store.KV, 0, len(m))
-			for k, v := range m {
-				kvs = append(kvs, store.KV{Key: k, Value: v})
-			}
-			all[bucket] = kvs
-		}
-		err = w.st.PutAll(ctx, all)
+		err = w.commit(ctx, batch, guards)
 		w.mu.Lock()
 		w.flushing = nil
 		if err != nil {
-			for bucket, m := range batch {
-				if w.pending[bucket] == nil {
-					w.pending[bucket] = map[string][]byte{}
-				}
-				for k, v := range m {
-					if _, newer := w.pending[bucket][k]; !newer {
-						w.pending[bucket][k] = v
-					}
-				}
-			}
+			w.keepLocked(batch, guards)
 		}
 		w.mu.Unlock()
 	}
@@ -192,6 +205,75 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 		w.onErr(err)
 	}
 	return err
+}
+
+// commit writes a batch: the unguarded writes in one transaction, then the
+// guarded ones, grouped by their guard, in another. Groups whose guard is
+// gone are dropped: the record was taken over by another replica.
+func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]byte, guards map[string]map[string]string) error {
+	plain := map[string][]store.KV{}
+	byGuard := map[string]map[string][]store.KV{}
+	for bucket, m := range batch {
+		for k, v := range m {
+			kv := store.KV{Key: k, Value: v}
+			if g := guards[bucket][k]; g != "" {
+				if byGuard[g] == nil {
+					byGuard[g] = map[string][]store.KV{}
+				}
+				byGuard[g][bucket] = append(byGuard[g][bucket], kv)
+			} else {
+				plain[bucket] = append(plain[bucket], kv)
+			}
+		}
+	}
+	if len(plain) > 0 {
+		if err := w.st.PutAll(ctx, plain); err != nil {
+			return err
+		}
+	}
+	if len(byGuard) == 0 {
+		return nil
+	}
+	groups := make([]store.Guarded, 0, len(byGuard))
+	for g, entries := range byGuard {
+		groups = append(groups, store.Guarded{Bucket: w.guardBucket, Key: g, Entries: entries})
+	}
+	done, err := w.st.PutGuarded(ctx, groups)
+	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
+		return err
+	}
+	fenced := 0
+	for _, ok := range done {
+		if !ok {
+			fenced++
+		}
+	}
+	if fenced > 0 && w.onFenced != nil {
+		w.onFenced(fenced)
+	}
+	return nil
+}
+
+// keepLocked puts a batch that could not be committed back, under writes
+// made since.
+func (w *writeBehind) keepLocked(batch map[string]map[string][]byte, guards map[string]map[string]string) {
+	for bucket, m := range batch {
+		if w.pending[bucket] == nil {
+			w.pending[bucket] = map[string][]byte{}
+		}
+		for k, v := range m {
+			if _, newer := w.pending[bucket][k]; newer {
+				continue
+			}
+			w.pending[bucket][k] = v
+			if g := guards[bucket][k]; g != "" {
+				if w.guards[bucket] == nil {
+					w.guards[bucket] = map[string]string{}
+				}
+				w.guards[bucket][k] = g
+			}
+		}
+	}
 }
 
 // Close stops the flusher after a last flush.

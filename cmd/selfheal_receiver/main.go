@@ -35,6 +35,7 @@ type options struct {
 	queueSize       int
 	retention       time.Duration
 	shutdownTimeout time.Duration
+	leaseDuration   time.Duration
 	maxBody         int64
 	readTimeout     time.Duration
 }
@@ -51,6 +52,7 @@ func main() {
 	app.Flag("dry-run", "Decide and journal every remediation, run none.").BoolVar(&o.dryRun)
 	app.Flag("remediation.workers", "Remediations running at once, all rules together.").Default("8").IntVar(&o.workers)
 	app.Flag("remediation.queue-size", "Accepted remediations held in memory for the workers; more wait in the store (no webhook is refused for them).").Default("1000").IntVar(&o.queueSize)
+	app.Flag("remediation.lease-duration", "How long a replica's lease on its backlog lasts unless renewed (every third of it): when a replica sharing the Redis store dies, another takes its work over after this long.").Default(receiver.DefaultLeaseDuration.String()).DurationVar(&o.leaseDuration)
 	app.Flag("journal.retention", "How long journal entries, deduplication records and incident records are kept.").Default("720h").DurationVar(&o.retention)
 	app.Flag("shutdown.timeout", "On SIGTERM, how long running remediations may finish before they are interrupted.").Default("30s").DurationVar(&o.shutdownTimeout)
 	app.Flag("webhook.max-body", "Largest webhook body accepted, in bytes.").Default(fmt.Sprint(receiver.DefaultMaxBody)).Int64Var(&o.maxBody)
@@ -92,7 +94,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	host, _ := os.Hostname()
 	engine := receiver.NewEngine(conf, st, receiver.Options{
 		Workers: o.workers, QueueSize: o.queueSize, DryRun: o.dryRun, Shared: o.redisURL != "",
-		DedupTTL: o.retention, Retention: o.retention, Replica: host,
+		DedupTTL: o.retention, Retention: o.retention, Host: host, Replica: receiver.ReplicaName(host), LeaseDuration: o.leaseDuration,
 	}, reg, log.With(logger, "component", "engine"))
 	journal := engine.Journal()
 	ctx, cancel := context.WithCancel(context.Background())

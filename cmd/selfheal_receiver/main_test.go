@@ -42,13 +42,21 @@ type receiverProc struct {
 	t    *testing.T
 	dir  string
 	addr string
+	host string // a host name of its own (a UTS namespace), or ""
 	args []string
 	proc *testutil.Process
 }
 
 func startReceiver(t *testing.T, dir, config string, extra ...string) *receiverProc {
 	t.Helper()
-	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t))}
+	return startReceiverOn(t, "", dir, config, extra...)
+}
+
+// startReceiverOn starts a receiver as if on another host: in a UTS
+// namespace of its own (unshare --uts) named host.
+func startReceiverOn(t *testing.T, host, dir, config string, extra ...string) *receiverProc {
+	t.Helper()
+	r := &receiverProc{t: t, dir: dir, host: host, addr: testutil.Addr(testutil.FreePort(t))}
 	testutil.WriteFile(t, dir, "receiver.yml", config)
 	r.args = append([]string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", "state.db"}, extra...)
 	r.start()
@@ -56,7 +64,12 @@ func startReceiver(t *testing.T, dir, config string, extra ...string) *receiverP
 }
 
 func (r *receiverProc) start() {
-	r.proc = testutil.Start(r.t, r.dir, binary, r.args...)
+	if r.host == "" {
+		r.proc = testutil.Start(r.t, r.dir, binary, r.args...)
+	} else {
+		args := append([]string{"--uts", "sh", "-c", `hostname "$0" && exec "$@"`, r.host, binary}, r.args...)
+		r.proc = testutil.Start(r.t, r.dir, "unshare", args...)
+	}
 	testutil.WaitPort(r.t, r.addr, r.proc)
 }
 

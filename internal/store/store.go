@@ -60,6 +60,21 @@ type Store interface {
 	Sweep(ctx context.Context, bucket string) (int, error)
 	// Release drops a claim before it expires.
 	Release(ctx context.Context, bucket, key string) error
+	// Lease takes the claim key of bucket for holder when it is free,
+	// expired or already holder's, and sets it to expire after ttl: how a
+	// replica says it is alive, renewed while it is.
+	Lease(ctx context.Context, bucket, key string, holder []byte, ttl time.Duration) (bool, error)
+	// Holder returns the value of the unexpired claim key of bucket, or
+	// ErrNotFound.
+	Holder(ctx context.Context, bucket, key string) ([]byte, error)
+	// PutGuarded writes each group's entries only if its guard entry
+	// (Bucket, Key) exists, all groups in one transaction, and tells which
+	// groups were written: a write on behalf of a record that is no longer
+	// there (taken over by another replica) is fenced off.
+	PutGuarded(ctx context.Context, groups []Guarded) ([]bool, error)
+	// Move moves every entry of bucket from into bucket to at once and
+	// returns them.
+	Move(ctx context.Context, from, to string) ([]KV, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -70,6 +85,12 @@ type Store interface {
 type Aligned struct {
 	Bucket  string
 	Entries []KV
+}
+
+// Guarded is writes that land only while the guard entry exists.
+type Guarded struct {
+	Bucket, Key string
+	Entries     map[string][]KV // bucket -> entries; a nil Value deletes
 }
 
 // ErrNotFound is returned by Get for a missing key.

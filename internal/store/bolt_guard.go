@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Lease is a claim (expiry prefix, then the holder) that its holder may
+// renew.
+func (b *Bolt) Lease(_ context.Context, bucket, key string, holder []byte, ttl time.Duration) (bool, error) {
+	won := false
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		now := b.now()
+		if v, live := liveClaim(bk.Get([]byte(key)), now); live && string(v) != string(holder) {
+			return nil
+		}
+		v := make([]byte, 8+len(holder))
+		binary.BigEndian.PutUint64(v, uint64(now.Add(ttl).UnixNano()))
+		copy(v[8:], holder)
+		won = true
+		return bk.Put([]byte(key), v)
+	})
+	return won, wrap("lease", bucket, err)
+}
+
+// liveClaim returns a claim's value without its expiry, and whether it has
+// not expired at now.
+func liveClaim(raw []byte, now time.Time) ([]byte, bool) {
+	if len(raw) < 8 || int64(binary.BigEndian.Uint64(raw[:8])) <= now.UnixNano() {
+		return nil, false
+	}
+	return raw[8:], true
+}
+
+func (b *Bolt) Holder(_ context.Context, bucket, key string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucket))
+		if bk == nil {
+			return ErrNotFound
+		}
+		v, live := liveClaim(bk.Get([]byte(key)), b.now())
+		if !live {
+			return ErrNotFound
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	if err == ErrNotFound {
+		return nil, err
+	}
+	return out, wrap("holder", bucket, err)
+}
+
+// PutGuarded is one batched transaction.
+func (b *Bolt) PutGuarded(_ context.Context, groups []Guarded) ([]bool, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	done := make([]bool, len(groups))
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		for i, g := range groups {
+			done[i] = false // Batch may run this function again
+			if gb := tx.Bucket([]byte(g.Bucket)); gb == nil || gb.Get([]byte(g.Key)) == nil {
+				continue
+			}
+			for _, bucket := range sortedBuckets(g.Entries) {
+				if err := putIn(tx, bucket, g.Entries[bucket]); err != nil {
+					return err
+				}
+			}
+			done[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("guarded put", groups[0].Bucket, err)
+	}
+	return done, nil
+}
+
+func (b *Bolt) Move(_ context.Context, from, to string) ([]KV, error) {
+	var moved []KV
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		moved = nil
+		fb := tx.Bucket([]byte(from))
+		if fb == nil {
+			return nil
+		}
+		_ = fb.ForEach(func(k, v []byte) error {
+			moved = append(moved, KV{Key: string(k), Value: append([]byte(nil), v...)})
+			return nil
+		})
+		if err := putIn(tx, to, moved); err != nil {
+			return err
+		}
+		return tx.DeleteBucket([]byte(from))
+	})
+	return moved, wrap("move", from, err)
+}

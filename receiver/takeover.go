@@ -1,0 +1,204 @@
+package receiver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/action/exec"
+)
+
+// Replicas share one backlog: every process is a replica with a name of
+// its own (its host and a random suffix), and a record of the backlog is in
+// the bucket of the replica that owns it, backlog_<name>. A replica holds a
+// lease on its records, one key renewed every third of
+// Options.LeaseDuration while it runs. Every replica looks for leases that
+// expired as often, and moves the records of a replica whose lease did into
+// its own bucket, in one step: one replica gets each record. A queued
+// record then runs; a started one counts as an interrupted attempt, retried
+// by its rule's policy. A write made for a record (its journal entries, its
+// end) lands only while the record is in the writer's bucket (putFor): a
+// replica that comes back after its records were taken over cannot
+// overwrite the new owner's results.
+
+const (
+	bucketReplicas     = "replicas"      // claims: a replica's lease
+	bucketReplicaNames = "replica_names" // replica -> its host
+)
+
+var errTakenOver = errors.New("another replica took this remediation over")
+
+// ReplicaName returns a name no other process has: the host, then a random
+// suffix.
+func ReplicaName(host string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+func hookOwnerKey(replica string) string { return "hook_owner_" + replica }
+
+// renewLease takes or renews this replica's lease and (re-)registers it:
+// after a takeover of a replica that was only slow, it is known again.
+func (e *Engine) renewLease(ctx context.Context) error {
+	ok, err := e.st.Lease(ctx, bucketReplicas, e.opts.Replica, []byte(e.opts.Replica), e.opts.LeaseDuration)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("the lease of replica %s is held by another process", e.opts.Replica)
+	}
+	return e.st.PutAll(ctx, map[string][]store.KV{
+		bucketReplicaNames: {{Key: e.opts.Replica, Value: []byte(e.opts.Host)}},
+		bucketMeta:         {{Key: hookOwnerKey(e.opts.Replica), Value: []byte(e.owner)}},
+	})
+}
+
+// keepLease renews the lease and the locks held, and takes over the work
+// of replicas whose lease expired, every third of the lease, until ctx ends.
+func (e *Engine) keepLease(ctx context.Context) {
+	t := time.NewTicker(e.opts.LeaseDuration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := e.renewLease(ctx)
+		if err == nil {
+			err = e.locks.renew(ctx)
+		}
+		if err == nil {
+			err = e.takeOver(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			e.metrics.storeUp.Set(0)
+			e.logStoreError("Could not renew this replica's lease or look for expired ones; will try again", err)
+		}
+	}
+}
+
+// takeOver moves the backlog of every other replica whose lease expired
+// (with an embedded store, of every other: only one process opens it) into
+// this replica's, and handles it.
+func (e *Engine) takeOver(ctx context.Context) error {
+	known := map[string]string{}
+	err := e.st.Scan(ctx, bucketReplicaNames, func(k string, v []byte) error { known[k] = string(v); return nil })
+	if err != nil {
+		return err
+	}
+	for name, host := range known {
+		if name == e.opts.Replica {
+			continue
+		}
+		if e.opts.Shared {
+			_, err := e.st.Holder(ctx, bucketReplicas, name)
+			if err == nil {
+				continue // alive
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if err := e.takeOverReplica(ctx, name, host); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeOverReplica moves a dead replica's backlog into this one's, kills
+// what its hooks left running when it ran on this host, forgets it, and
+// handles what was moved.
+func (e *Engine) takeOverReplica(ctx context.Context, name, host string) error {
+	moved, err := e.st.Move(ctx, "backlog_"+name, e.backlogBucket())
+	if err != nil {
+		return err
+	}
+	if host == e.opts.Host {
+		e.reapHooksOf(ctx, name)
+	}
+	if err := e.st.PutAll(ctx, map[string][]store.KV{bucketReplicaNames: {{Key: name}}, bucketMeta: {{Key: hookOwnerKey(name)}}}); err != nil {
+		return err
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	level.Warn(e.logger).Log("msg", "Took over the backlog of a replica whose lease expired", "replica", name, "records", len(moved))
+	e.metrics.takenOver.Add(float64(len(moved)))
+	return e.adopt(ctx, moved)
+}
+
+// adopt handles records moved into this replica's backlog: one whose
+// attempt had started is an interrupted attempt; the others are loaded
+// into the window as it has room.
+func (e *Engine) adopt(ctx context.Context, moved []store.KV) error {
+	e.window.pending.Add(int64(len(moved)))
+	for _, kv := range moved {
+		var r backlogRecord
+		if json.Unmarshal(kv.Value, &r) != nil || r.Entry == nil {
+			continue // dropped when loaded
+		}
+		en := r.Entry
+		if b, err := e.st.Get(ctx, bucketJournal, en.ID); err == nil {
+			var cur Entry
+			if json.Unmarshal(b, &cur) == nil {
+				en = &cur
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if en.Result == action.ResultRunning {
+			if err := e.resumeInterrupted(ctx, en, kv.Key, kv.Value); err != nil {
+				return err
+			}
+		}
+	}
+	e.window.spill()
+	return nil
+}
+
+// reapHooksOf kills what the hooks of a replica that ran on this host left
+// running.
+func (e *Engine) reapHooksOf(ctx context.Context, replica string) {
+	owner, err := e.st.Get(ctx, bucketMeta, hookOwnerKey(replica))
+	if err != nil || len(owner) == 0 {
+		return
+	}
+	if n, err := exec.ReapHooks(string(owner)); err != nil {
+		level.Warn(e.logger).Log("msg", "Could not look for hooks left by a replica that stopped", "replica", replica, "err", err)
+	} else if n > 0 {
+		level.Warn(e.logger).Log("msg", "Killed processes left running by the hooks of a replica that stopped", "replica", replica, "processes", n)
+	}
+}
+
+// putFor writes writes only while the backlog record guard is this
+// replica's; errTakenOver when another replica took it over.
+func (e *Engine) putFor(ctx context.Context, guard string, writes map[string][]store.KV) error {
+	done, err := e.st.PutGuarded(ctx, []store.Guarded{{Bucket: e.backlogBucket(), Key: guard, Entries: writes}})
+	if err != nil {
+		return err
+	}
+	if !done[0] {
+		e.metrics.fenced.Inc()
+		return errTakenOver
+	}
+	return nil
+}
+
+// dropTakenOver forgets a task whose record another replica took over
+// while this one could not renew its lease: the other one runs it.
+func (e *Engine) dropTakenOver(t *task) {
+	level.Warn(e.logger).Log("msg", "Another replica took this remediation over; leaving it to it", "id", t.entry.ID, "rule", t.rule.Name)
+	e.window.pending.Add(-1)
+	e.window.done(t.key)
+}
