@@ -340,3 +340,16 @@ func (c *Config) rule(name string) *Rule {
 func (r *Rule) Matches(ls map[string]string, status string) bool {
 	return r.On == status && r.matchers.Matches(labelSet(ls))
 }
+
+// poolNames lists the pools the rules name, each once.
+func (c *Config) poolNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range c.Rules {
+		if r.Pool != nil && !seen[r.Pool.Name] {
+			seen[r.Pool.Name] = true
+			names = append(names, r.Pool.Name)
+		}
+	}
+	return names
+}

@@ -53,7 +53,7 @@ type Engine struct {
 	st      store.Store
 	journal *Journal
 	state   incidents
-	pools   pools
+	pools   *pools
 	wb      *writeBehind
 	opts    Options
 	logger  log.Logger
@@ -94,7 +94,7 @@ type task struct {
 // NewEngine builds an engine on st; Start runs its workers.
 func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, logger log.Logger) *Engine {
 	o = o.withDefaults()
-	e := &Engine{st: st, opts: o, logger: logger, pools: pools{st}, window: newWindow(o.QueueSize),
+	e := &Engine{st: st, opts: o, logger: logger, pools: newPools(st), window: newWindow(o.QueueSize),
 		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica, o.LeaseDuration), errLog: rateLimitedLog{every: 10 * time.Second}}
 	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) },
 		func() float64 { return float64(e.esc.openCount()) })
@@ -107,9 +107,14 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 		}
 	})
 	e.wb.guardBucket = e.backlogBucket()
-	e.wb.onFenced = func(n int) {
+	e.wb.lossCount = e.losses
+	e.wb.onFenced = func(n int, before int64) bool {
+		if e.lostSince(e.runCtx, before) {
+			return true
+		}
 		e.metrics.fenced.Add(float64(n))
 		level.Warn(logger).Log("msg", "Dropped results of remediations another replica took over", "remediations", n)
+		return false
 	}
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
@@ -174,6 +179,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	if err := e.recover(ctx); err != nil {
 		return err
+	}
+	if err := e.pools.load(ctx, e.Config().poolNames()); err != nil {
+		return fmt.Errorf("reading pool state: %w", err)
 	}
 	go e.esc.run(e.runCtx)
 	go e.esc.send(e.runCtx)

@@ -125,6 +125,17 @@ func (j *Journal) setLive(e *Entry) {
 	j.mu.Unlock()
 }
 
+// liveEntries copies the entries being worked on.
+func (j *Journal) liveEntries() map[string]Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	live := make(map[string]Entry, len(j.live))
+	for id, e := range j.live {
+		live[id] = *e
+	}
+	return live
+}
+
 func (j *Journal) dropLive(id string) {
 	j.mu.Lock()
 	delete(j.live, id)
@@ -150,12 +161,7 @@ func (f *Filter) matches(e *Entry) bool {
 // Since, so a page costs what it reads, not what the journal holds.
 func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
-	j.mu.Lock()
-	live := make(map[string]Entry, len(j.live))
-	for id, e := range j.live {
-		live[id] = *e
-	}
-	j.mu.Unlock()
+	live := j.liveEntries()
 	err := j.wb.ScanDesc(ctx, bucketJournal, f.Before, func(k string, v []byte) (bool, error) {
 		if t, ok := idTime(k); ok && t.Before(f.Since) {
 			return false, nil // ids sort by time: every later key is older

@@ -157,7 +157,13 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 		bucket, kv := takenOut(t.rule.Pool.Name, member, s.Now)
 		writes[bucket] = []store.KV{kv}
 	}
-	return e.putFor(e.runCtx, t.key, writes)
+	if err := e.putFor(e.runCtx, t.key, writes); err != nil {
+		return err
+	}
+	if d.TakeOut {
+		e.pools.noteOut(t.rule.Pool.Name, member, s.Now)
+	}
+	return nil
 }
 
 // deferTask holds a remediation back until d.NotBefore, in the backlog: it

@@ -184,7 +184,12 @@ func (e *Engine) reapHooksOf(ctx context.Context, replica string) {
 // putFor writes writes only while the backlog record guard is this
 // replica's; errTakenOver when another replica took it over.
 func (e *Engine) putFor(ctx context.Context, guard string, writes map[string][]store.KV) error {
-	done, err := e.st.PutGuarded(ctx, []store.Guarded{{Bucket: e.backlogBucket(), Key: guard, Entries: writes}})
+	before := e.losses()
+	groups := []store.Guarded{{Bucket: e.backlogBucket(), Key: guard, Entries: writes}}
+	done, err := e.st.PutGuarded(ctx, groups)
+	if err == nil && !done[0] && e.lostSince(ctx, before) {
+		done, err = e.st.PutGuarded(ctx, groups) // the record was written again
+	}
 	if err != nil {
 		return err
 	}

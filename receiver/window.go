@@ -18,8 +18,8 @@ import (
 type window struct {
 	mu      sync.Mutex
 	waiting taskHeap
-	held    map[string]bool // keys waiting or running
-	later   int             // tasks held as deferred (task.later)
+	held    map[string]*task // waiting or running, by key
+	later   int              // tasks held as deferred (task.later)
 	max     int
 	spilled bool      // due records in the store are not in memory
 	dueAt   time.Time // when the earliest deferred record left in the store comes due
@@ -30,7 +30,7 @@ type window struct {
 }
 
 func newWindow(max int) *window {
-	return &window{held: map[string]bool{}, max: max, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
+	return &window{held: map[string]*task{}, max: max, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
 }
 
 // dueRoomLocked is how many more due tasks the window can hold; running
@@ -42,14 +42,14 @@ func (w *window) dueRoomLocked() int { return w.max - (len(w.held) - w.later) }
 func (w *window) push(t *task, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.held[t.key] {
+	if w.held[t.key] != nil {
 		return
 	}
 	if !w.roomLocked(t, now) {
 		w.spillLocked(t, now)
 		return
 	}
-	w.held[t.key] = true
+	w.held[t.key] = t
 	w.holdLocked(t, now)
 }
 
@@ -187,6 +187,17 @@ func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time) {
 	signal(w.wake) // a worker recomputes how long to wait
 }
 
+// tasks returns the tasks held, waiting or running.
+func (w *window) tasks() []*task {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ts := make([]*task, 0, len(w.held))
+	for _, t := range w.held {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
 // spill tells the window that records it has not seen wait in the store.
 func (w *window) spill() {
 	w.mu.Lock()
@@ -199,7 +210,7 @@ func (w *window) spill() {
 func (w *window) isHeld(key string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.held[key]
+	return w.held[key] != nil
 }
 
 func signal(ch chan struct{}) {

@@ -39,7 +39,12 @@ type writeBehind struct {
 	kick        chan struct{}
 	done        chan struct{}
 	onErr       func(error)
-	onFenced    func(n int)
+	// onFenced is told how many groups were fenced off, and the store's
+	// count of data losses (lossCount) before the commit; true keeps them
+	// for the next flush (the store had lost its data, and the records are
+	// written again).
+	onFenced  func(n int, lossesBefore int64) bool
+	lossCount func() int64
 }
 
 func newWriteBehind(st store.Store, every time.Duration, logger log.Logger, onErr func(error)) *writeBehind {
@@ -193,11 +198,14 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 	w.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
-		err = w.commit(ctx, batch, guards)
+		var fenced map[string]map[string][]byte
+		fenced, err = w.commit(ctx, batch, guards)
 		w.mu.Lock()
 		w.flushing = nil
 		if err != nil {
 			w.keepLocked(batch, guards)
+		} else if fenced != nil {
+			w.keepLocked(fenced, guards)
 		}
 		w.mu.Unlock()
 	}
@@ -209,8 +217,13 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 
 // commit writes a batch: the unguarded writes in one transaction, then the
 // guarded ones, grouped by their guard, in another. Groups whose guard is
-// gone are dropped: the record was taken over by another replica.
-func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]byte, guards map[string]map[string]string) error {
+// gone are dropped (the record was taken over by another replica), or
+// returned to be kept when onFenced says so.
+func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]byte, guards map[string]map[string]string) (map[string]map[string][]byte, error) {
+	var before int64
+	if w.lossCount != nil {
+		before = w.lossCount()
+	}
 	plain := map[string][]store.KV{}
 	byGuard := map[string]map[string][]store.KV{}
 	for bucket, m := range batch {
@@ -228,11 +241,11 @@ func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]
 	}
 	if len(plain) > 0 {
 		if err := w.st.PutAll(ctx, plain); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(byGuard) == 0 {
-		return nil
+		return nil, nil
 	}
 	groups := make([]store.Guarded, 0, len(byGuard))
 	for g, entries := range byGuard {
@@ -240,18 +253,43 @@ func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]
 	}
 	done, err := w.st.PutGuarded(ctx, groups)
 	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
-		return err
+		return nil, err
 	}
-	fenced := 0
-	for _, ok := range done {
-		if !ok {
-			fenced++
+	fenced := map[string]map[string][]byte{}
+	n := 0
+	for i, ok := range done {
+		if ok {
+			continue
+		}
+		n++
+		for bucket, kvs := range groups[i].Entries {
+			if fenced[bucket] == nil {
+				fenced[bucket] = map[string][]byte{}
+			}
+			for _, kv := range kvs {
+				fenced[bucket][kv.Key] = kv.Value
+			}
 		}
 	}
-	if fenced > 0 && w.onFenced != nil {
-		w.onFenced(fenced)
+	if n > 0 && w.onFenced != nil && w.onFenced(n, before) {
+		return fenced, nil
 	}
-	return nil
+	return nil, nil
+}
+
+// guardKeys lists the records that writes not yet committed are guarded by.
+func (w *writeBehind) guardKeys() map[string]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	keys := map[string]bool{}
+	for _, m := range []map[string]map[string]string{w.guards} {
+		for _, g := range m {
+			for _, k := range g {
+				keys[k] = true
+			}
+		}
+	}
+	return keys
 }
 
 // keepLocked puts a batch that could not be committed back, under writes

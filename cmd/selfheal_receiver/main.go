@@ -99,7 +99,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	journal := engine.Journal()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	serve.WatchStoreLoss(ctx, st, reg, logger)
+	serve.WatchStoreLoss(ctx, st, reg, logger, engine.StoreLost)
 	if err := engine.Start(ctx); err != nil {
 		return fmt.Errorf("starting: %w", err)
 	}

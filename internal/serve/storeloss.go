@@ -16,9 +16,9 @@ const epochEvery = 5 * time.Second
 
 // WatchStoreLoss checks, every few seconds until ctx ends, whether a shared
 // store lost its data (see store.Redis.CheckEpoch), and logs and counts it
-// in selfheal_store_data_lost_total. The embedded store cannot lose its
-// data without the process noticing at start.
-func WatchStoreLoss(ctx context.Context, st store.Store, reg prometheus.Registerer, logger log.Logger) {
+// in selfheal_store_data_lost_total, then calls each of then. The embedded
+// store cannot lose its data without the process noticing at start.
+func WatchStoreLoss(ctx context.Context, st store.Store, reg prometheus.Registerer, logger log.Logger, then ...func(context.Context)) {
 	r, ok := st.(*store.Redis)
 	if !ok {
 		return
@@ -31,5 +31,8 @@ func WatchStoreLoss(ctx context.Context, st store.Store, reg prometheus.Register
 	go r.WatchEpoch(ctx, epochEvery, func() {
 		lost.Inc()
 		level.Error(logger).Log("msg", "The shared store lost its data: deduplication claims, attempts, cooldowns, pool state, open escalations and registrations recorded before are gone")
+		for _, fn := range then {
+			fn(ctx)
+		}
 	})
 }

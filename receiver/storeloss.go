@@ -1,0 +1,112 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/selfheal/selfheal/internal/store"
+)
+
+// StoreLost writes what this replica holds in memory back into a store that
+// lost its data (Redis restarted empty, FLUSHALL, a failover to a replica
+// that never synced): its lease and name, the backlog records, journal
+// entries and deduplication claims of the remediations it holds (waiting,
+// deferred or running; a re-sent notification of one is a duplicate), and
+// the pool members it knows to be out, which stay out until a healed
+// resolved alert puts them back. What it does not hold is gone: records
+// waiting in the store beyond its window, other deduplication claims (a
+// re-sent notification of an alert already healed runs again), attempt
+// counts and cooldowns, and the journal's history.
+func (e *Engine) StoreLost(ctx context.Context) {
+	n, err := e.rewrite(ctx)
+	if err != nil {
+		e.metrics.storeUp.Set(0)
+		level.Error(e.logger).Log("msg", "Could not write this replica's work back into the store that lost its data; its results may be fenced off", "err", err)
+		return
+	}
+	members, err := e.pools.rewrite(ctx)
+	if err != nil {
+		level.Error(e.logger).Log("msg", "Could not write the pool members out back into the store that lost its data", "err", err)
+		return
+	}
+	level.Warn(e.logger).Log("msg", "Wrote this replica's work back into the store that lost its data", "remediations", n, "pool_members_out", members)
+}
+
+// rewrite writes the lease, and each task held with its journal entry as
+// the journal shows it now.
+func (e *Engine) rewrite(ctx context.Context) (int, error) {
+	if err := e.renewLease(ctx); err != nil {
+		return 0, err
+	}
+	tasks := e.window.tasks()
+	claims := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		if !t.retry {
+			claims = append(claims, dedupKey(t.rule.Name, t.entry.Fingerprint, t.entry.StartsAt, t.entry.Status))
+		}
+	}
+	if _, err := e.st.ClaimMany(ctx, bucketDedup, claims, []byte(e.opts.Replica), e.opts.DedupTTL); err != nil {
+		return 0, err
+	}
+	writes := map[string][]store.KV{}
+	live := e.journal.liveEntries()
+	for _, t := range tasks {
+		en := t.entry
+		if l, ok := live[en.ID]; ok {
+			en = &l
+		}
+		b, err := json.Marshal(en)
+		if err != nil {
+			return 0, err
+		}
+		rec, err := t.marshal()
+		if err != nil {
+			return 0, err
+		}
+		writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
+		writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: t.key, Value: rec})
+	}
+	// Writes behind for tasks that have left the window (finished) are
+	// guarded by records they end: those are written as placeholders.
+	for k := range e.wb.guardKeys() {
+		if !e.window.isHeld(k) {
+			writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: k, Value: []byte("{}")})
+		}
+	}
+	e.window.pending.Store(int64(len(tasks)))
+	if len(writes) == 0 {
+		return 0, nil
+	}
+	return len(tasks), e.st.PutAll(ctx, writes)
+}
+
+// epochs is a store that can tell it lost its data (store.Redis).
+type epochs interface {
+	CheckEpoch(ctx context.Context) (bool, error)
+	Losses() int64
+}
+
+// losses counts the losses of data the store has noticed.
+func (e *Engine) losses() int64 {
+	if s, ok := e.st.(epochs); ok {
+		return s.Losses()
+	}
+	return 0
+}
+
+// lostSince tells whether the store lost its data since it had noticed
+// before losses, checking now; when it did, what this replica holds has
+// been written back.
+func (e *Engine) lostSince(ctx context.Context, before int64) bool {
+	s, ok := e.st.(epochs)
+	if !ok {
+		return false
+	}
+	if lost, _ := s.CheckEpoch(ctx); !lost && s.Losses() <= before {
+		return false
+	}
+	e.StoreLost(ctx) // again if the watch did it: it may still be under way
+	return true
+}
