@@ -172,6 +172,16 @@ func (t *Tracker) refresh(ctx context.Context) { t.persist.refresh(ctx) }
 // scrape; the metrics themselves are written from the last view.
 func (t *Tracker) Refresh(ctx context.Context) { t.refresh(ctx) }
 
+// StoreLost writes what this process knows back into a shared store that
+// lost its data at once, not at the next read: another replica that reads
+// the store meanwhile would otherwise miss the agents only this one knows.
+func (t *Tracker) StoreLost(ctx context.Context) {
+	t.mu.Lock()
+	t.loaded = time.Time{}
+	t.mu.Unlock()
+	t.refresh(ctx)
+}
+
 // Beat records a heartbeat from id, now by the server's clock.
 func (t *Tracker) Beat(ctx context.Context, id string, hb Heartbeat) error {
 	return t.beatAt(ctx, id, hb, t.now())

@@ -69,6 +69,7 @@ type Engine struct {
 	resolved resolvedAlerts
 	retries  sync.WaitGroup
 	esc      *escalator
+	loss     lossState
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -107,9 +108,9 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 		}
 	})
 	e.wb.guardBucket = e.backlogBucket()
-	e.wb.lossCount = e.losses
+	e.wb.lossCount = e.rewriteGen
 	e.wb.onFenced = func(n int, before int64) bool {
-		if e.lostSince(e.runCtx, before) {
+		if e.checkLoss(e.runCtx) > before {
 			return true
 		}
 		e.metrics.fenced.Add(float64(n))

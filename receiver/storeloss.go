@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/go-kit/log/level"
 
@@ -18,20 +19,62 @@ import (
 // resolved alert puts them back. What it does not hold is gone: records
 // waiting in the store beyond its window, other deduplication claims (a
 // re-sent notification of an alert already healed runs again), attempt
-// counts and cooldowns, and the journal's history.
-func (e *Engine) StoreLost(ctx context.Context) {
+// counts and cooldowns, and the journal's history. Each loss the store
+// counted is written back once.
+func (e *Engine) StoreLost(ctx context.Context) { e.checkLoss(ctx) }
+
+// lossState orders guarded writes and the rewrite after a loss: a guarded
+// write holds mu for reading, so that it never runs while a rewrite is
+// half done.
+type lossState struct {
+	mu      sync.RWMutex
+	handled int64 // the store's count of losses when last written back
+	gen     int64 // rewrites done
+}
+
+// rewriteGen is the count of rewrites done.
+func (e *Engine) rewriteGen() int64 {
+	e.loss.mu.RLock()
+	defer e.loss.mu.RUnlock()
+	return e.loss.gen
+}
+
+// checkLoss asks the store whether it lost its data and writes this
+// replica's work back for a loss not yet written back; it returns the
+// count of rewrites done.
+func (e *Engine) checkLoss(ctx context.Context) int64 {
+	s, ok := e.st.(epochs)
+	if !ok {
+		return 0
+	}
+	e.loss.mu.Lock()
+	defer e.loss.mu.Unlock()
+	_, _ = s.CheckEpoch(ctx)
+	n := s.Losses()
+	if n <= e.loss.handled {
+		return e.loss.gen
+	}
+	if err := e.writeBack(ctx); err != nil {
+		e.metrics.storeUp.Set(0)
+		level.Error(e.logger).Log("msg", "Could not write this replica's work back into the store that lost its data; will try again", "err", err)
+		return e.loss.gen
+	}
+	e.loss.handled = n
+	e.loss.gen++
+	return e.loss.gen
+}
+
+func (e *Engine) writeBack(ctx context.Context) error {
 	n, err := e.rewrite(ctx)
 	if err != nil {
-		e.metrics.storeUp.Set(0)
-		level.Error(e.logger).Log("msg", "Could not write this replica's work back into the store that lost its data; its results may be fenced off", "err", err)
-		return
+		return err
 	}
 	members, err := e.pools.rewrite(ctx)
 	if err != nil {
-		level.Error(e.logger).Log("msg", "Could not write the pool members out back into the store that lost its data", "err", err)
-		return
+		return err
 	}
 	level.Warn(e.logger).Log("msg", "Wrote this replica's work back into the store that lost its data", "remediations", n, "pool_members_out", members)
+	return nil
 }
 
 // rewrite writes the lease, and each task held with its journal entry as
@@ -86,27 +129,4 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 type epochs interface {
 	CheckEpoch(ctx context.Context) (bool, error)
 	Losses() int64
-}
-
-// losses counts the losses of data the store has noticed.
-func (e *Engine) losses() int64 {
-	if s, ok := e.st.(epochs); ok {
-		return s.Losses()
-	}
-	return 0
-}
-
-// lostSince tells whether the store lost its data since it had noticed
-// before losses, checking now; when it did, what this replica holds has
-// been written back.
-func (e *Engine) lostSince(ctx context.Context, before int64) bool {
-	s, ok := e.st.(epochs)
-	if !ok {
-		return false
-	}
-	if lost, _ := s.CheckEpoch(ctx); !lost && s.Losses() <= before {
-		return false
-	}
-	e.StoreLost(ctx) // again if the watch did it: it may still be under way
-	return true
 }

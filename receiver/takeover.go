@@ -184,11 +184,16 @@ func (e *Engine) reapHooksOf(ctx context.Context, replica string) {
 // putFor writes writes only while the backlog record guard is this
 // replica's; errTakenOver when another replica took it over.
 func (e *Engine) putFor(ctx context.Context, guard string, writes map[string][]store.KV) error {
-	before := e.losses()
 	groups := []store.Guarded{{Bucket: e.backlogBucket(), Key: guard, Entries: writes}}
-	done, err := e.st.PutGuarded(ctx, groups)
-	if err == nil && !done[0] && e.lostSince(ctx, before) {
-		done, err = e.st.PutGuarded(ctx, groups) // the record was written again
+	put := func() ([]bool, int64, error) {
+		e.loss.mu.RLock()
+		defer e.loss.mu.RUnlock()
+		done, err := e.st.PutGuarded(ctx, groups)
+		return done, e.loss.gen, err
+	}
+	done, gen, err := put()
+	if err == nil && !done[0] && e.checkLoss(ctx) > gen {
+		done, _, err = put() // the store had lost its data; the record is back
 	}
 	if err != nil {
 		return err

@@ -39,10 +39,10 @@ type writeBehind struct {
 	kick        chan struct{}
 	done        chan struct{}
 	onErr       func(error)
-	// onFenced is told how many groups were fenced off, and the store's
-	// count of data losses (lossCount) before the commit; true keeps them
-	// for the next flush (the store had lost its data, and the records are
-	// written again).
+	// onFenced is told how many groups were fenced off, and the count of
+	// write-backs after a data loss (lossCount) before the commit; true
+	// keeps them for the next flush (the store had lost its data, and the
+	// records are written again).
 	onFenced  func(n int, lossesBefore int64) bool
 	lossCount func() int64
 }

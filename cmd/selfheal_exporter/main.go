@@ -96,7 +96,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	sources.Start(ctx, conf.Agents)
 	defer sources.Stop()
 	reg := serve.NewRegistry("selfheal_exporter")
-	serve.WatchStoreLoss(ctx, st, reg, logger)
+	serve.WatchStoreLoss(ctx, st, reg, logger, tracker.StoreLost)
 	exp := collector.NewExporter(conf, reg)
 	reloader := serve.NewReloader("selfheal_exporter", func() error {
 		c, err := collector.LoadConfig(configFile)

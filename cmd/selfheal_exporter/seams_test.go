@@ -302,7 +302,8 @@ func TestSentinelFailoverWithoutRestart(t *testing.T) {
 
 // TestAgentsSurviveAnEmptiedStore: the Redis under the exporter is emptied
 // (FLUSHALL); the agents it knew, a lost one among them, are written back
-// and still listed, the lost one still reported lost.
+// and still listed, the lost one still reported lost, as soon as the loss
+// is noticed.
 func TestAgentsSurviveAnEmptiedStore(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
 	e := startExporter(t, t.TempDir(), "agents: [{group: g, interval: 1s, grace: 1s, auto_register: true}]\n", "--storage.redis.url", "redis://"+rd.Addr+"/0")
@@ -319,6 +320,11 @@ func TestAgentsSurviveAnEmptiedStore(t *testing.T) {
 		return strings.Contains(body, "lost-1") || strings.Contains(body, `"lost_agents":[{`)
 	})
 	c.FlushAll(context.Background())
+	// Written back once noticed, before anything reads the exporter: another
+	// replica reading the store meanwhile sees them.
+	testutil.Eventually(t, 15*time.Second, "the agents written back without a read", func() bool {
+		return c.HExists(context.Background(), "selfheal:agents", "lost-1").Val() && c.HExists(context.Background(), "selfheal:agents", "up-1").Val()
+	})
 	testutil.Eventually(t, 15*time.Second, "the loss to be noticed", func() bool {
 		_, body := fetch(t, "GET", "http://"+e.addr+"/metrics")
 		return strings.Contains(body, "selfheal_store_data_lost_total 1")

@@ -67,8 +67,7 @@ func (r *receiverProc) start() {
 	if r.host == "" {
 		r.proc = testutil.Start(r.t, r.dir, binary, r.args...)
 	} else {
-		args := append([]string{"--uts", "sh", "-c", `hostname "$0" && exec "$@"`, r.host, binary}, r.args...)
-		r.proc = testutil.Start(r.t, r.dir, "unshare", args...)
+		r.proc = testutil.StartOnHost(r.t, r.host, r.dir, binary, r.args...)
 	}
 	testutil.WaitPort(r.t, r.addr, r.proc)
 }

@@ -67,6 +67,13 @@ func (r *replicas) required(ctx context.Context, c *redis.Client) int {
 	return min(r.known, 1)
 }
 
+// recheck makes the next write read the number of replicas again.
+func (r *replicas) recheck() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checked = time.Time{}
+}
+
 // connectedReplicas reads connected_slaves from INFO replication.
 func connectedReplicas(info string) int {
 	for _, line := range strings.Split(info, "\n") {
@@ -95,6 +102,7 @@ func (r *Redis) acked(ctx context.Context, n int, write func(c *redis.Conn) erro
 		return fmt.Errorf("waiting for Redis replicas: %w", err)
 	}
 	if got < n {
+		r.repl.recheck() // a failover may have left the primary without replicas
 		return fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, got, n, r.repl.cfg.Timeout)
 	}
 	return nil

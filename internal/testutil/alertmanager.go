@@ -1,9 +1,12 @@
 package testutil
 
 import (
+	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Alertmanager is Debian's prometheus-alertmanager running for a test.
@@ -56,4 +59,48 @@ func containsAll(s string, parts []string) bool {
 		}
 	}
 	return true
+}
+
+// StartAlertmanagerCluster starts n Alertmanagers on config as one gossip
+// cluster (each joins the first), debug logs on, and waits until the first
+// sees all of them.
+func StartAlertmanagerCluster(t testing.TB, n int, config string) []*Alertmanager {
+	t.Helper()
+	var ams []*Alertmanager
+	var first string
+	for i := range n {
+		dir := t.TempDir()
+		addr, gossip := Addr(FreePort(t)), Addr(FreePort(t))
+		WriteFile(t, dir, "alertmanager.yml", config)
+		args := []string{"--config.file", "alertmanager.yml", "--storage.path", filepath.Join(dir, "am-data"), "--web.listen-address", addr,
+			"--cluster.listen-address", gossip, "--log.level=debug"}
+		if i == 0 {
+			first = gossip
+		} else {
+			args = append(args, "--cluster.peer", first)
+		}
+		p := Start(t, dir, Binary(t, "prometheus-alertmanager", "alertmanager"), args...)
+		WaitPort(t, addr, p)
+		ams = append(ams, &Alertmanager{URL: "http://" + addr, Proc: p})
+	}
+	Eventually(t, 60*time.Second, "the Alertmanagers to form a cluster", func() bool {
+		return clusterPeers(ams[0].URL) == n
+	})
+	return ams
+}
+
+// clusterPeers counts the peers an Alertmanager's API v2 status lists.
+func clusterPeers(url string) int {
+	resp, err := http.Get(url + "/api/v2/status")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Cluster struct{ Peers []struct{ Address string } } `json:"cluster"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&s) != nil {
+		return 0
+	}
+	return len(s.Cluster.Peers)
 }

@@ -197,3 +197,10 @@ func ReadLines(t testing.TB, path string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// StartOnHost is Start in a UTS namespace of its own (unshare --uts) whose
+// host name is host: a second "host" on this machine.
+func StartOnHost(t testing.TB, host, dir, name string, args ...string) *Process {
+	t.Helper()
+	return Start(t, dir, "unshare", append([]string{"--uts", "sh", "-c", `hostname "$0" && exec "$@"`, host, name}, args...)...)
+}
