@@ -115,7 +115,7 @@ FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver:F
 # (see e2e/) and prints, per scenario, the seconds from fault to action and
 # from fault to resolution.
 e2e: deps
-	$(GO) test -tags e2e -count=1 -timeout 15m -v ./e2e/ 2>&1 | tee .e2e.log | grep -E '^(e2e |--- |ok|FAIL|panic)|_test.go'; \
+	$(GO) test -tags e2e -count=1 -timeout 25m -v ./e2e/ 2>&1 | tee .e2e.log | grep -E '^(e2e |--- |ok|FAIL|panic)|_test.go'; \
 	test $${PIPESTATUS[0]} -eq 0
 
 # demo starts the whole loop with a small simulated fleet, injects faults and

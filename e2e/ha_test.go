@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,6 +53,7 @@ func TestHAUnderFaults(t *testing.T) {
 	h.round(t, 3, "Alertmanager killed", h.killAlertmanager, 0)
 	h.round(t, 4, "Redis emptied", h.flushAll, 0)
 	h.agentsKept(t)
+	h.noneFenced(t)
 }
 
 func newHALab(t *testing.T) *haLab {
@@ -318,4 +320,20 @@ func (h *haLab) agentsKept(t *testing.T) {
 		}
 	}
 	fmt.Printf("e2e ha: %d acknowledged agents kept by both exporters\n", len(h.agents))
+}
+
+// noneFenced: the surviving receiver had none of its writes fenced off (it
+// never lost its lease, and what the emptied store lost was written back).
+func (h *haLab) noneFenced(t *testing.T) {
+	for _, r := range h.live() {
+		resp, err := http.Get("http://" + r.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "\nselfheal_receiver_fenced_writes_total 0\n") {
+			t.Errorf("receiver on %s had writes fenced off", r.host)
+		}
+	}
 }

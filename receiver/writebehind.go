@@ -35,6 +35,7 @@ type writeBehind struct {
 	// record (bucket -> key -> guard key): the write lands only while the
 	// record is still this replica's (see store.PutGuarded).
 	guards      map[string]map[string]string
+	flushGuards map[string]map[string]string // the guards of flushing
 	guardBucket string
 	kick        chan struct{}
 	done        chan struct{}
@@ -194,14 +195,14 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	batch, guards := w.pending, w.guards
 	w.pending, w.guards = map[string]map[string][]byte{}, map[string]map[string]string{}
-	w.flushing = batch
+	w.flushing, w.flushGuards = batch, guards
 	w.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
 		var fenced map[string]map[string][]byte
 		fenced, err = w.commit(ctx, batch, guards)
 		w.mu.Lock()
-		w.flushing = nil
+		w.flushing, w.flushGuards = nil, nil
 		if err != nil {
 			w.keepLocked(batch, guards)
 		} else if fenced != nil {
@@ -277,12 +278,13 @@ func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]
 	return nil, nil
 }
 
-// guardKeys lists the records that writes not yet committed are guarded by.
+// guardKeys lists the records that writes not yet committed (pending or
+// being flushed) are guarded by.
 func (w *writeBehind) guardKeys() map[string]bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	keys := map[string]bool{}
-	for _, m := range []map[string]map[string]string{w.guards} {
+	for _, m := range []map[string]map[string]string{w.guards, w.flushGuards} {
 		for _, g := range m {
 			for _, k := range g {
 				keys[k] = true

@@ -479,6 +479,36 @@ func TestRedisWritesWaitForTheReplica(t *testing.T) {
 	}
 }
 
+// TestWritesStopWaitingForAReplicaThatIsGone: with the default (1 when the
+// primary has replicas), a primary whose only replica died, as after a
+// failover that promoted it, answers the write after the first that timed
+// out, not only once the replica count is read again 10 s later.
+func TestWritesStopWaitingForAReplicaThatIsGone(t *testing.T) {
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	replica := testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	r, err := OpenRedisWith("redis://"+primary.Addr+"/0", "", "test", Replication{MinAcked: -1, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := Replicated(context.Background())
+	put := func() error { return r.Put(ctx, "agents", KV{Key: "a", Value: []byte("1")}) }
+	if err := put(); err != nil {
+		t.Fatalf("with the replica: %v", err)
+	}
+	replica.Proc.Kill()
+	testutil.Eventually(t, 10*time.Second, "the primary to count no replica", func() bool {
+		info, _ := r.client.Info(context.Background(), "replication").Result()
+		return connectedReplicas(info) == 0
+	})
+	if err := put(); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("the first write after the replica died: %v; want it not acknowledged", err)
+	}
+	if err := put(); err != nil {
+		t.Fatalf("the next write: %v", err)
+	}
+}
+
 // TestEpochNoticesALostStore: a Redis emptied while in use (FLUSHALL) is
 // noticed at the next check, once; an untouched one is not.
 func TestEpochNoticesALostStore(t *testing.T) {
