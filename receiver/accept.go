@@ -59,6 +59,9 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 			e.metrics.duplicates.Inc()
 			continue
 		}
+		if err != nil {
+			e.metrics.unacked.Inc()
+		}
 		e.window.pending.Add(1)
 		e.window.push(t, e.opts.Now())
 		res.Accepted++

@@ -25,6 +25,7 @@ type Metrics struct {
 	openEsc     prometheus.GaugeFunc
 	takenOver   prometheus.Counter
 	fenced      prometheus.Counter
+	unacked     prometheus.Counter
 }
 
 func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
@@ -79,6 +80,9 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 		fenced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_fenced_writes_total", Help: "Writes for remediations that another replica had taken over, not made.",
 		}),
+		unacked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selfheal_receiver_unacknowledged_alerts_total", Help: "Remediations recorded on the Redis primary but answered 503 because its replicas did not acknowledge them in time: each runs, and may run again if a failover loses it and Alertmanager's retry records it anew.",
+		}),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown).",
 		}, []string{"rule", "reason"}),
@@ -87,7 +91,7 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.takenOver, m.fenced)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.takenOver, m.fenced, m.unacked)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

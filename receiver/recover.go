@@ -41,6 +41,9 @@ func (e *Engine) recover(ctx context.Context) error {
 	if err := e.renewLease(ctx); err != nil {
 		return fmt.Errorf("taking this replica's lease: %w", err)
 	}
+	if err := e.register(ctx); err != nil {
+		return fmt.Errorf("registering this replica: %w", err)
+	}
 	if err := e.resolved.load(ctx); err != nil {
 		return fmt.Errorf("reading resolved alerts: %w", err)
 	}

@@ -83,6 +83,9 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 	if err := e.renewLease(ctx); err != nil {
 		return 0, err
 	}
+	if err := e.register(ctx); err != nil {
+		return 0, err
+	}
 	tasks := e.window.tasks()
 	claims := make([]string, 0, len(tasks))
 	for _, t := range tasks {

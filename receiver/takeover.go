@@ -46,8 +46,7 @@ func ReplicaName(host string) string {
 
 func hookOwnerKey(replica string) string { return "hook_owner_" + replica }
 
-// renewLease takes or renews this replica's lease and (re-)registers it:
-// after a takeover of a replica that was only slow, it is known again.
+// renewLease takes or renews this replica's lease.
 func (e *Engine) renewLease(ctx context.Context) error {
 	ok, err := e.st.Lease(ctx, bucketReplicas, e.opts.Replica, []byte(e.opts.Replica), e.opts.LeaseDuration)
 	if err != nil {
@@ -56,6 +55,13 @@ func (e *Engine) renewLease(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("the lease of replica %s is held by another process", e.opts.Replica)
 	}
+	return nil
+}
+
+// register records this replica's name and hook mark, again at every
+// renewal: after a takeover of a replica that was only slow, it is known
+// again.
+func (e *Engine) register(ctx context.Context) error {
 	return e.st.PutAll(ctx, map[string][]store.KV{
 		bucketReplicaNames: {{Key: e.opts.Replica, Value: []byte(e.opts.Host)}},
 		bucketMeta:         {{Key: hookOwnerKey(e.opts.Replica), Value: []byte(e.owner)}},
@@ -73,9 +79,14 @@ func (e *Engine) keepLease(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// The leases first: what follows may wait for connections a storm
+		// holds, the leases have their own.
 		err := e.renewLease(ctx)
 		if err == nil {
 			err = e.locks.renew(ctx)
+		}
+		if err == nil {
+			err = e.register(ctx)
 		}
 		if err == nil {
 			err = e.takeOver(ctx)

@@ -214,6 +214,9 @@ rules:
 	if code != 503 || !strings.Contains(body, "not acknowledged by enough Redis replicas") {
 		t.Fatalf("with the replica stopped: %d %s", code, body)
 	}
+	if v := r.metric("selfheal_receiver_unacknowledged_alerts_total"); v != 1 {
+		t.Fatalf("unacknowledged alerts counted: %v, want 1", v)
+	}
 	replica.Proc.Cmd.Process.Signal(syscall.SIGCONT)
 	testutil.Eventually(t, 10*time.Second, "Alertmanager's retry to be taken", func() bool {
 		code, _ := r.do("POST", "/webhook", alertsAt("ICServerConnectFailed", "2026-11-22T05:00:00Z", "b"))

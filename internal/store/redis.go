@@ -20,6 +20,9 @@ import (
 // is its own key with an expiry (SET NX PX).
 type Redis struct {
 	client *redis.Client
+	// leases has connections of its own, so that a replica's lease is
+	// renewed while a storm of webhooks holds every connection of client.
+	leases *redis.Client
 	prefix string
 
 	mu      sync.RWMutex
@@ -43,7 +46,11 @@ func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, 
 	if err != nil {
 		return nil, fmt.Errorf("--storage.redis.url: %w", err)
 	}
-	return &Redis{client: c, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl}}, nil
+	l, err := newRedisClient(url, passwordFile, nil, 2)
+	if err != nil {
+		return nil, fmt.Errorf("--storage.redis.url: %w", err)
+	}
+	return &Redis{client: c, leases: l, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl}}, nil
 }
 
 // NewRedisClient connects to a redis:// or rediss:// URL (credentials,
@@ -60,6 +67,12 @@ func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, 
 // budget, a request's). tlsConfig, when set, replaces a rediss:// URL's
 // (its server name taken from the URL when it has none).
 func NewRedisClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Client, error) {
+	return newRedisClient(url, passwordFile, tlsConfig, 0)
+}
+
+// newRedisClient is NewRedisClient with at most poolSize connections (0:
+// go-redis's default, ten per CPU).
+func newRedisClient(url, passwordFile string, tlsConfig *tls.Config, poolSize int) (*redis.Client, error) {
 	password := ""
 	if passwordFile != "" {
 		b, err := os.ReadFile(passwordFile)
@@ -78,7 +91,7 @@ func NewRedisClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Cli
 		}
 		fo.TLSConfig = withTLS(fo.TLSConfig, tlsConfig)
 		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
-		fo.MaxRetries, fo.ContextTimeoutEnabled = 1, true
+		fo.MaxRetries, fo.ContextTimeoutEnabled, fo.PoolSize = 1, true, poolSize
 		return redis.NewFailoverClient(fo), nil
 	}
 	opt, err := redis.ParseURL(url)
@@ -90,7 +103,7 @@ func NewRedisClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Cli
 	}
 	opt.TLSConfig = withTLS(opt.TLSConfig, tlsConfig)
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 3*time.Second, 3*time.Second
-	opt.MaxRetries, opt.ContextTimeoutEnabled = 1, true
+	opt.MaxRetries, opt.ContextTimeoutEnabled, opt.PoolSize = 1, true, poolSize
 	return redis.NewClient(opt), nil
 }
 
@@ -369,7 +382,12 @@ func (r *Redis) Release(ctx context.Context, bucket, key string) error {
 
 func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
-func (r *Redis) Close() error { return r.client.Close() }
+func (r *Redis) Close() error {
+	if r.leases != nil {
+		_ = r.leases.Close()
+	}
+	return r.client.Close()
+}
 
 // quietLogger drops go-redis' own log lines ("failed to dial after 5
 // attempts"): every failure also reaches the caller as an error, which the

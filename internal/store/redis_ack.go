@@ -55,16 +55,22 @@ func (r *replicas) required(ctx context.Context, c *redis.Client) int {
 		return r.cfg.MinAcked
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.checked) < 10*time.Second {
-		return min(r.known, 1)
+	known, fresh := r.known, time.Since(r.checked) < 10*time.Second
+	r.mu.Unlock()
+	if fresh {
+		return min(known, 1)
 	}
+	// Read without the lock: writes meanwhile go by the last count rather
+	// than queue behind this read.
 	info, err := c.Info(ctx, "replication").Result()
 	if err != nil {
-		return min(r.known, 1) // the write itself will say what is wrong
+		return min(known, 1) // the write itself will say what is wrong
 	}
-	r.known, r.checked = connectedReplicas(info), time.Now()
-	return min(r.known, 1)
+	known = connectedReplicas(info)
+	r.mu.Lock()
+	r.known, r.checked = known, time.Now()
+	r.mu.Unlock()
+	return min(known, 1)
 }
 
 // recheck makes the next write read the number of replicas again.

@@ -19,12 +19,20 @@ return 1
 `)
 
 func (r *Redis) Lease(ctx context.Context, bucket, key string, holder []byte, ttl time.Duration) (bool, error) {
-	n, err := lease.Run(ctx, r.client, []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
+	n, err := lease.Run(ctx, r.leaseClient(), []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
 	return n == 1, wrap("lease", bucket, err)
 }
 
+// leaseClient is the client of leases: its own, or the store's.
+func (r *Redis) leaseClient() *redis.Client {
+	if r.leases != nil {
+		return r.leases
+	}
+	return r.client
+}
+
 func (r *Redis) Holder(ctx context.Context, bucket, key string) ([]byte, error) {
-	v, err := r.client.Get(ctx, r.key(bucket)+":"+key).Bytes()
+	v, err := r.leaseClient().Get(ctx, r.key(bucket)+":"+key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
