@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -309,22 +308,10 @@ func (h *haLab) killReceiver(t *testing.T) {
 		metric(t, other.addr, "selfheal_receiver_taken_over_total"), time.Since(died).Seconds())
 }
 
-// metric reads one series without labels from a daemon's /metrics.
+// metric reads one series without labels from a daemon's /metrics, or -1.
 func metric(t *testing.T, addr, name string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			var f float64
-			fmt.Sscan(v, &f)
-			return f
-		}
-	}
-	return -1
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+	return scrape(req, name)
 }
 
 // killAlertmanager kills the first Alertmanager (SIGKILL).

@@ -549,6 +549,12 @@ func (s *stack) resolvedSent(ic string) {
 func (s *stack) receiverMetric(series string) float64 {
 	req, _ := http.NewRequest("GET", "http://"+s.receiver+"/metrics", nil)
 	req.SetBasicAuth("alertmanager", "e2e-password")
+	return scrape(req, series)
+}
+
+// scrape reads one series without labels from the /metrics req asks for,
+// or -1.
+func scrape(req *http.Request, series string) float64 {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return -1
