@@ -120,7 +120,7 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
-	e.esc = &escalator{st: st, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, history: e.incidentHistory, outbox: newOutbox()}
+	e.esc = &escalator{st: st, shared: o.Shared, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, history: e.incidentHistory, outbox: newOutbox()}
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.takeCtx, e.stopTake = context.WithCancel(e.runCtx)

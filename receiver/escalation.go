@@ -55,6 +55,7 @@ func (x *escalation) key() string { return x.Rule + "|" + x.Fingerprint }
 // never lands after the resolution.
 type escalator struct {
 	st       store.Store
+	shared   bool // replicas share the store: its open escalations are everyone's
 	conf     func() *Config
 	metrics  *Metrics
 	logErr   func(string, error)
@@ -133,6 +134,33 @@ func (x *escalator) load(ctx context.Context) error {
 	})
 }
 
+// sync takes the open escalations from a shared store, where every replica
+// records those it opens and deletes those it closes: each replica then
+// posts them all (Alertmanager takes the same alert twice as one), so they
+// go on being posted, and are resolved, when the replica that opened them
+// is gone. A store that cannot be read leaves those known. Called with
+// changing held.
+func (x *escalator) sync(ctx context.Context) {
+	if !x.shared {
+		return
+	}
+	open := map[string]*escalation{}
+	err := x.st.Scan(ctx, bucketEscalations, func(_ string, v []byte) error {
+		var e escalation
+		if json.Unmarshal(v, &e) == nil {
+			open[e.key()] = &e
+		}
+		return nil
+	})
+	if err != nil {
+		x.logErr("Could not read the open escalations; posting those known", err)
+		return
+	}
+	x.mu.Lock()
+	x.open = open
+	x.mu.Unlock()
+}
+
 // escalate opens an escalation (once per rule and alert) and posts it,
 // unless the alert resolved since the incident started.
 func (x *escalator) escalate(ctx context.Context, e *escalation) {
@@ -179,6 +207,7 @@ func (x *escalator) escalate(ctx context.Context, e *escalation) {
 func (x *escalator) resolve(ctx context.Context, fingerprint string) {
 	x.changing.Lock()
 	defer x.changing.Unlock()
+	x.sync(ctx)
 	x.mu.Lock()
 	var done []*escalation
 	for k, e := range x.open {
@@ -230,6 +259,7 @@ func (x *escalator) run(ctx context.Context) {
 			x.escalate(ctx, e)
 		}
 		x.changing.Lock()
+		x.sync(ctx)
 		x.mu.Lock()
 		open := make([]*escalation, 0, len(x.open))
 		for _, e := range x.open {

@@ -1,10 +1,13 @@
 package receiver
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/testutil"
@@ -54,5 +57,40 @@ func TestTwoReplicasShareOneRedis(t *testing.T) {
 	}
 	if len(es) != 5 {
 		t.Fatalf("shared journal has %d entries", len(es))
+	}
+}
+
+// TestEscalationOutlivesItsReplica: replica a gives up on an alert and
+// pages, then stops; replica b, sharing its Redis, goes on posting the
+// escalation, and resolves the page when the alert resolves.
+func TestEscalationOutlivesItsReplica(t *testing.T) {
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	open := func() store.Store {
+		s, err := store.OpenRedis("redis://"+rd.Addr, "selfheal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	p, am := startPagerAlertmanager(t)
+	yml := escalationRules(t, am.URL)
+	a := newFixture(t, yml, Options{Shared: true, Replica: "a"}, open())
+	b := newFixture(t, yml, Options{Shared: true, Replica: "b"}, open())
+	fault := alert("firing", time.Now(), "alertname", "ICServerConnectFailed", "instance", "10.0.0.1:8088")
+	a.accept(fault)
+	testutil.Eventually(t, 20*time.Second, "a page", func() bool { return len(p.pages("firing")) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	a.engine.Shutdown(ctx)
+	cancel()
+	testutil.Eventually(t, 10*time.Second, "the other replica to post the escalation", func() bool {
+		return promtest.ToFloat64(b.engine.metrics.escalations.WithLabelValues("restart-ic-server", ReasonMaxAttempts, "posted")) >= 1
+	})
+	resolved := fault
+	resolved.Status = "resolved"
+	b.accept(resolved)
+	testutil.Eventually(t, 20*time.Second, "the page to resolve", func() bool { return len(p.pages("resolved")) == 1 })
+	if n := len(p.pages("firing")); n != 1 {
+		t.Fatalf("%d firing pages for one incident", n)
 	}
 }
