@@ -35,7 +35,7 @@ rules:
 	if r := f.accept(alerts...); r.Accepted != 10000 {
 		t.Fatalf("storm: %+v", r)
 	}
-	testutil.Eventually(t, 60*time.Second, "the storm to be worked off", func() bool { return f.engine.window.pending.Load() == 0 })
+	testutil.Eventually(t, 2*time.Minute, "the storm to be worked off", func() bool { return f.engine.window.pending.Load() == 0 })
 	es, err := f.journal.Query(context.Background(), Filter{Limit: MaxActions * 20})
 	if err != nil {
 		t.Fatal(err)
