@@ -62,7 +62,8 @@ type Engine struct {
 
 	window  *window
 	closing atomic.Bool
-	owner   string // marks the hooks this process starts (see reap)
+	owner   string       // marks the hooks this process starts (see reap)
+	fence   atomic.Int64 // this replica's fencing token (see takeover.go)
 
 	limits   *ruleLimits
 	locks    *locks

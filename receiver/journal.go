@@ -37,6 +37,9 @@ type Entry struct {
 	Started   *time.Time    `json:"started,omitempty"`
 	Finished  *time.Time    `json:"finished,omitempty"`
 	Replica   string        `json:"replica,omitempty"`
+	// Fence is the fencing token the replica held when it wrote this: a
+	// takeover's entries carry a greater one than the dead replica's.
+	Fence int64 `json:"fence,omitempty"`
 }
 
 // newID makes a journal id that sorts by time.

@@ -138,7 +138,7 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
 	en := t.entry
 	en.Result, en.Attempt, en.DryRun, en.Reason, en.NotBefore = action.ResultRunning, d.Attempt, s.DryRun, "", nil
-	en.Replica = e.opts.Replica // the one that runs it, which may have taken it over
+	en.Replica, en.Fence = e.opts.Replica, e.fence.Load() // the one that runs it, which may have taken it over
 	start := s.Now
 	en.Started = &start
 	b, err := json.Marshal(en)
@@ -288,7 +288,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 		en.Reason = reason
 	}
 	now := e.opts.Now()
-	en.Finished = &now
+	en.Finished, en.Fence = &now, e.fence.Load()
 	if (result == action.ResultInterrupted || result == action.ResultFailed) && len(en.Steps) == 0 {
 		// No action ran to count it (the store failed, say): counted for
 		// the task, so that SelfhealRemediationFailed sees a failure.

@@ -41,6 +41,9 @@ func (e *Engine) recover(ctx context.Context) error {
 	if err := e.renewLease(ctx); err != nil {
 		return fmt.Errorf("taking this replica's lease: %w", err)
 	}
+	if err := e.drawFence(ctx); err != nil {
+		return err
+	}
 	if err := e.register(ctx); err != nil {
 		return fmt.Errorf("registering this replica: %w", err)
 	}
@@ -115,7 +118,7 @@ func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
 
 func (e *Engine) interrupted(en *Entry, reason string) *Entry {
 	now := e.opts.Now()
-	en.Result, en.Reason, en.Finished = action.ResultInterrupted, reason, &now
+	en.Result, en.Reason, en.Finished, en.Fence = action.ResultInterrupted, reason, &now, e.fence.Load()
 	for i := range en.Steps {
 		if en.Steps[i].Result == action.ResultRunning { // the step that had started
 			en.Steps[i].Result = action.ResultInterrupted

@@ -27,7 +27,10 @@ import (
 // by its rule's policy. A write made for a record (its journal entries, its
 // end) lands only while the record is in the writer's bucket (putFor): a
 // replica that comes back after its records were taken over cannot
-// overwrite the new owner's results.
+// overwrite the new owner's results. A replica draws a fencing token from
+// the store when it starts and again whenever it takes records over, and
+// journals it with every entry it writes: the new owner's entries carry a
+// greater token than the dead one's.
 
 const (
 	bucketReplicas     = "replicas"      // claims: a replica's lease
@@ -144,7 +147,10 @@ func (e *Engine) takeOverReplica(ctx context.Context, name, host string) error {
 	if len(moved) == 0 {
 		return nil
 	}
-	level.Warn(e.logger).Log("msg", "Took over the backlog of a replica whose lease expired", "replica", name, "records", len(moved))
+	if err := e.drawFence(ctx); err != nil {
+		return err
+	}
+	level.Warn(e.logger).Log("msg", "Took over the backlog of a replica whose lease expired", "replica", name, "records", len(moved), "fence", e.fence.Load())
 	e.metrics.takenOver.Add(float64(len(moved)))
 	return e.adopt(ctx, moved)
 }
@@ -190,6 +196,16 @@ func (e *Engine) reapHooksOf(ctx context.Context, replica string) {
 	} else if n > 0 {
 		level.Warn(e.logger).Log("msg", "Killed processes left running by the hooks of a replica that stopped", "replica", replica, "processes", n)
 	}
+}
+
+// drawFence takes a new fencing token.
+func (e *Engine) drawFence(ctx context.Context) error {
+	n, err := e.st.Next(ctx, "fence")
+	if err != nil {
+		return fmt.Errorf("drawing a fencing token: %w", err)
+	}
+	e.fence.Store(n)
+	return nil
 }
 
 // putFor writes writes only while the backlog record guard is this

@@ -31,6 +31,7 @@ rules:
 type journaled struct {
 	ID, Result, Reason, Replica string
 	Labels                      map[string]string
+	Fence                       int64
 }
 
 func (r *receiverProc) journal() []journaled {
@@ -159,6 +160,7 @@ func lateAttempt(t *testing.T, a, b *receiverProc, work string, sameHost bool) {
 	}
 	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { s, _ := markers(work, 1); return s[0] == 1 })
 	testutil.Eventually(t, 10*time.Second, "the start to be committed", func() bool { return a.metric("selfheal_receiver_unflushed_writes") == 0 })
+	lateFence := a.journal()[0].Fence
 	a.proc.Cmd.Process.Signal(syscall.SIGSTOP)
 	defer a.proc.Cmd.Process.Signal(syscall.SIGCONT)
 	testutil.Eventually(t, 20*time.Second, "the other replica to retry it", func() bool { s, _ := markers(work, 1); return s[0] == 2 })
@@ -178,6 +180,9 @@ func lateAttempt(t *testing.T, a, b *receiverProc, work string, sameHost bool) {
 	es := b.journal()
 	if len(es) != 2 || es[1].Result != "interrupted" || es[0].Replica == es[1].Replica {
 		t.Fatalf("the late replica overwrote the new owner's account: %+v", es)
+	}
+	if lateFence == 0 || es[0].Fence <= lateFence || es[1].Fence != es[0].Fence {
+		t.Fatalf("fencing tokens: the late replica's %d, the new owner's %d and %d; want the new owner's greater", lateFence, es[1].Fence, es[0].Fence)
 	}
 	if _, f := markers(work, 1); f[0] != want {
 		t.Fatalf("%d hooks finished, want %d", f[0], want)

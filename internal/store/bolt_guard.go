@@ -105,3 +105,22 @@ func (b *Bolt) Move(_ context.Context, from, to string) ([]KV, error) {
 	})
 	return moved, wrap("move", from, err)
 }
+
+// Next keeps counters as 8-byte big-endian values in the bucket counters.
+func (b *Bolt) Next(_ context.Context, name string) (int64, error) {
+	var n uint64
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte("counters"))
+		if err != nil {
+			return err
+		}
+		if v := bk.Get([]byte(name)); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		n++
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], n)
+		return bk.Put([]byte(name), v[:])
+	})
+	return int64(n), wrap("next", name, err)
+}

@@ -98,3 +98,18 @@ func TestMoveTakesTheWholeBucket(t *testing.T) {
 		}
 	})
 }
+
+// TestNextCountsUp: a counter gives 1, 2, 3, each counter its own.
+func TestNextCountsUp(t *testing.T) {
+	backends(t, func(t *testing.T, s Store, _ func(time.Duration)) {
+		ctx := context.Background()
+		for want := int64(1); want <= 3; want++ {
+			if n, err := s.Next(ctx, "fence"); err != nil || n != want {
+				t.Fatalf("Next = %d, %v; want %d", n, err, want)
+			}
+		}
+		if n, _ := s.Next(ctx, "other"); n != 1 {
+			t.Fatalf("another counter starts at %d", n)
+		}
+	})
+}

@@ -148,3 +148,8 @@ func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
 	}
 	return kvs, nil
 }
+
+func (r *Redis) Next(ctx context.Context, name string) (int64, error) {
+	n, err := r.leaseClient().Incr(ctx, r.prefix+":counter:"+name).Result()
+	return n, wrap("next", name, err)
+}

@@ -75,6 +75,9 @@ type Store interface {
 	// Move moves every entry of bucket from into bucket to at once and
 	// returns them.
 	Move(ctx context.Context, from, to string) ([]KV, error)
+	// Next returns the next value of the counter name, shared by every
+	// process on the store: 1, 2, 3... (fencing tokens).
+	Next(ctx context.Context, name string) (int64, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error
