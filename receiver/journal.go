@@ -83,19 +83,10 @@ func newJournal(st store.Store, wb *writeBehind) *Journal {
 	return &Journal{st: st, live: map[string]*Entry{}, wb: wb}
 }
 
-// Record writes an entry's new state behind (see writeBehind): queries see
-// it at once, the store within the flush interval.
-func (j *Journal) Record(e *Entry) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	j.wb.Put(bucketJournal, e.ID, b)
-	return nil
-}
-
-// RecordFor is Record for an entry of the backlog record guard: the write
-// lands only while that record is this replica's.
+// RecordFor writes an entry's new state behind (see writeBehind), queries
+// seeing it at once and the store within the flush interval, for the
+// backlog record guard: the write lands only while that record is this
+// replica's ("" for none).
 func (j *Journal) RecordFor(e *Entry, guard string) error {
 	b, err := json.Marshal(e)
 	if err != nil {

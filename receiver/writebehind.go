@@ -225,37 +225,53 @@ func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]
 	if w.lossCount != nil {
 		before = w.lossCount()
 	}
-	plain := map[string][]store.KV{}
-	byGuard := map[string]map[string][]store.KV{}
-	for bucket, m := range batch {
-		for k, v := range m {
-			kv := store.KV{Key: k, Value: v}
-			if g := guards[bucket][k]; g != "" {
-				if byGuard[g] == nil {
-					byGuard[g] = map[string][]store.KV{}
-				}
-				byGuard[g][bucket] = append(byGuard[g][bucket], kv)
-			} else {
-				plain[bucket] = append(plain[bucket], kv)
-			}
-		}
-	}
+	plain, groups := w.split(batch, guards)
 	if len(plain) > 0 {
 		if err := w.st.PutAll(ctx, plain); err != nil {
 			return nil, err
 		}
 	}
-	if len(byGuard) == 0 {
+	if len(groups) == 0 {
 		return nil, nil
-	}
-	groups := make([]store.Guarded, 0, len(byGuard))
-	for g, entries := range byGuard {
-		groups = append(groups, store.Guarded{Bucket: w.guardBucket, Key: g, Entries: entries})
 	}
 	done, err := w.st.PutGuarded(ctx, groups)
 	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
 		return nil, err
 	}
+	fenced, n := fencedWrites(groups, done)
+	if n > 0 && w.onFenced != nil && w.onFenced(n, before) {
+		return fenced, nil
+	}
+	return nil, nil
+}
+
+// split sorts a batch into the unguarded writes and one group per guard.
+func (w *writeBehind) split(batch map[string]map[string][]byte, guards map[string]map[string]string) (map[string][]store.KV, []store.Guarded) {
+	plain := map[string][]store.KV{}
+	byGuard := map[string]map[string][]store.KV{}
+	for bucket, m := range batch {
+		for k, v := range m {
+			kv := store.KV{Key: k, Value: v}
+			g := guards[bucket][k]
+			if g == "" {
+				plain[bucket] = append(plain[bucket], kv)
+				continue
+			}
+			if byGuard[g] == nil {
+				byGuard[g] = map[string][]store.KV{}
+			}
+			byGuard[g][bucket] = append(byGuard[g][bucket], kv)
+		}
+	}
+	groups := make([]store.Guarded, 0, len(byGuard))
+	for g, entries := range byGuard {
+		groups = append(groups, store.Guarded{Bucket: w.guardBucket, Key: g, Entries: entries})
+	}
+	return plain, groups
+}
+
+// fencedWrites gathers the writes of the groups not done, and counts them.
+func fencedWrites(groups []store.Guarded, done []bool) (map[string]map[string][]byte, int) {
 	fenced := map[string]map[string][]byte{}
 	n := 0
 	for i, ok := range done {
@@ -272,10 +288,7 @@ func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]
 			}
 		}
 	}
-	if n > 0 && w.onFenced != nil && w.onFenced(n, before) {
-		return fenced, nil
-	}
-	return nil, nil
+	return fenced, n
 }
 
 // guardKeys lists the records that writes not yet committed (pending or

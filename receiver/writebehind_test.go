@@ -107,7 +107,7 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Result = action.ResultSuccess
-	if err := j.Record(e); err != nil {
+	if err := j.RecordFor(e, ""); err != nil {
 		t.Fatal(err)
 	}
 	st.onScan = func() {
