@@ -139,13 +139,6 @@ type writeThrough struct {
 	losses int64      // the store's losses of data already answered
 }
 
-// lossReporter is a shared store that notices when it lost its data
-// (store.Redis).
-type lossReporter interface {
-	CheckEpoch(ctx context.Context) (bool, error)
-	Losses() int64
-}
-
 func (p *writeThrough) lifetimes(_ context.Context, started time.Time) (lifetimes, error) {
 	return lifetimes{started: started}, nil
 }
@@ -179,7 +172,7 @@ func (p *writeThrough) refresh(ctx context.Context) {
 	if fresh && t.storeUp.Load() {
 		return
 	}
-	if lr, ok := t.store.(lossReporter); ok {
+	if lr, ok := t.store.(store.LossNoticer); ok {
 		_, _ = lr.CheckEpoch(ctx)
 		if n := lr.Losses(); n > p.losses {
 			// Reading the emptied store would drop every agent known here,

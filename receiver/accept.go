@@ -117,11 +117,14 @@ func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatc
 			e.esc.note(t, now, true)
 		}
 	}
+	var resolved []string
 	for i := range alerts {
 		if alerts[i].Status == "resolved" {
-			fp := fingerprint(&alerts[i])
-			e.esc.resolve(e.runCtx, fp)
+			resolved = append(resolved, fingerprint(&alerts[i]))
 		}
+	}
+	if len(resolved) > 0 {
+		e.esc.resolve(e.runCtx, resolved...)
 	}
 	for _, a := range unmatched {
 		if a.Status != "firing" {

@@ -203,21 +203,26 @@ func (x *escalator) escalate(ctx context.Context, e *escalation) {
 	x.outbox.add(c.Global.Escalation, []*escalation{e}, false)
 }
 
-// resolve closes the open escalations of an alert that resolved.
-func (x *escalator) resolve(ctx context.Context, fingerprint string) {
+// resolve closes the open escalations of alerts that resolved, given by
+// fingerprint; a batch's are closed together, the shared store read once.
+func (x *escalator) resolve(ctx context.Context, fingerprints ...string) {
 	x.changing.Lock()
 	defer x.changing.Unlock()
 	x.sync(ctx)
+	gone := make(map[string]bool, len(fingerprints))
+	for _, fp := range fingerprints {
+		gone[fp] = true
+	}
 	x.mu.Lock()
 	var done []*escalation
 	for k, e := range x.open {
-		if e.Fingerprint == fingerprint {
+		if gone[e.Fingerprint] {
 			done = append(done, e)
 			delete(x.open, k)
 		}
 	}
 	for k, w := range x.watch {
-		if w.esc.Fingerprint == fingerprint {
+		if gone[w.esc.Fingerprint] {
 			delete(x.watch, k)
 		}
 	}

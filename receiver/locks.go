@@ -61,7 +61,10 @@ func (l *locks) lock(ctx context.Context, m map[string]*refLock, bucket, key str
 		return release, nil
 	}
 	for {
-		won, err := l.st.Lease(ctx, bucket, key, []byte(l.replica), l.ttl)
+		// Taken as a claim, on the store's connections: a lock is taken for
+		// every remediation, and the lease's own connections are kept for
+		// renewals (renew).
+		won, err := l.st.Claim(ctx, bucket, key, []byte(l.replica), l.ttl)
 		if err == nil && won {
 			l.setHeld(bucket, key, true)
 			return func() {

@@ -36,7 +36,7 @@ var storeRetryDelay = 5 * time.Second
 func (e *Engine) scheduleRetry(t *task) {
 	nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
 	e.wb.Forget(bucketJournal, t.entry.ID) // the replacement carries the final entry
-	err := e.replace(t, nt)
+	err := e.enqueue(nt, t)
 	switch {
 	case err == nil:
 		return
@@ -57,7 +57,7 @@ func (e *Engine) scheduleRetry(t *task) {
 			case <-e.runCtx.Done():
 				return
 			}
-			err = e.enqueue(nt)
+			err = e.enqueue(nt, nil)
 		}
 	}()
 }
@@ -74,41 +74,10 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, retry: true, delayed: true, notBefore: due}
 }
 
-// replace writes old's final entry, and nt's entry and record in place of
-// old's record, under old's record (see putFor), and hands nt to the window.
-func (e *Engine) replace(old, nt *task) error {
-	final, err := json.Marshal(old.entry)
-	if err != nil {
-		return err
-	}
-	entry, err := json.Marshal(nt.entry)
-	if err != nil {
-		return err
-	}
-	rec, err := nt.marshal()
-	if err != nil {
-		return err
-	}
-	// A write begun before the shutdown's deadline is finished, bounded.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
-	defer cancel()
-	_, getErr := e.st.Get(ctx, e.backlogBucket(), nt.key)
-	if err := e.putFor(ctx, old.key, map[string][]store.KV{
-		bucketJournal:     {{Key: old.entry.ID, Value: final}, {Key: nt.entry.ID, Value: entry}},
-		e.backlogBucket(): {{Key: nt.key, Value: rec}, {Key: old.key}},
-	}); err != nil {
-		return err
-	}
-	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
-		e.window.pending.Add(1)
-	}
-	e.window.push(nt, e.opts.Now())
-	return nil
-}
-
 // enqueue records a new task (journal entry and backlog record) durably and
-// hands it to the window.
-func (e *Engine) enqueue(t *task) error {
+// hands it to the window. With old, the task replaces old's record, and
+// old's final entry is written with it, under old's record (see putFor).
+func (e *Engine) enqueue(t, old *task) error {
 	entry, err := json.Marshal(t.entry)
 	if err != nil {
 		return err
@@ -117,16 +86,26 @@ func (e *Engine) enqueue(t *task) error {
 	if err != nil {
 		return err
 	}
+	writes := map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: entry}}, e.backlogBucket(): {{Key: t.key, Value: rec}}}
+	// A write begun before the shutdown's deadline is finished, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
 	defer cancel()
 	_, getErr := e.st.Get(ctx, e.backlogBucket(), t.key)
-	if err := e.st.PutAll(ctx, map[string][]store.KV{
-		bucketJournal:     {{Key: t.entry.ID, Value: entry}},
-		e.backlogBucket(): {{Key: t.key, Value: rec}},
-	}); err != nil {
+	if old == nil {
+		err = e.st.PutAll(ctx, writes)
+	} else {
+		final, mErr := json.Marshal(old.entry)
+		if mErr != nil {
+			return mErr
+		}
+		writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: old.entry.ID, Value: final})
+		writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: old.key})
+		err = e.putFor(ctx, old.key, writes)
+	}
+	if err != nil {
 		return err
 	}
-	if errors.Is(getErr, store.ErrNotFound) {
+	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
 		e.window.pending.Add(1)
 	}
 	e.window.push(t, e.opts.Now())

@@ -17,14 +17,7 @@ import (
 // cluster both get every notification; the alert's action runs once.
 func TestTwoReplicasShareOneRedis(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	open := func() store.Store {
-		s, err := store.OpenRedis("redis://"+rd.Addr, "selfheal")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open := func() store.Store { return openRedisStore(t, rd.Addr) }
 	rec := filepath.Join(t.TempDir(), "rec")
 	yml := recordRule(t, rec, "")
 	a := newFixture(t, yml, Options{Shared: true, Replica: "a"}, open())
@@ -65,14 +58,7 @@ func TestTwoReplicasShareOneRedis(t *testing.T) {
 // escalation, and resolves the page when the alert resolves.
 func TestEscalationOutlivesItsReplica(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	open := func() store.Store {
-		s, err := store.OpenRedis("redis://"+rd.Addr, "selfheal")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open := func() store.Store { return openRedisStore(t, rd.Addr) }
 	p, am := startPagerAlertmanager(t)
 	yml := escalationRules(t, am.URL)
 	a := newFixture(t, yml, Options{Shared: true, Replica: "a"}, open())
@@ -93,4 +79,14 @@ func TestEscalationOutlivesItsReplica(t *testing.T) {
 	if n := len(p.pages("firing")); n != 1 {
 		t.Fatalf("%d firing pages for one incident", n)
 	}
+}
+
+// openRedisStore connects a store to the Redis at addr for the test.
+func openRedisStore(t *testing.T, addr string) store.Store {
+	s, err := store.OpenRedis("redis://"+addr, "selfheal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

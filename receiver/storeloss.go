@@ -43,7 +43,7 @@ func (e *Engine) rewriteGen() int64 {
 // replica's work back for a loss not yet written back; it returns the
 // count of rewrites done.
 func (e *Engine) checkLoss(ctx context.Context) int64 {
-	s, ok := e.st.(epochs)
+	s, ok := e.st.(store.LossNoticer)
 	if !ok {
 		return 0
 	}
@@ -126,10 +126,4 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	return len(tasks), e.st.PutAll(ctx, writes)
-}
-
-// epochs is a store that can tell it lost its data (store.Redis).
-type epochs interface {
-	CheckEpoch(ctx context.Context) (bool, error)
-	Losses() int64
 }

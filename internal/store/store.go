@@ -99,6 +99,15 @@ type Guarded struct {
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("not found")
 
+// LossNoticer is a store that can tell it lost its data (Redis: see
+// CheckEpoch).
+type LossNoticer interface {
+	// CheckEpoch tells whether the store lost its data since the last check.
+	CheckEpoch(ctx context.Context) (bool, error)
+	// Losses counts the losses noticed so far, by any caller.
+	Losses() int64
+}
+
 // Orderer is a store whose ScanDesc of a bucket reads everything unless it
 // is told to keep that bucket's keys in order (Redis: a sorted index).
 type Orderer interface {
