@@ -291,21 +291,35 @@ func (h *haLab) probe() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// killReceiver kills the first receiver (SIGKILL) while it runs
-// remediations, never to restart it, and reports the takeover time: until
-// the other took its backlog over and no accepted work is left.
+// killReceiver kills a receiver (SIGKILL) that runs remediations, never to
+// restart it, and reports the takeover time: until the other took its
+// backlog over and no accepted work is left. Either receiver may have
+// claimed the whole storm, so the victim is the one found holding work.
 func (h *haLab) killReceiver(t *testing.T) {
-	dead, other := h.receivers[0], h.receivers[1]
-	testutil.Eventually(t, 30*time.Second, "the receiver to be running remediations", func() bool {
-		return metric(t, dead.addr, "selfheal_remediation_in_flight") > 0
+	var dead, other *haReceiver
+	testutil.Eventually(t, 30*time.Second, "a receiver to be running remediations", func() bool {
+		dead, other = busiest(t, h.receivers)
+		return dead != nil
 	})
 	dead.proc.Kill()
 	died := time.Now()
 	testutil.Eventually(t, 2*time.Minute, "the dead receiver's work to be taken over and done", func() bool {
 		return metric(t, other.addr, "selfheal_receiver_taken_over_total") > 0 && h.count(t, "queued", "")+h.count(t, "running", "") == 0
 	})
-	fmt.Printf("e2e ha: takeover: the dead receiver's %v records done %.1fs after its death (lease 15s)\n",
+	fmt.Printf("e2e ha: takeover: the dead receiver's (%s) %v records done %.1fs after its death (lease 15s)\n", dead.host,
 		metric(t, other.addr, "selfheal_receiver_taken_over_total"), time.Since(died).Seconds())
+}
+
+// busiest returns the receiver with the most remediations in flight (nil
+// when none has any) and the other one.
+func busiest(t *testing.T, rs []*haReceiver) (busy, other *haReceiver) {
+	best := 0.0
+	for i, r := range rs {
+		if v := metric(t, r.addr, "selfheal_remediation_in_flight"); v > best {
+			best, busy, other = v, r, rs[1-i]
+		}
+	}
+	return busy, other
 }
 
 // metric reads one series without labels from a daemon's /metrics, or -1.
