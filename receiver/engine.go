@@ -91,6 +91,9 @@ type task struct {
 	later     bool      // held in the window as deferred work
 	giveUp    string    // why the receiver gave up healing, for the escalation
 	retrying  bool      // a retry of it is scheduled
+	// storeWaits counts the tries in a row whose start the store could not
+	// record (waitForStore).
+	storeWaits int
 }
 
 // NewEngine builds an engine on st; Start runs its workers.

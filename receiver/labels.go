@@ -9,14 +9,15 @@ import (
 )
 
 // Refusal reasons: each means the receiver will not heal, and pages through
-// SelfhealRemediationFailed. Cooldown is a deferral's reason, not a
-// refusal's.
+// SelfhealRemediationFailed. Cooldown and store_unavailable are a
+// deferral's reasons, not a refusal's.
 const (
-	ReasonInvalidLabel   = "invalid_label"
-	ReasonCooldown       = "cooldown"
-	ReasonMaxAttempts    = "max_attempts"
-	ReasonPoolMinHealthy = "pool_min_healthy"
-	ReasonPoolMaxRemoved = "pool_max_removed"
+	ReasonInvalidLabel     = "invalid_label"
+	ReasonCooldown         = "cooldown"
+	ReasonStoreUnavailable = "store_unavailable"
+	ReasonMaxAttempts      = "max_attempts"
+	ReasonPoolMinHealthy   = "pool_min_healthy"
+	ReasonPoolMaxRemoved   = "pool_max_removed"
 )
 
 func labelSet(m map[string]string) model.LabelSet {

@@ -84,7 +84,7 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 			Name: "selfheal_receiver_unacknowledged_alerts_total", Help: "Remediations recorded on the Redis primary but answered 503 because its replicas did not acknowledge them in time: each runs, and may run again if a failover loses it and Alertmanager's retry records it anew.",
 		}),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown).",
+			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown; store_unavailable: the start could not be recorded, tried again with a backoff).",
 		}, []string{"rule", "reason"}),
 	}
 }
@@ -107,6 +107,7 @@ func (m *Metrics) initRules(c *Config) {
 			}
 		}
 		m.deferred.WithLabelValues(r.Name, ReasonCooldown)
+		m.deferred.WithLabelValues(r.Name, ReasonStoreUnavailable)
 		reasons := []string{ReasonInvalidLabel, ReasonMaxAttempts}
 		if r.Pool != nil {
 			reasons = append(reasons, ReasonPoolMinHealthy, ReasonPoolMaxRemoved)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/go-kit/log/level"
 
@@ -45,7 +46,7 @@ func (e *Engine) process(t *task) {
 	case errors.Is(err, errTakenOver):
 		e.dropTakenOver(t)
 	case err != nil:
-		e.finish(t, action.ResultFailed, "store unavailable: "+err.Error())
+		e.waitForStore(t, err)
 	case d.Verdict == skip:
 		e.finish(t, action.ResultSkipped, d.Msg)
 	case d.Verdict == refuse:
@@ -134,9 +135,11 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	return d, e.recordStart(t, d, key, member, s)
 }
 
-// recordStart writes the start of an attempt in one transaction.
+// recordStart writes the start of an attempt in one transaction; the task's
+// entry shows the start only once it is recorded.
 func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
-	en := t.entry
+	en := new(Entry)
+	*en = *t.entry
 	en.Result, en.Attempt, en.DryRun, en.Reason, en.NotBefore = action.ResultRunning, d.Attempt, s.DryRun, "", nil
 	en.Replica, en.Fence = e.opts.Replica, e.fence.Load() // the one that runs it, which may have taken it over
 	start := s.Now
@@ -145,7 +148,14 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	if err != nil {
 		return err
 	}
-	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}}
+	// The backlog record says running too: whoever loads it without
+	// holding the task (a takeover, a start that landed late) knows the
+	// attempt may have started.
+	rec, err := json.Marshal(backlogRecord{Entry: en, Annotations: t.data.Annotations, Retry: t.retry, Delayed: t.delayed})
+	if err != nil {
+		return err
+	}
+	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}, e.backlogBucket(): {{Key: t.key, Value: rec}}}
 	if d.Save {
 		ib, err := json.Marshal(d.Incident)
 		if err != nil {
@@ -160,10 +170,36 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	if err := e.putFor(e.runCtx, t.key, writes); err != nil {
 		return err
 	}
+	t.entry = en
+	t.storeWaits = 0
 	if d.TakeOut {
 		e.pools.noteOut(t.rule.Pool.Name, member, s.Now)
 	}
 	return nil
+}
+
+// waitForStore holds a remediation whose start the store could not record
+// and tries it again after a backoff: a store failure is not a failed
+// attempt, so it uses no attempt and ends nothing. It is decided again when
+// it comes due (the alert may have resolved meanwhile).
+func (e *Engine) waitForStore(t *task, err error) {
+	e.metrics.storeUp.Set(0)
+	e.metrics.deferred.WithLabelValues(t.rule.Name, ReasonStoreUnavailable).Inc()
+	e.logStoreError("Could not record the start of a remediation; it waits for the store", err)
+	t.notBefore, t.delayed = e.opts.Now().Add(storeBackoff(t.storeWaits)), true
+	t.storeWaits++
+	e.window.requeue(t, e.opts.Now())
+}
+
+// storeBackoff is how long a remediation waits for the store after its n-th
+// failed try in a row: from a quarter of a second, doubling, to
+// storeRetryDelay.
+func storeBackoff(n int) time.Duration {
+	d := 250 * time.Millisecond
+	for ; n > 0 && d < storeRetryDelay; n-- {
+		d *= 2
+	}
+	return min(d, storeRetryDelay)
 }
 
 // deferTask holds a remediation back until d.NotBefore, in the backlog: it

@@ -195,3 +195,21 @@ rules:
 		t.Fatalf("queued retry: attempt %d, not before %v; want 2, an hour from now", queued.Attempt, queued.NotBefore)
 	}
 }
+
+func TestStoreBackoff(t *testing.T) {
+	for _, c := range []struct {
+		tries int
+		want  time.Duration
+	}{
+		{0, 250 * time.Millisecond},
+		{1, 500 * time.Millisecond},
+		{3, 2 * time.Second},
+		{4, 4 * time.Second},
+		{5, storeRetryDelay},
+		{50, storeRetryDelay},
+	} {
+		if got := storeBackoff(c.tries); got != c.want {
+			t.Errorf("storeBackoff(%d) = %s, want %s", c.tries, got, c.want)
+		}
+	}
+}
