@@ -160,7 +160,10 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 		journal[i] = store.KV{Key: t.entry.ID, Value: b}
 		backlog[i] = store.KV{Key: t.key, Value: r}
 	}
-	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, []byte(e.opts.Replica), e.opts.DedupTTL,
+	// The claims' value is this call's own: a client retry of the script
+	// after a timeout wins what its first copy won (see store.ClaimAndPut).
+	value := []byte(e.opts.Replica + " " + tasks[0].entry.ID)
+	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, value, e.opts.DedupTTL,
 		store.Aligned{Bucket: bucketJournal, Entries: journal}, store.Aligned{Bucket: e.backlogBucket(), Entries: backlog})
 	if errors.Is(err, store.ErrNotReplicated) {
 		return won, fmt.Errorf("%w: %w", ErrNotAcked, err)

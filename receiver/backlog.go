@@ -87,7 +87,9 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 	var picked []store.KV
 	dueLeft := false
 	var dueAt time.Time // when the earliest deferred record left comes due
+	var total int64     // records in the store, when the scan reads them all
 	err := e.wb.Scan(ctx, e.backlogBucket(), func(k string, v []byte) error {
+		total++
 		if e.window.isHeld(k) {
 			return nil
 		}
@@ -114,20 +116,31 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 		picked = append(picked, store.KV{Key: k, Value: append([]byte(nil), v...)})
 		return nil
 	})
-	if err != nil && !errors.Is(err, errWindowFull) {
+	if errors.Is(err, errWindowFull) {
+		total, err = -1, nil
+	}
+	if err != nil {
 		return err
 	}
 	sort.Slice(picked, func(i, j int) bool { return picked[i].Key < picked[j].Key })
 	conf := e.Config()
 	for _, kv := range picked {
 		t, ok := taskFromRecord(kv.Key, kv.Value, conf)
-		if !ok {
+		switch {
+		case !ok:
 			e.dropOrphan(t, kv.Key)
-			continue
+		case t.entry.Result == action.ResultRunning:
+			// Not held here, so not running here: an attempt a dead
+			// replica started, or whose start landed late.
+			if err := e.resumeInterrupted(ctx, t.entry, kv.Key, kv.Value); err != nil {
+				return err
+			}
+			e.window.spill() // for its retry
+		default:
+			e.window.push(t, now)
 		}
-		e.window.push(t, now)
 	}
-	e.window.loaded(gen, dueLeft, dueAt)
+	e.window.loaded(gen, dueLeft, dueAt, total)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
-	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/action/exec"
 )
 
@@ -94,6 +92,10 @@ func (e *Engine) keepLease(ctx context.Context) {
 		if err == nil {
 			err = e.takeOver(ctx)
 		}
+		// Every look also reads this replica's own backlog again: a write
+		// that timed out may have landed after all (a claim, a start), and
+		// its record is then held within one look.
+		e.window.spill()
 		if err != nil && ctx.Err() == nil {
 			e.metrics.storeUp.Set(0)
 			e.logStoreError("Could not renew this replica's lease or look for expired ones; will try again", err)
@@ -152,36 +154,16 @@ func (e *Engine) takeOverReplica(ctx context.Context, name, host string) error {
 	}
 	level.Warn(e.logger).Log("msg", "Took over the backlog of a replica whose lease expired", "replica", name, "records", len(moved), "fence", e.fence.Load())
 	e.metrics.takenOver.Add(float64(len(moved)))
-	return e.adopt(ctx, moved)
+	e.adopt(moved)
+	return nil
 }
 
-// adopt handles records moved into this replica's backlog: one whose
-// attempt had started is an interrupted attempt; the others are loaded
-// into the window as it has room.
-func (e *Engine) adopt(ctx context.Context, moved []store.KV) error {
+// adopt counts records moved into this replica's backlog and has the
+// loader hold them as the window has room; the loader finds those whose
+// attempt had started (see loadOnce).
+func (e *Engine) adopt(moved []store.KV) {
 	e.window.pending.Add(int64(len(moved)))
-	for _, kv := range moved {
-		var r backlogRecord
-		if json.Unmarshal(kv.Value, &r) != nil || r.Entry == nil {
-			continue // dropped when loaded
-		}
-		en := r.Entry
-		if b, err := e.st.Get(ctx, bucketJournal, en.ID); err == nil {
-			var cur Entry
-			if json.Unmarshal(b, &cur) == nil {
-				en = &cur
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if en.Result == action.ResultRunning {
-			if err := e.resumeInterrupted(ctx, en, kv.Key, kv.Value); err != nil {
-				return err
-			}
-		}
-	}
 	e.window.spill()
-	return nil
 }
 
 // reapHooksOf kills what the hooks of a replica that ran on this host left

@@ -174,15 +174,21 @@ func (w *window) room() (due, later, gen int) {
 }
 
 // loaded records the end of a load that started at spill count gen: whether
-// it left due records in the store, and when the earliest deferred record
-// it left comes due (zero for none).
-func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time) {
+// it left due records in the store, when the earliest deferred record it
+// left comes due (zero for none), and how many records the store holds (-1
+// when it did not read them all). That count corrects the pending one,
+// which misses records written late (a store write that timed out and
+// landed after all).
+func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time, total int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if gen == w.gen { // no spill since: the load saw the whole store
 		w.spilled, w.dueAt = dueLeft, dueAt
 	} else {
 		w.dueAt = earliest(w.dueAt, dueAt)
+	}
+	if total >= 0 {
+		w.pending.Store(total)
 	}
 	signal(w.wake) // a worker recomputes how long to wait
 }

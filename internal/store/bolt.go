@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -213,6 +214,15 @@ func (b *Bolt) ClaimMany(ctx context.Context, bucket string, keys []string, valu
 }
 
 // ClaimAndPut is one batched transaction.
+// heldByOther tells whether a claim's stored value old (its expiry, then
+// its value) is unexpired at now and holds another value than value.
+func heldByOther(old, value []byte, now int64) bool {
+	if len(old) < 8 || int64(binary.BigEndian.Uint64(old[:8])) <= now {
+		return false
+	}
+	return len(value) == 0 || !bytes.Equal(old[8:], value)
+}
+
 func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
 	won := make([]bool, len(keys))
 	// Re-sent notifications find every key held: a read transaction tells
@@ -226,7 +236,7 @@ func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, valu
 				held = false
 				return nil
 			}
-			if old := bk.Get([]byte(key)); len(old) < 8 || int64(binary.BigEndian.Uint64(old[:8])) <= now {
+			if old := bk.Get([]byte(key)); !heldByOther(old, value, now) {
 				held = false
 				return nil
 			}
@@ -245,11 +255,13 @@ func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, valu
 		v := make([]byte, 8+len(value))
 		binary.BigEndian.PutUint64(v, uint64(now.Add(ttl).UnixNano()))
 		copy(v[8:], value)
+		seen := map[string]bool{}
 		for i, key := range keys {
 			won[i] = false // Batch may run this function again
-			if old := bk.Get([]byte(key)); len(old) >= 8 && int64(binary.BigEndian.Uint64(old[:8])) > now.UnixNano() {
+			if seen[key] || heldByOther(bk.Get([]byte(key)), value, now.UnixNano()) {
 				continue
 			}
+			seen[key] = true
 			if err := bk.Put([]byte(key), v); err != nil {
 				return err
 			}

@@ -130,9 +130,12 @@ for j = 1, m do -- nothing is written unless every write can be
     end
   end
 end
-local won = {}
+local won, seen = {}, {}
 for i = 1, n do
-  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then won[i] = 1 else won[i] = 0 end
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then won[i] = 1
+  elseif ARGV[1] ~= '' and not seen[KEYS[i]] and redis.call('GET', KEYS[i]) == ARGV[1] then won[i] = 1 -- this call's own, retried
+  else won[i] = 0 end
+  seen[KEYS[i]] = true
 end
 local a = 5
 for j = 1, m do

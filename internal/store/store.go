@@ -52,7 +52,10 @@ type Store interface {
 	// ClaimAndPut claims keys like ClaimMany and, for every key i won,
 	// writes each put's Entries[i] into its bucket, in one transaction where
 	// the backend has them: a webhook's deduplication records, its journal
-	// entries and its backlog land together.
+	// entries and its backlog land together. A key that already holds
+	// value (not empty) counts as won: a client's retry of a call whose
+	// first copy landed late wins what that copy won, so callers pass a
+	// value of their own per call.
 	ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error)
 	// Sweep deletes the claims of bucket that expired before now, where
 	// claims are entries that stay until deleted (bbolt); Redis expires them

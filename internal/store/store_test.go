@@ -143,6 +143,23 @@ func TestStoreContract(t *testing.T) {
 				t.Fatalf("the entry %s/%s of a won claim: %q %v", k[0], k[1], v, err)
 			}
 		}
+		// A retry of the same call (its value) wins what the first copy
+		// won; another call does not.
+		for _, c := range []struct {
+			value string
+			won   bool
+		}{{"call-1", true}, {"call-1", true}, {"call-2", false}} {
+			won, err := s.ClaimAndPut(ctx, "dedup", []string{"r1", "r2"}, []byte(c.value), time.Minute, Aligned{"journal", []KV{{"r1", []byte(c.value)}, {"r2", []byte(c.value)}}})
+			if err != nil || won[0] != c.won || won[1] != c.won {
+				t.Fatalf("ClaimAndPut with value %s: %v %v, want %v", c.value, won, err, c.won)
+			}
+			if v, _ := s.Get(ctx, "journal", "r1"); string(v) != "call-1" {
+				t.Fatalf("the entry of a claim held by call-1 is %q", v)
+			}
+		}
+		if won, err := s.ClaimAndPut(ctx, "dedup", []string{"t1", "t1"}, []byte("call-3"), time.Minute); err != nil || !won[0] || won[1] {
+			t.Fatalf("one key twice in a call: %v %v, want won once", won, err)
+		}
 		if err := s.PutAll(ctx, map[string][]KV{"journal": {{"e2", []byte("done")}, {"e3", []byte("three")}}, "incidents": {{"i1", []byte("one")}}, "empty": nil}); err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,8 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	}
 	r := &Redis{Addr: Addr(port), Dir: dir, t: t}
 	// A replica is served at once (Redis 7 waits 5 s for more replicas).
-	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "no", "--repl-diskless-sync-delay", "0"}
+	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "no", "--repl-diskless-sync-delay", "0",
+		"--enable-debug-command", "local"} // DEBUG SLEEP stalls it
 	if o.Persist {
 		r.args = append(r.args, "--appendonly", "yes", "--appendfsync", "always")
 	}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// These tests hold the webhook's promise under store faults: every alert
+// answered 200 runs, once, and the journal shows the run. Each alert is
+// one webhook of its own (agent aN), and the hook appends the agent to a
+// file, so that runs are counted where they happen.
+
+// countingRule is a rule whose hook records each run of an AgentLost
+// alert's agent in runs.
+func countingRule(dir, extra string) (config, runs string) {
+	runs = filepath.Join(dir, "runs")
+	hook := filepath.Join(dir, "count.sh")
+	_ = os.WriteFile(hook, []byte("#!/bin/sh\necho \"$2\" >> \"$1\"\n"), 0o755)
+	return `
+rules:
+  - name: heal
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: '^a[0-9]+$'}
+` + extra + `
+    actions:
+      - exec: {command: [` + hook + `, ` + runs + `, '{{ .Labels.agent }}'], timeout: 30s}
+`, runs
+}
+
+// oneAlert is a webhook of the firing AgentLost alert of agent.
+func oneAlert(agent string) string {
+	return `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"AgentLost","agent":"` + agent +
+		`"},"startsAt":"2026-11-22T05:00:00Z"}]}`
+}
+
+// sendAll posts each agent's alert, concurrently, and returns the agents
+// answered 200.
+func (r *receiverProc) sendAll(agents []string) []string {
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	for _, a := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, _ := r.do("POST", "/webhook", oneAlert(a)); code == 200 {
+				mu.Lock()
+				acked = append(acked, a)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return acked
+}
+
+// agents names agents from..to-1.
+func agentNames(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprint("a", i))
+	}
+	return out
+}
+
+// runCounts reads how often each agent's hook ran.
+func runCounts(path string) map[string]int {
+	n := map[string]int{}
+	b, _ := os.ReadFile(path)
+	for _, l := range strings.Fields(string(b)) {
+		n[l]++
+	}
+	return n
+}
+
+// ranOnce waits for every acknowledged agent's hook to have run and for
+// the receiver to have nothing left to do, then requires that none ran
+// twice and that the journal shows exactly one successful run of each.
+func (r *receiverProc) ranOnce(t *testing.T, runs string, acked []string, within time.Duration) {
+	t.Helper()
+	testutil.Eventually(t, within, "every acknowledged alert to have run", func() bool {
+		n := runCounts(runs)
+		for _, a := range acked {
+			if n[a] == 0 {
+				return false
+			}
+		}
+		return r.metric("selfheal_receiver_queue_length") == 0 && r.metric("selfheal_receiver_unflushed_writes") == 0
+	})
+	n := runCounts(runs)
+	for a, k := range n {
+		if k > 1 {
+			t.Errorf("agent %s ran %d times", a, k)
+		}
+	}
+	success := map[string]int{}
+	for _, en := range r.journaledAs("success") {
+		success[en.Labels["agent"]]++
+	}
+	for _, a := range acked {
+		if success[a] != 1 {
+			t.Errorf("the journal shows %d successful runs of %s", success[a], a)
+		}
+	}
+	for _, en := range r.journaledAs("failed") {
+		if strings.Contains(en.Reason, "store unavailable") {
+			t.Errorf("%s was journaled failed for a store failure: %s", en.Labels["agent"], en.Reason)
+		}
+	}
+}
+
+type labeled struct {
+	Labels map[string]string
+	Result string
+	Reason string
+}
+
+// journaledAs returns the journal's entries with result (at most 1000).
+func (r *receiverProc) journaledAs(result string) []labeled {
+	r.t.Helper()
+	code, body := r.do("GET", "/api/v1/actions?limit=1000&result="+result, "")
+	var out struct{ Actions []labeled }
+	if err := json.Unmarshal([]byte(body), &out); code != 200 || err != nil {
+		r.t.Fatalf("reading the journal: %d %v %s", code, err, body)
+	}
+	return out.Actions
+}
+
+// mountTmpfs mounts a tmpfs of size at dir/name, detached when the test
+// ends; it skips where mounting is not allowed.
+func mountTmpfs(t *testing.T, dir, name, size string) string {
+	fs := filepath.Join(dir, name)
+	if err := os.Mkdir(fs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", fs).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", fs).Run() })
+	return fs
+}
+
+// fill writes into dir until its filesystem is full, and returns the
+// file that holds the room.
+func fill(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for {
+		if _, err := f.Write(make([]byte, 16<<10)); err != nil {
+			return p // the filesystem is full
+		}
+	}
+}
+
+// TestAFullDiskLosesNoAcknowledgedAlert: on bbolt in a 4 MiB tmpfs, 20
+// alerts, then the disk filled and 200 more (some answered 200, as bbolt
+// reuses free pages), then the disk freed and the 200 sent again. A start
+// the full disk could not record waits for the store: it is neither
+// journaled failed nor counted as an attempt, and it runs once there is
+// room.
+func TestAFullDiskLosesNoAcknowledgedAlert(t *testing.T) {
+	dir := t.TempDir()
+	fs := mountTmpfs(t, dir, "fs", "4m")
+	config, runs := countingRule(dir, "    cooldown: 2s\n    max_attempts: 3")
+	testutil.WriteFile(t, dir, "receiver.yml", config)
+	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t))}
+	r.args = []string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", filepath.Join(fs, "state.db")}
+	r.start()
+	acked := r.sendAll(agentNames(0, 20))
+	r.ranOnce(t, runs, acked, 30*time.Second)
+	filler := fill(t, fs)
+	during := r.sendAll(agentNames(20, 220))
+	waits := r.metric(`selfheal_remediation_deferred_total{reason="store_unavailable",rule="heal"}`)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	acked = append(acked, during...)
+	resent := r.sendAll(agentNames(20, 220))
+	t.Logf("full disk: %d of 200 acknowledged while full, %d starts waited for the store, %d of 200 re-sends acknowledged", len(during), int(waits), len(resent))
+	r.ranOnce(t, runs, append(acked, resent...), time.Minute)
+}
+
+// sendUntilAccepted posts each agent's alert concurrently and sends it
+// again, as Alertmanager does after a 503, until it is answered 200.
+func (r *receiverProc) sendUntilAccepted(agents []string, within time.Duration) {
+	r.t.Helper()
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(within)
+	for _, a := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if code, _ := r.post("/webhook", oneAlert(a)); code == 200 {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			r.t.Errorf("%s was never accepted", a)
+		}()
+	}
+	wg.Wait()
+}
+
+// post is do for goroutines: an error is a code of 0.
+func (r *receiverProc) post(path, body string) (int, string) {
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post("http://"+r.addr+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestARedisStallLosesNoAcknowledgedAlert: Redis stalls for 5 s (DEBUG
+// SLEEP) while ten webhooks arrive; the store's client times out (503), and
+// the claim scripts land when Redis wakes up. Alertmanager's re-sends then
+// find the claims (200, duplicates). Every alert runs once, without a
+// restart: the replica's next look at its backlog holds what landed late.
+func TestARedisStallLosesNoAcknowledgedAlert(t *testing.T) {
+	dir := t.TempDir()
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	config, runs := countingRule(dir, "")
+	r := startReceiver(t, dir, config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	// As many webhooks at once before the stall leave the store's client
+	// that many connections: during the stall the claims go out on them
+	// (a new connection would time out in its handshake, before its claim).
+	warm := r.sendAll(agentNames(100, 112))
+	stalled := make(chan error, 1)
+	go func() {
+		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 10 * time.Second})
+		defer c.Close()
+		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
+	}()
+	testutil.Eventually(t, 5*time.Second, "Redis to stall", func() bool {
+		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+		defer c.Close()
+		return c.Ping(context.Background()).Err() != nil
+	})
+	agents := agentNames(2, 12)
+	first := r.sendAll(agents)
+	if err := <-stalled; err != nil {
+		t.Fatalf("DEBUG SLEEP: %v", err)
+	}
+	// The claims of the webhooks answered 503 landed when Redis woke up:
+	// Alertmanager's re-sends find them.
+	r.sendUntilAccepted(agents, time.Minute)
+	t.Logf("stall: %d of %d acknowledged on their first try, the rest after their 503s; %v duplicates", len(first), len(agents), r.metric("selfheal_receiver_duplicate_notifications_total"))
+	r.ranOnce(t, runs, append(warm, agents...), time.Minute)
+}
