@@ -132,7 +132,11 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 		case t.entry.Result == action.ResultRunning:
 			// Not held here, so not running here: an attempt a dead
 			// replica started, or whose start landed late.
-			if err := e.resumeInterrupted(ctx, t.entry, kv.Key, kv.Value); err != nil {
+			en, err := e.journaled(ctx, t.entry)
+			if err == nil {
+				err = e.resumeInterrupted(ctx, en, kv.Key, kv.Value)
+			}
+			if err != nil {
 				return err
 			}
 			e.window.spill() // for its retry
@@ -142,6 +146,23 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 	}
 	e.window.loaded(gen, dueLeft, dueAt, total)
 	return nil
+}
+
+// journaled is the journal's copy of en, with the steps that had started
+// (the backlog record has only the start), or en when the journal has none.
+func (e *Engine) journaled(ctx context.Context, en *Entry) (*Entry, error) {
+	b, err := e.wb.Get(ctx, bucketJournal, en.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return en, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cur Entry
+	if json.Unmarshal(b, &cur) != nil {
+		return en, nil
+	}
+	return &cur, nil
 }
 
 // dropOrphan ends a backlog record whose rule a reload removed, or that

@@ -267,3 +267,43 @@ func TestARedisStallLosesNoAcknowledgedAlert(t *testing.T) {
 	t.Logf("stall: %d of %d acknowledged on their first try, the rest after their 503s; %v duplicates", len(first), len(agents), r.metric("selfheal_receiver_duplicate_notifications_total"))
 	r.ranOnce(t, runs, append(warm, agents...), time.Minute)
 }
+
+// TestRedisAtMaxmemoryLosesNoAcknowledgedAlert: Redis refuses writes
+// (maxmemory below what it uses, noeviction) while 200 alerts arrive and
+// remediations run, then takes them again and the alerts are sent again.
+// Remediations waiting to start wait for the store (for the alert's lock,
+// which is a write too, or with their start); every acknowledged alert
+// runs once and none is journaled failed.
+func TestRedisAtMaxmemoryLosesNoAcknowledgedAlert(t *testing.T) {
+	dir := t.TempDir()
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	// One at a time, so that remediations wait to start when the limit comes.
+	config, runs := countingRule(dir, "    cooldown: 2s\n    max_attempts: 3\n    concurrency: 1")
+	r := startReceiver(t, dir, config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	c := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	defer c.Close()
+	ctx := context.Background()
+	acked := r.sendAll(agentNames(0, 20))
+	r.ranOnce(t, runs, acked, 30*time.Second)
+	// A webhook in flight as the limit comes is recorded; its start then
+	// finds Redis full.
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		info, _ := c.Info(ctx, "memory").Result()
+		for _, l := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
+				var used int64
+				fmt.Sscan(v, &used) // below what is used: every write is refused
+				_ = c.ConfigSet(ctx, "maxmemory", fmt.Sprint(used-100<<10)).Err()
+			}
+		}
+	}()
+	during := r.sendAll(agentNames(20, 220))
+	waits := r.metric(`selfheal_remediation_deferred_total{reason="store_unavailable",rule="heal"}`)
+	if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	resent := r.sendAll(agentNames(20, 220))
+	t.Logf("maxmemory: %d of 200 acknowledged, %v starts waited for the store, %d of 200 re-sends acknowledged", len(during), waits, len(resent))
+	r.ranOnce(t, runs, append(append(acked, during...), resent...), time.Minute)
+}
