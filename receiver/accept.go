@@ -38,6 +38,9 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 	if e.closing.Load() {
 		return res, ErrShuttingDown
 	}
+	if err := e.Ready(); err != nil {
+		return res, err
+	}
 	now := e.opts.Now()
 	if err := e.resolved.record(ctx, alerts, now); err != nil {
 		return res, e.storeDown(err)

@@ -22,6 +22,7 @@ var (
 	ErrStoreDown    = errors.New("store unavailable")
 	ErrNotAcked     = errors.New("recorded but not acknowledged")
 	ErrShuttingDown = errors.New("shutting down")
+	ErrStarting     = errors.New("starting: waiting for the store")
 )
 
 // Options configure an Engine.
@@ -61,6 +62,7 @@ type Engine struct {
 	errLog  rateLimitedLog
 
 	window  *window
+	started atomic.Bool
 	closing atomic.Bool
 	owner   string       // marks the hooks this process starts (see reap)
 	fence   atomic.Int64 // this replica's fencing token (see takeover.go)
@@ -193,6 +195,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.loadBacklog(e.runCtx)
 	go e.keepLease(e.runCtx)
 	signal(e.window.load)
+	e.started.Store(true)
 	for range e.opts.Workers {
 		e.workers.Add(1)
 		go func() {
@@ -205,6 +208,38 @@ func (e *Engine) Start(ctx context.Context) error {
 				e.process(t)
 			}
 		}()
+	}
+	return nil
+}
+
+// StartWhenReady calls Start until it succeeds, waiting from half a second,
+// doubling, to ten seconds between tries, and logs each failure: a store
+// that does not answer yet (Redis restarting, a Sentinel unreachable, a
+// primary refusing writes for want of replicas) delays the start instead
+// of ending the process. Meanwhile Ready and Accept say it is starting.
+// It returns false when ctx ends first.
+func (e *Engine) StartWhenReady(ctx context.Context) bool {
+	wait := 500 * time.Millisecond
+	for try := 1; ; try++ {
+		err := e.Start(ctx)
+		if err == nil {
+			return true
+		}
+		e.metrics.storeUp.Set(0)
+		level.Warn(e.logger).Log("msg", "Could not start; trying again", "try", try, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// Ready tells whether the engine takes work: nil once it has started.
+func (e *Engine) Ready() error {
+	if !e.started.Load() {
+		return ErrStarting
 	}
 	return nil
 }

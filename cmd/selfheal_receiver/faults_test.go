@@ -307,3 +307,66 @@ func TestRedisAtMaxmemoryLosesNoAcknowledgedAlert(t *testing.T) {
 	t.Logf("maxmemory: %d of 200 acknowledged, %v starts waited for the store, %d of 200 re-sends acknowledged", len(during), waits, len(resent))
 	r.ranOnce(t, runs, append(append(acked, during...), resent...), time.Minute)
 }
+
+// TestTheReceiverStartsWhenTheStoreAnswers: started before Redis, then on
+// a primary that refuses writes for want of a replica
+// (min-replicas-to-write 1: NOREPLICAS), the receiver stays up, answers
+// /-/ready and /webhook 503, and starts by itself once the replica is
+// there; the webhook sent then runs.
+func TestTheReceiverStartsWhenTheStoreAnswers(t *testing.T) {
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	config, runs := countingRule(dir, "")
+	r := startReceiver(t, dir, config, "--storage.redis.url", "redis://"+testutil.Addr(port)+"/0")
+	for _, path := range []string{"/-/ready", "/webhook"} {
+		if code, body := r.post(path, oneAlert("a1")); code != 503 || !strings.Contains(body, "starting") {
+			t.Fatalf("%s before the store answers: %d %s", path, code, body)
+		}
+	}
+	primary := testutil.StartRedis(t, testutil.RedisOptions{Port: port, Args: []string{"--min-replicas-to-write", "1"}})
+	testutil.Eventually(t, 30*time.Second, "a start refused for want of a replica", func() bool {
+		return strings.Contains(r.proc.Output.String(), "NOREPLICAS")
+	})
+	if code, _ := r.do("GET", "/-/ready", ""); code != 503 {
+		t.Fatalf("ready while the primary refuses writes: %d", code)
+	}
+	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	testutil.Eventually(t, 30*time.Second, "the receiver to be ready", func() bool {
+		code, _ := r.do("GET", "/-/ready", "")
+		return code == 200
+	})
+	if code, body := r.post("/webhook", oneAlert("a1")); code != 200 {
+		t.Fatalf("a webhook once started: %d %s", code, body)
+	}
+	r.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
+}
+
+// TestSecretFilesAreChecked: a FIFO given as the Redis password file ends
+// the start with the reason instead of hanging it; a password file others
+// may read is used, with a warning that never shows the password.
+func TestSecretFilesAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := exec.Command("mkfifo", fifo).Run(); err != nil {
+		t.Fatal(err)
+	}
+	config, _ := countingRule(dir, "")
+	testutil.WriteFile(t, dir, "receiver.yml", config)
+	p := testutil.Start(t, dir, binary, "--config.file", "receiver.yml", "--web.listen-address", testutil.Addr(testutil.FreePort(t)),
+		"--storage.redis.url", "redis://127.0.0.1:1/0", "--storage.redis.password-file", fifo)
+	if _, exited := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "not a regular file") {
+		t.Fatalf("a FIFO password file: exited %v, %s", exited, p.Output.String())
+	}
+	rd := testutil.StartRedis(t, testutil.RedisOptions{Password: "pa55word"})
+	pw := filepath.Join(dir, "redis.pass")
+	if err := os.WriteFile(pw, []byte("pa55word\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(pw, 0o644)
+	r := startReceiver(t, dir, config, "--storage.redis.url", "redis://"+rd.Addr+"/0", "--storage.redis.password-file", pw)
+	testutil.Eventually(t, 10*time.Second, "the receiver to be ready", func() bool { code, _ := r.do("GET", "/-/ready", ""); return code == 200 })
+	out := r.proc.Output.String()
+	if !strings.Contains(out, "readable by every user") || strings.Contains(out, "pa55word") {
+		t.Fatalf("a password file others may read: %s", out)
+	}
+}

@@ -100,10 +100,13 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	serve.WatchStoreLoss(ctx, st, reg, logger, engine.StoreLost)
-	if err := engine.Start(ctx); err != nil {
-		return fmt.Errorf("starting: %w", err)
-	}
-	go cleanUp(ctx, engine, logger)
+	// Serving begins at once; the engine starts when the store answers.
+	go func() {
+		if engine.StartWhenReady(ctx) {
+			level.Info(logger).Log("msg", "Started; taking webhooks")
+			cleanUp(ctx, engine, logger)
+		}
+	}()
 
 	reloader := serve.NewReloader("selfheal_receiver", func() error {
 		c, err := receiver.LoadConfig(o.configFile)
@@ -129,7 +132,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)
-	serve.HandleHealth(mux, nil)
+	serve.HandleHealth(mux, engine.Ready)
 	serve.HandlePprof(mux)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "selfheal_receiver",

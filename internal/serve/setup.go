@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/selfheal/selfheal/internal/logging"
+	"github.com/selfheal/selfheal/internal/secret"
 )
 
 // ParseFlags finishes a binary's command line the way both selfheal binaries
@@ -30,6 +31,7 @@ func ParseFlags(app *kingpin.Application, program string, args []string, configF
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	secret.SetLogger(logger)
 	if *configCheck {
 		if err := check(*configFile); err != nil {
 			fmt.Fprintln(os.Stderr, err)

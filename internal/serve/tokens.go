@@ -3,10 +3,11 @@ package serve
 import (
 	"crypto/subtle"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/secret"
 )
 
 // Tokens caches bearer tokens read from files. A token is re-read when its
@@ -33,8 +34,8 @@ func (f *Tokens) get(path string) (string, error) {
 	if c, ok := f.cache[path]; ok && now.Sub(c.read) < tokenTTL {
 		return c.value, c.err
 	}
-	b, err := os.ReadFile(path)
-	c := cachedToken{value: strings.TrimSpace(string(b)), err: err, read: now}
+	b, err := secret.ReadFile(path)
+	c := cachedToken{value: strings.TrimSpace(b), err: err, read: now}
 	if f.cache == nil {
 		f.cache = map[string]cachedToken{}
 	}

@@ -5,14 +5,14 @@ import (
 	"crypto/tls"
 	"fmt"
 	neturl "net/url"
-	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/secret"
 )
 
 // Redis is the shared store. A bucket is one hash, <prefix>:<bucket>, so a
@@ -75,11 +75,10 @@ func NewRedisClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Cli
 func newRedisClient(url, passwordFile string, tlsConfig *tls.Config, poolSize int) (*redis.Client, error) {
 	password := ""
 	if passwordFile != "" {
-		b, err := os.ReadFile(passwordFile)
-		if err != nil {
+		var err error
+		if password, err = secret.ReadFile(passwordFile); err != nil {
 			return nil, fmt.Errorf("reading the Redis password file: %w", err)
 		}
-		password = strings.TrimRight(string(b), "\r\n")
 	}
 	if isFailoverURL(url) {
 		fo, err := redis.ParseFailoverURL(url)

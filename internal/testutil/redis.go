@@ -28,6 +28,7 @@ type RedisOptions struct {
 	// ReplicaOf makes it a replica of that primary (host:port), which
 	// Password also authenticates to.
 	ReplicaOf string
+	Args      []string // more of redis-server's options, as "--name", "value"
 }
 
 // StartRedis starts redis-server without persistence on free loopback ports.
@@ -43,6 +44,7 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	// A replica is served at once (Redis 7 waits 5 s for more replicas).
 	r.args = []string{"--port", Sprintf("%d", port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "no", "--repl-diskless-sync-delay", "0",
 		"--enable-debug-command", "local"} // DEBUG SLEEP stalls it
+	r.args = append(r.args, o.Args...)
 	if o.Persist {
 		r.args = append(r.args, "--appendonly", "yes", "--appendfsync", "always")
 	}
