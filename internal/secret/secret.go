@@ -26,7 +26,7 @@ const readTimeout = 5 * time.Second
 var (
 	mu     sync.Mutex
 	logger log.Logger = log.NewNopLogger()
-	warned = map[string]bool{}
+	warned            = map[string]bool{}
 )
 
 // SetLogger sets where the warning about a file readable by others goes.

@@ -33,7 +33,7 @@ func TestReadFile(t *testing.T) {
 	defer SetLogger(log.NewNopLogger())
 	for _, c := range []struct {
 		name, path, want, err string
-		warns               bool
+		warns                 bool
 	}{
 		{name: "a password", path: write("pw", "s3cret\n", 0o600), want: "s3cret"},
 		{name: "CRLF", path: write("crlf", "s3cret\r\n", 0o400), want: "s3cret"},
