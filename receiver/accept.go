@@ -38,8 +38,8 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 	if e.closing.Load() {
 		return res, ErrShuttingDown
 	}
-	if err := e.Ready(); err != nil {
-		return res, err
+	if !e.started.Load() {
+		return res, ErrStarting
 	}
 	now := e.opts.Now()
 	if err := e.resolved.record(ctx, alerts, now); err != nil {

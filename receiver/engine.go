@@ -66,6 +66,9 @@ type Engine struct {
 	closing atomic.Bool
 	owner   string       // marks the hooks this process starts (see reap)
 	fence   atomic.Int64 // this replica's fencing token (see takeover.go)
+	// confirmedUntil is when this replica stops starting attempts unless
+	// its lease is acknowledged again (unix nanoseconds, see mayStart).
+	confirmedUntil atomic.Int64
 
 	limits   *ruleLimits
 	locks    *locks
@@ -104,7 +107,12 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	e := &Engine{st: st, opts: o, logger: logger, pools: newPools(st), window: newWindow(o.QueueSize),
 		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica, o.LeaseDuration), errLog: rateLimitedLog{every: 10 * time.Second}}
 	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) },
-		func() float64 { return float64(e.esc.openCount()) })
+		func() float64 { return float64(e.esc.openCount()) }, func() float64 {
+			if e.mayStart() != nil {
+				return 0
+			}
+			return 1
+		})
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
 	e.wb = newWriteBehind(st, flushEvery, logger, func(err error) {
@@ -236,12 +244,13 @@ func (e *Engine) StartWhenReady(ctx context.Context) bool {
 	}
 }
 
-// Ready tells whether the engine takes work: nil once it has started.
+// Ready tells whether the engine takes work: once it has started, and
+// while it may start attempts (mayStart).
 func (e *Engine) Ready() error {
 	if !e.started.Load() {
 		return ErrStarting
 	}
-	return nil
+	return e.mayStart()
 }
 
 // Shutdown stops accepting and taking work, lets running remediations

@@ -9,12 +9,13 @@ import (
 )
 
 // Refusal reasons: each means the receiver will not heal, and pages through
-// SelfhealRemediationFailed. Cooldown and store_unavailable are a
-// deferral's reasons, not a refusal's.
+// SelfhealRemediationFailed. Cooldown, store_unavailable and
+// lease_unconfirmed are a deferral's reasons, not a refusal's.
 const (
 	ReasonInvalidLabel     = "invalid_label"
 	ReasonCooldown         = "cooldown"
 	ReasonStoreUnavailable = "store_unavailable"
+	ReasonLeaseUnconfirmed = "lease_unconfirmed"
 	ReasonMaxAttempts      = "max_attempts"
 	ReasonPoolMinHealthy   = "pool_min_healthy"
 	ReasonPoolMaxRemoved   = "pool_max_removed"

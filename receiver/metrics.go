@@ -26,10 +26,14 @@ type Metrics struct {
 	takenOver   prometheus.Counter
 	fenced      prometheus.Counter
 	unacked     prometheus.Counter
+	confirmed   prometheus.GaugeFunc
 }
 
-func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
+func newMetrics(queueLen, unflushed, openEscalations, leaseConfirmed func() float64) *Metrics {
 	return &Metrics{
+		confirmed: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "selfheal_receiver_lease_confirmed", Help: "Whether this replica may start remediations (1): its lease was acknowledged by a Redis replica lately, or the store is embedded. At 0 it starts none and /-/ready answers 503.",
+		}, leaseConfirmed),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_receiver_alerts_received_total", Help: "Alerts received by the webhook, by status (firing, resolved).",
 		}, []string{"status"}),
@@ -84,14 +88,14 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 			Name: "selfheal_receiver_unacknowledged_alerts_total", Help: "Remediations recorded on the Redis primary but answered 503 because its replicas did not acknowledge them in time: each runs, and may run again if a failover loses it and Alertmanager's retry records it anew.",
 		}),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown; store_unavailable: the start could not be recorded, tried again with a backoff).",
+			Name: "selfheal_remediation_deferred_total", Help: "Remediations held back to run later if the alert still fires, by rule and reason (cooldown; store_unavailable: the start could not be recorded; lease_unconfirmed: no Redis replica acknowledged this replica's lease lately; both tried again with a backoff).",
 		}, []string{"rule", "reason"}),
 	}
 }
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.takenOver, m.fenced, m.unacked)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.takenOver, m.fenced, m.unacked, m.confirmed)
 }
 
 // initRules creates every rule's series at zero, so that the first failure
@@ -108,6 +112,7 @@ func (m *Metrics) initRules(c *Config) {
 		}
 		m.deferred.WithLabelValues(r.Name, ReasonCooldown)
 		m.deferred.WithLabelValues(r.Name, ReasonStoreUnavailable)
+		m.deferred.WithLabelValues(r.Name, ReasonLeaseUnconfirmed)
 		reasons := []string{ReasonInvalidLabel, ReasonMaxAttempts}
 		if r.Pool != nil {
 			reasons = append(reasons, ReasonPoolMinHealthy, ReasonPoolMaxRemoved)

@@ -110,6 +110,9 @@ func prepareTask(t *task) ([]action.Prepared, string, error) {
 // running knows the actions may have started. A pool's state is read and
 // written under the pool's lock.
 func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
+	if err := e.mayStart(); err != nil {
+		return decision{}, err
+	}
 	ctx, r := e.runCtx, t.rule
 	key := r.Name + "|" + t.data.Fingerprint
 	inc, err := e.state.load(ctx, key)
@@ -167,7 +170,9 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 		bucket, kv := takenOut(t.rule.Pool.Name, member, s.Now)
 		writes[bucket] = []store.KV{kv}
 	}
-	if err := e.putFor(e.runCtx, t.key, writes); err != nil {
+	// Fenced: an attempt starts only once a replica of the store has its
+	// start, so that whoever takes the record over knows it started.
+	if err := e.putFor(store.Fenced(e.runCtx), t.key, writes); err != nil {
 		return err
 	}
 	t.entry = en
@@ -178,14 +183,20 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	return nil
 }
 
-// waitForStore holds a remediation whose start the store could not record
-// and tries it again after a backoff: a store failure is not a failed
-// attempt, so it uses no attempt and ends nothing. It is decided again when
-// it comes due (the alert may have resolved meanwhile).
+// waitForStore holds a remediation whose start the store could not record,
+// or that this replica may not start (its lease is not confirmed), and
+// tries it again after a backoff: neither is a failed attempt, so it uses
+// no attempt and ends nothing. It is decided again when it comes due (the
+// alert may have resolved meanwhile).
 func (e *Engine) waitForStore(t *task, err error) {
-	e.metrics.storeUp.Set(0)
-	e.metrics.deferred.WithLabelValues(t.rule.Name, ReasonStoreUnavailable).Inc()
-	e.logStoreError("Could not record the start of a remediation; it waits for the store", err)
+	reason := ReasonStoreUnavailable
+	if errors.Is(err, errLeaseUnconfirmed) {
+		reason = ReasonLeaseUnconfirmed
+	} else {
+		e.metrics.storeUp.Set(0)
+	}
+	e.metrics.deferred.WithLabelValues(t.rule.Name, reason).Inc()
+	e.logStoreError("Could not start a remediation; it waits for the store", err)
 	t.notBefore, t.delayed = e.opts.Now().Add(storeBackoff(t.storeWaits)), true
 	t.storeWaits++
 	e.window.requeue(t, e.opts.Now())

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/go-kit/log/level"
 
@@ -47,62 +46,6 @@ func ReplicaName(host string) string {
 
 func hookOwnerKey(replica string) string { return "hook_owner_" + replica }
 
-// renewLease takes or renews this replica's lease.
-func (e *Engine) renewLease(ctx context.Context) error {
-	ok, err := e.st.Lease(ctx, bucketReplicas, e.opts.Replica, []byte(e.opts.Replica), e.opts.LeaseDuration)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("the lease of replica %s is held by another process", e.opts.Replica)
-	}
-	return nil
-}
-
-// register records this replica's name and hook mark, again at every
-// renewal: after a takeover of a replica that was only slow, it is known
-// again.
-func (e *Engine) register(ctx context.Context) error {
-	return e.st.PutAll(ctx, map[string][]store.KV{
-		bucketReplicaNames: {{Key: e.opts.Replica, Value: []byte(e.opts.Host)}},
-		bucketMeta:         {{Key: hookOwnerKey(e.opts.Replica), Value: []byte(e.owner)}},
-	})
-}
-
-// keepLease renews the lease and the locks held, and takes over the work
-// of replicas whose lease expired, every third of the lease, until ctx ends.
-func (e *Engine) keepLease(ctx context.Context) {
-	t := time.NewTicker(e.opts.LeaseDuration / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// The leases first: what follows may wait for connections a storm
-		// holds, the leases have their own.
-		err := e.renewLease(ctx)
-		if err == nil {
-			err = e.locks.renew(ctx)
-		}
-		if err == nil {
-			err = e.register(ctx)
-		}
-		if err == nil {
-			err = e.takeOver(ctx)
-		}
-		// Every look also reads this replica's own backlog again: a write
-		// that timed out may have landed after all (a claim, a start), and
-		// its record is then held within one look.
-		e.window.spill()
-		if err != nil && ctx.Err() == nil {
-			e.metrics.storeUp.Set(0)
-			e.logStoreError("Could not renew this replica's lease or look for expired ones; will try again", err)
-		}
-	}
-}
-
 // takeOver moves the backlog of every other replica whose lease expired
 // (with an embedded store, of every other: only one process opens it) into
 // this replica's, and handles it.
@@ -136,7 +79,7 @@ func (e *Engine) takeOver(ctx context.Context) error {
 // what its hooks left running when it ran on this host, forgets it, and
 // handles what was moved.
 func (e *Engine) takeOverReplica(ctx context.Context, name, host string) error {
-	moved, err := e.st.Move(ctx, "backlog_"+name, e.backlogBucket())
+	moved, err := e.st.Move(store.Fenced(ctx), "backlog_"+name, e.backlogBucket())
 	if err != nil {
 		return err
 	}

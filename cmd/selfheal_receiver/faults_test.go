@@ -25,11 +25,11 @@ import (
 // file, so that runs are counted where they happen.
 
 // countingRule is a rule whose hook records each run of an AgentLost
-// alert's agent in runs.
-func countingRule(dir, extra string) (config, runs string) {
+// alert's agent in runs, then runs work (shell, "" for none).
+func countingRule(dir, extra string, work ...string) (config, runs string) {
 	runs = filepath.Join(dir, "runs")
 	hook := filepath.Join(dir, "count.sh")
-	_ = os.WriteFile(hook, []byte("#!/bin/sh\necho \"$2\" >> \"$1\"\n"), 0o755)
+	_ = os.WriteFile(hook, []byte("#!/bin/sh\necho \"$2\" >> \"$1\"\n"+strings.Join(work, "\n")+"\n"), 0o755)
 	return `
 rules:
   - name: heal

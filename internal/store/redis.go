@@ -50,7 +50,7 @@ func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, 
 	if err != nil {
 		return nil, fmt.Errorf("--storage.redis.url: %w", err)
 	}
-	return &Redis{client: c, leases: l, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl}}, nil
+	return &Redis{client: c, leases: l, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl, sentinel: isFailoverURL(url)}}, nil
 }
 
 // NewRedisClient connects to a redis:// or rediss:// URL (credentials,
@@ -171,7 +171,7 @@ func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if r.isOrdered(bucket) || isReplicated(ctx) {
+	if r.isOrdered(bucket) || isReplicated(ctx) || isFenced(ctx) {
 		return r.PutAll(ctx, map[string][]KV{bucket: entries})
 	}
 	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), hsetArgs(entries)...).Err())
@@ -187,13 +187,10 @@ func hsetArgs(entries []KV) []any {
 }
 
 // PutAll writes every bucket's hash in one MULTI/EXEC transaction; with a
-// Replicated ctx it returns once the replicas the store requires have it.
+// Replicated or Fenced ctx it returns once the replicas the store
+// requires have it.
 func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
-	n := 0
-	if isReplicated(ctx) {
-		n = r.repl.required(ctx, r.client)
-	}
-	return wrap("put", "several", r.acked(ctx, n, func(c *redis.Conn) error {
+	return wrap("put", "several", r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
 		return r.putAll(ctx, c, entries)
 	}))
 }
@@ -263,7 +260,7 @@ func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error
 	if len(keys) == 0 {
 		return nil
 	}
-	if r.isOrdered(bucket) || isReplicated(ctx) {
+	if r.isOrdered(bucket) || isReplicated(ctx) || isFenced(ctx) {
 		kvs := make([]KV, len(keys))
 		for i, k := range keys {
 			kvs[i] = KV{Key: k}

@@ -30,6 +30,21 @@ var DefaultReplication = Replication{MinAcked: -1, Timeout: 2 * time.Second}
 
 type replicatedKey struct{}
 
+type fencedKey struct{}
+
+// Fenced marks writes that decide which replica may act (a lease, a
+// takeover, the start of an attempt): the Redis store waits for a replica
+// before they return, also once the primary reports none, as an isolated
+// primary does, whenever it has had one since this process started or is
+// reached through Sentinel. A write no replica took returns
+// ErrNotReplicated: it may be lost with the primary, so nothing is to be
+// started on it.
+func Fenced(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fencedKey{}, true)
+}
+
+func isFenced(ctx context.Context) bool { v, _ := ctx.Value(fencedKey{}).(bool); return v }
+
 // Replicated marks writes made with ctx as acknowledgements (a
 // registration, an override, a deletion): the Redis store waits for the
 // replicas before they return.
@@ -43,11 +58,32 @@ func isReplicated(ctx context.Context) bool { v, _ := ctx.Value(replicatedKey{})
 // number, or with auto whether the primary has any (read at most every
 // 10 s).
 type replicas struct {
-	cfg Replication
+	cfg      Replication
+	sentinel bool // the store is reached through Sentinel: it has replicas
 
 	mu      sync.Mutex
 	known   int
+	seen    bool // the primary had a replica at some check
 	checked time.Time
+}
+
+// forWrite is how many replicas a write made with ctx must reach: none for
+// a plain write, the configured or found number for a Replicated one, and
+// for a Fenced one at least one whenever the store has replicas.
+func (r *replicas) forWrite(ctx context.Context, c *redis.Client) int {
+	switch {
+	case isFenced(ctx):
+		n := r.required(ctx, c)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if n == 0 && r.cfg.MinAcked < 0 && (r.seen || r.sentinel) {
+			n = 1
+		}
+		return n
+	case isReplicated(ctx):
+		return r.required(ctx, c)
+	}
+	return 0
 }
 
 func (r *replicas) required(ctx context.Context, c *redis.Client) int {
@@ -69,6 +105,7 @@ func (r *replicas) required(ctx context.Context, c *redis.Client) int {
 	known = connectedReplicas(info)
 	r.mu.Lock()
 	r.known, r.checked = known, time.Now()
+	r.seen = r.seen || known > 0
 	r.mu.Unlock()
 	return min(known, 1)
 }
@@ -95,10 +132,15 @@ func connectedReplicas(info string) int {
 // it, WAITs for them on that connection (WAIT counts the writes of its
 // own connection).
 func (r *Redis) acked(ctx context.Context, n int, write func(c *redis.Conn) error) error {
+	return r.ackedOn(ctx, r.client, n, write)
+}
+
+// ackedOn is acked on one of client's connections.
+func (r *Redis) ackedOn(ctx context.Context, client *redis.Client, n int, write func(c *redis.Conn) error) error {
 	if n <= 0 {
 		return write(nil)
 	}
-	conn := r.client.Conn()
+	conn := client.Conn()
 	defer conn.Close()
 	if err := write(conn); err != nil {
 		return err

@@ -18,8 +18,20 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
+// Lease is always a Fenced write: a lease only an isolated primary holds
+// must not let its holder act.
 func (r *Redis) Lease(ctx context.Context, bucket, key string, holder []byte, ttl time.Duration) (bool, error) {
-	n, err := lease.Run(ctx, r.leaseClient(), []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
+	c := r.leaseClient()
+	var n int
+	err := r.ackedOn(ctx, c, r.repl.forWrite(Fenced(ctx), r.client), func(conn *redis.Conn) error {
+		var s redis.Scripter = c
+		if conn != nil {
+			s = conn
+		}
+		var err error
+		n, err = lease.Run(ctx, s, []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
+		return err
+	})
 	return n == 1, wrap("lease", bucket, err)
 }
 
@@ -96,12 +108,8 @@ func (r *Redis) PutGuarded(ctx context.Context, groups []Guarded) ([]bool, error
 			}
 		}
 	}
-	n := 0
-	if isReplicated(ctx) {
-		n = r.repl.required(ctx, r.client)
-	}
 	var res []int64
-	err := r.acked(ctx, n, func(c *redis.Conn) error {
+	err := r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
 		var s redis.Scripter = r.client
 		if c != nil {
 			s = c
@@ -137,8 +145,20 @@ redis.call('DEL', KEYS[1])
 return all
 `)
 
+// Move waits for the replicas a write made with ctx must reach; when they
+// do not acknowledge it, it returns ErrNotReplicated with nothing: what
+// was moved stays in to, to be read from there.
 func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
-	all, err := move.Run(ctx, r.client, []string{r.key(from), r.key(to)}).StringSlice()
+	var all []string
+	err := r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
+		var s redis.Scripter = r.client
+		if c != nil {
+			s = c
+		}
+		var err error
+		all, err = move.Run(ctx, s, []string{r.key(from), r.key(to)}).StringSlice()
+		return err
+	})
 	if err != nil {
 		return nil, wrap("move", from, err)
 	}

@@ -524,6 +524,29 @@ func TestWritesStopWaitingForAReplicaThatIsGone(t *testing.T) {
 	if err := put(); err != nil {
 		t.Fatalf("the next write: %v", err)
 	}
+	// A write that decides who may act still wants a replica: a primary
+	// that lost its replicas may be the isolated one.
+	for i := range 2 {
+		if _, err := r.Lease(context.Background(), "replicas", "r1", []byte("r1"), time.Minute); !errors.Is(err, ErrNotReplicated) {
+			t.Fatalf("lease %d on a primary that had a replica: %v; want it not acknowledged", i, err)
+		}
+		if err := r.Put(Fenced(context.Background()), "agents", KV{Key: "a", Value: []byte("2")}); !errors.Is(err, ErrNotReplicated) {
+			t.Fatalf("fenced write %d on a primary that had a replica: %v", i, err)
+		}
+	}
+}
+
+// TestFencedWritesOnAStoreWithoutReplicas: a Redis that never had a
+// replica takes leases and fenced writes as they come.
+func TestFencedWritesOnAStoreWithoutReplicas(t *testing.T) {
+	r := openTestRedis(t)
+	ctx := context.Background()
+	if ok, err := r.Lease(ctx, "replicas", "r1", []byte("r1"), time.Minute); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	if err := r.Put(Fenced(ctx), "agents", KV{Key: "a", Value: []byte("1")}); err != nil {
+		t.Fatalf("fenced write: %v", err)
+	}
 }
 
 // TestEpochNoticesALostStore: a Redis emptied while in use (FLUSHALL) is

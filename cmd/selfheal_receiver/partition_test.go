@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/testutil"
+)
+
+// These tests cut a receiver off from Redis while a storm runs, with every
+// notification sent to both receivers, as an Alertmanager cluster does.
+// The promise: every alert one of them answered 200 runs; none runs twice
+// without an interrupted entry (an attempt in flight on the receiver that
+// was cut off, taken over by the other); the journal shows every run.
+
+// slowCountingRule is countingRule with a hook that works a little, so
+// that attempts are in flight when the partition comes.
+func slowCountingRule(dir string) (config, runs string) {
+	return countingRule(dir, "    cooldown: 0s\n    max_attempts: 3\n    concurrency: 8", "sleep 0.3")
+}
+
+// fireAtBoth posts each agent's alert to both receivers, to one 100 ms
+// after the other (every other agent first to the other), as an
+// Alertmanager's two webhook configurations deliver, and returns the agents
+// at least one answered 200.
+func fireAtBoth(rs []*receiverProc, agents []string) []string {
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for i, a := range agents {
+		for j := range 2 {
+			r := rs[(i+j)%2]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(j) * 100 * time.Millisecond)
+				if code, _ := r.post("/webhook", oneAlert(a)); code == 200 {
+					mu.Lock()
+					acked[a] = true
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var out []string
+	for a := range acked {
+		out = append(out, a)
+	}
+	return out
+}
+
+// healedOnce waits until every acknowledged agent ran and both receivers
+// are idle, then checks the promise through r's view of the shared
+// journal, and returns how many ran twice.
+func healedOnce(t *testing.T, rs []*receiverProc, runs string, acked []string, within time.Duration) (twice int) {
+	t.Helper()
+	testutil.Eventually(t, within, "every acknowledged alert to have run, and both receivers idle", func() bool {
+		n := runCounts(runs)
+		for _, a := range acked {
+			if n[a] == 0 {
+				return false
+			}
+		}
+		for _, r := range rs {
+			if r.metric("selfheal_receiver_queue_length") != 0 || r.metric("selfheal_receiver_unflushed_writes") != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	interrupted, success := map[string]int{}, map[string]int{}
+	for _, en := range rs[0].journaledAs("interrupted") {
+		interrupted[en.Labels["agent"]]++
+	}
+	for _, en := range rs[0].journaledAs("success") {
+		success[en.Labels["agent"]]++
+	}
+	for a, k := range runCounts(runs) {
+		if k > 1 {
+			twice++
+		}
+		if k > 1+interrupted[a] {
+			t.Errorf("agent %s ran %d times with %d interrupted entries", a, k, interrupted[a])
+		}
+		if success[a]+interrupted[a] < k {
+			t.Errorf("agent %s ran %d times; the journal shows %d successes and %d interrupted", a, k, success[a], interrupted[a])
+		}
+	}
+	return twice
+}
+
+// TestAPartitionedReceiverStopsAndItsWorkIsTakenOver: receiver A reaches
+// Redis (a primary with a replica) through a proxy that holds all its
+// traffic, sockets open, for three leases while a storm runs, then lets
+// it through again. B takes A's work over once A's lease expires; A starts
+// nothing it cannot record.
+func TestAPartitionedReceiverStopsAndItsWorkIsTakenOver(t *testing.T) {
+	dir := t.TempDir()
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	toA := testutil.StartProxy(t, primary.Addr)
+	config, runs := slowCountingRule(dir)
+	lease := "3s"
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+toA.Addr+"/0", "--remediation.lease-duration", lease)
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0", "--remediation.lease-duration", lease)
+	rs := []*receiverProc{a, b}
+	acked := fireAtBoth(rs, agentNames(0, 60))
+	testutil.Eventually(t, 30*time.Second, "A to be running remediations", func() bool { return a.metric("selfheal_remediation_in_flight") > 0 })
+	toA.Hold()
+	cut := time.Now()
+	acked = append(acked, fireAtBoth(rs, agentNames(60, 90))...)
+	testutil.Eventually(t, 30*time.Second, "B to take A's work over", func() bool { return b.metric("selfheal_receiver_taken_over_total") > 0 })
+	tookOver := time.Since(cut)
+	time.Sleep(9*time.Second - time.Since(cut)) // the partition lasts three leases
+	toA.Release()
+	healed := time.Now()
+	twice := healedOnce(t, rs, runs, acked, 2*time.Minute)
+	fmt.Printf("partition: %d acknowledged, taken over %.1fs after the cut, all done %.1fs after it healed, %d ran twice (each with an interrupted entry)\n",
+		len(acked), tookOver.Seconds(), time.Since(healed).Seconds(), twice)
+}
+
+// TestASplitBrainRunsNothingTwiceUnjournaled: a primary with two replicas
+// under three Sentinels. Everything but receiver A reaches the primary
+// through proxies (the replicas' links, the Sentinels, B through the
+// address Sentinel gives); A reaches it through a path of its own, as a
+// virtual IP would. The proxies hold for 25 s: the Sentinels promote a
+// replica and B follows it, while A still reaches the old primary. A's
+// lease and starts there are acknowledged by no replica, so A starts
+// nothing; B takes A's work over once A's lease expires. Then the old
+// primary comes back as a replica (losing what A wrote) and A's path moves
+// to the new primary.
+func TestASplitBrainRunsNothingTwiceUnjournaled(t *testing.T) {
+	dir := t.TempDir()
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	var links []*testutil.Proxy // the replicas' and the Sentinels' paths to the primary
+	for range 2 {
+		link := testutil.StartProxy(t, primary.Addr)
+		testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: link.Addr})
+		links = append(links, link)
+	}
+	toPrimary := testutil.StartProxy(t, primary.Addr)
+	links = append(links, toPrimary)
+	var sentinels []string
+	for range 3 {
+		sentinels = append(sentinels, testutil.StartSentinel(t, "selfheal", toPrimary.Addr, "", 2).Addr)
+	}
+	url := "redis://" + sentinels[0] + "/0?master_name=selfheal&addr=" + sentinels[1] + "&addr=" + sentinels[2]
+	toA := testutil.StartProxy(t, primary.Addr)
+	config, runs := slowCountingRule(dir)
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+toA.Addr+"/0")
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", url)
+	rs := []*receiverProc{a, b}
+	acked := fireAtBoth(rs, agentNames(0, 200))
+	testutil.Eventually(t, 30*time.Second, "A to be running remediations", func() bool { return a.metric("selfheal_remediation_in_flight") > 0 })
+	for _, l := range links {
+		l.Hold()
+	}
+	cut := time.Now()
+	testutil.Eventually(t, 30*time.Second, "the Sentinels to promote a replica", func() bool {
+		return sentinelPrimary(t, sentinels[1]) != toPrimary.Addr
+	})
+	promoted := time.Since(cut)
+	acked = append(acked, fireAtBoth(rs, agentNames(200, 260))...)
+	testutil.Eventually(t, time.Minute, "B to take A's work over", func() bool { return b.metric("selfheal_receiver_taken_over_total") > 0 })
+	tookOver := time.Since(cut)
+	if a.metric("selfheal_receiver_lease_confirmed") != 0 {
+		t.Errorf("A's lease is confirmed on the isolated primary")
+	}
+	time.Sleep(25*time.Second - time.Since(cut)) // the partition lasts 25 s
+	for _, l := range links {
+		l.Release()
+	}
+	toA.Retarget(sentinelPrimary(t, sentinels[1]))
+	healed := time.Now()
+	twice := healedOnce(t, rs, runs, acked, 2*time.Minute)
+	fmt.Printf("split brain: %d acknowledged, promoted %.1fs and taken over %.1fs after the cut, all done %.1fs after it healed, %d ran twice (each with an interrupted entry)\n",
+		len(acked), promoted.Seconds(), tookOver.Seconds(), time.Since(healed).Seconds(), twice)
+}
+
+// sentinelPrimary is the address the Sentinel at addr names as the primary.
+func sentinelPrimary(t *testing.T, addr string) string {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	a, err := c.Do(context.Background(), "SENTINEL", "get-master-addr-by-name", "selfheal").StringSlice()
+	if err != nil || len(a) != 2 {
+		t.Fatalf("asking Sentinel for the primary: %v %v", a, err)
+	}
+	return a[0] + ":" + a[1]
+}
