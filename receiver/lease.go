@@ -89,4 +89,3 @@ func (e *Engine) keepLease(ctx context.Context) {
 		}
 	}
 }
-
