@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,8 +27,8 @@ func slowCountingRule(dir string) (config, runs string) {
 
 // fireAtBoth posts each agent's alert to both receivers, to one 100 ms
 // after the other (every other agent first to the other), as an
-// Alertmanager's two webhook configurations deliver, and returns the agents
-// at least one answered 200.
+// Alertmanager's two webhook configurations deliver, each sent again after
+// a 503 for up to 30 s, and returns the agents at least one answered 200.
 func fireAtBoth(rs []*receiverProc, agents []string) []string {
 	var mu sync.Mutex
 	acked := map[string]bool{}
@@ -39,10 +40,13 @@ func fireAtBoth(rs []*receiverProc, agents []string) []string {
 			go func() {
 				defer wg.Done()
 				time.Sleep(time.Duration(j) * 100 * time.Millisecond)
-				if code, _ := r.post("/webhook", oneAlert(a)); code == 200 {
-					mu.Lock()
-					acked[a] = true
-					mu.Unlock()
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+					if code, _ := r.post("/webhook", oneAlert(a)); code == 200 {
+						mu.Lock()
+						acked[a] = true
+						mu.Unlock()
+						return
+					}
 				}
 			}()
 		}
@@ -55,18 +59,22 @@ func fireAtBoth(rs []*receiverProc, agents []string) []string {
 	return out
 }
 
-// healedOnce waits until every acknowledged agent ran and both receivers
-// are idle, then checks the promise through r's view of the shared
+// healedOnce waits until every acknowledged agent ran (returned as ran)
+// and both receivers are idle, then checks the promise through the shared
 // journal, and returns how many ran twice.
-func healedOnce(t *testing.T, rs []*receiverProc, runs string, acked []string, within time.Duration) (twice int) {
+func healedOnce(t *testing.T, rs []*receiverProc, runs string, acked []string, within time.Duration) (twice int, ran time.Time) {
 	t.Helper()
-	testutil.Eventually(t, within, "every acknowledged alert to have run, and both receivers idle", func() bool {
+	testutil.Eventually(t, within, "every acknowledged alert to have run", func() bool {
 		n := runCounts(runs)
 		for _, a := range acked {
 			if n[a] == 0 {
 				return false
 			}
 		}
+		return true
+	})
+	ran = time.Now()
+	testutil.Eventually(t, within, "both receivers to be idle", func() bool {
 		for _, r := range rs {
 			if r.metric("selfheal_receiver_queue_length") != 0 || r.metric("selfheal_receiver_unflushed_writes") != 0 {
 				return false
@@ -92,37 +100,37 @@ func healedOnce(t *testing.T, rs []*receiverProc, runs string, acked []string, w
 			t.Errorf("agent %s ran %d times; the journal shows %d successes and %d interrupted", a, k, success[a], interrupted[a])
 		}
 	}
-	return twice
+	return twice, ran
 }
 
 // TestAPartitionedReceiverStopsAndItsWorkIsTakenOver: receiver A reaches
 // Redis (a primary with a replica) through a proxy that holds all its
-// traffic, sockets open, for three leases while a storm runs, then lets
-// it through again. B takes A's work over once A's lease expires; A starts
-// nothing it cannot record.
+// traffic, sockets open, for 20 s (the lease is the default 15 s) while a
+// storm runs, then lets it through again. B takes A's work over once A's
+// lease expires; A starts nothing it cannot record.
 func TestAPartitionedReceiverStopsAndItsWorkIsTakenOver(t *testing.T) {
 	dir := t.TempDir()
 	primary := testutil.StartRedis(t, testutil.RedisOptions{})
 	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
 	toA := testutil.StartProxy(t, primary.Addr)
 	config, runs := slowCountingRule(dir)
-	lease := "3s"
-	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+toA.Addr+"/0", "--remediation.lease-duration", lease)
-	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0", "--remediation.lease-duration", lease)
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+toA.Addr+"/0")
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
 	rs := []*receiverProc{a, b}
-	acked := fireAtBoth(rs, agentNames(0, 60))
+	acked := fireAtBoth(rs, agentNames(0, 200))
 	testutil.Eventually(t, 30*time.Second, "A to be running remediations", func() bool { return a.metric("selfheal_remediation_in_flight") > 0 })
 	toA.Hold()
 	cut := time.Now()
-	acked = append(acked, fireAtBoth(rs, agentNames(60, 90))...)
-	testutil.Eventually(t, 30*time.Second, "B to take A's work over", func() bool { return b.metric("selfheal_receiver_taken_over_total") > 0 })
+	during := make(chan []string, 1) // delivered while the partition lasts, 503s sent again
+	go func() { during <- fireAtBoth(rs, agentNames(200, 260)) }()
+	testutil.Eventually(t, time.Minute, "B to take A's work over", func() bool { return b.metric("selfheal_receiver_taken_over_total") > 0 })
 	tookOver := time.Since(cut)
-	time.Sleep(9*time.Second - time.Since(cut)) // the partition lasts three leases
+	time.Sleep(20*time.Second - time.Since(cut)) // the partition lasts 20 s
 	toA.Release()
-	healed := time.Now()
-	twice := healedOnce(t, rs, runs, acked, 2*time.Minute)
-	fmt.Printf("partition: %d acknowledged, taken over %.1fs after the cut, all done %.1fs after it healed, %d ran twice (each with an interrupted entry)\n",
-		len(acked), tookOver.Seconds(), time.Since(healed).Seconds(), twice)
+	acked = append(acked, <-during...)
+	twice, ran := healedOnce(t, rs, runs, acked, 2*time.Minute)
+	fmt.Printf("partition: %d acknowledged, taken over %.1fs, all run %.1fs and both receivers idle %.1fs after the cut (healed at 20s), %d ran twice (each with an interrupted entry)\n",
+		len(acked), tookOver.Seconds(), ran.Sub(cut).Seconds(), time.Since(cut).Seconds(), twice)
 }
 
 // TestASplitBrainRunsNothingTwiceUnjournaled: a primary with two replicas
@@ -136,12 +144,25 @@ func TestAPartitionedReceiverStopsAndItsWorkIsTakenOver(t *testing.T) {
 // primary comes back as a replica (losing what A wrote) and A's path moves
 // to the new primary.
 func TestASplitBrainRunsNothingTwiceUnjournaled(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string // every Redis's
+	}{
+		{"the receivers' checks alone", nil},
+		// The store's half: a primary without a replica refuses writes.
+		{"with min-replicas-to-write", []string{"--min-replicas-to-write", "1", "--min-replicas-max-lag", "2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { splitBrain(t, c.name, c.args) })
+	}
+}
+
+func splitBrain(t *testing.T, name string, args []string) {
 	dir := t.TempDir()
-	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	primary := testutil.StartRedis(t, testutil.RedisOptions{Args: args})
 	var links []*testutil.Proxy // the replicas' and the Sentinels' paths to the primary
 	for range 2 {
 		link := testutil.StartProxy(t, primary.Addr)
-		testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: link.Addr})
+		testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: link.Addr, Args: args})
 		links = append(links, link)
 	}
 	toPrimary := testutil.StartProxy(t, primary.Addr)
@@ -166,21 +187,22 @@ func TestASplitBrainRunsNothingTwiceUnjournaled(t *testing.T) {
 		return sentinelPrimary(t, sentinels[1]) != toPrimary.Addr
 	})
 	promoted := time.Since(cut)
-	acked = append(acked, fireAtBoth(rs, agentNames(200, 260))...)
+	during := make(chan []string, 1) // delivered while the partition lasts, 503s sent again
+	go func() { during <- fireAtBoth(rs, agentNames(200, 260)) }()
 	testutil.Eventually(t, time.Minute, "B to take A's work over", func() bool { return b.metric("selfheal_receiver_taken_over_total") > 0 })
 	tookOver := time.Since(cut)
-	if a.metric("selfheal_receiver_lease_confirmed") != 0 {
-		t.Errorf("A's lease is confirmed on the isolated primary")
+	if v := a.metric("selfheal_receiver_lease_confirmed"); v != 0 {
+		t.Errorf("A's lease on the isolated primary: confirmed %v", v)
 	}
 	time.Sleep(25*time.Second - time.Since(cut)) // the partition lasts 25 s
 	for _, l := range links {
 		l.Release()
 	}
 	toA.Retarget(sentinelPrimary(t, sentinels[1]))
-	healed := time.Now()
-	twice := healedOnce(t, rs, runs, acked, 2*time.Minute)
-	fmt.Printf("split brain: %d acknowledged, promoted %.1fs and taken over %.1fs after the cut, all done %.1fs after it healed, %d ran twice (each with an interrupted entry)\n",
-		len(acked), promoted.Seconds(), tookOver.Seconds(), time.Since(healed).Seconds(), twice)
+	acked = append(acked, <-during...)
+	twice, ran := healedOnce(t, rs, runs, acked, 2*time.Minute)
+	fmt.Printf("split brain, %s: %d acknowledged, promoted %.1fs, taken over %.1fs, all run %.1fs and both receivers idle %.1fs after the cut (healed at 25s), %d ran twice (each with an interrupted entry); A's writes refused for want of replicas: %d\n",
+		name, len(acked), promoted.Seconds(), tookOver.Seconds(), ran.Sub(cut).Seconds(), time.Since(cut).Seconds(), twice, strings.Count(a.proc.Output.String(), "NOREPLICAS"))
 }
 
 // sentinelPrimary is the address the Sentinel at addr names as the primary.
