@@ -99,6 +99,17 @@ type task struct {
 	// storeWaits counts the tries in a row whose start the store could not
 	// record (waitForStore).
 	storeWaits int
+	// start is a decided start whose write failed, and may have landed all
+	// the same (a timeout, a write no replica acknowledged): the next try
+	// writes it again as it was instead of deciding anew, so that it uses
+	// one attempt whatever the number of tries.
+	start *pendingStart
+}
+
+type pendingStart struct {
+	d      decision
+	member string
+	s      situation
 }
 
 // NewEngine builds an engine on st; Start runs its workers.

@@ -115,6 +115,9 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	}
 	ctx, r := e.runCtx, t.rule
 	key := r.Name + "|" + t.data.Fingerprint
+	if p := t.start; p != nil {
+		return p.d, e.recordStart(t, p.d, key, p.member, p.s)
+	}
 	inc, err := e.state.load(ctx, key)
 	if err != nil {
 		return decision{}, err
@@ -135,7 +138,11 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	if d.Verdict != proceed {
 		return d, nil
 	}
-	return d, e.recordStart(t, d, key, member, s)
+	err = e.recordStart(t, d, key, member, s)
+	if err != nil && !errors.Is(err, errTakenOver) {
+		t.start = &pendingStart{d: d, member: member, s: s}
+	}
+	return d, err
 }
 
 // recordStart writes the start of an attempt in one transaction; the task's
@@ -176,7 +183,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 		return err
 	}
 	t.entry = en
-	t.storeWaits = 0
+	t.storeWaits, t.start = 0, nil
 	if d.TakeOut {
 		e.pools.noteOut(t.rule.Pool.Name, member, s.Now)
 	}
