@@ -16,7 +16,9 @@ import (
 // Ports for daemons come from below the kernel's ephemeral range (32768 and
 // up on Linux), where no outgoing connection takes one, in a block of its
 // own for each test process, so that packages testing in parallel do not
-// hand out the same port between its check and the daemon's bind.
+// hand out the same port between its check and the daemon's bind. A process
+// locks its block (lockPortBlock): two whose pids fall on the same block
+// would otherwise share it.
 const (
 	portBase   = 20000
 	portBlock  = 200
@@ -25,7 +27,18 @@ const (
 
 var nextPort struct {
 	sync.Mutex
-	n int
+	n     int
+	first int // the block's first port, 0 until taken
+}
+
+// blockStart takes this process's block: the first free one from its pid's.
+func blockStart() int {
+	for i := range portBlocks {
+		if b := (os.Getpid() + i) % portBlocks; lockPortBlock(b) {
+			return portBase + b*portBlock
+		}
+	}
+	return portBase + os.Getpid()%portBlocks*portBlock
 }
 
 // FreePort returns a loopback port nothing listens on now, for a daemon to
@@ -34,7 +47,10 @@ func FreePort(t testing.TB) int {
 	t.Helper()
 	nextPort.Lock()
 	defer nextPort.Unlock()
-	first := portBase + os.Getpid()%portBlocks*portBlock
+	if nextPort.first == 0 {
+		nextPort.first = blockStart()
+	}
+	first := nextPort.first
 	for range portBlock {
 		port := first + nextPort.n%portBlock
 		nextPort.n++

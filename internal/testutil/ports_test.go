@@ -64,3 +64,13 @@ func TestFreePortsDiffer(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+// TestAPortBlockIsOneProcesss: a block taken is refused to any other taker
+// (another test process whose pid falls on it gets the next one).
+func TestAPortBlockIsOneProcesss(t *testing.T) {
+	port := FreePort(t)
+	b := (port - portBase) / portBlock
+	if lockPortBlock(b) {
+		t.Fatalf("block %d of port %d could be taken twice", b, port)
+	}
+}
