@@ -65,9 +65,9 @@ func TestFreePortsDiffer(t *testing.T) {
 	}
 }
 
-// TestAPortBlockIsOneProcesss: a block taken is refused to any other taker
+// TestAPortBlockBelongsToOneProcess: a block taken is refused to any other taker
 // (another test process whose pid falls on it gets the next one).
-func TestAPortBlockIsOneProcesss(t *testing.T) {
+func TestAPortBlockBelongsToOneProcess(t *testing.T) {
 	port := FreePort(t)
 	b := (port - portBase) / portBlock
 	if lockPortBlock(b) {
