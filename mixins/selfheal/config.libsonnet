@@ -50,6 +50,7 @@
     downFor: '5m',
     reloadFailedFor: '10m',
     storeDownFor: '5m',
+    cannotActFor: '2m',
     storeDataLostWindow: '30m',
 
     // Where alerts link to.

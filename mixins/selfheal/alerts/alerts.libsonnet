@@ -204,6 +204,18 @@ local lib = import '../lib.libsonnet';
             ),
           },
           {
+            alert: 'SelfhealReceiverCannotAct',
+            // One alert per job: it matters when no replica may act.
+            expr: 'max by (job) (selfheal_receiver_lease_confirmed{%s}) == 0' % c.receiverSelector,
+            'for': c.cannotActFor,
+            labels: { severity: 'critical' },
+            annotations: annotate(
+              'SelfhealReceiverCannotAct',
+              'No replica of {{ $labels.job }} may start remediations',
+              'No replica of {{ $labels.job }} had its lease acknowledged by a Redis replica lately, so none starts a remediation: its Redis primary is cut off from its replicas, or has none left. Alerts it heals wait unhealed, and page only through escalate_after.',
+            ),
+          },
+          {
             alert: 'SelfhealStoreDataLost',
             expr: 'count by (job) (increase(selfheal_store_data_lost_total{%s}[%s]) > 0) or count by (job) (increase(selfheal_store_data_lost_total{%s}[%s]) > 0)' % [c.exporterSelector, c.storeDataLostWindow, c.receiverSelector, c.storeDataLostWindow],
             labels: { severity: 'critical' },
