@@ -56,11 +56,11 @@ func rssMiB(pid int) float64 {
 	return -1
 }
 
-// startServer runs a program and waits for its port.
+// startServer runs a program and waits for it to be ready.
 func startServer(b *testing.B, dir, addr, bin string, args ...string) *testutil.Process {
 	b.Helper()
 	p := testutil.Start(b, dir, bin, args...)
-	testutil.WaitPort(b, addr, p)
+	testutil.WaitReady(b, addr, p)
 	return p
 }
 

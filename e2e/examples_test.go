@@ -141,7 +141,7 @@ exec %s/restart_fake.sh %s gslb
 	s.writeExampleReceiver(kong.URL)
 	s.receiverArgs = []string{"PATH=" + fakeBin + ":" + os.Getenv("PATH"), s.bin["selfheal_receiver"], "--config.file", "receiver.yml", "--web.listen-address", s.receiver, "--web.config.file", "web.yml", "--storage.path", "receiver.db"}
 	s.receiverProc = testutil.Start(t, dir, "/usr/bin/env", s.receiverArgs...)
-	testutil.WaitPort(t, s.receiver, s.receiverProc)
+	testutil.WaitReady(t, s.receiver, s.receiverProc)
 
 	testutil.WriteFile(t, dir, "alertmanager.yml", edit(t, "../examples/alertmanager.yml",
 		"group_wait: 10s", "group_wait: 1s", "group_interval: 1m", "group_interval: 1s", "repeat_interval: 1m", "repeat_interval: 3s",

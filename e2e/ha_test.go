@@ -93,7 +93,7 @@ rules:
 		r := &haReceiver{host: host, addr: testutil.Addr(testutil.FreePort(t))}
 		r.proc = testutil.StartOnHost(t, host, rdir, bin["selfheal_receiver"], "--config.file", "receiver.yml", "--web.listen-address", r.addr,
 			"--storage.path", "state.db", "--storage.redis.url", h.url)
-		testutil.WaitPort(t, r.addr, r.proc)
+		testutil.WaitReady(t, r.addr, r.proc)
 		h.receivers = append(h.receivers, r)
 	}
 	for i := range 2 {

@@ -307,7 +307,7 @@ func (s *stack) stopFakes() {
 
 func (s *stack) startReceiver() {
 	s.receiverProc = testutil.Start(s.t, s.dir, s.bin["selfheal_receiver"], s.receiverArgs...)
-	testutil.WaitPort(s.t, s.receiver, s.receiverProc)
+	testutil.WaitReady(s.t, s.receiver, s.receiverProc)
 }
 
 func (s *stack) writeExporterConfig() {

@@ -361,7 +361,10 @@ func TestTheReceiverStartsWhenTheStoreAnswers(t *testing.T) {
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
 	config, runs := countingRule(dir, "")
-	r := startReceiver(t, dir, config, "--storage.redis.url", "redis://"+testutil.Addr(port)+"/0")
+	testutil.WriteFile(t, dir, "receiver.yml", config)
+	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t)), starting: true}
+	r.args = []string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", "state.db", "--storage.redis.url", "redis://" + testutil.Addr(port) + "/0"}
+	r.start()
 	for _, path := range []string{"/-/ready", "/webhook"} {
 		if code, body := r.post(path, oneAlert("a1")); code != 503 || !strings.Contains(body, "starting") {
 			t.Fatalf("%s before the store answers: %d %s", path, code, body)

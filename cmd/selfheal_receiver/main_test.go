@@ -45,6 +45,8 @@ type receiverProc struct {
 	host string // a host name of its own (a UTS namespace), or ""
 	args []string
 	proc *testutil.Process
+	// starting: start waits only for the port (the store may not answer).
+	starting bool
 }
 
 func startReceiver(t *testing.T, dir, config string, extra ...string) *receiverProc {
@@ -63,13 +65,19 @@ func startReceiverOn(t *testing.T, host, dir, config string, extra ...string) *r
 	return r
 }
 
+// start starts the receiver and waits for it to be ready, unless
+// r.starting: a test of what it does before its store answers.
 func (r *receiverProc) start() {
 	if r.host == "" {
 		r.proc = testutil.Start(r.t, r.dir, binary, r.args...)
 	} else {
 		r.proc = testutil.StartOnHost(r.t, r.host, r.dir, binary, r.args...)
 	}
-	testutil.WaitPort(r.t, r.addr, r.proc)
+	if r.starting {
+		testutil.WaitPort(r.t, r.addr, r.proc)
+		return
+	}
+	testutil.WaitReady(r.t, r.addr, r.proc)
 }
 
 func (r *receiverProc) do(method, path, body string, header ...string) (int, string) {

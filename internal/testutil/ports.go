@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,6 +89,23 @@ func WaitPort(t testing.TB, addr string, p *Process) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("nothing listens on %s after 15s", addr)
+}
+
+// WaitReady is WaitPort, then waits until the server's /-/ready stops
+// answering 503: a selfheal_receiver listens before its store answers and
+// says "starting" until then. A server without /-/ready (404) is ready
+// once it listens.
+func WaitReady(t testing.TB, addr string, p *Process) {
+	t.Helper()
+	WaitPort(t, addr, p)
+	Eventually(t, 30*time.Second, addr+" to be ready", func() bool {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode != http.StatusServiceUnavailable
+	})
 }
 
 // listenerOwner finds the process holding the listening TCP socket on
