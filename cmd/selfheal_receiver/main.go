@@ -46,7 +46,7 @@ func main() {
 	app.Flag("config.file", "selfheal_receiver configuration file.").Default("selfheal_receiver.yml").StringVar(&o.configFile)
 	app.Flag("storage.path", "File of the embedded store (bbolt): journal, deduplication, attempts, pool state.").Default("data/selfheal_receiver.db").StringVar(&o.storagePath)
 	app.Flag("storage.redis.url", "Keep state in Redis instead (redis:// or rediss:// URL, or Sentinel's: redis://sentinel:26379/0?master_name=NAME&addr=sentinel-2:26379), shared by receiver replicas behind one Alertmanager cluster.").Default("").StringVar(&o.redisURL)
-	app.Flag("storage.redis.min-replicas-acked", "Redis replicas that must have an accepted notification before the webhook is answered 200 (WAIT); -1: 1 when the primary has replicas, else 0.").Default("-1").IntVar(&o.redisRepl.MinAcked)
+	app.Flag("storage.redis.min-replicas-acked", "Redis replicas that must have an accepted notification before the webhook is answered 200 (WAIT); -1: 1 when the primary has replicas, else 0, and leases, takeovers and attempt starts wait for one whenever the store has had a replica or is reached through Sentinel; 0 turns those off too.").Default("-1").IntVar(&o.redisRepl.MinAcked)
 	app.Flag("storage.redis.wait-timeout", "How long to wait for those replicas; then the answer is 503 and Alertmanager retries.").Default("2s").DurationVar(&o.redisRepl.Timeout)
 	app.Flag("storage.redis.password-file", "File holding the password of the Redis primary and its replicas (with a Sentinel URL, the URL's credentials are the Sentinels').").Default("").StringVar(&o.redisPassFile)
 	app.Flag("dry-run", "Decide and journal every remediation, run none.").BoolVar(&o.dryRun)
