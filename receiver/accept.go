@@ -65,8 +65,7 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 		if err != nil {
 			e.metrics.unacked.Inc()
 		}
-		e.window.pending.Add(1)
-		e.window.push(t, e.opts.Now())
+		e.window.add(t, e.opts.Now())
 		res.Accepted++
 	}
 	for i := range alerts {
@@ -167,7 +166,7 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 	// after a timeout wins what its first copy won (see store.ClaimAndPut).
 	value := []byte(e.opts.Replica + " " + tasks[0].entry.ID)
 	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, value, e.opts.DedupTTL,
-		store.Aligned{Bucket: bucketJournal, Entries: journal}, store.Aligned{Bucket: e.backlogBucket(), Entries: backlog})
+		store.Aligned{Bucket: bucketJournal, Entries: journal}, store.Aligned{Bucket: e.cluster.Bucket(), Entries: backlog})
 	if errors.Is(err, store.ErrNotReplicated) {
 		return won, fmt.Errorf("%w: %w", ErrNotAcked, err)
 	}

@@ -28,8 +28,6 @@ type backlogRecord struct {
 	NotBefore   time.Time         `json:"not_before,omitempty"`
 }
 
-func (e *Engine) backlogBucket() string { return "backlog_" + e.opts.Replica }
-
 // record is the task as the store keeps it.
 func (t *task) record() backlogRecord {
 	return backlogRecord{Entry: t.entry, Annotations: t.data.Annotations, Retry: t.retry, Delayed: t.delayed, NotBefore: t.notBefore}
@@ -87,8 +85,8 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 	var picked []store.KV
 	dueLeft := false
 	var dueAt time.Time // when the earliest deferred record left comes due
-	var total int64     // records in the store, when the scan reads them all
-	err := e.wb.Scan(ctx, e.backlogBucket(), func(k string, v []byte) error {
+	var total int       // records in the store, when the scan reads them all
+	err := e.wb.Scan(ctx, e.cluster.Bucket(), func(k string, v []byte) error {
 		total++
 		if e.window.isHeld(k) {
 			return nil
@@ -168,8 +166,8 @@ func (e *Engine) journaled(ctx context.Context, en *Entry) (*Entry, error) {
 // dropOrphan ends a backlog record whose rule a reload removed, or that
 // cannot be read.
 func (e *Engine) dropOrphan(t *task, key string) {
-	e.wb.PutGuarded(key, e.backlogBucket(), key, nil)
-	e.window.pending.Add(-1)
+	e.wb.PutGuarded(key, e.cluster.Bucket(), key, nil)
+	e.window.counted(-1)
 	if t != nil && t.entry != nil {
 		t.entry.Result, t.entry.Reason = action.ResultSkipped, "the rule "+t.entry.Rule+" is no longer configured"
 		now := e.opts.Now()

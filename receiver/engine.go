@@ -2,6 +2,8 @@ package receiver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/cluster"
 )
 
 // Errors Accept returns; the webhook maps them to 503 so that Alertmanager
@@ -64,18 +67,16 @@ type Engine struct {
 	window  *window
 	started atomic.Bool
 	closing atomic.Bool
-	owner   string       // marks the hooks this process starts (see reap)
-	fence   atomic.Int64 // this replica's fencing token (see takeover.go)
-	// confirmedUntil is when this replica stops starting attempts unless
-	// its lease is acknowledged again (unix nanoseconds, see mayStart).
-	confirmedUntil atomic.Int64
+	owner   string // marks the hooks this process starts (exec.ReapHooks)
+	// cluster decides whether this replica may act or write: its lease,
+	// takeovers, fenced writes, the write-back after a store loss.
+	cluster *cluster.Member
 
 	limits   *ruleLimits
 	locks    *locks
 	resolved resolvedAlerts
 	retries  sync.WaitGroup
 	esc      *escalator
-	loss     lossState
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -117,31 +118,21 @@ func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, 
 	o = o.withDefaults()
 	e := &Engine{st: st, opts: o, logger: logger, pools: newPools(st), window: newWindow(o.QueueSize),
 		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica, o.LeaseDuration), errLog: rateLimitedLog{every: 10 * time.Second}}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	e.owner = hex.EncodeToString(b[:])
+	e.cluster = cluster.New(st, cluster.Options{Name: o.Replica, Host: o.Host, Shared: o.Shared, Lease: o.LeaseDuration, Owner: e.owner}, node{e}, logger)
+	e.cluster.Register(reg)
 	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) },
-		func() float64 { return float64(e.esc.openCount()) }, func() float64 {
-			if e.mayStart() != nil {
-				return 0
-			}
-			return 1
-		})
+		func() float64 { return float64(e.esc.openCount()) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
-	e.wb = newWriteBehind(st, flushEvery, logger, func(err error) {
+	e.wb = newWriteBehind(st, e.cluster, flushEvery, logger, func(err error) {
 		if err != nil {
 			e.metrics.storeUp.Set(0)
 			e.logStoreError("Writing remediation state failed; kept and retried", err)
 		}
 	})
-	e.wb.guardBucket = e.backlogBucket()
-	e.wb.lossCount = e.rewriteGen
-	e.wb.onFenced = func(n int, before int64) bool {
-		if e.checkLoss(e.runCtx) > before {
-			return true
-		}
-		e.metrics.fenced.Add(float64(n))
-		level.Warn(logger).Log("msg", "Dropped results of remediations another replica took over", "remediations", n)
-		return false
-	}
 	e.journal = newJournal(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
@@ -172,7 +163,7 @@ func (o Options) withDefaults() Options {
 		o.LeaseDuration = DefaultLeaseDuration
 	}
 	if o.Replica == "" {
-		o.Replica = ReplicaName(o.Host)
+		o.Replica = cluster.ReplicaName(o.Host)
 	}
 	return o
 }
@@ -212,7 +203,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.esc.run(e.runCtx)
 	go e.esc.send(e.runCtx)
 	go e.loadBacklog(e.runCtx)
-	go e.keepLease(e.runCtx)
+	go e.cluster.Run(e.runCtx)
 	signal(e.window.load)
 	e.started.Store(true)
 	for range e.opts.Workers {
@@ -256,12 +247,12 @@ func (e *Engine) StartWhenReady(ctx context.Context) bool {
 }
 
 // Ready tells whether the engine takes work: once it has started, and
-// while it may start attempts (mayStart).
+// while it may start attempts (cluster.Member.MayStart).
 func (e *Engine) Ready() error {
 	if !e.started.Load() {
 		return ErrStarting
 	}
-	return e.mayStart()
+	return e.cluster.MayStart()
 }
 
 // Shutdown stops accepting and taking work, lets running remediations

@@ -23,17 +23,11 @@ type Metrics struct {
 	deferred    *prometheus.CounterVec
 	escalations *prometheus.CounterVec
 	openEsc     prometheus.GaugeFunc
-	takenOver   prometheus.Counter
-	fenced      prometheus.Counter
 	unacked     prometheus.Counter
-	confirmed   prometheus.GaugeFunc
 }
 
-func newMetrics(queueLen, unflushed, openEscalations, leaseConfirmed func() float64) *Metrics {
+func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 	return &Metrics{
-		confirmed: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "selfheal_receiver_lease_confirmed", Help: "Whether this replica may start remediations (1): its lease was acknowledged by a Redis replica lately, or the store is embedded. At 0 it starts none and /-/ready answers 503.",
-		}, leaseConfirmed),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "selfheal_receiver_alerts_received_total", Help: "Alerts received by the webhook, by status (firing, resolved).",
 		}, []string{"status"}),
@@ -78,12 +72,6 @@ func newMetrics(queueLen, unflushed, openEscalations, leaseConfirmed func() floa
 		openEsc: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "selfheal_escalations_open", Help: "Escalations open now: posted to Alertmanager again every resend interval until their alert resolves.",
 		}, openEscalations),
-		takenOver: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "selfheal_receiver_taken_over_total", Help: "Backlog records taken over from replicas whose lease expired.",
-		}),
-		fenced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "selfheal_receiver_fenced_writes_total", Help: "Writes for remediations that another replica had taken over, not made.",
-		}),
 		unacked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_unacknowledged_alerts_total", Help: "Remediations recorded on the Redis primary but answered 503 because its replicas did not acknowledge them in time: each runs, and may run again if a failover loses it and Alertmanager's retry records it anew.",
 		}),
@@ -95,7 +83,7 @@ func newMetrics(queueLen, unflushed, openEscalations, leaseConfirmed func() floa
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.takenOver, m.fenced, m.unacked, m.confirmed)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.unacked)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

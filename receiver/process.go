@@ -10,6 +10,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/cluster"
 )
 
 const shuttingDownMsg = "the receiver was shutting down before this started"
@@ -43,7 +44,7 @@ func (e *Engine) process(t *task) {
 	}
 	d, err := e.decideAndRecord(t, member)
 	switch {
-	case errors.Is(err, errTakenOver):
+	case errors.Is(err, cluster.ErrTakenOver):
 		e.dropTakenOver(t)
 	case err != nil:
 		e.waitForStore(t, err)
@@ -110,7 +111,7 @@ func prepareTask(t *task) ([]action.Prepared, string, error) {
 // running knows the actions may have started. A pool's state is read and
 // written under the pool's lock.
 func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
-	if err := e.mayStart(); err != nil {
+	if err := e.cluster.MayStart(); err != nil {
 		return decision{}, err
 	}
 	ctx, r := e.runCtx, t.rule
@@ -139,7 +140,7 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 		return d, nil
 	}
 	err = e.recordStart(t, d, key, member, s)
-	if err != nil && !errors.Is(err, errTakenOver) {
+	if err != nil && !errors.Is(err, cluster.ErrTakenOver) {
 		t.start = &pendingStart{d: d, member: member, s: s}
 	}
 	return d, err
@@ -151,7 +152,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	en := new(Entry)
 	*en = *t.entry
 	en.Result, en.Attempt, en.DryRun, en.Reason, en.NotBefore = action.ResultRunning, d.Attempt, s.DryRun, "", nil
-	en.Replica, en.Fence = e.opts.Replica, e.fence.Load() // the one that runs it, which may have taken it over
+	en.Replica, en.Fence = e.opts.Replica, e.cluster.Fence() // the one that runs it, which may have taken it over
 	start := s.Now
 	en.Started = &start
 	b, err := json.Marshal(en)
@@ -165,7 +166,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	if err != nil {
 		return err
 	}
-	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}, e.backlogBucket(): {{Key: t.key, Value: rec}}}
+	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
 	if d.Save {
 		ib, err := json.Marshal(d.Incident)
 		if err != nil {
@@ -179,7 +180,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	}
 	// Fenced: an attempt starts only once a replica of the store has its
 	// start, so that whoever takes the record over knows it started.
-	if err := e.putFor(store.Fenced(e.runCtx), t.key, writes); err != nil {
+	if err := e.cluster.PutFor(store.Fenced(e.runCtx), t.key, writes); err != nil {
 		return err
 	}
 	t.entry = en
@@ -197,7 +198,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 // alert may have resolved meanwhile).
 func (e *Engine) waitForStore(t *task, err error) {
 	reason := ReasonStoreUnavailable
-	if errors.Is(err, errLeaseUnconfirmed) {
+	if errors.Is(err, cluster.ErrLeaseUnconfirmed) {
 		reason = ReasonLeaseUnconfirmed
 	} else {
 		e.metrics.storeUp.Set(0)
@@ -231,10 +232,10 @@ func (e *Engine) deferTask(t *task, d decision) {
 	if err == nil {
 		var rec []byte
 		if rec, err = t.marshal(); err == nil {
-			err = e.putFor(e.runCtx, t.key, map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: b}}, e.backlogBucket(): {{Key: t.key, Value: rec}}})
+			err = e.cluster.PutFor(e.runCtx, t.key, map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}})
 		}
 	}
-	if errors.Is(err, errTakenOver) {
+	if errors.Is(err, cluster.ErrTakenOver) {
 		e.dropTakenOver(t)
 		return
 	}
@@ -331,7 +332,7 @@ func (e *Engine) endRecord(t *task) {
 	if err := e.journal.RecordFor(t.entry, t.key); err != nil {
 		level.Error(e.logger).Log("msg", "Could not journal a remediation", "id", t.entry.ID, "err", err)
 	}
-	e.wb.PutGuarded(t.key, e.backlogBucket(), t.key, nil)
+	e.wb.PutGuarded(t.key, e.cluster.Bucket(), t.key, nil)
 }
 
 // finish journals the final state of a task.
@@ -342,7 +343,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 		en.Reason = reason
 	}
 	now := e.opts.Now()
-	en.Finished, en.Fence = &now, e.fence.Load()
+	en.Finished, en.Fence = &now, e.cluster.Fence()
 	if (result == action.ResultInterrupted || result == action.ResultFailed) && len(en.Steps) == 0 {
 		// No action ran to count it (the store failed, say): counted for
 		// the task, so that SelfhealRemediationFailed sees a failure.
@@ -357,8 +358,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 	} else {
 		e.endRecord(t)
 	}
-	e.window.pending.Add(-1)
-	e.window.done(t.key)
+	e.window.finish(t.key)
 	if t.rule.On == "firing" && e.Config().Global.Escalation != nil {
 		e.esc.note(t, t.received, t.retrying)
 	}

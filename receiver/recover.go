@@ -2,8 +2,6 @@ package receiver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/cluster"
 )
 
 // What a start finds of previous processes, and what it does with it:
@@ -31,32 +30,13 @@ import (
 //     interrupted. A shared store's journal also holds the live replicas'
 //     entries, so there only the records taken over are looked at.
 
-const bucketMeta = "meta"
-
 // recover runs before the workers start.
 func (e *Engine) recover(ctx context.Context) error {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	e.owner = hex.EncodeToString(b[:])
-	if err := e.renewLease(ctx); err != nil {
-		return fmt.Errorf("taking this replica's lease: %w", err)
-	}
-	if err := e.drawFence(ctx); err != nil {
-		return err
-	}
-	if err := e.register(ctx); err != nil {
-		return fmt.Errorf("registering this replica: %w", err)
+	if err := e.cluster.Join(ctx); err != nil {
+		return fmt.Errorf("joining the replicas: %w", err)
 	}
 	if err := e.resolved.load(ctx); err != nil {
 		return fmt.Errorf("reading resolved alerts: %w", err)
-	}
-	if e.opts.Host != "" && e.opts.Host != e.opts.Replica {
-		if err := e.takeOverReplica(ctx, e.opts.Host, e.opts.Host); err != nil {
-			return fmt.Errorf("taking over the backlog of an earlier version: %w", err)
-		}
-	}
-	if err := e.takeOver(ctx); err != nil {
-		return fmt.Errorf("taking over the backlog of stopped replicas: %w", err)
 	}
 	if !e.opts.Shared {
 		if err := e.recoverUnrecorded(ctx); err != nil {
@@ -71,7 +51,7 @@ func (e *Engine) recover(ctx context.Context) error {
 // backlog record.
 func (e *Engine) recoverUnrecorded(ctx context.Context) error {
 	inBacklog := map[string]bool{} // journal ids
-	err := e.st.Scan(ctx, e.backlogBucket(), func(_ string, v []byte) error {
+	err := e.st.Scan(ctx, e.cluster.Bucket(), func(_ string, v []byte) error {
 		var r backlogRecord
 		if json.Unmarshal(v, &r) == nil && r.Entry != nil {
 			inBacklog[r.Entry.ID] = true
@@ -118,7 +98,7 @@ func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
 
 func (e *Engine) interrupted(en *Entry, reason string) *Entry {
 	now := e.opts.Now()
-	en.Result, en.Reason, en.Finished, en.Fence = action.ResultInterrupted, reason, &now, e.fence.Load()
+	en.Result, en.Reason, en.Finished, en.Fence = action.ResultInterrupted, reason, &now, e.cluster.Fence()
 	for i := range en.Steps {
 		if en.Steps[i].Result == action.ResultRunning { // the step that had started
 			en.Steps[i].Result = action.ResultInterrupted
@@ -152,7 +132,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 			entry, _ := json.Marshal(nt.entry)
 			r, _ := nt.marshal()
 			writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: nt.entry.ID, Value: entry})
-			writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: nt.key, Value: r})
+			writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: nt.key, Value: r})
 			reason += "; retrying in " + t.rule.Cooldown.Duration.String()
 		default:
 			reason += fmt.Sprintf("; all %d attempts used up", t.rule.MaxAttempts)
@@ -169,19 +149,19 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 		e.esc.escalate(e.runCtx, esc)
 	}
 	writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
-	retried := int64(len(writes[e.backlogBucket()]))
+	retried := len(writes[e.cluster.Bucket()])
 	if key == "" {
 		err = e.st.PutAll(ctx, writes)
 	} else {
-		writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: key})
-		if err = e.putFor(ctx, key, writes); errors.Is(err, errTakenOver) {
-			e.window.pending.Add(-1)
+		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: key})
+		if err = e.cluster.PutFor(ctx, key, writes); errors.Is(err, cluster.ErrTakenOver) {
+			e.window.counted(-1)
 			return nil
 		}
 		retried--
 	}
 	if err == nil {
-		e.window.pending.Add(retried)
+		e.window.counted(retried)
 	}
 	return err
 }

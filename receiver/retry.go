@@ -15,6 +15,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/cluster"
 )
 
 // minRetryDelay spaces retries of a rule whose cooldown is zero.
@@ -31,7 +32,7 @@ var storeRetryDelay = 5 * time.Second
 // notification are deduplicated, so retries within an incident are the
 // engine's own, bounded by max_attempts. When the store refuses it, the
 // final entry is written behind, and the retry is logged and tried again
-// until the engine shuts down, without the fence (see putFor): a store
+// until the engine shuts down, without the fence (see cluster.Member.PutFor): a store
 // failure and a takeover at once may then run the retry twice.
 func (e *Engine) scheduleRetry(t *task) {
 	nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
@@ -40,7 +41,7 @@ func (e *Engine) scheduleRetry(t *task) {
 	switch {
 	case err == nil:
 		return
-	case errors.Is(err, errTakenOver):
+	case errors.Is(err, cluster.ErrTakenOver):
 		level.Warn(e.logger).Log("msg", "Another replica took this remediation over; its retry is left to it", "id", t.entry.ID, "rule", t.rule.Name)
 		return
 	}
@@ -76,7 +77,7 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 
 // enqueue records a new task (journal entry and backlog record) durably and
 // hands it to the window. With old, the task replaces old's record, and
-// old's final entry is written with it, under old's record (see putFor).
+// old's final entry is written with it, under old's record (see cluster.Member.PutFor).
 func (e *Engine) enqueue(t, old *task) error {
 	entry, err := json.Marshal(t.entry)
 	if err != nil {
@@ -86,11 +87,11 @@ func (e *Engine) enqueue(t, old *task) error {
 	if err != nil {
 		return err
 	}
-	writes := map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: entry}}, e.backlogBucket(): {{Key: t.key, Value: rec}}}
+	writes := map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: entry}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
 	// A write begun before the shutdown's deadline is finished, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
 	defer cancel()
-	_, getErr := e.st.Get(ctx, e.backlogBucket(), t.key)
+	_, getErr := e.st.Get(ctx, e.cluster.Bucket(), t.key)
 	if old == nil {
 		err = e.st.PutAll(ctx, writes)
 	} else {
@@ -99,14 +100,15 @@ func (e *Engine) enqueue(t, old *task) error {
 			return mErr
 		}
 		writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: old.entry.ID, Value: final})
-		writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: old.key})
-		err = e.putFor(ctx, old.key, writes)
+		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: old.key})
+		err = e.cluster.PutFor(ctx, old.key, writes)
 	}
 	if err != nil {
 		return err
 	}
 	if errors.Is(getErr, store.ErrNotFound) { // a new record, not one rewritten after a restart
-		e.window.pending.Add(1)
+		e.window.add(t, e.opts.Now())
+		return nil
 	}
 	e.window.push(t, e.opts.Now())
 	return nil

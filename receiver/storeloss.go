@@ -3,7 +3,6 @@ package receiver
 import (
 	"context"
 	"encoding/json"
-	"sync"
 
 	"github.com/go-kit/log/level"
 
@@ -12,58 +11,18 @@ import (
 
 // StoreLost writes what this replica holds in memory back into a store that
 // lost its data (Redis restarted empty, FLUSHALL, a failover to a replica
-// that never synced): its lease and name, the backlog records, journal
-// entries and deduplication claims of the remediations it holds (waiting,
-// deferred or running; a re-sent notification of one is a duplicate), and
-// the pool members it knows to be out, which stay out until a healed
-// resolved alert puts them back. What it does not hold is gone: records
-// waiting in the store beyond its window, other deduplication claims (a
-// re-sent notification of an alert already healed runs again), attempt
-// counts and cooldowns, and the journal's history. Each loss the store
-// counted is written back once.
-func (e *Engine) StoreLost(ctx context.Context) { e.checkLoss(ctx) }
+// that never synced): its lease and name (the cluster's), the backlog
+// records, journal entries and deduplication claims of the remediations it
+// holds (waiting, deferred or running; a re-sent notification of one is a
+// duplicate), and the pool members it knows to be out, which stay out until
+// a healed resolved alert puts them back. What it does not hold is gone:
+// records waiting in the store beyond its window, other deduplication
+// claims (a re-sent notification of an alert already healed runs again),
+// attempt counts and cooldowns, and the journal's history. Each loss the
+// store counted is written back once.
+func (e *Engine) StoreLost(ctx context.Context) { e.cluster.StoreLost(ctx) }
 
-// lossState orders guarded writes and the rewrite after a loss: a guarded
-// write holds mu for reading, so that it never runs while a rewrite is
-// half done.
-type lossState struct {
-	mu      sync.RWMutex
-	handled int64 // the store's count of losses when last written back
-	gen     int64 // rewrites done
-}
-
-// rewriteGen is the count of rewrites done.
-func (e *Engine) rewriteGen() int64 {
-	e.loss.mu.RLock()
-	defer e.loss.mu.RUnlock()
-	return e.loss.gen
-}
-
-// checkLoss asks the store whether it lost its data and writes this
-// replica's work back for a loss not yet written back; it returns the
-// count of rewrites done.
-func (e *Engine) checkLoss(ctx context.Context) int64 {
-	s, ok := e.st.(store.LossNoticer)
-	if !ok {
-		return 0
-	}
-	e.loss.mu.Lock()
-	defer e.loss.mu.Unlock()
-	_, _ = s.CheckEpoch(ctx)
-	n := s.Losses()
-	if n <= e.loss.handled {
-		return e.loss.gen
-	}
-	if err := e.writeBack(ctx); err != nil {
-		e.metrics.storeUp.Set(0)
-		level.Error(e.logger).Log("msg", "Could not write this replica's work back into the store that lost its data; will try again", "err", err)
-		return e.loss.gen
-	}
-	e.loss.handled = n
-	e.loss.gen++
-	return e.loss.gen
-}
-
+// writeBack is the engine's part of a write-back (cluster.Node).
 func (e *Engine) writeBack(ctx context.Context) error {
 	n, err := e.rewrite(ctx)
 	if err != nil {
@@ -77,15 +36,9 @@ func (e *Engine) writeBack(ctx context.Context) error {
 	return nil
 }
 
-// rewrite writes the lease, and each task held with its journal entry as
-// the journal shows it now.
+// rewrite writes each task held with its journal entry as the journal
+// shows it now.
 func (e *Engine) rewrite(ctx context.Context) (int, error) {
-	if err := e.renewLease(ctx); err != nil {
-		return 0, err
-	}
-	if err := e.register(ctx); err != nil {
-		return 0, err
-	}
 	tasks := e.window.tasks()
 	claims := make([]string, 0, len(tasks))
 	for _, t := range tasks {
@@ -112,16 +65,16 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
-		writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: t.key, Value: rec})
+		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: t.key, Value: rec})
 	}
 	// Writes behind for tasks that have left the window (finished) are
 	// guarded by records they end: those are written as placeholders.
 	for k := range e.wb.guardKeys() {
 		if !e.window.isHeld(k) {
-			writes[e.backlogBucket()] = append(writes[e.backlogBucket()], store.KV{Key: k, Value: []byte("{}")})
+			writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: k, Value: []byte("{}")})
 		}
 	}
-	e.window.pending.Store(int64(len(tasks)))
+	e.window.recount(len(tasks))
 	if len(writes) == 0 {
 		return 0, nil
 	}

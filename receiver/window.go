@@ -26,7 +26,7 @@ type window struct {
 	gen     int       // counts spills, so a load knows whether it saw them all
 	wake    chan struct{}
 	load    chan struct{}
-	pending atomic.Int64 // records in the store not finished
+	pending atomic.Int64 // records in the store not finished; changed only by window's methods
 }
 
 func newWindow(max int) *window {
@@ -153,6 +153,32 @@ func waitFor(ctx context.Context, ch <-chan struct{}, d time.Duration) bool {
 	return true
 }
 
+// add counts a new record of the backlog and holds its task as push does.
+func (w *window) add(t *task, now time.Time) {
+	w.pending.Add(1)
+	w.push(t, now)
+}
+
+// finish forgets a task whose record left the backlog (finished, or taken
+// over by another replica).
+func (w *window) finish(key string) {
+	w.pending.Add(-1)
+	w.done(key)
+}
+
+// counted counts n more records in the backlog (fewer when negative) that
+// the window does not hold.
+func (w *window) counted(n int) { w.pending.Add(int64(n)) }
+
+// adopt counts n records moved into the backlog and has them loaded.
+func (w *window) adopt(n int) {
+	w.pending.Add(int64(n))
+	w.spill()
+}
+
+// recount sets the count of records the backlog holds.
+func (w *window) recount(n int) { w.pending.Store(int64(n)) }
+
 // done forgets a finished task and asks for a load when the window has
 // drained to half while records wait in the store.
 func (w *window) done(key string) {
@@ -179,7 +205,7 @@ func (w *window) room() (due, later, gen int) {
 // when it did not read them all). That count corrects the pending one,
 // which misses records written late (a store write that timed out and
 // landed after all).
-func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time, total int64) {
+func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time, total int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if gen == w.gen { // no spill since: the load saw the whole store
@@ -188,7 +214,7 @@ func (w *window) loaded(gen int, dueLeft bool, dueAt time.Time, total int64) {
 		w.dueAt = earliest(w.dueAt, dueAt)
 	}
 	if total >= 0 {
-		w.pending.Store(total)
+		w.recount(total)
 	}
 	signal(w.wake) // a worker recomputes how long to wait
 }

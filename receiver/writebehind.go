@@ -2,7 +2,6 @@ package receiver
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -36,20 +35,22 @@ type writeBehind struct {
 	// record is still this replica's (see store.PutGuarded).
 	guards      map[string]map[string]string
 	flushGuards map[string]map[string]string // the guards of flushing
-	guardBucket string
+	fence       fence
 	kick        chan struct{}
 	done        chan struct{}
 	onErr       func(error)
-	// onFenced is told how many groups were fenced off, and the count of
-	// write-backs after a data loss (lossCount) before the commit; true
-	// keeps them for the next flush (the store had lost its data, and the
-	// records are written again).
-	onFenced  func(n int, lossesBefore int64) bool
-	lossCount func() int64
 }
 
-func newWriteBehind(st store.Store, every time.Duration, logger log.Logger, onErr func(error)) *writeBehind {
-	w := &writeBehind{st: st, every: every, logger: logger, pending: map[string]map[string][]byte{}, guards: map[string]map[string]string{}, kick: make(chan struct{}, 1), done: make(chan struct{}), onErr: onErr}
+// fence decides whether writes made for backlog records land: the
+// cluster's (cluster.Member.PutGuarded). It commits each group while its
+// record is still this replica's and says which groups to keep for the
+// next flush.
+type fence interface {
+	PutGuarded(ctx context.Context, groups []store.Guarded) (keep []bool, err error)
+}
+
+func newWriteBehind(st store.Store, f fence, every time.Duration, logger log.Logger, onErr func(error)) *writeBehind {
+	w := &writeBehind{st: st, fence: f, every: every, logger: logger, pending: map[string]map[string][]byte{}, guards: map[string]map[string]string{}, kick: make(chan struct{}, 1), done: make(chan struct{}), onErr: onErr}
 	go w.loop()
 	return w
 }
@@ -199,14 +200,14 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 	w.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
-		var fenced map[string]map[string][]byte
-		fenced, err = w.commit(ctx, batch, guards)
+		var kept map[string]map[string][]byte
+		kept, err = w.commit(ctx, batch, guards)
 		w.mu.Lock()
 		w.flushing, w.flushGuards = nil, nil
 		if err != nil {
 			w.keepLocked(batch, guards)
-		} else if fenced != nil {
-			w.keepLocked(fenced, guards)
+		} else if kept != nil {
+			w.keepLocked(kept, guards)
 		}
 		w.mu.Unlock()
 	}
@@ -217,14 +218,9 @@ func (w *writeBehind) Flush(ctx context.Context) error {
 }
 
 // commit writes a batch: the unguarded writes in one transaction, then the
-// guarded ones, grouped by their guard, in another. Groups whose guard is
-// gone are dropped (the record was taken over by another replica), or
-// returned to be kept when onFenced says so.
+// guarded ones, grouped by their guard, through the fence, and returns the
+// groups the fence says to keep.
 func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]byte, guards map[string]map[string]string) (map[string]map[string][]byte, error) {
-	var before int64
-	if w.lossCount != nil {
-		before = w.lossCount()
-	}
 	plain, groups := w.split(batch, guards)
 	if len(plain) > 0 {
 		if err := w.st.PutAll(ctx, plain); err != nil {
@@ -234,15 +230,11 @@ func (w *writeBehind) commit(ctx context.Context, batch map[string]map[string][]
 	if len(groups) == 0 {
 		return nil, nil
 	}
-	done, err := w.st.PutGuarded(ctx, groups)
-	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
+	keep, err := w.fence.PutGuarded(ctx, groups)
+	if err != nil {
 		return nil, err
 	}
-	fenced, n := fencedWrites(groups, done)
-	if n > 0 && w.onFenced != nil && w.onFenced(n, before) {
-		return fenced, nil
-	}
-	return nil, nil
+	return keptWrites(groups, keep), nil
 }
 
 // split sorts a batch into the unguarded writes and one group per guard.
@@ -265,30 +257,31 @@ func (w *writeBehind) split(batch map[string]map[string][]byte, guards map[strin
 	}
 	groups := make([]store.Guarded, 0, len(byGuard))
 	for g, entries := range byGuard {
-		groups = append(groups, store.Guarded{Bucket: w.guardBucket, Key: g, Entries: entries})
+		groups = append(groups, store.Guarded{Key: g, Entries: entries}) // the fence knows the guards' bucket
 	}
 	return plain, groups
 }
 
-// fencedWrites gathers the writes of the groups not done, and counts them.
-func fencedWrites(groups []store.Guarded, done []bool) (map[string]map[string][]byte, int) {
-	fenced := map[string]map[string][]byte{}
-	n := 0
-	for i, ok := range done {
-		if ok {
+// keptWrites gathers the writes of the groups to keep (nil for none).
+func keptWrites(groups []store.Guarded, keep []bool) map[string]map[string][]byte {
+	var kept map[string]map[string][]byte
+	for i, k := range keep {
+		if !k {
 			continue
 		}
-		n++
+		if kept == nil {
+			kept = map[string]map[string][]byte{}
+		}
 		for bucket, kvs := range groups[i].Entries {
-			if fenced[bucket] == nil {
-				fenced[bucket] = map[string][]byte{}
+			if kept[bucket] == nil {
+				kept[bucket] = map[string][]byte{}
 			}
 			for _, kv := range kvs {
-				fenced[bucket][kv.Key] = kv.Value
+				kept[bucket][kv.Key] = kv.Value
 			}
 		}
 	}
-	return fenced, n
+	return kept
 }
 
 // guardKeys lists the records that writes not yet committed (pending or

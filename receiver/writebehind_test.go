@@ -40,7 +40,7 @@ func TestWriteBehindVisibleWhileCommitting(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow := &slowPutAll{Store: bolt, started: make(chan struct{}), release: make(chan struct{})}
-	w := newWriteBehind(slow, time.Hour, log.NewNopLogger(), nil)
+	w := newWriteBehind(slow, bucketFence{slow, "backlog_x"}, time.Hour, log.NewNopLogger(), nil)
 	w.Put(bucketIncidents, "r|fp", []byte("new"))
 	flushed := make(chan error)
 	go func() { flushed <- w.Flush(ctx) }()
@@ -98,7 +98,7 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 	defer bolt.Close()
 	ctx := context.Background()
 	st := &snapshotScan{Store: bolt}
-	wb := newWriteBehind(st, flushEvery, log.NewNopLogger(), nil)
+	wb := newWriteBehind(st, bucketFence{st, "backlog_x"}, flushEvery, log.NewNopLogger(), nil)
 	defer wb.Close(ctx)
 	j := newJournal(st, wb)
 	now := time.Now()
@@ -153,9 +153,8 @@ func TestWriteBackCoversTheBatchBeingFlushed(t *testing.T) {
 	defer bolt.Close()
 	ctx := context.Background()
 	st := &lostMidFlush{Store: bolt}
-	w := newWriteBehind(st, time.Hour, log.NewNopLogger(), nil)
+	w := newWriteBehind(st, bucketFence{st, "backlog_x"}, time.Hour, log.NewNopLogger(), nil)
 	defer w.Close(ctx)
-	w.guardBucket = "backlog_x"
 	if err := bolt.Put(ctx, "backlog_x", store.KV{Key: "r1", Value: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +170,19 @@ func TestWriteBackCoversTheBatchBeingFlushed(t *testing.T) {
 	if v, err := bolt.Get(ctx, bucketJournal, "e1"); err != nil || string(v) != "final" {
 		t.Fatalf("the guarded write after the write-back: %q, %v", v, err)
 	}
+}
+
+// bucketFence guards writes by the records of one bucket and keeps nothing
+// it could not write: the cluster's fence without its store-loss handling.
+type bucketFence struct {
+	st     store.Store
+	bucket string
+}
+
+func (f bucketFence) PutGuarded(ctx context.Context, groups []store.Guarded) ([]bool, error) {
+	for i := range groups {
+		groups[i].Bucket = f.bucket
+	}
+	_, err := f.st.PutGuarded(ctx, groups)
+	return nil, err
 }

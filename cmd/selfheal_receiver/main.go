@@ -94,7 +94,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	host, _ := os.Hostname()
 	engine := receiver.NewEngine(conf, st, receiver.Options{
 		Workers: o.workers, QueueSize: o.queueSize, DryRun: o.dryRun, Shared: o.redisURL != "",
-		DedupTTL: o.retention, Retention: o.retention, Host: host, Replica: receiver.ReplicaName(host), LeaseDuration: o.leaseDuration,
+		DedupTTL: o.retention, Retention: o.retention, Host: host, LeaseDuration: o.leaseDuration,
 	}, reg, log.With(logger, "component", "engine"))
 	journal := engine.Journal()
 	ctx, cancel := context.WithCancel(context.Background())
