@@ -135,6 +135,15 @@ func (r *Redis) acked(ctx context.Context, n int, write func(c *redis.Conn) erro
 	return r.ackedOn(ctx, r.client, n, write)
 }
 
+// scripter is where a script of acked runs: its connection c, when the
+// write waits for replicas, else any of client's.
+func scripter(c *redis.Conn, client *redis.Client) redis.Scripter {
+	if c != nil {
+		return c
+	}
+	return client
+}
+
 // ackedOn is acked on one of client's connections.
 func (r *Redis) ackedOn(ctx context.Context, client *redis.Client, n int, write func(c *redis.Conn) error) error {
 	if n <= 0 {
@@ -226,12 +235,8 @@ func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []stri
 	}
 	var res []int64
 	err := r.acked(ctx, r.repl.required(ctx, r.client), func(c *redis.Conn) error {
-		var s redis.Scripter = r.client
-		if c != nil {
-			s = c
-		}
 		var err error
-		res, err = claimAndPut.Run(ctx, s, skeys, args...).Int64Slice()
+		res, err = claimAndPut.Run(ctx, scripter(c, r.client), skeys, args...).Int64Slice()
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotReplicated) {

@@ -24,12 +24,8 @@ func (r *Redis) Lease(ctx context.Context, bucket, key string, holder []byte, tt
 	c := r.leaseClient()
 	var n int
 	err := r.ackedOn(ctx, c, r.repl.forWrite(Fenced(ctx), r.client), func(conn *redis.Conn) error {
-		var s redis.Scripter = c
-		if conn != nil {
-			s = conn
-		}
 		var err error
-		n, err = lease.Run(ctx, s, []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
+		n, err = lease.Run(ctx, scripter(conn, c), []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
 		return err
 	})
 	return n == 1, wrap("lease", bucket, err)
@@ -110,12 +106,8 @@ func (r *Redis) PutGuarded(ctx context.Context, groups []Guarded) ([]bool, error
 	}
 	var res []int64
 	err := r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
-		var s redis.Scripter = r.client
-		if c != nil {
-			s = c
-		}
 		var err error
-		res, err = putGuarded.Run(ctx, s, keys, args...).Int64Slice()
+		res, err = putGuarded.Run(ctx, scripter(c, r.client), keys, args...).Int64Slice()
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotReplicated) {
@@ -151,12 +143,8 @@ return all
 func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
 	var all []string
 	err := r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
-		var s redis.Scripter = r.client
-		if c != nil {
-			s = c
-		}
 		var err error
-		all, err = move.Run(ctx, s, []string{r.key(from), r.key(to)}).StringSlice()
+		all, err = move.Run(ctx, scripter(c, r.client), []string{r.key(from), r.key(to)}).StringSlice()
 		return err
 	})
 	if err != nil {
