@@ -337,3 +337,25 @@ func TestAgentsSurviveAnEmptiedStore(t *testing.T) {
 		t.Fatalf("agents after the loss: %v", ids)
 	}
 }
+
+// TestTheExporterStartsBeforeItsStore: started on a Redis that is not
+// there yet, the exporter serves probes and says it is ready (a load
+// balancer must not drop it for a Redis blip), answers heartbeats 503 with
+// Retry-After, and takes them once Redis is up, with no restart.
+func TestTheExporterStartsBeforeItsStore(t *testing.T) {
+	port := testutil.FreePort(t)
+	e := startExporter(t, t.TempDir(), "agents: [{group: fleet, interval: 1m, grace: 1m, auto_register: true}]\n",
+		"--storage.redis.url", "redis://"+testutil.Addr(port)+"/0")
+	url := "http://" + e.addr
+	if code, body := fetch(t, "GET", url+"/-/ready"); code != 200 {
+		t.Fatalf("ready before Redis: %d %s", code, body)
+	}
+	if code, _ := fetch(t, "POST", url+"/api/v1/agents/a1/heartbeat?group=fleet"); code != 503 {
+		t.Fatalf("a heartbeat before Redis: %d", code)
+	}
+	testutil.StartRedis(t, testutil.RedisOptions{Port: port})
+	testutil.Eventually(t, 30*time.Second, "a heartbeat to be taken", func() bool {
+		code, _ := fetch(t, "POST", url+"/api/v1/agents/a1/heartbeat?group=fleet")
+		return code == 204
+	})
+}
