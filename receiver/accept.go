@@ -129,16 +129,21 @@ func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatc
 		e.esc.resolve(e.runCtx, resolved...)
 	}
 	for _, a := range unmatched {
-		if a.Status != "firing" {
-			continue
+		if a.Status == "firing" {
+			e.escalateNoRule(fingerprint(a), a.Labels, a.Annotations, a.StartsAt, "no selfheal rule heals this alert", now)
 		}
-		ann := map[string]string{"selfheal_summary": "no selfheal rule heals this alert"}
-		for k, v := range a.Annotations {
-			ann[k] = v
-		}
-		esc := &escalation{Reason: EscalateNoRule, Fingerprint: fingerprint(a), Labels: a.Labels, Annotations: ann, StartsAt: now, AlertStartsAt: a.StartsAt}
-		e.esc.escalate(e.runCtx, esc)
 	}
+}
+
+// escalateNoRule escalates a firing alert that no rule heals (when
+// escalate_unmatched says so): one no rule matched, or one whose rule a
+// reload removed while its remediation waited.
+func (e *Engine) escalateNoRule(fp string, labels, annotations map[string]string, startsAt time.Time, summary string, now time.Time) {
+	ann := map[string]string{"selfheal_summary": summary}
+	for k, v := range annotations {
+		ann[k] = v
+	}
+	e.esc.escalate(e.runCtx, &escalation{Reason: EscalateNoRule, Fingerprint: fp, Labels: labels, Annotations: ann, StartsAt: now, AlertStartsAt: startsAt})
 }
 
 // claim records the claims, the queued journal entries and the backlog

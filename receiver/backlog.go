@@ -169,9 +169,33 @@ func (e *Engine) dropOrphan(t *task, key string) {
 	e.wb.PutGuarded(key, e.cluster.Bucket(), key, nil)
 	e.window.counted(-1)
 	if t != nil && t.entry != nil {
-		t.entry.Result, t.entry.Reason = action.ResultSkipped, "the rule "+t.entry.Rule+" is no longer configured"
+		t.entry.Result, t.entry.Reason = action.ResultSkipped, e.ruleRemoved(t.entry, nil)
 		now := e.opts.Now()
 		t.entry.Finished = &now
 		_ = e.journal.RecordFor(t.entry, key)
 	}
+}
+
+// ruleRemoved is the reason a remediation whose rule a reload removed ends
+// with, and escalates its alert, if firing, as one no rule heals.
+func (e *Engine) ruleRemoved(en *Entry, annotations map[string]string) string {
+	reason := "cancelled: the rule " + en.Rule + " is no longer configured"
+	if en.Status == "firing" {
+		e.escalateNoRule(en.Fingerprint, en.Labels, annotations, en.StartsAt, reason, e.opts.Now())
+	}
+	return reason
+}
+
+// currentRule gives t its rule as the running configuration has it:
+// queued, deferred and retrying work takes its rule by name when it
+// starts, wherever it was held (memory or store), so that a reload applies
+// to it. A task whose rule a reload removed ends (skipped), and false is
+// returned.
+func (e *Engine) currentRule(t *task) bool {
+	if r := e.Config().rule(t.entry.Rule); r != nil {
+		t.rule = r
+		return true
+	}
+	e.finish(t, action.ResultSkipped, e.ruleRemoved(t.entry, t.data.Annotations))
+	return false
 }

@@ -19,6 +19,9 @@ const shuttingDownMsg = "the receiver was shutting down before this started"
 // rule, the alert's lock, rendering, the decision, the actions, and the
 // journal. Every path ends in finish.
 func (e *Engine) process(t *task) {
+	if !e.currentRule(t) {
+		return
+	}
 	release, err := e.admit(t)
 	if err != nil { // shutting down: the task stays in the backlog
 		e.window.done(t.key)
