@@ -97,7 +97,7 @@ func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, k
 				ID: id, Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
 				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Result: action.ResultQueued, Replica: e.opts.Replica,
 			}})
-			keys = append(keys, dedupKey(r.Name, fp, a.StartsAt, a.Status))
+			keys = append(keys, dedupKey(r.Name, e.opts.DryRun || r.DryRun, fp, a.StartsAt, a.Status))
 		}
 		if !matched {
 			unmatched = append(unmatched, a)
@@ -187,8 +187,14 @@ func (e *Engine) storeDown(err error) error {
 	return fmt.Errorf("%w: %w", ErrStoreDown, err)
 }
 
-// dedupKey identifies one notification of one alert for one rule.
-func dedupKey(rule, fp string, startsAt time.Time, status string) string {
-	h := sha256.Sum256([]byte(rule + "\x00" + fp + "\x00" + startsAt.UTC().Format(time.RFC3339Nano) + "\x00" + status))
+// dedupKey identifies one notification of one alert for one rule, as a
+// dry run or for real: a rule switched from dry run to live acts on an
+// alert still firing at its next notification.
+func dedupKey(rule string, dryRun bool, fp string, startsAt time.Time, status string) string {
+	mode := ""
+	if dryRun {
+		mode = "\x00dry_run"
+	}
+	h := sha256.Sum256([]byte(rule + "\x00" + fp + "\x00" + startsAt.UTC().Format(time.RFC3339Nano) + "\x00" + status + mode))
 	return hex.EncodeToString(h[:16])
 }

@@ -43,7 +43,7 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 	claims := make([]string, 0, len(tasks))
 	for _, t := range tasks {
 		if !t.retry {
-			claims = append(claims, dedupKey(t.rule.Name, t.entry.Fingerprint, t.entry.StartsAt, t.entry.Status))
+			claims = append(claims, dedupKey(t.rule.Name, e.opts.DryRun || t.rule.DryRun, t.entry.Fingerprint, t.entry.StartsAt, t.entry.Status))
 		}
 	}
 	if _, err := e.st.ClaimMany(ctx, bucketDedup, claims, []byte(e.opts.Replica), e.opts.DedupTTL); err != nil {

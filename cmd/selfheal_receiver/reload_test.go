@@ -107,3 +107,26 @@ global:
 		t.Fatal("a hook ran")
 	}
 }
+
+// TestARuleSwitchedToLiveActsOnAnAlertStillFiring: a dry-run rule journals
+// what it would do and Alertmanager's repeats are duplicates; once the rule
+// is live, the next repeat of the same notification runs it, once.
+func TestARuleSwitchedToLiveActsOnAnAlertStillFiring(t *testing.T) {
+	dir := t.TempDir()
+	config, runs := countingRule(dir, "    dry_run: true")
+	r := startReceiver(t, dir, config)
+	for i, want := range []string{`"accepted":1`, `"duplicates":1`} {
+		if code, body := r.do("POST", "/webhook", oneAlert("a1")); code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("notification %d while a dry run: %d %s", i, code, body)
+		}
+	}
+	r.waitResults(t, "dry_run")
+	live, _ := countingRule(dir, "")
+	r.reload(live)
+	for i, want := range []string{`"accepted":1`, `"duplicates":1`} {
+		if code, body := r.do("POST", "/webhook", oneAlert("a1")); code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("repeat %d once live: %d %s", i, code, body)
+		}
+	}
+	r.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
+}
