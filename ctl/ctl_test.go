@@ -224,10 +224,13 @@ func TestRulesTestAndCheckConfig(t *testing.T) {
 	code, stdout, _ := run(t, "rules", "test", "--config.file", "../examples/selfheal_receiver.yml",
 		"alertname=KeyServiceInstanceDown", "severity=critical", "instance=10.0.0.3:8888", "server=ks2", "host=10.0.0.3")
 	for _, want := range []string{"key-service-out-of-pool (dry run)", "set server key_service/ks2 state maint", "DELETE http://127.0.0.1:8001/upstreams/key_service/targets/10.0.0.3:8888",
-		"docker restart api_key_service on https://10.0.0.3:2376 (wait running)", "GET http://10.0.0.3:8888/api/auth/healthz"} {
+		"restart api_key_service on https://10.0.0.3:2376 (wait running)", "GET http://10.0.0.3:8888/api/auth/healthz"} {
 		if code != ExitOK || !strings.Contains(stdout, want) {
 			t.Fatalf("rules test: exit %d, %q lacks %q", code, stdout, want)
 		}
+	}
+	if strings.Contains(stdout, "docker docker") {
+		t.Fatalf("rules test names a step's kind twice: %q", stdout)
 	}
 	code, stdout, stderr := run(t, "rules", "test", "--config.file", "../examples/selfheal_receiver.yml", "alertname=KeyServiceInstanceDown", "severity=critical", "instance=10.0.0.3:8888", "server=ks2", "host=10.0.0.3; reboot")
 	if code != ExitNoRule || !strings.Contains(stdout, `refused  label "host" value "10.0.0.3; reboot" does not match`) || !strings.Contains(stderr, "every matching rule would refuse") {

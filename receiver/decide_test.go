@@ -1,11 +1,15 @@
 package receiver
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/selfheal/selfheal/internal/yamlconf"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 func TestDecide(t *testing.T) {
@@ -87,6 +91,27 @@ func TestPoolVerdict(t *testing.T) {
 	}{{1, ""}, {3, ""}, {4, ReasonPoolMaxRemoved}, {8, ReasonPoolMinHealthy}, {11, ReasonPoolMinHealthy}} {
 		if got, _ := poolVerdict(p, c.removed, "m"); got != c.want {
 			t.Errorf("%d removed: %q, want %q", c.removed, got, c.want)
+		}
+	}
+}
+
+func TestFinishLevel(t *testing.T) {
+	for _, c := range []struct {
+		result, giveUp, want string
+	}{
+		{action.ResultSuccess, "", "info"},
+		{action.ResultDryRun, "", "info"},
+		{action.ResultSkipped, "", "info"},
+		{action.ResultFailed, "", "warn"},
+		{action.ResultInterrupted, "", "warn"},
+		{action.ResultRefused, "", "warn"},
+		{action.ResultFailed, ReasonMaxAttempts, "error"},
+		{action.ResultRefused, ReasonPoolMinHealthy, "error"},
+	} {
+		var buf bytes.Buffer
+		_ = finishLevel(log.NewLogfmtLogger(&buf), c.result, c.giveUp).Log("msg", "x")
+		if !strings.Contains(buf.String(), "level="+c.want) {
+			t.Errorf("%s, gave up %q: logged %q, want level %s", c.result, c.giveUp, buf.String(), c.want)
 		}
 	}
 }

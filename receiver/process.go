@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
@@ -329,6 +330,19 @@ func (e *Engine) refuse(t *task, reason, msg string) {
 	e.finish(t, action.ResultRefused, t.entry.Reason)
 }
 
+// finishLevel is the log level of a finished remediation: error when the
+// receiver gave up healing (it pages), warn when an attempt failed or was
+// refused or interrupted, info otherwise.
+func finishLevel(logger log.Logger, result, giveUp string) log.Logger {
+	switch {
+	case giveUp != "":
+		return level.Error(logger)
+	case result == action.ResultFailed, result == action.ResultRefused, result == action.ResultInterrupted:
+		return level.Warn(logger)
+	}
+	return level.Info(logger)
+}
+
 // endRecord writes a task's final entry and the end of its backlog record
 // behind, under the record.
 func (e *Engine) endRecord(t *task) {
@@ -352,7 +366,7 @@ func (e *Engine) finish(t *task, result, reason string) {
 		// the task, so that SelfhealRemediationFailed sees a failure.
 		e.metrics.actions.WithLabelValues(t.rule.Name, "task", result).Inc()
 	}
-	level.Info(e.logger).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
+	finishLevel(e.logger, result, t.giveUp).Log("msg", "Remediation finished", "rule", en.Rule, "alertname", en.AlertName, "status", en.Status, "result", result, "reason", en.Reason, "id", en.ID)
 	// The final entry and the end of the backlog record are written behind
 	// in one commit: after a crash either both are there or neither. A
 	// retry replaces the record at once (scheduleRetry).

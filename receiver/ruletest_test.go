@@ -33,10 +33,10 @@ rules:
 	want := []RuleTest{
 		{Rule: "key-service-out-of-pool", DryRun: true, Member: "10.0.0.3:8888", Steps: []PlannedStep{
 			{"haproxy", "set server key_service/ks2 state maint"},
-			{"docker", "docker restart api_key_service on http://10.0.0.3:2376 (wait running)"},
+			{"docker", "restart api_key_service on http://10.0.0.3:2376 (wait running)"},
 			{"exec", `["/usr/local/bin/note" "ks2"]`},
 		}},
-		{Rule: "any-key-service", Steps: []PlannedStep{{"supervisor", "supervisor restart key-notes on unix:///var/run/supervisor.sock"}}},
+		{Rule: "any-key-service", Steps: []PlannedStep{{"supervisor", "restart key-notes on unix:///var/run/supervisor.sock"}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("firing:\n got %+v\nwant %+v", got, want)

@@ -129,7 +129,7 @@ func (a *dockerAction) Prepare(d *action.Data) (action.Prepared, error) {
 	if err != nil {
 		return action.Prepared{}, err
 	}
-	what := fmt.Sprintf("docker %s %s on %s (wait %s)", a.op, name, where, a.wait)
+	what := fmt.Sprintf("%s %s on %s (wait %s)", a.op, name, where, a.wait) // displayed after the kind: "docker restart ..."
 	return action.Prepared{What: what, Run: func(ctx context.Context) action.Step {
 		return action.NativeStep(ctx, "docker", what, name, a.timeout, a.client, func(ctx context.Context, hc *http.Client, obs *action.Observation) error {
 			return a.run(ctx, &docker.Client{HTTP: hc, Base: base}, name, obs)

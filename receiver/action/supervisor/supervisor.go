@@ -112,7 +112,7 @@ func (a *supervisorAction) Prepare(d *action.Data) (action.Prepared, error) {
 	if err != nil {
 		return action.Prepared{}, err
 	}
-	what := fmt.Sprintf("supervisor %s %s on %s", a.op, name, where)
+	what := fmt.Sprintf("%s %s on %s", a.op, name, where) // displayed after the kind: "supervisor restart ..."
 	return action.Prepared{What: what, Run: func(ctx context.Context) action.Step {
 		return action.NativeStep(ctx, "supervisor", what, name, a.timeout, a.client, func(ctx context.Context, hc *http.Client, obs *action.Observation) error {
 			return a.run(ctx, &supervisor.Client{HTTP: hc, URL: u}, name, obs)

@@ -46,7 +46,7 @@ func TestSupervisorActionOnARealSupervisord(t *testing.T) {
 		if st.Observed.Before.PID != before.PID || st.Observed.After.PID != after.PID || st.Observed.After.State != "RUNNING" {
 			t.Fatalf("observed %+v -> %+v", st.Observed.Before, st.Observed.After)
 		}
-		if st.What != "supervisor restart ic-server on "+sv.URL {
+		if st.What != "restart ic-server on "+sv.URL {
 			t.Fatalf("what: %q", st.What)
 		}
 	})
