@@ -131,7 +131,7 @@ func (c *cli) printActions(entries []receiver.Entry, header bool) error {
 		rows = append(rows, actionRow(e))
 	}
 	var b strings.Builder
-	if err := table(&b, []string{"RECEIVED", "RULE", "ALERT", "INSTANCE", "STATUS", "RESULT", "ATTEMPT", "REASON"}, rows); err != nil {
+	if err := table(&b, []string{"WHEN", "RULE", "ALERT", "INSTANCE", "STATUS", "RESULT", "ATTEMPT", "REASON"}, rows); err != nil {
 		return err
 	}
 	// The header, then a line per entry; wide puts each entry's steps
@@ -163,11 +163,14 @@ func actionRow(e receiver.Entry) []string {
 	if e.Result == action.ResultQueued && e.NotBefore != nil {
 		result += ", next " + e.NotBefore.UTC().Format("2006-01-02T15:04:05Z")
 	}
-	instance := e.Labels["instance"]
-	if instance == "" {
-		instance = "-"
+	target := e.Target
+	if target == "" {
+		target = e.Labels["instance"] // an entry from before targets
 	}
-	return []string{e.Received.UTC().Format("2006-01-02T15:04:05Z"), e.Rule, e.AlertName, instance, e.Status, result, attempt, e.Reason}
+	if target == "" {
+		target = "-"
+	}
+	return []string{e.When().UTC().Format("2006-01-02T15:04:05Z"), e.Rule, e.AlertName, target, e.Status, result, attempt, e.Reason}
 }
 
 // stepLines says each step on a line: what ran, its result, exit code or

@@ -158,6 +158,7 @@ func TestActionsAgainstTheReceiver(t *testing.T) {
 rules:
   - name: restart-broken
     match: 'alertname="ICServerConnectFailed"'
+    require_labels: {agent: '^[a-z0-9]+$'}
     max_attempts: 1
     actions:
       - exec: {command: [/bin/sh, -c, 'echo "supervisorctl: ic-server: ERROR (spawn error)" >&2; exit 1']}
@@ -184,7 +185,7 @@ rules:
 		return strings.Contains(out, "restart-agent") && strings.Contains(failed, "restart-broken")
 	})
 	code, stdout, stderr := ctl("-o", "wide", "actions", "--rule", "restart-broken")
-	if code != ExitOK || !strings.Contains(stdout, "RECEIVED") || !strings.Contains(stdout, "failed") ||
+	if code != ExitOK || !strings.Contains(stdout, "WHEN") || !strings.Contains(stdout, "agent=ic1") || !strings.Contains(stdout, "failed") ||
 		!strings.Contains(stdout, "    1. exec") || !strings.Contains(stdout, "(exit 1)") || !strings.Contains(stdout, "ERROR (spawn error)") || strings.Contains(stdout, "restart-agent") {
 		t.Fatalf("actions -o wide: %d %q %q", code, stdout, stderr)
 	}
@@ -215,7 +216,7 @@ rules:
 	if code := <-done; code != ExitOK {
 		t.Fatalf("follow ended with %d", code)
 	}
-	if got := out.String(); strings.Count(got, "RECEIVED") != 1 || strings.Contains(got, "restart-broken") {
+	if got := out.String(); strings.Count(got, "WHEN") != 1 || strings.Contains(got, "restart-broken") {
 		t.Fatalf("follow printed:\n%s", got)
 	}
 }

@@ -95,7 +95,7 @@ func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, k
 			id := newID(now)
 			tasks = append(tasks, &task{key: id, rule: r, data: d, received: now, entry: &Entry{
 				ID: id, Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
-				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Result: action.ResultQueued, Replica: e.opts.Replica,
+				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Target: r.target(a.Labels), Result: action.ResultQueued, Replica: e.opts.Replica,
 			}})
 			keys = append(keys, dedupKey(r.Name, e.opts.DryRun || r.DryRun, fp, a.StartsAt, a.Status))
 		}

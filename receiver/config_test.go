@@ -3,6 +3,7 @@ package receiver
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -93,4 +94,21 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRuleTarget(t *testing.T) {
+	r := &Rule{required: map[string]*regexp.Regexp{"ic_server_address": nil, "agent": nil}}
+	for _, c := range []struct {
+		labels map[string]string
+		want   string
+	}{
+		{map[string]string{"instance": "10.0.0.3:8888", "agent": "a1"}, "10.0.0.3:8888"},
+		{map[string]string{"ic_server_address": "10.0.0.1", "alertname": "ICServerConnectFailed"}, "ic_server_address=10.0.0.1"},
+		{map[string]string{"ic_server_address": "10.0.0.1", "agent": "a1"}, "agent=a1,ic_server_address=10.0.0.1"},
+		{map[string]string{"alertname": "X"}, ""},
+	} {
+		if got := r.target(c.labels); got != c.want {
+			t.Errorf("target(%v) = %q, want %q", c.labels, got, c.want)
+		}
+	}
 }

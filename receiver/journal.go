@@ -27,10 +27,13 @@ type Entry struct {
 	Fingerprint string            `json:"fingerprint"`
 	StartsAt    time.Time         `json:"starts_at"`
 	Labels      map[string]string `json:"labels"`
-	Result      string            `json:"result"`
-	Reason      string            `json:"reason,omitempty"`
-	DryRun      bool              `json:"dry_run,omitempty"`
-	Attempt     int               `json:"attempt,omitempty"` // of a queued retry, the attempt it will be
+	// Target names what the remediation acts on: the alert's instance, or
+	// the labels its rule requires (Rule.target).
+	Target  string `json:"target,omitempty"`
+	Result  string `json:"result"`
+	Reason  string `json:"reason,omitempty"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	Attempt int    `json:"attempt,omitempty"` // of a queued retry, the attempt it will be
 	// NotBefore is when a queued retry or deferral may run.
 	NotBefore *time.Time    `json:"not_before,omitempty"`
 	Steps     []action.Step `json:"steps,omitempty"`
@@ -40,6 +43,15 @@ type Entry struct {
 	// Fence is the fencing token the replica held when it wrote this: a
 	// takeover's entries carry a greater one than the dead replica's.
 	Fence int64 `json:"fence,omitempty"`
+}
+
+// When is when the attempt ran, or, not started, when it was received (a
+// retry's or a deferral's received time is when it was scheduled).
+func (e Entry) When() time.Time {
+	if e.Started != nil {
+		return *e.Started
+	}
+	return e.Received
 }
 
 // newID makes a journal id that sorts by time.

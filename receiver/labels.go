@@ -2,6 +2,8 @@ package receiver
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/prometheus/common/model"
 
@@ -43,4 +45,24 @@ func (r *Rule) checkLabels(ls map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// target names what a remediation of r acts on for an alert with labels
+// ls: its instance, or else the labels r requires, sorted, as name=value.
+func (r *Rule) target(ls map[string]string) string {
+	if v := ls["instance"]; v != "" {
+		return v
+	}
+	names := make([]string, 0, len(r.required))
+	for name := range r.required {
+		if _, ok := ls[name]; ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + ls[n]
+	}
+	return strings.Join(parts, ",")
 }
