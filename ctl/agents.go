@@ -13,9 +13,9 @@ import (
 func (c *cli) agentCommands(app *kingpin.Application, run map[string]func() error) {
 	agents := app.Command("agents", "List the agents the exporter tracks.")
 	var status, group string
-	agents.Flag("status", "Only agents in this state: up, late, stale, new or paused.").EnumVar(&status, heartbeat.States...)
-	agents.Flag("group", "Only agents of this group.").StringVar(&group)
 	list := agents.Command("list", "List the agents (the default).").Default()
+	list.Flag("status", "Only agents in this state: up, late, stale, new or paused.").EnumVar(&status, heartbeat.States...)
+	list.Flag("group", "Only agents of this group.").StringVar(&group)
 	run[list.FullCommand()] = func() error { return c.listAgents(status, group) }
 
 	rm := agents.Command("rm", "Forget an agent: it is no longer expected, counted or listed until it heartbeats again.")

@@ -276,3 +276,20 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentsRmHelpListsOnlyItsFlags: the listing's filters belong to
+// "agents list", the default ("agents --status stale" works), not to
+// "agents rm".
+func TestAgentsRmHelpListsOnlyItsFlags(t *testing.T) {
+	code, stdout, stderr := run(t, "agents", "rm", "--help")
+	if code != ExitOK || strings.Contains(stdout+stderr, "--status") || strings.Contains(stdout+stderr, "--group") {
+		t.Fatalf("agents rm --help: %d %q %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "agents", "list", "--help")
+	if code != ExitOK || !strings.Contains(stdout+stderr, "--status") {
+		t.Fatalf("agents list --help: %d %q %q", code, stdout, stderr)
+	}
+	if code, _, stderr = run(t, "agents", "--status", "asleep"); code == ExitOK || !strings.Contains(stderr, "asleep") {
+		t.Fatalf("agents --status asleep: %d %q", code, stderr)
+	}
+}

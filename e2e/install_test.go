@@ -236,7 +236,7 @@ func TestContainerImages(t *testing.T) {
 			if c.bin == "selfheal_exporter" && !strings.Contains(after, `"id":"d_dys1"`) || c.bin == "selfheal_receiver" && !strings.Contains(after, `"rule":"restart-ic-server"`) {
 				t.Fatalf("after a stop and a start, %s answers %.300s (before: %.300s)", c.check, after, before)
 			}
-			t.Logf("image %s: %d MB", image, cfg.Size>>20)
+			t.Logf("image %s: %d MiB", image, cfg.Size>>20)
 		})
 	}
 }
