@@ -50,7 +50,7 @@ func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, 
 	if err != nil {
 		return nil, fmt.Errorf("--storage.redis.url: %w", err)
 	}
-	return &Redis{client: c, leases: l, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl, sentinel: isFailoverURL(url)}}, nil
+	return &Redis{client: c, leases: l, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl}}, nil
 }
 
 // NewRedisClient connects to a redis:// or rediss:// URL (credentials,

@@ -34,9 +34,11 @@ type fencedKey struct{}
 
 // Fenced marks writes that decide which replica may act (a lease, a
 // takeover, the start of an attempt): the Redis store waits for a replica
-// before they return, also once the primary reports none, as an isolated
-// primary does, whenever it has had one since this process started or is
-// reached through Sentinel. A write no replica took returns
+// before they return, also once the primary reports none, on a primary
+// whose replication ID this process saw with a replica. A primary cut off
+// from its replicas keeps its replication ID, so it still needs one; a
+// replica promoted by a failover takes a new one, so it acts alone until it
+// has replicas of its own. A write no replica took returns
 // ErrNotReplicated: it may be lost with the primary, so nothing is to be
 // started on it.
 func Fenced(ctx context.Context) context.Context {
@@ -58,25 +60,25 @@ func isReplicated(ctx context.Context) bool { v, _ := ctx.Value(replicatedKey{})
 // number, or with auto whether the primary has any (read at most every
 // 10 s).
 type replicas struct {
-	cfg      Replication
-	sentinel bool // the store is reached through Sentinel: it has replicas
+	cfg Replication
 
 	mu      sync.Mutex
 	known   int
-	seen    bool // the primary had a replica at some check
+	replid  string          // the primary's replication ID at the last check
+	had     map[string]bool // replication IDs seen with a replica
 	checked time.Time
 }
 
 // forWrite is how many replicas a write made with ctx must reach: none for
 // a plain write, the configured or found number for a Replicated one, and
-// for a Fenced one at least one whenever the store has replicas.
+// for a Fenced one at least one on a primary seen with replicas.
 func (r *replicas) forWrite(ctx context.Context, c *redis.Client) int {
 	switch {
 	case isFenced(ctx):
 		n := r.required(ctx, c)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if n == 0 && r.cfg.MinAcked < 0 && (r.seen || r.sentinel) {
+		if n == 0 && r.cfg.MinAcked < 0 && r.had[r.replid] {
 			n = 1
 		}
 		return n
@@ -104,8 +106,13 @@ func (r *replicas) required(ctx context.Context, c *redis.Client) int {
 	}
 	known = connectedReplicas(info)
 	r.mu.Lock()
-	r.known, r.checked = known, time.Now()
-	r.seen = r.seen || known > 0
+	r.known, r.checked, r.replid = known, time.Now(), infoField(info, "master_replid")
+	if known > 0 {
+		if r.had == nil || len(r.had) > 16 { // a failover or a restart each brings one
+			r.had = map[string]bool{}
+		}
+		r.had[r.replid] = true
+	}
 	r.mu.Unlock()
 	return min(known, 1)
 }
@@ -119,13 +126,18 @@ func (r *replicas) recheck() {
 
 // connectedReplicas reads connected_slaves from INFO replication.
 func connectedReplicas(info string) int {
+	n, _ := strconv.Atoi(infoField(info, "connected_slaves"))
+	return n
+}
+
+// infoField reads one field of an INFO answer ("" when absent).
+func infoField(info, name string) string {
 	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
-			n, _ := strconv.Atoi(v)
-			return n
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
 		}
 	}
-	return 0
+	return ""
 }
 
 // acked runs write on one connection and then, when n replicas must have

@@ -426,6 +426,26 @@ func sentinelLab(t *testing.T) (primary *testutil.Redis, url, passwordFile strin
 	return primary, url, testutil.WriteFile(t, t.TempDir(), "redis.pass", pw+"\n")
 }
 
+// TestLeasesAfterAFailoverToALoneReplica: a lease on a primary with a
+// replica waits for it; once Sentinel promoted the replica, which then has
+// none of its own, leases are taken without one (a new replication ID),
+// while the old primary's ID still wanted one.
+func TestLeasesAfterAFailoverToALoneReplica(t *testing.T) {
+	primary, url, pwFile := sentinelLab(t)
+	r, err := OpenRedisWith(url, pwFile, "test", Replication{MinAcked: -1, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	lease := func() error { _, err := r.Lease(ctx, "replicas", "r1", []byte("r1"), time.Minute); return err }
+	testutil.Eventually(t, 10*time.Second, "a lease the replica acknowledged", func() bool { return lease() == nil })
+	primary.Proc.Kill()
+	died := time.Now()
+	testutil.Eventually(t, 30*time.Second, "a lease on the promoted replica", func() bool { return lease() == nil })
+	t.Logf("leases taken again %v after the primary died", time.Since(died).Round(100*time.Millisecond))
+}
+
 // TestRedisSentinelFollowsAFailover: a store on a Sentinel URL, with the
 // password from a file, writes to the primary; after the primary is
 // killed, the same store writes to the promoted replica, no restart, and
