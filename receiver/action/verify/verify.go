@@ -1,10 +1,12 @@
-// Package verify polls a health URL until it is healthy or time runs out.
+// Package verify polls a health URL, or a TCP port, until it is healthy or
+// time runs out.
 package verify
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -14,10 +16,12 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 )
 
-// Config polls a health URL until it is healthy or time runs out: the
+// Config polls a health URL, or a TCP address (host:port, which accepts a
+// connection when healthy), until it is healthy or time runs out: the
 // runbooks' "after five minutes, check again".
 type Config struct {
 	URL        string            `yaml:"url"`
+	TCP        string            `yaml:"tcp"`
 	Status     []int             `yaml:"status"`
 	BodyRegexp yamlconf.Regexp   `yaml:"body_regexp"`
 	Within     yamlconf.Duration `yaml:"within"`
@@ -40,6 +44,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 
 type verifyAction struct {
 	url           *action.URLTemplate
+	tcp           *action.Template // host:port, when it polls a TCP port
 	status        []int
 	body          yamlconf.Regexp
 	within, every time.Duration
@@ -51,11 +56,8 @@ type verifyAction struct {
 // directory relative file names are taken from.
 func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
 	a := &verifyAction{status: c.Status, body: c.BodyRegexp, within: c.Within.Duration, every: c.Every.Duration}
-	var err error
-	// A verify only reads, so its host may come from a validated label
-	// (the instance that was restarted).
-	if a.url, err = action.ParseURL(c.URL, allowed, true); err != nil {
-		return nil, yamlconf.Errorf(append(p, "url"), "%v", err)
+	if err := a.parseTarget(c, allowed, p); err != nil {
+		return nil, err
 	}
 	if err := c.BodyRegexp.Check(append(p, "body_regexp")); err != nil {
 		return nil, err
@@ -80,14 +82,35 @@ func New(c *Config, allowed action.Labels, p []string, dir string) (action.Actio
 	return a, nil
 }
 
+// parseTarget reads the one of url and tcp that c sets. A verify only
+// reads, so its host may come from a validated label (the instance that was
+// restarted).
+func (a *verifyAction) parseTarget(c *Config, allowed action.Labels, p []string) error {
+	var err error
+	switch {
+	case (c.URL == "") == (c.TCP == ""):
+		return yamlconf.Errorf(p, "set one of url and tcp")
+	case c.TCP != "" && (len(c.Status) > 0 || c.BodyRegexp.Regexp != nil):
+		return yamlconf.Errorf(append(p, "tcp"), "status and body_regexp apply to url only")
+	case c.TCP != "":
+		if a.tcp, err = action.ParseTemplate("tcp", c.TCP, allowed, action.ScopeStrict); err != nil {
+			return yamlconf.Errorf(append(p, "tcp"), "%v", err)
+		}
+	default:
+		if a.url, err = action.ParseURL(c.URL, allowed, true); err != nil {
+			return yamlconf.Errorf(append(p, "url"), "%v", err)
+		}
+	}
+	return nil
+}
+
 func (a *verifyAction) Kind() string { return "verify" }
 
 func (a *verifyAction) Prepare(d *action.Data) (action.Prepared, error) {
-	u, err := a.url.Render(d)
+	u, what, err := a.render(d)
 	if err != nil {
 		return action.Prepared{}, err
 	}
-	what := fmt.Sprintf("GET %s until healthy, every %s within %s", u, a.every, a.within)
 	return action.Prepared{What: what, Run: func(ctx context.Context) action.Step {
 		st := action.Step{Action: "verify", What: what, Started: time.Now()}
 		vr := a.poll(ctx, u)
@@ -102,6 +125,23 @@ func (a *verifyAction) Prepare(d *action.Data) (action.Prepared, error) {
 		}
 		return st
 	}}, nil
+}
+
+// render is what the verify polls for d's labels (a URL, or host:port),
+// and how the journal says it.
+func (a *verifyAction) render(d *action.Data) (target, what string, err error) {
+	if a.tcp == nil {
+		u, err := a.url.Render(d)
+		return u, fmt.Sprintf("GET %s until healthy, every %s within %s", u, a.every, a.within), err
+	}
+	addr, err := a.tcp.Render(d)
+	if err != nil {
+		return "", "", err
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return "", "", fmt.Errorf("tcp %q is not host:port", action.Truncate(addr, 80))
+	}
+	return addr, fmt.Sprintf("connect to tcp %s until it accepts, every %s within %s", addr, a.every, a.within), nil
 }
 
 func (a *verifyAction) poll(ctx context.Context, u string) *action.VerifyResult {
@@ -127,6 +167,9 @@ func (a *verifyAction) poll(ctx context.Context, u string) *action.VerifyResult 
 func (a *verifyAction) check(ctx context.Context, u string, vr *action.VerifyResult) bool {
 	cctx, cancel := context.WithTimeout(ctx, min(a.every, 10*time.Second))
 	defer cancel()
+	if a.tcp != nil {
+		return a.connect(cctx, ctx, u, vr)
+	}
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
 	if err != nil {
 		vr.LastError = err.Error()
@@ -149,5 +192,19 @@ func (a *verifyAction) check(ctx context.Context, u string, vr *action.VerifyRes
 		vr.LastError = "body does not match " + a.body.Raw()
 		return false
 	}
+	return true
+}
+
+// connect is a TCP verify's check: healthy once addr accepts a connection.
+func (a *verifyAction) connect(cctx, ctx context.Context, addr string, vr *action.VerifyResult) bool {
+	c, err := (&net.Dialer{}).DialContext(cctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() == nil { // a check cut short by the end of "within" says nothing
+			vr.LastError = err.Error()
+		}
+		return false
+	}
+	c.Close()
+	vr.LastError = ""
 	return true
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/action/actiontest"
 )
@@ -42,5 +44,52 @@ func TestVerifyAction(t *testing.T) {
 	st = actiontest.Prepare(t, New, yml("/never"), d, "instance").Run(context.Background())
 	if st.Result != action.ResultFailed || st.Verify.Healthy || st.Verify.LastStatus != 503 || time.Since(start) > 4*time.Second {
 		t.Fatalf("verify that never passes: %+v %+v", st, st.Verify)
+	}
+}
+
+// TestTCPVerify: a port that starts listening after a while passes, a
+// port nothing listens on fails with the dial's error.
+func TestTCPVerify(t *testing.T) {
+	addr := testutil.Addr(testutil.FreePort(t))
+	yml := `{tcp: '{{ .Labels.instance }}', within: 3s, every: 50ms}`
+	d := &action.Data{Labels: map[string]string{"alertname": "GossipPortDown", "instance": addr}}
+	p := actiontest.Prepare(t, New, yml, d, "instance")
+	if !strings.HasPrefix(p.What, "connect to tcp "+addr+" until it accepts") {
+		t.Fatalf("what: %q", p.What)
+	}
+	st := p.Run(context.Background())
+	if st.Result != action.ResultFailed || st.Verify.Healthy || !strings.Contains(st.Verify.LastError, "connection refused") {
+		t.Fatalf("nothing listens: %+v %+v", st, st.Verify)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the port opens while the verify polls
+		if l, err := net.Listen("tcp", addr); err == nil {
+			t.Cleanup(func() { l.Close() })
+		}
+	}()
+	st = p.Run(context.Background())
+	if st.Result != action.ResultSuccess || !st.Verify.Healthy || st.Verify.Checks < 2 {
+		t.Fatalf("a port that opens: %+v %+v", st, st.Verify)
+	}
+}
+
+func TestVerifyConfigErrors(t *testing.T) {
+	for _, c := range []struct{ yml, err string }{
+		{`{within: 1s}`, "set one of url and tcp"},
+		{`{url: 'http://x/', tcp: 'x:1'}`, "set one of url and tcp"},
+		{`{tcp: 'x:1', status: [200]}`, "status and body_regexp apply to url only"},
+		{`{tcp: '{{ .Labels.agent }}:7946'}`, "agent"},
+	} {
+		if _, err := actiontest.Build(t, New, c.yml, "instance"); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %v, want %q", c.yml, err, c.err)
+		}
+	}
+	d := &action.Data{Labels: map[string]string{"instance": "no-port"}}
+	a, err := actiontest.Build(t, New, `{tcp: '{{ .Labels.instance }}'}`, "instance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Prepare(d); err == nil || !strings.Contains(err.Error(), "not host:port") {
+		t.Fatalf("an address without a port: %v", err)
 	}
 }
