@@ -96,6 +96,8 @@ mixin-lint:
 	$(GO) tool jsonnetfmt --test $(JSONNET_FILES)
 	promtool check rules rules/alerts.yml rules/rules.yml
 	promtool test rules rules/tests/*.yml
+	promtool check rules examples/local_rules/*.yml
+	promtool test rules examples/local_rules/tests/*.yml
 	amtool check-config examples/alertmanager.yml
 	promtool check config examples/prometheus.yml
 	@# The shipped routing: healable alerts to the receiver only, the rest and escalations to the pager.
@@ -138,11 +140,12 @@ bench: bench-deps
 
 # release builds static binaries for every platform of .promu.yml's
 # crossbuild and packs them as promu does (tarball.files: the licence, the
-# README, the examples and the rules examples/prometheus.yml refers to),
+# README, the examples, the rules examples/prometheus.yml refers to and the
+# mixin they come from),
 # with sha256sums.txt.
 RELEASE_DIR ?= .build/release
 PLATFORMS   ?= $(shell sed -n '/^crossbuild:/,$$p' .promu.yml | sed -n 's/^ *- *\([a-z0-9]*\/[a-z0-9]*\)$$/\1/p')
-RELEASE_FILES := LICENSE NOTICE README.md examples rules
+RELEASE_FILES := LICENSE NOTICE README.md examples rules mixins
 release:
 	@rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
 	@for p in $(PLATFORMS); do \

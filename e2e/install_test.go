@@ -96,7 +96,8 @@ func TestReleaseArchives(t *testing.T) {
 				want = append(want, b.Name)
 			}
 		}
-		want = append(want, "rules/alerts.yml", "rules/rules.yml", "examples/prometheus.yml", "examples/systemd/selfheal_receiver.service")
+		want = append(want, "rules/alerts.yml", "rules/rules.yml", "examples/prometheus.yml", "examples/systemd/selfheal_receiver.service",
+			"examples/local_rules/cache.yml", "mixins/selfheal/mixin.libsonnet")
 		for _, f := range want {
 			if !files[name+"/"+f] {
 				t.Errorf("%s lacks %s", name, f)
