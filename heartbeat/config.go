@@ -163,7 +163,7 @@ func (g *Group) validate(p []string, seen map[string]bool) error {
 		return yamlconf.Errorf(append(p, "group"), "duplicate group %q", g.Group)
 	}
 	seen[g.Group] = true
-	if err := g.Interval.Check(append(p, "interval"), true); err != nil {
+	if err := g.Interval.CheckOr(append(p, "interval"), DefaultInterval); err != nil {
 		return err
 	}
 	if err := g.Grace.Check(append(p, "grace"), false); err != nil {
@@ -212,7 +212,7 @@ func (s *Source) validate() error {
 	case r.locationErr != nil:
 		return yamlconf.Errorf([]string{"redis", "timezone"}, "%s", r.locationErr.Error())
 	}
-	if err := r.PollInterval.Check([]string{"redis", "poll_interval"}, true); err != nil {
+	if err := r.PollInterval.CheckOr([]string{"redis", "poll_interval"}, DefaultSourcePoll); err != nil {
 		return err
 	}
 	if _, err := r.parseTimestamp("0"); err != nil && isNumericFormat(r.TimestampFormat) {

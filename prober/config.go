@@ -155,7 +155,7 @@ func (m *Module) Validate() error {
 	if m == nil {
 		return &yamlconf.FieldError{Msg: "empty module"}
 	}
-	if err := m.Timeout.Check([]string{"timeout"}, true); err != nil {
+	if err := m.Timeout.CheckOr([]string{"timeout"}, DefaultTimeout); err != nil {
 		return err
 	}
 	for i, n := range m.AllowedNetworks {

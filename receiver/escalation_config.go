@@ -63,7 +63,7 @@ func (c *EscalationConfig) check(p []string, dir string) error {
 			return yamlconf.Errorf(append(p, "labels", name), "%q is not a valid label name", name)
 		}
 	}
-	if err := c.ResendInterval.Check(append(p, "resend_interval"), true); err != nil {
+	if err := c.ResendInterval.CheckOr(append(p, "resend_interval"), DefaultResendInterval); err != nil {
 		return err
 	}
 	c.HTTPConfig.SetDirectory(dir)

@@ -66,6 +66,19 @@ func (d *Duration) Check(path []string, positive bool) error {
 	return nil
 }
 
+// CheckOr is Check of a positive duration whose default is def: a key
+// left empty ("every:", YAML null) zeroes the default the decoder had put
+// there, and gets it back here.
+func (d *Duration) CheckOr(path []string, def time.Duration) error {
+	if err := d.Check(path, true); err != nil {
+		return err
+	}
+	if d.raw == "" && d.Duration == 0 {
+		d.Duration = def
+	}
+	return nil
+}
+
 // Set tells whether the value was given in the file.
 func (d *Duration) Set() bool { return d.raw != "" }
 

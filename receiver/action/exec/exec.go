@@ -63,9 +63,10 @@ func New(c *Config, allowed action.Labels, p []string, _ string) (action.Action,
 		}
 		a.args = append(a.args, t)
 	}
-	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
+	if err := c.Timeout.CheckOr(append(p, "timeout"), DefaultTimeout); err != nil {
 		return nil, err
 	}
+	a.timeout = c.Timeout.Duration
 	// The environment every run shares is built once.
 	for _, k := range []string{"PATH", "HOME", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {

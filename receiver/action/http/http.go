@@ -73,9 +73,10 @@ func New(c *Config, allowed action.Labels, p []string, dir string) (action.Actio
 			return nil, yamlconf.Errorf(append(p, "expect_status", fmt.Sprint(i)), "%d is not an HTTP status code", s)
 		}
 	}
-	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
+	if err := c.Timeout.CheckOr(append(p, "timeout"), DefaultTimeout); err != nil {
 		return nil, err
 	}
+	a.timeout = c.Timeout.Duration
 	cc := c.HTTPClientConfig
 	cc.SetDirectory(dir)
 	if err := cc.Validate(); err != nil {

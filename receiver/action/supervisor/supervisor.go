@@ -82,9 +82,10 @@ func New(c *Config, allowed action.Labels, p []string, dir string) (action.Actio
 	default:
 		return nil, yamlconf.Errorf(append(p, "op"), "op must be restart, start or stop, not %q", c.Op)
 	}
-	if err := c.Timeout.Check(append(p, "timeout"), true); err != nil {
+	if err := c.Timeout.CheckOr(append(p, "timeout"), DefaultConfig.Timeout.Duration); err != nil {
 		return nil, err
 	}
+	a.timeout = c.Timeout.Duration
 	if a.client, err = action.NewDaemonClient("supervisor", c.HTTPClientConfig, dir, a.url.Socket()); err != nil {
 		return nil, yamlconf.Errorf(p, "%v", err)
 	}

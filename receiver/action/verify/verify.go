@@ -63,10 +63,11 @@ func New(c *Config, allowed action.Labels, p []string, dir string) (action.Actio
 		return nil, err
 	}
 	for key, d := range map[string]*yamlconf.Duration{"within": &c.Within, "every": &c.Every} {
-		if err := d.Check(append(p, key), true); err != nil {
+		if err := d.CheckOr(append(p, key), map[string]time.Duration{"within": DefaultWithin, "every": DefaultEvery}[key]); err != nil {
 			return nil, err
 		}
 	}
+	a.within, a.every = c.Within.Duration, c.Every.Duration
 	if a.every > a.within {
 		return nil, yamlconf.Errorf(append(p, "every"), "every (%s) is longer than within (%s)", a.every, a.within)
 	}

@@ -93,3 +93,15 @@ func TestVerifyConfigErrors(t *testing.T) {
 		t.Fatalf("an address without a port: %v", err)
 	}
 }
+
+// TestEmptyDurationsTakeTheirDefaults: "every:" and "within:" left empty
+// (YAML null) are the defaults, not zero (a ticker of zero panics).
+func TestEmptyDurationsTakeTheirDefaults(t *testing.T) {
+	a, err := actiontest.Build(t, New, "{tcp: 'x:1', every:, within:}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := a.(*verifyAction); v.every != DefaultEvery || v.within != DefaultWithin {
+		t.Fatalf("every %s, within %s", v.every, v.within)
+	}
+}
