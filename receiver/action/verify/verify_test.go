@@ -97,7 +97,7 @@ func TestVerifyConfigErrors(t *testing.T) {
 // TestEmptyDurationsTakeTheirDefaults: "every:" and "within:" left empty
 // (YAML null) are the defaults, not zero (a ticker of zero panics).
 func TestEmptyDurationsTakeTheirDefaults(t *testing.T) {
-	a, err := actiontest.Build(t, New, "{tcp: 'x:1', every:, within:}")
+	a, err := actiontest.Build(t, New, "tcp: 'x:1'\nevery:\nwithin:\n")
 	if err != nil {
 		t.Fatal(err)
 	}
