@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/selfheal/selfheal/bench/simplest/loop"
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -133,9 +134,13 @@ rules:
 // healFlags are selfheal_receiver's flags for healConfig at addr, on the
 // store the extra flags select.
 func healFlags(addr string, store ...string) []string {
-	return append(store, "--config.file", "receiver.yml", "--web.listen-address", addr,
+	return append(store, "--config.file", "receiver.yml", "--web.listen-address", addr, noAuth,
 		"--remediation.workers", "16", "--remediation.queue-size", "100000", "--log.level", "warn")
 }
+
+// noAuth lets a benchmark's receiver run live rules without credentials, on
+// loopback.
+const noAuth = "--" + serve.UnauthenticatedFlag
 
 // fleetConfig is selfheal_exporter's configuration for the heartbeat
 // benchmarks: one auto-registered group.

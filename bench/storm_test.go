@@ -34,7 +34,7 @@ rules:
       - exec: {command: [/bin/true, '{{ .Labels.agent }}']}
 `)
 	addr := testutil.Addr(testutil.FreePort(b))
-	p := startServer(b, dir, addr, receiver, "--config.file", "r.yml", "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "r.db"), "--log.level", "error", "--remediation.workers", "16")
+	p := startServer(b, dir, addr, receiver, "--config.file", "r.yml", noAuth, "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "r.db"), "--log.level", "error", "--remediation.workers", "16")
 	var body bytes.Buffer
 	body.WriteString(`{"version":"4","status":"firing","alerts":[`)
 	for i := range 10000 {
@@ -81,7 +81,7 @@ func BenchmarkActionsAPI(b *testing.B) {
 	receiver := buildBinary(b, dir, "selfheal_receiver")
 	testutil.WriteFile(b, dir, "r.yml", "rules: []\n")
 	addr := testutil.Addr(testutil.FreePort(b))
-	p := startServer(b, dir, addr, receiver, "--config.file", "r.yml", "--web.listen-address", addr, "--storage.path", db, "--log.level", "error")
+	p := startServer(b, dir, addr, receiver, "--config.file", "r.yml", noAuth, "--web.listen-address", addr, "--storage.path", db, "--log.level", "error")
 	get := func(q string) time.Duration {
 		start := time.Now()
 		resp, err := http.Get("http://" + addr + "/api/v1/actions" + q)
@@ -140,7 +140,7 @@ func BenchmarkActionsAPIRedisVsBolt(b *testing.B) {
 	testutil.WriteFile(b, dir, "r.yml", "rules: []\n")
 	start := func(store ...string) string {
 		addr := testutil.Addr(testutil.FreePort(b))
-		startServer(b, dir, addr, receiver, append([]string{"--config.file", "r.yml", "--web.listen-address", addr, "--log.level", "error"}, store...)...)
+		startServer(b, dir, addr, receiver, append([]string{"--config.file", "r.yml", noAuth, "--web.listen-address", addr, "--log.level", "error"}, store...)...)
 		return addr
 	}
 	boltAddr := start("--storage.path", filepath.Join(dir, "r.db"))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -92,7 +93,7 @@ rules:
 		testutil.WriteFile(t, rdir, "receiver.yml", config)
 		r := &haReceiver{host: host, addr: testutil.Addr(testutil.FreePort(t))}
 		r.proc = testutil.StartOnHost(t, host, rdir, bin["selfheal_receiver"], "--config.file", "receiver.yml", "--web.listen-address", r.addr,
-			"--storage.path", "state.db", "--storage.redis.url", h.url)
+			"--storage.path", "state.db", "--storage.redis.url", h.url, "--"+serve.UnauthenticatedFlag)
 		testutil.WaitReady(t, r.addr, r.proc)
 		h.receivers = append(h.receivers, r)
 	}

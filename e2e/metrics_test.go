@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -70,8 +71,8 @@ rules:
     actions: [{exec: {command: [/bin/true]}}]
 `
 	receivers := []*testutil.Daemon{
-		testutil.StartDaemon(t, bin["selfheal_receiver"], t.TempDir(), receiverConf),
-		testutil.StartDaemon(t, bin["selfheal_receiver"], t.TempDir(), receiverConf, "--storage.redis.url", "redis://"+rd.Addr+"/0"),
+		testutil.StartDaemon(t, bin["selfheal_receiver"], t.TempDir(), receiverConf, "--"+serve.UnauthenticatedFlag),
+		testutil.StartDaemon(t, bin["selfheal_receiver"], t.TempDir(), receiverConf, "--storage.redis.url", "redis://"+rd.Addr+"/0", "--"+serve.UnauthenticatedFlag),
 	}
 	for i, r := range receivers {
 		for _, name := range []string{"Ok", "Broken", "Picky"} {

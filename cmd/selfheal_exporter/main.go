@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -77,6 +78,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err := checkCredentials(webFlags, conf); err != nil {
 		return err
 	}
+	warnIfOpen(webFlags, conf, logger)
 	st, err := store.Open(o.storagePath, o.redisURL, o.redisPasswordFile, o.redisRepl)
 	if err != nil {
 		return err
@@ -170,6 +172,18 @@ func landingPage() (*web.LandingPageHandler, error) {
 			{Address: "/api/v1/healthz", Text: "Lost agents", Description: "Stale agents, selfhealing healthz style"},
 		},
 	})
+}
+
+// warnIfOpen warns when anyone beyond this host may register agents, set
+// overrides and delete agents: no admin token, no basic auth or client
+// certificates, and a listen address other than loopback.
+func warnIfOpen(webFlags *web.FlagConfig, c *collector.Config, logger log.Logger) {
+	authed, err := serve.Authenticated(serve.WebConfigFile(webFlags), c.API.AdminTokenFile)
+	if err != nil || authed || webFlags.WebListenAddresses == nil || serve.OnlyLoopback(*webFlags.WebListenAddresses) {
+		return
+	}
+	level.Warn(logger).Log("msg", "The write APIs (heartbeats, overrides, deletions) take requests from anyone who reaches this address: set api.admin_token_file, or basic_auth_users in --web.config.file",
+		"address", strings.Join(*webFlags.WebListenAddresses, ","))
 }
 
 // checkCredentials refuses bearer tokens (the admin token, a group's

@@ -359,3 +359,26 @@ func TestTheExporterStartsBeforeItsStore(t *testing.T) {
 		return code == 204
 	})
 }
+
+// TestOpenWriteAPIsWarn: with no admin token and no basic auth, the
+// exporter warns at start when it listens beyond loopback, and not on
+// loopback alone.
+func TestOpenWriteAPIsWarn(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testutil.WriteFile(t, dir, "exporter.yml", "agents: [{group: fleet, interval: 1m, grace: 1m, auto_register: true}]\n")
+	for _, c := range []struct {
+		listen string
+		warns  bool
+	}{
+		{"127.0.0.1", false},
+		{"", true}, // every interface
+	} {
+		port := testutil.FreePort(t)
+		p := testutil.Start(t, dir, binary, "--config.file", cfg, "--web.listen-address", fmt.Sprintf("%s:%d", c.listen, port), "--storage.path", filepath.Join(dir, fmt.Sprint(port, ".db")))
+		testutil.WaitPort(t, testutil.Addr(port), p)
+		if warned := strings.Contains(p.Output.String(), "The write APIs (heartbeats, overrides, deletions) take requests from anyone"); warned != c.warns {
+			t.Errorf("listening on %q: warned %v\n%s", c.listen, warned, p.Output.String())
+		}
+		p.Stop()
+	}
+}

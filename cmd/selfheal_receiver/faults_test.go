@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -400,7 +401,7 @@ func TestSecretFilesAreChecked(t *testing.T) {
 	config, _ := countingRule(dir, "")
 	testutil.WriteFile(t, dir, "receiver.yml", config)
 	p := testutil.Start(t, dir, binary, "--config.file", "receiver.yml", "--web.listen-address", testutil.Addr(testutil.FreePort(t)),
-		"--storage.redis.url", "redis://127.0.0.1:1/0", "--storage.redis.password-file", fifo)
+		"--storage.redis.url", "redis://127.0.0.1:1/0", "--storage.redis.password-file", fifo, "--"+serve.UnauthenticatedFlag)
 	if _, exited := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "not a regular file") {
 		t.Fatalf("a FIFO password file: exited %v, %s", exited, p.Output.String())
 	}

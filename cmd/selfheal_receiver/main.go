@@ -38,6 +38,7 @@ type options struct {
 	leaseDuration   time.Duration
 	maxBody         int64
 	readTimeout     time.Duration
+	allowNoAuth     bool
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	app.Flag("storage.redis.wait-timeout", "How long to wait for those replicas; then the answer is 503 and Alertmanager retries.").Default("2s").DurationVar(&o.redisRepl.Timeout)
 	app.Flag("storage.redis.password-file", "File holding the password of the Redis primary and its replicas (with a Sentinel URL, the URL's credentials are the Sentinels').").Default("").StringVar(&o.redisPassFile)
 	app.Flag("dry-run", "Decide and journal every remediation, run none.").BoolVar(&o.dryRun)
+	app.Flag(serve.UnauthenticatedFlag, "Serve live (not dry-run) rules with nothing authenticating the webhook, so that anyone who reaches it can make them run. Without it the receiver refuses to start or reload so.").BoolVar(&o.allowNoAuth)
 	app.Flag("remediation.workers", "Remediations running at once, all rules together.").Default("8").IntVar(&o.workers)
 	app.Flag("remediation.queue-size", "Accepted remediations held in memory for the workers; more wait in the store (no webhook is refused for them).").Default("1000").IntVar(&o.queueSize)
 	app.Flag("remediation.lease-duration", "How long a replica's lease on its backlog lasts unless renewed (every third of it): when a replica sharing the Redis store dies, another takes its work over after this long.").Default(receiver.DefaultLeaseDuration.String()).DurationVar(&o.leaseDuration)
@@ -80,7 +82,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		return err
 	}
 	level.Info(logger).Log("msg", "Starting selfheal_receiver", "version", version.Info(), "dry_run", o.dryRun, "rules", len(conf.Rules), "dry_run_rules", conf.DryRunRules(o.dryRun))
-	if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), conf.Global.BearerTokenFile); err != nil {
+	if err := checkAuth(o, webFlags, conf, logger); err != nil {
 		return err
 	}
 	st, err := store.Open(o.storagePath, o.redisURL, o.redisPassFile, o.redisRepl)
@@ -113,7 +115,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		if err != nil {
 			return err
 		}
-		if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), c.Global.BearerTokenFile); err != nil {
+		if err := checkAuth(o, webFlags, c, logger); err != nil {
 			return err
 		}
 		engine.SetConfig(c)
@@ -155,6 +157,28 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	defer scancel()
 	engine.Shutdown(sctx)
 	return serveErr
+}
+
+// checkAuth refuses credentials that cannot work together, and live rules
+// that nothing authenticates unless the operator accepted the risk (then
+// it warns).
+func checkAuth(o options, webFlags *web.FlagConfig, c *receiver.Config, logger log.Logger) error {
+	webConfig := serve.WebConfigFile(webFlags)
+	if err := serve.CheckCredentials(webConfig, c.Global.BearerTokenFile); err != nil {
+		return err
+	}
+	authed, err := serve.Authenticated(webConfig, c.Global.BearerTokenFile)
+	if err != nil {
+		return err
+	}
+	live := len(c.Rules) - c.DryRunRules(o.dryRun)
+	if err := serve.LiveRulesNeedAuth(live, authed, o.allowNoAuth); err != nil {
+		return err
+	}
+	if live > 0 && !authed {
+		level.Warn(logger).Log("msg", "Live rules with nothing authenticating the webhook: anyone who reaches it can make them run", "live_rules", live, "flag", "--"+serve.UnauthenticatedFlag)
+	}
+	return nil
 }
 
 // cleanUp forgets what is past the retention every hour.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -47,6 +49,9 @@ type receiverProc struct {
 	proc *testutil.Process
 	// starting: start waits only for the port (the store may not answer).
 	starting bool
+	// authRequired: start does not accept live rules without
+	// authentication (the tests of other things do).
+	authRequired bool
 }
 
 func startReceiver(t *testing.T, dir, config string, extra ...string) *receiverProc {
@@ -68,10 +73,14 @@ func startReceiverOn(t *testing.T, host, dir, config string, extra ...string) *r
 // start starts the receiver and waits for it to be ready, unless
 // r.starting: a test of what it does before its store answers.
 func (r *receiverProc) start() {
+	args := r.args
+	if !r.authRequired {
+		args = append(slices.Clip(args), "--"+serve.UnauthenticatedFlag)
+	}
 	if r.host == "" {
-		r.proc = testutil.Start(r.t, r.dir, binary, r.args...)
+		r.proc = testutil.Start(r.t, r.dir, binary, args...)
 	} else {
-		r.proc = testutil.StartOnHost(r.t, r.host, r.dir, binary, r.args...)
+		r.proc = testutil.StartOnHost(r.t, r.host, r.dir, binary, args...)
 	}
 	if r.starting {
 		testutil.WaitPort(r.t, r.addr, r.proc)
@@ -429,7 +438,7 @@ func TestDamagedStoreFile(t *testing.T) {
 	if err := os.WriteFile(db, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, r.args...)
+	cmd := exec.Command(binary, append(r.args, "--"+serve.UnauthenticatedFlag)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "state.db is damaged") || strings.Contains(string(out), "panic") {
@@ -481,4 +490,39 @@ rules:
 	if code, resp := r.do("POST", "/webhook", body); code != 200 || !strings.Contains(resp, `"accepted":2000`) {
 		t.Fatalf("the retry with room again: %d %s", code, resp)
 	}
+}
+
+// TestLiveRulesNeedAuthentication: a receiver with a live rule and nothing
+// authenticating its webhook does not start, and says how to fix that; with
+// a bearer token it starts; a reload that makes a dry-run rule live without
+// authentication is refused and the running configuration keeps serving.
+func TestLiveRulesNeedAuthentication(t *testing.T) {
+	dir := t.TempDir()
+	live, _ := countingRule(dir, "")
+	testutil.WriteFile(t, dir, "receiver.yml", live)
+	p := testutil.Start(t, dir, binary, "--config.file", "receiver.yml", "--web.listen-address", testutil.Addr(testutil.FreePort(t)), "--storage.path", "state.db")
+	if _, exited := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "live rules (not dry runs): 1, and nothing authenticates the webhook") ||
+		!strings.Contains(p.Output.String(), "--"+serve.UnauthenticatedFlag) {
+		t.Fatalf("live rules without authentication: exited %v\n%s", exited, p.Output.String())
+	}
+	token := testutil.WriteFile(t, dir, "token", "s3cret-token")
+	withToken := "global: {bearer_token_file: " + token + "}\n"
+	dry, _ := countingRule(dir, "    dry_run: true")
+	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t)), authRequired: true}
+	r.args = []string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", "state.db"}
+	testutil.WriteFile(t, dir, "receiver.yml", withToken+live)
+	r.start()
+	auth := []string{"Authorization", "Bearer s3cret-token"}
+	testutil.WriteFile(t, dir, "receiver.yml", dry)
+	if code, body := r.do("POST", "/-/reload", "", auth...); code != 200 {
+		t.Fatalf("a reload to dry runs without a token: %d %s", code, body)
+	}
+	testutil.WriteFile(t, dir, "receiver.yml", live)
+	if code, body := r.do("POST", "/-/reload", ""); code != 500 || !strings.Contains(body, "nothing authenticates the webhook") {
+		t.Fatalf("a reload to a live rule without authentication: %d %s", code, body)
+	}
+	if code, body := r.do("POST", "/webhook", oneAlert("a1")); code != 200 || !strings.Contains(body, `"accepted":1`) {
+		t.Fatalf("the dry run still serving: %d %s", code, body)
+	}
+	r.waitResults(t, "dry_run")
 }

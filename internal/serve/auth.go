@@ -3,10 +3,8 @@ package serve
 import (
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/prometheus/exporter-toolkit/web"
-	yaml "go.yaml.in/yaml/v2"
 )
 
 // AlwaysOpen tells whether r is for an endpoint that never needs
@@ -51,15 +49,9 @@ func CheckCredentials(webConfig string, bearerTokenFile string) error {
 	if webConfig == "" || bearerTokenFile == "" {
 		return nil
 	}
-	b, err := os.ReadFile(webConfig)
+	c, err := readWebCallers(webConfig)
 	if err != nil {
-		return fmt.Errorf("reading the web configuration: %w", err)
-	}
-	var c struct {
-		Users map[string]string `yaml:"basic_auth_users"`
-	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		return fmt.Errorf("reading the web configuration %s: %w", webConfig, err)
+		return err
 	}
 	if len(c.Users) > 0 {
 		return fmt.Errorf("%s has basic_auth_users and the configuration a bearer token file (%s): a client can send only one of them; use basic auth or the bearer token, not both", webConfig, bearerTokenFile)
