@@ -14,14 +14,15 @@ import (
 )
 
 // What a start finds of previous processes, and what it does with it:
-//   - the backlog of every replica whose lease expired is taken over (see
-//     takeover.go); with an embedded store, of every previous process, and
-//     of a store written before replicas had names of their own
-//     (backlog_<host>);
+//   - the backlog of every replica whose lease expired is taken over
+//     (cluster.Member.Join); with an embedded store, of every previous
+//     process, and of a store written before replicas had names of their
+//     own (backlog_<host>);
 //   - hooks (and their descendants) that a previous process on this host
-//     started are killed (reap);
+//     started are killed (node.ReapHooks);
 //   - remediations accepted and not started run;
-//   - a remediation that was running counts as a failed attempt: it is
+//   - a remediation that was running (its backlog record says so, and the
+//     loader does not hold it) counts as a failed attempt: it is
 //     journaled interrupted, and retried after the rule's cooldown while
 //     attempts remain and the alert has not resolved, or, with attempts
 //     used up, counted as given up (max_attempts), which pages;
