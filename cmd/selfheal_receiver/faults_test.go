@@ -78,6 +78,17 @@ func agentNames(from, to int) []string {
 	return out
 }
 
+// allRan tells whether every one of agents ran at least once.
+func allRan(runs string, agents []string) bool {
+	n := runCounts(runs)
+	for _, a := range agents {
+		if n[a] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // runCounts reads how often each agent's hook ran.
 func runCounts(path string) map[string]int {
 	n := map[string]int{}
@@ -130,13 +141,7 @@ func doneAfter(path string, agents []string, from time.Time) time.Duration {
 func (r *receiverProc) ranOnce(t *testing.T, runs string, acked []string, within time.Duration) {
 	t.Helper()
 	testutil.Eventually(t, within, "every acknowledged alert to have run", func() bool {
-		n := runCounts(runs)
-		for _, a := range acked {
-			if n[a] == 0 {
-				return false
-			}
-		}
-		return r.metric("selfheal_receiver_queue_length") == 0 && r.metric("selfheal_receiver_unflushed_writes") == 0
+		return allRan(runs, acked) && r.metric("selfheal_receiver_queue_length") == 0 && r.metric("selfheal_receiver_unflushed_writes") == 0
 	})
 	n := runCounts(runs)
 	for a, k := range n {

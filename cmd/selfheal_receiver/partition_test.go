@@ -64,15 +64,7 @@ func fireAtBoth(rs []*receiverProc, agents []string) []string {
 // returns how many ran twice.
 func healedOnce(t *testing.T, rs []*receiverProc, runs string, acked []string, within time.Duration) (twice int) {
 	t.Helper()
-	testutil.Eventually(t, within, "every acknowledged alert to have run", func() bool {
-		n := runCounts(runs)
-		for _, a := range acked {
-			if n[a] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	testutil.Eventually(t, within, "every acknowledged alert to have run", func() bool { return allRan(runs, acked) })
 	testutil.Eventually(t, within, "both receivers to be idle", func() bool {
 		for _, r := range rs {
 			if r.metric("selfheal_receiver_queue_length") != 0 || r.metric("selfheal_receiver_unflushed_writes") != 0 {
