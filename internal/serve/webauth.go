@@ -155,6 +155,22 @@ func (a *webAuth) protect(next http.Handler) http.Handler {
 	})
 }
 
+// bcryptMu lets one bcrypt comparison run at a time, as exporter-toolkit
+// does: each costs tens of milliseconds of CPU by design, so parallel
+// wrong passwords would otherwise take every core from the hooks.
+var bcryptMu sync.Mutex
+
+// compare is bcrypt's comparison, one at a time.
+func compare(hash, pass []byte) error {
+	bcryptMu.Lock()
+	defer bcryptMu.Unlock()
+	return bcryptCompare(hash, pass)
+}
+
+// bcryptCompare is a variable for the test that counts how many
+// comparisons run at once.
+var bcryptCompare = bcrypt.CompareHashAndPassword
+
 // unknownUserHash is compared against for a user the file lacks, so that
 // the answer takes as long as for a known one.
 var unknownUserHash = sync.OnceValue(func() []byte {
@@ -177,7 +193,7 @@ func (a *webAuth) check(user, pass string) bool {
 	if !known {
 		h = unknownUserHash()
 	}
-	if bcrypt.CompareHashAndPassword(h, []byte(pass)) != nil || !known {
+	if compare(h, []byte(pass)) != nil || !known {
 		return false
 	}
 	a.mu.Lock()

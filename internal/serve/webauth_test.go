@@ -1,10 +1,14 @@
 package serve
 
 import (
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	yaml "go.yaml.in/yaml/v2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestWithoutUsers(t *testing.T) {
@@ -59,4 +63,50 @@ func FuzzWithoutUsers(f *testing.F) {
 			t.Fatalf("the copy keeps the users:\n%s", out)
 		}
 	})
+}
+
+// TestWrongPasswordsAreCheckedOneAtATime: 50 requests with wrong
+// passwords at once run one bcrypt comparison at a time (one core, not
+// all), each still refused; a right password is compared once and then
+// remembered.
+func TestWrongPasswordsAreCheckedOneAtATime(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.MinCost+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inFlight, most, calls atomic.Int32
+	orig := bcryptCompare
+	bcryptCompare = func(h, p []byte) error {
+		calls.Add(1)
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		return orig(h, p)
+	}
+	defer func() { bcryptCompare = orig }()
+	a := &webAuth{users: map[string]string{"alertmanager": string(hash)}, ok: map[string]bool{}}
+	var wg sync.WaitGroup
+	var accepted atomic.Int32
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a.check("alertmanager", fmt.Sprint("wrong-", i)) {
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 || accepted.Load() != 0 || calls.Load() != 50 {
+		t.Fatalf("%d comparisons at most at once (want 1), %d of 50 wrong passwords accepted, %d comparisons", most.Load(), accepted.Load(), calls.Load())
+	}
+	for range 3 {
+		if !a.check("alertmanager", "right") {
+			t.Fatal("the right password was refused")
+		}
+	}
+	if calls.Load() != 51 {
+		t.Fatalf("%d comparisons after three right passwords; want one more (then remembered)", calls.Load())
+	}
 }
