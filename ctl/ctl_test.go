@@ -46,7 +46,7 @@ agents:
 	}
 	beat("d_dys2", `{"group":"scriptengine","env":"d_dys2","ip":"10.0.0.2","service":"scriptengine"}`)
 	beat("d_dys1", `{"group":"fleet","env":"d_dys1","ip":"10.144.11.107","service":"scriptengine"}`)
-	time.Sleep(2500 * time.Millisecond) // d_dys2 goes stale: silent past interval + grace
+	exp.Stale(t, 10*time.Second, []string{"d_dys2"}, "Authorization", "Bearer s3cret-admin") // silent past interval + grace
 	ctl := func(args ...string) (int, string, string) {
 		return run(t, append([]string{"--exporter.url", exp.URL, "--bearer-token-file", token}, args...)...)
 	}

@@ -99,11 +99,13 @@ rules:
 // full is set, as on a full disk.
 type storeFull struct {
 	store.Store
-	full atomic.Bool
+	full    atomic.Bool
+	refused atomic.Int32 // writes refused while full
 }
 
 func (s *storeFull) PutAll(ctx context.Context, all map[string][]store.KV) error {
 	if s.full.Load() {
+		s.refused.Add(1)
 		return errors.New("write state.db: no space left on device")
 	}
 	return s.Store.PutAll(ctx, all)
@@ -111,6 +113,7 @@ func (s *storeFull) PutAll(ctx context.Context, all map[string][]store.KV) error
 
 func (s *storeFull) PutGuarded(ctx context.Context, groups []store.Guarded) ([]bool, error) {
 	if s.full.Load() {
+		s.refused.Add(1)
 		return nil, errors.New("write state.db: no space left on device")
 	}
 	return s.Store.PutGuarded(ctx, groups)
@@ -144,9 +147,9 @@ func TestResultsKeptWhileTheDiskIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "the hook to finish", func() bool { return countLines(t, rec, "finished") == 1 })
-	time.Sleep(1500 * time.Millisecond) // about 15 failed flushes
+	testutil.Eventually(t, 10*time.Second, "15 failed flushes", func() bool { return st.refused.Load() >= 15 })
 	if n := strings.Count(logs.String(), "Writing remediation state failed"); n != 1 {
-		t.Fatalf("%d log lines for 1.5 s of failed writes; want 1:\n%s", n, logs.String())
+		t.Fatalf("%d log lines for %d failed writes; want 1:\n%s", n, st.refused.Load(), logs.String())
 	}
 	st.full.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -163,7 +163,7 @@ agents:
 	beat("d_dys2", `{"group":"scriptengine","env":"d_dys2","ip":"10.0.0.2","service":"scriptengine"}`)
 	beat("d_evil", `{"group":"scriptengine","env":"lab","ip":"10.0.0.66","service":`+quote(hostile)+`}`)
 	beat("d_dys1", `{"group":"fleet","env":"d_dys1","ip":"10.144.11.107","service":"agent"}`)
-	time.Sleep(2500 * time.Millisecond) // scriptengine's go stale
+	exp.Stale(t, 10*time.Second, []string{"d_dys2", "d_evil"}, "Authorization", "Bearer admin-token") // scriptengine's go stale
 	req, _ := http.NewRequest(http.MethodPut, exp.URL+"/api/v1/agents/d_evil/override", strings.NewReader(`{"healthy":true,"reason":`+quote("checked "+hostile)+`,"expires_at":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`))
 	req.Header.Set("Authorization", "Bearer admin-token")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {

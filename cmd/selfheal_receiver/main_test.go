@@ -119,6 +119,16 @@ func (r *receiverProc) actions() []entry {
 	return out.Actions
 }
 
+// waitIdle waits until the receiver has nothing queued, deferred or
+// running and has written everything: what would run twice has had its
+// chance.
+func (r *receiverProc) waitIdle() {
+	r.t.Helper()
+	testutil.Eventually(r.t, 20*time.Second, "the receiver to be idle", func() bool {
+		return r.metric("selfheal_receiver_queue_length") == 0 && r.metric("selfheal_receiver_unflushed_writes") == 0
+	})
+}
+
 func webhook(alertname, fp string) string {
 	return `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"` + alertname +
 		`"},"annotations":{},"startsAt":"2026-11-22T05:00:00Z","fingerprint":"` + fp + `"}]}`
@@ -181,7 +191,7 @@ func TestRestartMidAction(t *testing.T) {
 	if code, body := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "f1")); code != 200 || !strings.Contains(body, `"duplicates":1`) {
 		t.Fatalf("re-send after restart: %d %s", code, body)
 	}
-	time.Sleep(500 * time.Millisecond)
+	r.waitIdle()
 	if m := readMarker(marker); strings.Join(m, ",") != "started,started,finished" {
 		t.Fatalf("the killed hook finished, or the retry ran more than once: %q", m)
 	}
@@ -227,7 +237,7 @@ rules:
 		}
 		return true
 	})
-	time.Sleep(500 * time.Millisecond)
+	r.waitIdle()
 	finished := 0
 	for i := range 5 {
 		m := readMarker(filepath.Join(dir, fmt.Sprint("a", i)))
@@ -348,7 +358,9 @@ rules:
 	})
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	r.proc.Kill()
-	time.Sleep(200 * time.Millisecond)
+	if _, exited := r.proc.Wait(10 * time.Second); !exited {
+		t.Fatal("the receiver outlived SIGKILL")
+	}
 	if !alive(pid) {
 		t.Fatal("the child died with the receiver: nothing to reap, the test proves nothing")
 	}

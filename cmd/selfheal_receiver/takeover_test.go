@@ -176,7 +176,7 @@ func lateAttempt(t *testing.T, a, b *receiverProc, work string, sameHost bool) {
 		es := b.journal()
 		return len(es) == 2 && es[0].Result == "success"
 	})
-	time.Sleep(300 * time.Millisecond) // three flush intervals of the late replica
+	a.waitIdle() // the late replica wrote (or was fenced off from) all it had
 	es := b.journal()
 	if len(es) != 2 || es[1].Result != "interrupted" || es[0].Replica == es[1].Replica {
 		t.Fatalf("the late replica overwrote the new owner's account: %+v", es)

@@ -81,6 +81,30 @@ func StartDaemon(t testing.TB, bin, dir, config string, args ...string) *Daemon 
 	return d
 }
 
+// Stale waits until the exporter d lists every one of agents as stale,
+// asking with the given headers (name, value pairs).
+func (d *Daemon) Stale(t testing.TB, within time.Duration, agents []string, header ...string) {
+	t.Helper()
+	Eventually(t, within, strings.Join(agents, ", ")+" to go stale", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, d.URL+"/api/v1/agents?status=stale", nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, a := range agents {
+			if !strings.Contains(string(b), `"id":"`+a+`"`) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // Post sends body to the daemon's path with the given headers (name, value
 // pairs) and returns the status and answer.
 func (d *Daemon) Post(t testing.TB, path, body string, header ...string) (int, string) {
