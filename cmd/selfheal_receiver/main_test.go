@@ -463,14 +463,7 @@ func TestDamagedStoreFile(t *testing.T) {
 // there is room again Alertmanager's retry is accepted whole.
 func TestFullDisk(t *testing.T) {
 	dir := t.TempDir()
-	fs := filepath.Join(dir, "fs")
-	if err := os.Mkdir(fs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", fs).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", fs).Run() })
+	fs := mountTmpfs(t, dir, "fs", "4m")
 	testutil.WriteFile(t, dir, "receiver.yml", `
 rules:
   - name: restart
@@ -482,21 +475,12 @@ rules:
 	r := &receiverProc{t: t, dir: dir, addr: testutil.Addr(testutil.FreePort(t))}
 	r.args = []string{"--config.file", "receiver.yml", "--web.listen-address", r.addr, "--storage.path", filepath.Join(fs, "state.db"), "--log.level", "debug"}
 	r.start()
-	filler, err := os.Create(filepath.Join(fs, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := filler.Write(make([]byte, 64<<10)); err != nil {
-			break // the filesystem is full
-		}
-	}
-	filler.Close()
+	filler := fill(t, fs)
 	body := agentsLost(2000)
 	if code, resp := r.do("POST", "/webhook", body); code != 503 || !strings.Contains(resp, "store unavailable") {
 		t.Fatalf("a batch on a full disk: %d %s", code, resp)
 	}
-	if err := os.Remove(filepath.Join(fs, "filler")); err != nil {
+	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	if code, resp := r.do("POST", "/webhook", body); code != 200 || !strings.Contains(resp, `"accepted":2000`) {

@@ -55,7 +55,7 @@ func New(c *Config, allowed action.Labels, p []string, _ string) (action.Action,
 	if strings.Contains(c.Command[0], "{{") {
 		return nil, yamlconf.Errorf(append(p, "command", "0"), "the program itself cannot be a template")
 	}
-	a := &execAction{timeout: c.Timeout.Duration, dir: c.Dir, labels: allowed}
+	a := &execAction{dir: c.Dir, labels: allowed}
 	for i, arg := range c.Command {
 		t, err := action.ParseTemplate("arg", arg, allowed, action.ScopeStrict)
 		if err != nil {

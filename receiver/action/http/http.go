@@ -48,7 +48,7 @@ type httpAction struct {
 // allowed; p is c's path in the configuration, for errors, and dir the
 // directory relative file names are taken from.
 func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
-	a := &httpAction{method: strings.ToUpper(c.Method), expect: c.ExpectStatus, timeout: c.Timeout.Duration, headers: map[string]*action.Template{}}
+	a := &httpAction{method: strings.ToUpper(c.Method), expect: c.ExpectStatus, headers: map[string]*action.Template{}}
 	switch a.method {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:

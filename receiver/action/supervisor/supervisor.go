@@ -66,7 +66,7 @@ type supervisorAction struct {
 // allowed; p is c's path in the configuration, for errors, and dir the
 // directory relative file names are taken from.
 func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
-	a := &supervisorAction{op: c.Op, timeout: c.Timeout.Duration}
+	a := &supervisorAction{op: c.Op}
 	var err error
 	if a.url, err = action.ParseEndpoint(withRPCPath(c.URL), allowed, "http://supervisor/RPC2", ""); err != nil {
 		return nil, yamlconf.Errorf(append(p, "url"), "url %v", err)

@@ -55,7 +55,7 @@ type verifyAction struct {
 // allowed; p is c's path in the configuration, for errors, and dir the
 // directory relative file names are taken from.
 func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
-	a := &verifyAction{status: c.Status, body: c.BodyRegexp, within: c.Within.Duration, every: c.Every.Duration}
+	a := &verifyAction{status: c.Status, body: c.BodyRegexp}
 	if err := a.parseTarget(c, allowed, p); err != nil {
 		return nil, err
 	}
