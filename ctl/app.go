@@ -87,6 +87,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	c.actionsCommand(app, run)
 	c.rulesCommand(app, run)
 	c.checkConfigCommand(app, run)
+	c.hashPasswordCommand(app, run)
 
 	cmd, err := app.Parse(args)
 	if err != nil {

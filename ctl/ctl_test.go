@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -291,5 +292,39 @@ func TestAgentsRmHelpListsOnlyItsFlags(t *testing.T) {
 	}
 	if code, _, stderr = run(t, "agents", "--status", "asleep"); code == ExitOK || !strings.Contains(stderr, "asleep") {
 		t.Fatalf("agents --status asleep: %d %q", code, stderr)
+	}
+}
+
+// TestHashPassword: the hash printed for a password file matches the
+// file's password without its trailing newline, as Alertmanager sends it,
+// and nothing else; an empty file and a bad cost are refused.
+func TestHashPassword(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "receiver.password")
+	os.WriteFile(pw, []byte("correct horse\n"), 0o600)
+	code, out, stderr := run(t, "hash-password", "--password-file", pw, "--cost", "4")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	hash := []byte(strings.TrimSpace(out))
+	if bcrypt.CompareHashAndPassword(hash, []byte("correct horse")) != nil || bcrypt.CompareHashAndPassword(hash, []byte("correct horse\n")) == nil {
+		t.Fatalf("hash %q", hash)
+	}
+	if cost, _ := bcrypt.Cost(hash); cost != 4 || strings.Count(out, "\n") != 1 {
+		t.Fatalf("output %q", out)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"hash-password", "--password-file", empty}, "holds no password"},
+		{[]string{"hash-password", "--password-file", pw, "--cost", "99"}, "bcrypt takes 4 to 31"},
+		{[]string{"hash-password", "--password-file", filepath.Join(dir, "missing")}, "missing"},
+	} {
+		if code, _, stderr := run(t, c.args...); code != ExitError || !strings.Contains(stderr, c.err) {
+			t.Errorf("%v: exit %d, %q", c.args, code, stderr)
+		}
 	}
 }

@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +18,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 )
@@ -41,8 +42,9 @@ const examplesDurations = `{icServerKeepFiringFor: "6s", keyServiceFor: "2s", go
 // lab is the stack the examples describe.
 type lab struct {
 	*stack
-	ticket *pagerSink
-	kong   *kongFake
+	ticket    *pagerSink
+	kong      *kongFake
+	passwords map[string]string // client -> its password file
 }
 
 // TestExamplesAsShipped: a fresh lab pages nobody; the four runbooks'
@@ -78,6 +80,7 @@ func newLab(t *testing.T) *lab {
 	dir := s.dir
 	l := &lab{stack: s, kong: &kongFake{targets: map[string]bool{}}}
 	s.exporter = testutil.Addr(testutil.FreePort(t))
+	l.writeCredentials()
 
 	// The IC-Server under supervisord, its log directory removable.
 	s.icLogs = filepath.Join(dir, "ic-logs")
@@ -105,7 +108,7 @@ func newLab(t *testing.T) *lab {
 		l.kong.targets[s.fakes[name]] = true
 	}
 	s.engines["ks1"].Docker(t, "run", "-d", "--name", "selfhealing_scriptengine", "--network", "host", fakeImage,
-		"/fakesvc", "-mode", "agent", "-exporter", "http://"+s.exporter, "-id", "d_dys1", "-group", "scriptengine", "-env", "d_dys1", "-ip", keyHosts["ks1"], "-every", "300ms")
+		"/fakesvc", "-mode", "agent", "-exporter", l.agentURL(), "-id", "d_dys1", "-group", "scriptengine", "-env", "d_dys1", "-ip", keyHosts["ks1"], "-every", "300ms")
 	s.haproxy = testutil.StartHAProxy(t, "key_service", servers)
 	kong := httptest.NewServer(l.kong) // Kong cannot run here: a fake of its Admin API's targets
 	t.Cleanup(kong.Close)
@@ -116,7 +119,7 @@ func newLab(t *testing.T) *lab {
 	s.fakes["gossip"] = gossip
 	s.writeCmd("gossip", s.bin["fakesvc"]+" -mode ic -listen "+gossip)
 	s.restart("gossip")
-	s.writeCmd("gslb", s.bin["fakesvc"]+" -mode agent -exporter http://"+s.exporter+" -id gslb-1 -group opengslb -env e2e -ip "+gslbHost+" -every 300ms")
+	s.writeCmd("gslb", s.bin["fakesvc"]+" -mode agent -exporter "+l.agentURL()+" -id gslb-1 -group opengslb -env e2e -ip "+gslbHost+" -every 300ms")
 	fakeBin := filepath.Join(dir, "bin")
 	os.MkdirAll(fakeBin, 0o755)
 	testutil.WriteFile(t, fakeBin, "ssh", fmt.Sprintf(`#!/bin/sh
@@ -128,7 +131,8 @@ exec %s/restart_fake.sh %s gslb
 	os.Chmod(filepath.Join(fakeBin, "ssh"), 0o755)
 
 	s.writeExampleExporter()
-	ep := testutil.Start(t, dir, s.bin["selfheal_exporter"], "--config.file", "exporter.yml", "--web.listen-address", s.exporter, "--storage.path", "exporter.db", "--storage.snapshot-interval", "1s")
+	ep := testutil.Start(t, dir, s.bin["selfheal_exporter"], "--config.file", "exporter.yml", "--web.config.file", "exporter.web.yml",
+		"--web.listen-address", s.exporter, "--storage.path", "exporter.db", "--storage.snapshot-interval", "1s")
 	testutil.WaitPort(t, s.exporter, ep)
 	s.restart("gslb")
 
@@ -145,7 +149,7 @@ exec %s/restart_fake.sh %s gslb
 
 	testutil.WriteFile(t, dir, "alertmanager.yml", edit(t, "../examples/alertmanager.yml",
 		"group_wait: 10s", "group_wait: 1s", "group_interval: 1m", "group_interval: 1s", "repeat_interval: 1m", "repeat_interval: 3s",
-		"http://127.0.0.1:9875/webhook", "http://"+s.receiver+"/webhook", "/etc/selfheal/receiver.password", filepath.Join(dir, "receiver.password"),
+		"http://127.0.0.1:9875/webhook", "http://"+s.receiver+"/webhook", "/etc/selfheal/receiver.password", l.passwords["receiver"],
 		"http://127.0.0.1:9099/pager", pager.URL, "http://127.0.0.1:9099/ticket", ticket.URL))
 	s.amProc = testutil.StartAlertmanagerIn(t, dir, "alertmanager.yml", s.am)
 
@@ -158,6 +162,47 @@ exec %s/restart_fake.sh %s gslb
 		return s.value(`count(up == 1)`) == 6 && s.value(`count(selfheal_probe_success == 1)`) == 6
 	})
 	return l
+}
+
+// shippedHashes are the placeholders of examples/*.web.yml, which match no
+// known password: the docs' commands replace each with the hash of the
+// password its client sends.
+var shippedHashes = map[string]string{
+	"receiver":          "$2a$10$KPX7XdfHoubojbSZqqXso.zGE0OHeWTZBt2/n7aPBi.eWij1ZJUYS",
+	"exporter":          "$2a$10$NPFXQ//H0pGShIP4Ltw1R.UVe7V143f9T/CBTYWYtEnvbtSuEo3eO",
+	"agent":             "$2a$10$F8mMIBhAn/2XR9MDdbTuNuHPRfdyV47fORGB8IrEZzUjkCCZZFy6.",
+	"exporter-receiver": "$2a$10$YzPQ4E0NNQVq7qdoJuePB.BEJOBI4QQIRD2i91caERvPf3XvwSMey",
+}
+
+// writeCredentials makes the credentials as docs/install.md says: a random
+// password file per client, its hash from selfhealctl hash-password in
+// place of the shipped placeholder of examples/*.web.yml.
+func (l *lab) writeCredentials() {
+	t := l.t
+	l.passwords = map[string]string{}
+	hashes := map[string]string{}
+	for name := range shippedHashes {
+		pw := make([]byte, 24)
+		rand.Read(pw)
+		l.passwords[name] = testutil.WriteFile(t, l.dir, name+".password", base64.StdEncoding.EncodeToString(pw)+"\n")
+		out, err := exec.Command(l.bin["selfhealctl"], "hash-password", "--password-file", l.passwords[name], "--cost", "4").Output()
+		if err != nil {
+			t.Fatalf("selfhealctl hash-password: %v", err)
+		}
+		hashes[name] = strings.TrimSpace(string(out))
+	}
+	b, _ := os.ReadFile(l.passwords["receiver"])
+	l.webPassword = strings.TrimSpace(string(b))
+	testutil.WriteFile(t, l.dir, "web.yml", edit(t, "../examples/selfheal_receiver.web.yml", shippedHashes["receiver"], hashes["receiver"]))
+	testutil.WriteFile(t, l.dir, "exporter.web.yml", edit(t, "../examples/selfheal_exporter.web.yml",
+		shippedHashes["exporter"], hashes["exporter"], shippedHashes["agent"], hashes["agent"], shippedHashes["exporter-receiver"], hashes["exporter-receiver"]))
+}
+
+// agentURL is the exporter's URL with the agent user's password, which Go
+// sends as basic auth.
+func (l *lab) agentURL() string {
+	b, _ := os.ReadFile(l.passwords["agent"])
+	return "http://" + url.UserPassword("agent", strings.TrimSpace(string(b))).String() + "@" + l.exporter
 }
 
 func (s *stack) writeExampleExporter() {
@@ -176,12 +221,9 @@ func (s *stack) writeExampleReceiver(kongURL string) {
 		"unix:/run/haproxy/admin.sock", "unix:"+s.haproxy.AdminSock,
 		"http://127.0.0.1:8001", kongURL,
 		"/etc/selfheal/docker/ca.pem", s.certs.CAFile, "/etc/selfheal/docker/cert.pem", s.certs.CertFile, "/etc/selfheal/docker/key.pem", s.certs.KeyFile,
-		"http://127.0.0.1:9874", "http://"+s.exporter,
+		"http://127.0.0.1:9874", "http://"+s.exporter, "/etc/selfheal/exporter-receiver.password", s.dir+"/exporter-receiver.password",
 		"cooldown: 10m", "cooldown: 2s", "cooldown: 15m", "cooldown: 2s",
 		"within: 5m", "within: 20s", "within: 1m", "within: 20s", "every: 10s", "every: 500ms", "every: 15s", "every: 500ms", "every: 5s", "every: 500ms"))
-	hash, _ := bcrypt.GenerateFromPassword([]byte("e2e-password"), bcrypt.MinCost)
-	testutil.WriteFile(s.t, s.dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
-	testutil.WriteFile(s.t, s.dir, "receiver.password", "e2e-password")
 }
 
 func (s *stack) writeExamplePrometheus() {
@@ -193,7 +235,7 @@ func (s *stack) writeExamplePrometheus() {
 		"scrape_interval: 1m", "scrape_interval: 1s", "evaluation_interval: 1m", "evaluation_interval: 1s", "scrape_timeout: 50s", "scrape_timeout: 900ms",
 		"../rules/alerts.yml", rules + "/alerts.yml", "../rules/rules.yml", rules + "/rules.yml",
 		"127.0.0.1:9093", s.am, "127.0.0.1:9874", s.exporter, "127.0.0.1:9875", s.receiver,
-		"10.0.1.10:7946", gossip,
+		"10.0.1.10:7946", gossip, "/etc/selfheal/exporter.password", s.dir + "/exporter.password",
 	}
 	for i, name := range []string{"ks1", "ks2", "ks3"} {
 		shipped := fmt.Sprintf("10.0.0.%d", 3+i)
@@ -220,6 +262,34 @@ func (l *lab) freshLab(t *testing.T) {
 	}
 	if pages, tickets := l.allPages(); len(pages)+len(tickets) > 0 {
 		t.Fatalf("a fresh lab paged: %v %v", pages, tickets)
+	}
+	l.exposure(t)
+}
+
+// exposure: as shipped, each binary answers /metrics, /-/healthy and
+// /-/ready to anyone, and everything else only with credentials.
+func (l *lab) exposure(t *testing.T) {
+	for _, c := range []struct {
+		addr, method, path string
+		open               bool
+	}{
+		{l.exporter, "GET", "/metrics", true}, {l.exporter, "GET", "/-/ready", true},
+		{l.exporter, "GET", "/probe?module=gossip&target=" + gossip, false}, {l.exporter, "GET", "/status", false},
+		{l.exporter, "GET", "/api/v1/agents", false}, {l.exporter, "POST", "/api/v1/agents/intruder/heartbeat?group=opengslb", false},
+		{l.exporter, "DELETE", "/api/v1/agents/gslb-1", false}, {l.exporter, "GET", "/debug/pprof/", false}, {l.exporter, "POST", "/-/reload", false},
+		{l.receiver, "GET", "/metrics", true}, {l.receiver, "GET", "/-/healthy", true},
+		{l.receiver, "POST", "/webhook", false}, {l.receiver, "GET", "/journal", false}, {l.receiver, "GET", "/api/v1/actions", false},
+		{l.receiver, "GET", "/debug/pprof/", false}, {l.receiver, "POST", "/-/reload", false}, {l.receiver, "GET", "/", false},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+c.addr+c.path, strings.NewReader("{}"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if c.open != (resp.StatusCode != http.StatusUnauthorized) {
+			t.Errorf("%s %s%s without credentials: %d", c.method, c.addr, c.path, resp.StatusCode)
+		}
 	}
 }
 

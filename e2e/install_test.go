@@ -21,6 +21,7 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 )
@@ -310,6 +311,8 @@ func TestSystemdUnits(t *testing.T) {
 			switch {
 			case strings.HasPrefix(a, "--config.file="):
 				args[i] = "--config.file=../examples/" + b + ".yml"
+			case strings.HasPrefix(a, "--web.config.file="):
+				args[i] = "--web.config.file=../examples/" + b + ".web.yml"
 			case strings.HasPrefix(a, "--storage.path="):
 				args[i] = "--storage.path=" + filepath.Join(dir, b+".db")
 			}
@@ -319,6 +322,57 @@ func TestSystemdUnits(t *testing.T) {
 		}
 		if !strings.Contains(text, "ExecReload=/bin/kill -HUP $MAINPID") || !strings.Contains(text, "DynamicUser=yes") || !strings.Contains(text, "StateDirectory=") {
 			t.Errorf("%s: reload, user or state directory missing", b)
+		}
+	}
+}
+
+// TestCredentialsAsDocumented: docs/install.md's block that makes the
+// passwords, run as written in a copy of /etc/selfheal, leaves each web
+// configuration with the hash of its client's password file in place of
+// the shipped placeholder, and the password files readable by their owner
+// alone.
+func TestCredentialsAsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i := strings.Index(text, "### Credentials")
+	start := strings.Index(text[i:], "```sh\n") + i + len("```sh\n")
+	block := text[start : start+strings.Index(text[start:], "```")]
+	etc := t.TempDir()
+	for _, f := range []string{"selfheal_receiver.web.yml", "selfheal_exporter.web.yml"} {
+		shipped, _ := os.ReadFile("../examples/" + f)
+		testutil.WriteFile(t, etc, f, string(shipped))
+	}
+	bin, err := testutil.BuildBinary(t.TempDir(), "../cmd/selfhealctl", "selfhealctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-ec", strings.ReplaceAll(block, "/etc/selfheal", etc))
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the block:\n%s\n%v\n%s", block, err, out)
+	}
+	for _, c := range []struct{ web, user, password string }{
+		{"selfheal_receiver.web.yml", "alertmanager", "receiver.password"},
+		{"selfheal_exporter.web.yml", "prometheus", "exporter.password"},
+		{"selfheal_exporter.web.yml", "receiver", "exporter-receiver.password"},
+		{"selfheal_exporter.web.yml", "agent", "agent.password"},
+	} {
+		var web struct {
+			Users map[string]string `yaml:"basic_auth_users"`
+		}
+		raw, _ := os.ReadFile(filepath.Join(etc, c.web))
+		if err := yaml.Unmarshal(raw, &web); err != nil {
+			t.Fatalf("%s: %v", c.web, err)
+		}
+		pw, _ := os.ReadFile(filepath.Join(etc, c.password))
+		if err := bcrypt.CompareHashAndPassword([]byte(web.Users[c.user]), []byte(strings.TrimSpace(string(pw)))); err != nil || len(strings.TrimSpace(string(pw))) < 40 {
+			t.Errorf("%s's %s does not match %s (%d bytes): %v", c.web, c.user, c.password, len(pw), err)
+		}
+		if st, err := os.Stat(filepath.Join(etc, c.password)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", c.password, st.Mode(), err)
 		}
 	}
 }

@@ -51,6 +51,7 @@ type stack struct {
 	supervisord                  *testutil.Supervisord        // runs the IC-Servers ic1 (ic-server) and ic3 (ic-server-3)
 	programs                     map[string]string            // fake name -> supervisord program
 	icLogs                       string                       // ic3's log directory: removed, supervisord cannot spawn it
+	webPassword                  string                       // the receiver's basic auth password, user alertmanager
 }
 
 // fakeImage is the image the key-service and scriptengine containers run:
@@ -112,6 +113,7 @@ func build(t *testing.T, dir string) map[string]string {
 	for name, pkg := range map[string]string{
 		"selfheal_exporter": "../cmd/selfheal_exporter",
 		"selfheal_receiver": "../cmd/selfheal_receiver",
+		"selfhealctl":       "../cmd/selfhealctl",
 		"fakesvc":           "./fakesvc",
 	} {
 		p, err := testutil.BuildBinary(dir, pkg, name)
@@ -404,7 +406,8 @@ rules:
       - exec: {command: [%[5]s/restart_fake.sh, %[6]s, agent], timeout: 10s}
 `, s.am, s.receiver, s.supervisord.URL, s.fakes["ic1"], sc, s.state, s.fakes["ic3"], s.haproxy.AdminSock, tls, s.engines["ks1"].Host, s.exporter)
 	testutil.WriteFile(s.t, s.dir, "receiver.yml", cfg)
-	hash, _ := bcrypt.GenerateFromPassword([]byte("e2e-password"), bcrypt.MinCost)
+	s.webPassword = "e2e-password"
+	hash, _ := bcrypt.GenerateFromPassword([]byte(s.webPassword), bcrypt.MinCost)
 	testutil.WriteFile(s.t, s.dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
 	testutil.WriteFile(s.t, s.dir, "receiver.password", "e2e-password")
 }
@@ -511,7 +514,7 @@ type journalEntry struct {
 
 func (s *stack) journal(rule string) []journalEntry {
 	req, _ := http.NewRequest("GET", "http://"+s.receiver+"/api/v1/actions?limit=1000&rule="+rule, nil)
-	req.SetBasicAuth("alertmanager", "e2e-password")
+	req.SetBasicAuth("alertmanager", s.webPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil
@@ -548,7 +551,7 @@ func (s *stack) resolvedSent(ic string) {
 // receiverMetric reads one series of the receiver's /metrics, or -1.
 func (s *stack) receiverMetric(series string) float64 {
 	req, _ := http.NewRequest("GET", "http://"+s.receiver+"/metrics", nil)
-	req.SetBasicAuth("alertmanager", "e2e-password")
+	req.SetBasicAuth("alertmanager", s.webPassword)
 	return scrape(req, series)
 }
 

@@ -24,11 +24,12 @@ const maxFieldLen = 256
 // API serves the heartbeat and agent administration endpoints.
 type API struct {
 	Tracker *Tracker
-	// AdminTokenFile names the running configuration's admin token file
-	// ("" for none); a reload changes it.
-	AdminTokenFile func() string
-	Logger         log.Logger
-	tokens         serve.Tokens
+	// Authorized tells whether a request carries the credentials every
+	// other endpoint asks for (serve.Auth); a heartbeat of a group without
+	// token_file needs them. nil admits every such heartbeat.
+	Authorized func(*http.Request) bool
+	Logger     log.Logger
+	tokens     serve.Tokens
 }
 
 // Register adds the endpoints to mux.
@@ -66,25 +67,30 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) {
 }
 
 // errUnauthorized is a heartbeat without its group's token.
-var errUnauthorized = errors.New("missing or wrong heartbeat token")
+var errUnauthorized = errors.New("missing or wrong credentials: the group's heartbeat token, or else the exporter's")
 
-// beat checks the group's token (or, for a group without one, the admin
-// token when there is one), before anything is recorded, and records the
-// heartbeat. Heartbeats are the one endpoint serve.Protect leaves to the
-// API, since they take the group's token.
+// beat checks the group's token (or, for a group without one, the
+// credentials of every other endpoint), before anything is recorded, and
+// records the heartbeat. Heartbeats are the one endpoint serve.Auth leaves
+// to the API, since they take the group's token.
 func (a *API) beat(r *http.Request, id string, hb Heartbeat) error {
 	g, err := a.Tracker.Group(id, hb.Group)
 	if err != nil {
 		return err
 	}
-	token := g.TokenFile
-	if token == "" {
-		token = a.adminTokenFile()
-	}
-	if token != "" && !a.tokens.Check(r, token) {
+	if !a.authorized(r, g.TokenFile) {
 		return errUnauthorized
 	}
 	return a.Tracker.Beat(r.Context(), id, hb)
+}
+
+// authorized checks a heartbeat's credentials: the group's token when it
+// has one, else those Authorized asks for.
+func (a *API) authorized(r *http.Request, groupToken string) bool {
+	if groupToken != "" {
+		return a.tokens.Check(r, groupToken)
+	}
+	return a.Authorized == nil || a.Authorized(r)
 }
 
 // rejection maps a refused heartbeat to the reason it is counted under, the
@@ -236,13 +242,6 @@ func IsHeartbeat(r *http.Request) bool {
 	id, ok := strings.CutPrefix(r.URL.Path, "/api/v1/agents/")
 	id, ok2 := strings.CutSuffix(id, "/heartbeat")
 	return r.Method == http.MethodPost && ok && ok2 && id != "" && !strings.Contains(id, "/")
-}
-
-func (a *API) adminTokenFile() string {
-	if a.AdminTokenFile == nil {
-		return ""
-	}
-	return a.AdminTokenFile()
 }
 
 func (a *API) forget(w http.ResponseWriter, r *http.Request) {

@@ -57,11 +57,13 @@ agents:
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	admin := func() string { return conf.API.AdminTokenFile }
-	(&API{Tracker: f.tr, AdminTokenFile: admin, Logger: log.NewNopLogger()}).Register(mux)
 	// As the exporter serves it: the admin token on everything but heartbeats.
-	var tokens serve.Tokens
-	f.srv = httptest.NewServer(serve.Protect(mux, tokens.BearerCheck(admin), IsHeartbeat))
+	auth, _, _, err := serve.NewAuth(nil, func() string { return conf.API.AdminTokenFile })
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&API{Tracker: f.tr, Authorized: auth.Allows, Logger: log.NewNopLogger()}).Register(mux)
+	f.srv = httptest.NewServer(auth.Protect(mux, IsHeartbeat))
 	t.Cleanup(f.srv.Close)
 	return f
 }

@@ -98,7 +98,7 @@ func TestSharedStoreAPI503(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	(&API{Tracker: tr, AdminTokenFile: func() string { return conf.API.AdminTokenFile }, Logger: log.NewNopLogger()}).Register(mux)
+	(&API{Tracker: tr, Logger: log.NewNopLogger()}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	rd.Proc.Kill()

@@ -51,9 +51,11 @@ func TestWebhookHandler(t *testing.T) {
 	yml := strings.Replace(recordRule(t, rec, ""), "rules:", "global: {bearer_token_file: "+filepath.Join(dir, "token")+"}\nrules:", 1)
 	f := newFixture(t, yml, Options{}, nil)
 	// As the receiver serves it: the bearer token in front of every endpoint.
-	var tokens serve.Tokens
-	h := serve.Protect(&WebhookHandler{Engine: f.engine, Logger: log.NewNopLogger(), MaxBody: 8 << 10},
-		tokens.BearerCheck(func() string { return f.engine.Config().Global.BearerTokenFile }), serve.AlwaysOpen)
+	guard, _, _, err := serve.NewAuth(nil, func() string { return f.engine.Config().Global.BearerTokenFile })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := guard.Protect(&WebhookHandler{Engine: f.engine, Logger: log.NewNopLogger(), MaxBody: 8 << 10}, serve.AlwaysOpen)
 	auth := []string{"Authorization", "Bearer am-token"}
 
 	for _, tc := range []struct {

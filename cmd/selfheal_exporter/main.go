@@ -75,9 +75,6 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := checkCredentials(webFlags, conf); err != nil {
-		return err
-	}
 	warnIfOpen(webFlags, conf, logger)
 	st, err := store.Open(o.storagePath, o.redisURL, o.redisPasswordFile, o.redisRepl)
 	if err != nil {
@@ -105,9 +102,6 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		if err != nil {
 			return err
 		}
-		if err := checkCredentials(webFlags, c); err != nil {
-			return err
-		}
 		exp.SetConfig(c)
 		tracker.SetGroups(c.Agents)
 		sources.Start(ctx, c.Agents)
@@ -120,24 +114,28 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	defer close(stop)
 	reloader.WatchSIGHUP(stop)
 
-	mux, err := routes(o, exp, reg, tracker, sources, reloader, logger)
+	auth, serveFlags, cleanup, err := serve.NewAuth(webFlags, func() string { return exp.Config().API.AdminTokenFile })
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	mux, err := routes(o, exp, reg, tracker, sources, reloader, auth, logger)
 	if err != nil {
 		return err
 	}
 	mux.Handle("GET /status", &status.Handler{Tracker: tracker, Exporter: exp, Store: store.Describe(o.storagePath, o.redisURL)})
-	var tokens serve.Tokens
-	adminToken := func() string { return exp.Config().API.AdminTokenFile }
+	// Heartbeats check their group's token themselves, or else auth.
 	open := func(r *http.Request) bool { return serve.AlwaysOpen(r) || heartbeat.IsHeartbeat(r) }
-	return serve.Run(serve.Protect(mux, tokens.BearerCheck(adminToken), open), webFlags, o.readTimeout, 30*time.Second, logger)
+	return serve.Run(auth.Protect(mux, open), serveFlags, o.readTimeout, 30*time.Second, logger)
 }
 
 // routes serves the exporter's endpoints.
-func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *heartbeat.Sources, reloader http.Handler, logger log.Logger) (*http.ServeMux, error) {
+func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *heartbeat.Sources, reloader http.Handler, auth *serve.Auth, logger log.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
 		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}, Refresh: []func(context.Context){tracker.Refresh}})
 	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: o.timeoutOffset})
-	(&heartbeat.API{Tracker: tracker, AdminTokenFile: func() string { return exp.Config().API.AdminTokenFile }, Logger: logger}).Register(mux)
+	(&heartbeat.API{Tracker: tracker, Authorized: auth.Allows, Logger: logger}).Register(mux)
 	mux.Handle("/-/reload", reloader)
 	// Readiness does not follow the shared store: probes work without it,
 	// and a load balancer must not drop every replica when Redis blips.
@@ -184,19 +182,4 @@ func warnIfOpen(webFlags *web.FlagConfig, c *collector.Config, logger log.Logger
 	}
 	level.Warn(logger).Log("msg", "The write APIs (heartbeats, overrides, deletions) take requests from anyone who reaches this address: set api.admin_token_file, or basic_auth_users in --web.config.file",
 		"address", strings.Join(*webFlags.WebListenAddresses, ","))
-}
-
-// checkCredentials refuses bearer tokens (the admin token, a group's
-// heartbeat token) beside basic auth users in the web configuration.
-func checkCredentials(webFlags *web.FlagConfig, c *collector.Config) error {
-	files := []string{c.API.AdminTokenFile}
-	for _, g := range c.Agents {
-		files = append(files, g.TokenFile)
-	}
-	for _, f := range files {
-		if err := serve.CheckCredentials(serve.WebConfigFile(webFlags), f); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 )
@@ -148,22 +151,44 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 // token, or the admin token when the group has none.
 func TestAdminTokenGuardsEveryEndpoint(t *testing.T) {
 	dir := t.TempDir()
-	addr := testutil.Addr(testutil.FreePort(t))
 	testutil.WriteFile(t, dir, "admin.token", "admin-secret\n")
+	checkGuard(t, dir, "api: {admin_token_file: admin.token}", nil, "Bearer admin-secret")
+}
+
+// TestBasicAuthGuardsEveryEndpoint: the same with basic auth users in
+// --web.config.file beside an admin token: Prometheus sends the password
+// to /probe, an agent of a group without a token its user's password, a
+// script the admin token; a group's token stays its own.
+func TestBasicAuthGuardsEveryEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	testutil.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	testutil.WriteFile(t, dir, "admin.token", "admin-secret\n")
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("prometheus:s3cret"))
+	checkGuard(t, dir, "api: {admin_token_file: admin.token}", []string{"--web.config.file", "web.yml"}, basic)
+	checkGuard(t, dir, "", []string{"--web.config.file", "web.yml"}, basic)
+}
+
+// checkGuard starts an exporter with api and flags, whose callers prove
+// who they are with auth, and checks every endpoint with and without it.
+func checkGuard(t *testing.T, dir, api string, flags []string, auth string) {
+	t.Helper()
+	addr := testutil.Addr(testutil.FreePort(t))
 	testutil.WriteFile(t, dir, "hb.token", "hb-secret\n")
 	cfg := testutil.WriteFile(t, dir, "c.yml", `
 modules: {gossip: {prober: tcp}}
-api: {admin_token_file: admin.token}
+`+api+`
 agents:
   - {group: open, auto_register: true}
   - {group: tokened, auto_register: true, token_file: hb.token}
 `)
-	p := testutil.Start(t, dir, binary, "--config.file", cfg, "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "s.db"))
+	p := testutil.Start(t, dir, binary, append([]string{"--config.file", cfg, "--web.listen-address", addr, "--storage.path", filepath.Join(dir, "s.db")}, flags...)...)
+	defer p.Stop()
 	testutil.WaitPort(t, addr, p)
-	do := func(method, path, token string) int {
+	do := func(method, path, authorization string) int {
 		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -179,24 +204,24 @@ agents:
 		{"GET", "/metrics", true}, {"GET", "/-/healthy", true}, {"GET", "/-/ready", true},
 		{"GET", "/api/v1/agents", false}, {"GET", "/api/v1/healthz", false}, {"GET", "/api/v1/stats", false},
 		{"GET", "/probe?module=gossip&target=" + addr, false}, {"POST", "/-/reload", false},
-		{"GET", "/", false}, {"GET", "/debug/pprof/", false},
+		{"GET", "/", false}, {"GET", "/debug/pprof/", false}, {"GET", "/status", false},
 	} {
 		if code := do(c.method, c.path, ""); c.open != (code != 401) {
-			t.Errorf("%s %s without the token: %d", c.method, c.path, code)
+			t.Errorf("%s %s without credentials: %d", c.method, c.path, code)
 		}
-		if code := do(c.method, c.path, "admin-secret"); code == 401 {
-			t.Errorf("%s %s with the token: 401", c.method, c.path)
+		if code := do(c.method, c.path, auth); code == 401 {
+			t.Errorf("%s %s with %s: 401", c.method, c.path, auth)
 		}
 	}
 	for _, c := range []struct {
-		agent, token string
-		want         int
+		agent, auth string
+		want        int
 	}{
-		{"a1?group=open", "", 401}, {"a1?group=open", "admin-secret", 204},
-		{"a2?group=tokened", "admin-secret", 401}, {"a2?group=tokened", "hb-secret", 204},
+		{"a1?group=open", "", 401}, {"a1?group=open", auth, 204}, {"a1?group=open", "Bearer wrong", 401},
+		{"a2?group=tokened", auth, 401}, {"a2?group=tokened", "Bearer hb-secret", 204},
 	} {
-		if code := do("POST", "/api/v1/agents/"+c.agent[:2]+"/heartbeat"+c.agent[2:], c.token); code != c.want {
-			t.Errorf("heartbeat %s with %q: %d, want %d", c.agent, c.token, code, c.want)
+		if code := do("POST", "/api/v1/agents/"+c.agent[:2]+"/heartbeat"+c.agent[2:], c.auth); code != c.want {
+			t.Errorf("heartbeat %s with %q: %d, want %d", c.agent, c.auth, code, c.want)
 		}
 	}
 }

@@ -150,9 +150,12 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		return err
 	}
 	mux.Handle("/", landing)
-	var tokens serve.Tokens
-	bearer := func() string { return engine.Config().Global.BearerTokenFile }
-	serveErr := serve.Run(serve.Protect(mux, tokens.BearerCheck(bearer), serve.AlwaysOpen), webFlags, o.readTimeout, o.shutdownTimeout, logger)
+	auth, serveFlags, cleanup, err := serve.NewAuth(webFlags, func() string { return engine.Config().Global.BearerTokenFile })
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	serveErr := serve.Run(auth.Protect(mux, serve.AlwaysOpen), serveFlags, o.readTimeout, o.shutdownTimeout, logger)
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	engine.Shutdown(sctx)
@@ -163,11 +166,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 // that nothing authenticates unless the operator accepted the risk (then
 // it warns).
 func checkAuth(o options, webFlags *web.FlagConfig, c *receiver.Config, logger log.Logger) error {
-	webConfig := serve.WebConfigFile(webFlags)
-	if err := serve.CheckCredentials(webConfig, c.Global.BearerTokenFile); err != nil {
-		return err
-	}
-	authed, err := serve.Authenticated(webConfig, c.Global.BearerTokenFile)
+	authed, err := serve.Authenticated(serve.WebConfigFile(webFlags), c.Global.BearerTokenFile)
 	if err != nil {
 		return err
 	}

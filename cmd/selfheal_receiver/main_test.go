@@ -413,20 +413,33 @@ func TestBearerTokenGuardsEveryEndpoint(t *testing.T) {
 	}
 }
 
-// TestBasicAuthAndBearerTokenRefused: both credentials at once cannot work
-// (exporter-toolkit asks every request for basic auth), so the receiver
-// refuses to start.
-func TestBasicAuthAndBearerTokenRefused(t *testing.T) {
+// TestBasicAuthBesideBearerToken: with basic auth users and a bearer token
+// both configured, each client sends the one it has (Alertmanager either,
+// scripts the token); a client sending basic auth is judged by it alone.
+func TestBasicAuthBesideBearerToken(t *testing.T) {
 	dir := t.TempDir()
 	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	testutil.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
 	testutil.WriteFile(t, dir, "token", "am-token\n")
-	testutil.WriteFile(t, dir, "receiver.yml", "global: {bearer_token_file: token}\n"+slowRule(filepath.Join(dir, "m"), "0"))
-	cmd := exec.Command(binary, "--config.file", "receiver.yml", "--web.config.file", "web.yml", "--storage.path", "s.db", "--web.listen-address", testutil.Addr(testutil.FreePort(t)))
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "use basic auth or the bearer token, not both") {
-		t.Fatalf("both credentials: %v\n%s", err, out)
+	r := startReceiver(t, dir, "global: {bearer_token_file: token}\n"+slowRule(filepath.Join(dir, "m"), "0"), "--web.config.file", "web.yml")
+	basic, wrongBasic := "Basic YWxlcnRtYW5hZ2VyOnMzY3JldA==", "Basic YWxlcnRtYW5hZ2VyOndyb25n" // alertmanager:s3cret, alertmanager:wrong
+	for _, tc := range []struct {
+		name   string
+		header []string
+		want   int
+	}{
+		{"no credentials", nil, 401},
+		{"the basic auth user", []string{"Authorization", basic}, 200},
+		{"the bearer token", []string{"Authorization", "Bearer am-token"}, 200},
+		{"a wrong password", []string{"Authorization", wrongBasic}, 401},
+		{"a wrong token", []string{"Authorization", "Bearer nope"}, 401},
+	} {
+		if code, _ := r.do("GET", "/api/v1/actions", "", tc.header...); code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, code, tc.want)
+		}
+	}
+	if code, _ := r.do("POST", "/webhook", webhook("ICServerConnectFailed", "x"), "Authorization", "Bearer am-token"); code != 200 {
+		t.Fatalf("a webhook with the token: %d", code)
 	}
 }
 

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -18,45 +17,67 @@ func AlwaysOpen(r *http.Request) bool {
 	return false
 }
 
-// Protect answers 401 to every request that check refuses, unless open says
-// it needs no credentials. check reads the running configuration, so a
-// reload that adds or rotates a token applies at once.
-func Protect(next http.Handler, check func(*http.Request) bool, open func(*http.Request) bool) http.Handler {
+// Auth decides who may call: a basic auth user of --web.config.file, or a
+// client sending the bearer token; anyone while neither is configured. Each
+// client sends the one it has (Alertmanager and Prometheus either, agents
+// and scripts usually the token).
+type Auth struct {
+	users  *webAuth      // nil: the web configuration has no basic_auth_users
+	bearer func() string // the running configuration's token file, "" for none
+	tokens Tokens
+}
+
+// NewAuth reads the basic auth users of the web configuration flags name
+// and returns the flags exporter-toolkit is to serve with: the same file
+// without the users (see webauth.go), for TLS alone. bearer names the
+// token file; a reload may change it. cleanup removes the copy.
+func NewAuth(flags *web.FlagConfig, bearer func() string) (a *Auth, serveFlags *web.FlagConfig, cleanup func(), err error) {
+	users, serveFlags, cleanup, err := splitBasicAuth(flags)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if bearer == nil {
+		bearer = func() string { return "" }
+	}
+	return &Auth{users: users, bearer: bearer}, serveFlags, cleanup, nil
+}
+
+// Allows tells whether r carries a basic auth user's password or the bearer
+// token, or whether nothing is configured. A client that sends basic auth
+// is judged by it alone.
+func (a *Auth) Allows(r *http.Request) bool {
+	users, ok := a.users.current()
+	if !ok {
+		return false
+	}
+	token := a.bearer()
+	if !users && token == "" {
+		return true
+	}
+	if user, pass, basic := r.BasicAuth(); basic && users {
+		return a.users.check(user, pass)
+	}
+	return token != "" && a.tokens.Check(r, token)
+}
+
+// Protect answers 401 to every request Allows refuses, unless open says it
+// needs no credentials. Both read the running configuration, so a reload
+// that adds or rotates a token applies at once.
+func (a *Auth) Protect(next http.Handler, open func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !open(r) && !check(r) {
+		if !open(r) && !a.Allows(r) {
+			users, _ := a.users.current()
+			msg := "missing or wrong bearer token"
 			w.Header().Set("WWW-Authenticate", "Bearer")
-			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			if users {
+				msg = "missing or wrong credentials: basic auth of --web.config.file, or the bearer token"
+				w.Header().Set("WWW-Authenticate", `Basic realm="selfheal"`)
+			}
+			http.Error(w, msg, http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// BearerCheck accepts a request carrying the token in the file file()
-// names, and every request while it names none.
-func (f *Tokens) BearerCheck(file func() string) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		name := file()
-		return name == "" || f.Check(r, name)
-	}
-}
-
-// CheckCredentials refuses a bearer token together with basic auth users in
-// the web configuration: exporter-toolkit asks every request for basic auth
-// first, so a client sending the token would be refused, and Alertmanager
-// sends only one of the two.
-func CheckCredentials(webConfig string, bearerTokenFile string) error {
-	if webConfig == "" || bearerTokenFile == "" {
-		return nil
-	}
-	c, err := readWebCallers(webConfig)
-	if err != nil {
-		return err
-	}
-	if len(c.Users) > 0 {
-		return fmt.Errorf("%s has basic_auth_users and the configuration a bearer token file (%s): a client can send only one of them; use basic auth or the bearer token, not both", webConfig, bearerTokenFile)
-	}
-	return nil
 }
 
 // WebConfigFile is the --web.config.file flag's value, "" when unset.

@@ -41,8 +41,8 @@ func AddReadTimeoutFlag(app *kingpin.Application) *time.Duration {
 }
 
 // Run serves handler through exporter-toolkit (TLS from --web.config.file;
-// its basic auth is checked here, on every endpoint but /metrics,
-// /-/healthy and /-/ready, see webauth.go) until SIGINT or SIGTERM, then shuts down gracefully
+// give it the flags NewAuth returns, whose basic auth Auth checks) until
+// SIGINT or SIGTERM, then shuts down gracefully
 // within grace. Slow clients cannot hold a connection forever: headers must
 // arrive within ten seconds (or readTimeout, if shorter), the whole request
 // within readTimeout, and idle connections are closed.
@@ -53,12 +53,6 @@ func Run(handler http.Handler, flags *web.FlagConfig, readTimeout, grace time.Du
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       2 * time.Minute,
 	}
-	flags, handler, cleanup, err := splitBasicAuth(flags, handler)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	srv.Handler = handler
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, flags, logging.Slog(logger)) }()
 

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,8 +16,9 @@ import (
 // exporter-toolkit asks every request for the web configuration's basic
 // auth, /metrics, /-/healthy and /-/ready included; selfheal promises those
 // open, as Prometheus scrapes and orchestrators' probes do not carry the
-// webhook's credentials. So when the file has basic_auth_users, the users
-// are checked here, on every other endpoint, and exporter-toolkit gets the
+// webhook's credentials, and agents send a bearer token instead. So when
+// the file has basic_auth_users, Auth checks the users, on every other
+// endpoint, beside the bearer token, and exporter-toolkit gets the
 // same file without them (a copy in a private temporary directory, with
 // its TLS files made absolute), for TLS alone. The copy follows the
 // original when it changes.
@@ -34,14 +34,13 @@ type webAuth struct {
 	ok    map[string]bool   // user, hash and password seen to match
 }
 
-// splitBasicAuth returns flags and handler to serve with: unchanged when
-// the web configuration has no basic_auth_users, else exporter-toolkit's
-// flags pointing at the copy without them and handler behind the users'
-// check. cleanup removes the copy.
-func splitBasicAuth(flags *web.FlagConfig, handler http.Handler) (*web.FlagConfig, http.Handler, func(), error) {
+// splitBasicAuth returns the web configuration's basic auth users (nil
+// when it has none) and exporter-toolkit's flags pointing at the copy
+// without them. cleanup removes the copy.
+func splitBasicAuth(flags *web.FlagConfig) (*webAuth, *web.FlagConfig, func(), error) {
 	orig := WebConfigFile(flags)
 	if orig == "" {
-		return flags, handler, func() {}, nil
+		return nil, flags, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "selfheal-web-")
 	if err != nil {
@@ -55,11 +54,26 @@ func splitBasicAuth(flags *web.FlagConfig, handler http.Handler) (*web.FlagConfi
 	}
 	if len(a.users) == 0 {
 		cleanup()
-		return flags, handler, func() {}, nil
+		return nil, flags, func() {}, nil
 	}
 	f := *flags
 	f.WebConfigFile = &a.derived
-	return &f, a.protect(handler), cleanup, nil
+	return a, &f, cleanup, nil
+}
+
+// current tells whether users are configured, after reading the file again
+// if it changed; ok is false when it cannot be read, which refuses every
+// request rather than letting them all in.
+func (a *webAuth) current() (users, ok bool) {
+	if a == nil {
+		return false, true
+	}
+	if err := a.refresh(); err != nil {
+		return true, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.users) > 0, true
 }
 
 // refresh reads the original file again when it changed: the users, and
@@ -132,27 +146,6 @@ func withoutUsers(b []byte, dir string) (map[string]string, []byte, error) {
 	}
 	out, err := yaml.Marshal(rest)
 	return users, out, err
-}
-
-// protect asks every request but those AlwaysOpen admits for a user and
-// password of the file.
-func (a *webAuth) protect(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if AlwaysOpen(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if err := a.refresh(); err != nil {
-			http.Error(w, "reading the web configuration failed", http.StatusInternalServerError)
-			return
-		}
-		if user, pass, ok := r.BasicAuth(); !ok || !a.check(user, pass) {
-			w.Header().Set("WWW-Authenticate", "Basic")
-			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // bcryptMu lets one bcrypt comparison run at a time, as exporter-toolkit

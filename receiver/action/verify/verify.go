@@ -26,7 +26,10 @@ type Config struct {
 	BodyRegexp yamlconf.Regexp   `yaml:"body_regexp"`
 	Within     yamlconf.Duration `yaml:"within"`
 	Every      yamlconf.Duration `yaml:"every"`
-	TLSConfig  config.TLSConfig  `yaml:"tls_config"`
+	// Client settings from prometheus/common, for a URL that asks for
+	// credentials (the exporter's agent API): basic_auth (password_file),
+	// authorization (credentials_file), tls_config.
+	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,inline"`
 }
 
 // Verify defaults.
@@ -37,7 +40,7 @@ const (
 
 // UnmarshalYAML applies the defaults before decoding.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Config{Within: yamlconf.Duration{Duration: DefaultWithin}, Every: yamlconf.Duration{Duration: DefaultEvery}}
+	*c = Config{Within: yamlconf.Duration{Duration: DefaultWithin}, Every: yamlconf.Duration{Duration: DefaultEvery}, HTTPClientConfig: config.DefaultHTTPClientConfig}
 	type plain Config
 	return unmarshal((*plain)(c))
 }
@@ -71,14 +74,16 @@ func New(c *Config, allowed action.Labels, p []string, dir string) (action.Actio
 	if a.every > a.within {
 		return nil, yamlconf.Errorf(append(p, "every"), "every (%s) is longer than within (%s)", a.every, a.within)
 	}
-	c.TLSConfig.SetDirectory(dir)
-	tc, err := config.NewTLSConfig(&c.TLSConfig)
-	if err != nil {
-		return nil, yamlconf.Errorf(append(p, "tls_config"), "%v", err)
+	cc := c.HTTPClientConfig
+	cc.SetDirectory(dir)
+	if err := cc.Validate(); err != nil {
+		return nil, yamlconf.Errorf(p, "%v", err)
 	}
-	a.client = &http.Client{
-		Transport:     &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	// A redirect is an answer to judge, not a place to go.
+	cc.FollowRedirects = false
+	var err error
+	if a.client, err = config.NewClientFromConfig(cc, "selfheal_verify", config.WithKeepAlivesDisabled()); err != nil {
+		return nil, yamlconf.Errorf(p, "building HTTP client: %v", err)
 	}
 	return a, nil
 }

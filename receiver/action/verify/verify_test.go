@@ -106,3 +106,39 @@ func TestEmptyDurationsTakeTheirDefaults(t *testing.T) {
 		t.Fatalf("every %s, within %s", v.every, v.within)
 	}
 }
+
+// TestVerifyWithCredentials: a health URL behind basic auth (the exporter's
+// agent API as shipped) passes with basic_auth from a password file, and
+// fails with its 401 without; a redirect is judged, not followed.
+func TestVerifyWithCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/api/v1/agents/a1", http.StatusFound)
+			return
+		}
+		if u, p, ok := r.BasicAuth(); !ok || u != "agent" || p != "pw" {
+			http.Error(w, "Unauthorized", 401)
+			return
+		}
+		io.WriteString(w, `{"status":"up"}`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "agent.password", "pw\n")
+	d := &action.Data{Labels: map[string]string{"alertname": "AgentLost", "instance": strings.TrimPrefix(srv.URL, "http://")}}
+	for _, c := range []struct {
+		path, auth string
+		healthy    bool
+		status     int
+	}{
+		{"/api/v1/agents/a1", ", basic_auth: {username: agent, password_file: " + dir + "/agent.password}", true, 200},
+		{"/api/v1/agents/a1", "", false, 401},
+		{"/moved", ", basic_auth: {username: agent, password_file: " + dir + "/agent.password}", false, 302},
+	} {
+		yml := `{url: 'http://{{ .Labels.instance }}` + c.path + `', body_regexp: '"status":"up"', within: 300ms, every: 100ms` + c.auth + `}`
+		st := actiontest.Prepare(t, New, yml, d, "instance").Run(context.Background())
+		if st.Verify.Healthy != c.healthy || st.Verify.LastStatus != c.status {
+			t.Errorf("%s%s: %+v", c.path, c.auth, st.Verify)
+		}
+	}
+}
