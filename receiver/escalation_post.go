@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-openapi/strfmt"
-	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/common/config"
 )
 
@@ -149,18 +147,30 @@ func send(ctx context.Context, client *http.Client, u string, body []byte) error
 	return nil
 }
 
+// postableAlert is one alert of Alertmanager's API v2 POST /api/v2/alerts
+// (its PostableAlert: labels, annotations, startsAt, endsAt,
+// generatorURL); its own models package would link go-openapi for five
+// fields.
+type postableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
 // postable renders escalations as Alertmanager's API v2 alerts: open ones
 // end three resend intervals from now (they are posted again before), and
 // resolved ones now.
-func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bool) models.PostableAlerts {
+func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bool) []postableAlert {
 	now := x.now()
 	ends := now.Add(3 * ec.ResendInterval.Duration)
 	if resolved {
 		ends = now
 	}
-	out := make(models.PostableAlerts, 0, len(es))
+	out := make([]postableAlert, 0, len(es))
 	for _, e := range es {
-		labels := models.LabelSet{}
+		labels := map[string]string{}
 		for k, v := range e.Labels {
 			labels[k] = v
 		}
@@ -168,19 +178,14 @@ func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bo
 			labels[k] = v
 		}
 		labels["selfheal"], labels["selfheal_rule"], labels["selfheal_reason"] = "escalated", e.Rule, e.Reason
-		annotations := models.LabelSet{}
+		annotations := map[string]string{}
 		for k, v := range e.Annotations {
 			annotations[k] = v
 		}
 		if u := journalURL(ec, e); u != "" {
 			annotations["selfheal_journal_url"] = u
 		}
-		out = append(out, &models.PostableAlert{
-			Alert:       models.Alert{Labels: labels, GeneratorURL: strfmt.URI(journalURL(ec, e))},
-			Annotations: annotations,
-			StartsAt:    strfmt.DateTime(e.StartsAt),
-			EndsAt:      strfmt.DateTime(ends),
-		})
+		out = append(out, postableAlert{Labels: labels, Annotations: annotations, StartsAt: e.StartsAt, EndsAt: ends, GeneratorURL: journalURL(ec, e)})
 	}
 	return out
 }
