@@ -76,7 +76,11 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# lint runs golangci-lint (.golangci.yml: govet, staticcheck, errcheck,
+# revive, misspell, ineffassign, unused, errorlint, unconvert) at the
+# version go.mod's tool directive pins, e2e tests included.
 lint: fmt-check vet
+	$(GO) tool golangci-lint run ./...
 
 JSONNET_FILES = $(shell find mixins -name '*.libsonnet' -o -name '*.jsonnet')
 

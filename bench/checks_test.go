@@ -21,7 +21,7 @@ func BenchmarkStaticChecks10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		time.Sleep(50 * time.Millisecond)
 		w.Write([]byte("ok"))
 	})}

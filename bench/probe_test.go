@@ -34,7 +34,7 @@ func BenchmarkProbeThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })}
 	go target.Serve(l)
 	defer target.Close()
 	targetURL := "http://" + l.Addr().String() + "/ok"

@@ -53,9 +53,9 @@ func (e *Exporter) remember(start time.Time, results []checkResult) {
 	e.last.Store(round)
 }
 
-// RunChecks probes every target of every check, at most concurrency at a
+// runChecks probes every target of every check, at most concurrency at a
 // time, each within its module's timeout and ctx's deadline.
-func (e *Exporter) RunChecks(ctx context.Context, concurrency int, logger log.Logger) []checkResult {
+func (e *Exporter) runChecks(ctx context.Context, concurrency int, logger log.Logger) []checkResult {
 	conf := e.Config()
 	var results []checkResult
 	for _, ch := range conf.Checks {

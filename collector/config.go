@@ -220,7 +220,7 @@ func validHealthMetric(name string, p []string) error {
 	if name == "" {
 		return nil
 	}
-	if !model.IsValidLegacyMetricName(name) {
+	if !model.LegacyValidation.IsValidMetricName(name) {
 		return yamlconf.Errorf(p, "%q is not a valid metric name", name)
 	}
 	if strings.HasPrefix(name, "selfheal_") {
@@ -231,7 +231,7 @@ func validHealthMetric(name string, p []string) error {
 
 func validTargetLabels(labels map[string]string, tp []string) error {
 	for l := range labels {
-		if !model.LabelName(l).IsValidLegacy() || strings.HasPrefix(l, "__") {
+		if !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__") {
 			return yamlconf.Errorf(append(tp, "labels", l), "%q is not a valid label name", l)
 		}
 		if reservedLabels[l] {

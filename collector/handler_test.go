@@ -196,7 +196,7 @@ func TestProbeAllowedNetworks(t *testing.T) {
 		t.Skip("no 127.0.0.2 on this machine:", err)
 	}
 	reached := make(chan struct{}, 10)
-	go http.Serve(outside, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- struct{}{} }))
+	go http.Serve(outside, http.HandlerFunc(func(_ http.ResponseWriter, _ *http.Request) { reached <- struct{}{} }))
 	defer outside.Close()
 	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/redirect" {

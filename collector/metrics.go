@@ -51,7 +51,7 @@ func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refresh(ctx)
 	}
 	start := time.Now()
-	results := h.Exporter.RunChecks(ctx, h.Concurrency, h.Logger)
+	results := h.Exporter.runChecks(ctx, h.Concurrency, h.Logger)
 	conf := h.Exporter.Config()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(checksCollector{results: results, labelNames: conf.TargetLabelNames(), duration: time.Since(start), withSummary: true})

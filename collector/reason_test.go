@@ -32,7 +32,7 @@ checks:
 		t.Fatal(err)
 	}
 	e := NewExporter(c, prometheus.NewRegistry())
-	e.RunChecks(context.Background(), 2, log.NewNopLogger())
+	e.runChecks(context.Background(), 2, log.NewNopLogger())
 	round := e.LastChecks()
 	if len(round.Checks) != 2 {
 		t.Fatalf("round: %+v", round)

@@ -128,7 +128,7 @@ func (s *service) unreachable(err error) error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Errorf("the %s at %s did not answer in time (--timeout)", s.name, s.base)
 	}
-	return fmt.Errorf("cannot reach the %s at %s: %v", s.name, s.base, err)
+	return fmt.Errorf("cannot reach the %s at %s: %w", s.name, s.base, err)
 }
 
 func firstLine(b []byte) string {

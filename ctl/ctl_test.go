@@ -120,7 +120,7 @@ agents:
 }
 
 func TestErrorsAreOneLineWithAnExitCode(t *testing.T) {
-	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		chunk := bytes.Repeat([]byte(" "), 1<<20)
 		for range 100 { // 100 MiB
 			if _, err := w.Write(chunk); err != nil {

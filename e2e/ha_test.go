@@ -324,13 +324,13 @@ func busiest(t *testing.T, rs []*haReceiver) (busy, other *haReceiver) {
 }
 
 // metric reads one series without labels from a daemon's /metrics, or -1.
-func metric(t *testing.T, addr, name string) float64 {
+func metric(_ *testing.T, addr, name string) float64 {
 	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
 	return scrape(req, name)
 }
 
 // killAlertmanager kills the first Alertmanager (SIGKILL).
-func (h *haLab) killAlertmanager(t *testing.T) {
+func (h *haLab) killAlertmanager(_ *testing.T) {
 	h.ams[0].Proc.Kill()
 	h.ams = h.ams[1:]
 }

@@ -86,12 +86,12 @@ func TestReleaseArchives(t *testing.T) {
 	}
 	sizes := map[string]int64{}
 	for _, platform := range p.Crossbuild.Platforms {
-		os_, arch, _ := strings.Cut(platform, "/")
-		name := fmt.Sprintf("selfheal-%s.%s-%s", v, os_, arch)
+		goos, arch, _ := strings.Cut(platform, "/")
+		name := fmt.Sprintf("selfheal-%s.%s-%s", v, goos, arch)
 		files := untar(t, filepath.Join(dir, name+".tar.gz"), dir)
 		want := slices.Clone(p.Tarball.Files)
 		for _, b := range p.Build.Binaries {
-			if os_ == "windows" {
+			if goos == "windows" {
 				want = append(want, b.Name+".exe")
 			} else {
 				want = append(want, b.Name)
@@ -305,8 +305,8 @@ func TestSystemdUnits(t *testing.T) {
 		}
 		t.Logf("%s: exposure %s", b, m[1])
 		// ExecStart's flags are the binary's: --config.check parses them all.
-		exec_ := regexp.MustCompile(`(?m)^ExecStart=(.*)$`).FindStringSubmatch(text)
-		args := strings.Fields(exec_[1])[1:]
+		execStart := regexp.MustCompile(`(?m)^ExecStart=(.*)$`).FindStringSubmatch(text)
+		args := strings.Fields(execStart[1])[1:]
 		for i, a := range args {
 			switch {
 			case strings.HasPrefix(a, "--config.file="):

@@ -76,7 +76,7 @@ type pagerMessage struct {
 	} `json:"alerts"`
 }
 
-func (p *pagerSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *pagerSink) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
 	var m pagerMessage
 	if json.NewDecoder(r.Body).Decode(&m) == nil {
 		m.at = time.Now()

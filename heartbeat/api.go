@@ -141,7 +141,7 @@ func readHeartbeat(w http.ResponseWriter, r *http.Request) (Heartbeat, int, erro
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&hb); err != nil {
-			return hb, http.StatusBadRequest, fmt.Errorf("malformed JSON body: %v", err)
+			return hb, http.StatusBadRequest, fmt.Errorf("malformed JSON body: %w", err)
 		}
 	}
 	q := r.URL.Query()

@@ -18,11 +18,10 @@ import (
 )
 
 type apiFixture struct {
-	t      *testing.T
-	srv    *httptest.Server
-	tr     *Tracker
-	clock  *clock
-	tokens struct{ group, admin string }
+	t     *testing.T
+	srv   *httptest.Server
+	tr    *Tracker
+	clock *clock
 }
 
 func newAPIFixture(t *testing.T) *apiFixture {

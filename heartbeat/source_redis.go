@@ -3,6 +3,7 @@ package heartbeat
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -248,7 +249,7 @@ func readValues(ctx context.Context, client *redis.Client, keys []string) (map[i
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, err
 	}
 	return strs, hashes, nil

@@ -3,6 +3,7 @@ package heartbeat
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -160,7 +161,7 @@ func TestOverrideExpiresByItself(t *testing.T) {
 	if got := statusOf(t, tr, "agent-1"); got != StateStale {
 		t.Fatalf("after expiry: %s", got)
 	}
-	if err := tr.SetOverride(ctx, "nobody", o); err != ErrUnknownAgent {
+	if err := tr.SetOverride(ctx, "nobody", o); !errors.Is(err, ErrUnknownAgent) {
 		t.Fatalf("override of an unknown agent: %v", err)
 	}
 }
@@ -181,7 +182,7 @@ func TestHeartbeatRules(t *testing.T) {
 		{"x", Heartbeat{Group: "nope"}, ErrUnknownGroup},
 		{"y", Heartbeat{}, ErrNoGroup}, // two groups configured: must say which
 	} {
-		if err := tr.Beat(ctx, tc.id, tc.hb); err != tc.err {
+		if err := tr.Beat(ctx, tc.id, tc.hb); !errors.Is(err, tc.err) {
 			t.Errorf("Beat(%s, %+v) = %v, want %v", tc.id, tc.hb, err, tc.err)
 		}
 	}

@@ -33,11 +33,11 @@ const DefaultTimeout = 5 * time.Second
 // so a misbehaving target cannot make the exporter buffer gigabytes.
 const DefaultBodySizeLimit = units.MiB
 
-// Duration and Regexp are the shared configuration value types.
-type (
-	Duration = yamlconf.Duration
-	Regexp   = yamlconf.Regexp
-)
+// Duration is the shared configuration duration type.
+type Duration = yamlconf.Duration
+
+// Regexp is the shared configuration regular expression type.
+type Regexp = yamlconf.Regexp
 
 // MustRegexp compiles a pattern for use in code and tests.
 var MustRegexp = yamlconf.MustRegexp

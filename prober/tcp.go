@@ -57,8 +57,8 @@ func expect(r *bufio.Reader, re Regexp) error {
 }
 
 // readLine reads one line without its line ending, refusing lines longer
-// than max so a chatty peer cannot exhaust memory.
-func readLine(r *bufio.Reader, max int) (string, error) {
+// than limit so a chatty peer cannot exhaust memory.
+func readLine(r *bufio.Reader, limit int) (string, error) {
 	var buf []byte
 	for {
 		chunk, isPrefix, err := r.ReadLine()
@@ -66,8 +66,8 @@ func readLine(r *bufio.Reader, max int) (string, error) {
 			return "", err
 		}
 		buf = append(buf, chunk...)
-		if len(buf) > max {
-			return "", fmt.Errorf("line longer than %d bytes", max)
+		if len(buf) > limit {
+			return "", fmt.Errorf("line longer than %d bytes", limit)
 		}
 		if !isPrefix {
 			return string(buf), nil

@@ -7,20 +7,6 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 )
 
-func prepare(t *testing.T, yml string, d *action.Data) []action.Prepared {
-	t.Helper()
-	c := mustConfig(t, yml)
-	var out []action.Prepared
-	for _, a := range c.Rules[0].actions {
-		p, err := a.Prepare(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // TestNativeNamesAreChecked: a container or program name that a label
 // renders is held to its pattern whatever require_labels allowed; "." and
 // ".." never become a path segment.

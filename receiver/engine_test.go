@@ -104,10 +104,10 @@ rules:
 	f := newFixture(t, yml, Options{}, nil)
 	a := alert("firing", time.Now(), "alertname", "ICServerConnectFailed")
 	f.accept(a)
-	es := f.waitEntries(3)
+	f.waitEntries(3)
 	// Nothing is left to run once the queue is empty: no fourth attempt.
 	testutil.Eventually(t, 10*time.Second, "the queue to empty", func() bool { return f.engine.window.pending.Load() == 0 })
-	es = f.waitEntries(3)
+	es := f.waitEntries(3)
 	if len(es) != 3 || !strings.Contains(es[0].Reason, "all 3 attempts used up") {
 		t.Fatalf("%d entries, want 3 attempts", len(es))
 	}

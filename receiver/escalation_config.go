@@ -59,7 +59,7 @@ func (c *EscalationConfig) check(p []string, dir string) error {
 		}
 	}
 	for name := range c.Labels {
-		if !model.LabelName(name).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(name) {
 			return yamlconf.Errorf(append(p, "labels", name), "%q is not a valid label name", name)
 		}
 	}

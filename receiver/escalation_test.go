@@ -29,7 +29,7 @@ type pager struct {
 	msgs []Message
 }
 
-func (p *pager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *pager) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
 	var m Message
 	b, _ := io.ReadAll(r.Body)
 	if json.Unmarshal(b, &m) == nil {
@@ -200,7 +200,7 @@ func TestEscalateUnmatched(t *testing.T) {
 func TestEscalationReasons(t *testing.T) {
 	p, amp := startPagerAlertmanager(t)
 	am := amp.URL
-	verify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	verify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
 	defer verify.Close()
 	f := newFixture(t, `
 global:
@@ -285,7 +285,7 @@ func TestEscalateInterruptedWithoutAttempts(t *testing.T) {
 func TestShutdownKeepsItsDeadlineWhileAlertmanagerHangs(t *testing.T) {
 	hung := make(chan struct{})
 	posted := make(chan struct{}, 10)
-	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	am := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, _ *http.Request) {
 		posted <- struct{}{}
 		<-hung
 	}))
@@ -322,7 +322,7 @@ func TestResolutionIsPostedAfterTheFiringPost(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	arrived := make(chan struct{}, 10)
-	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	am := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var alerts []struct{ EndsAt time.Time }
 		json.NewDecoder(r.Body).Decode(&alerts)
 		state := "resolved"

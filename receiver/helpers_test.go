@@ -2,9 +2,7 @@ package receiver
 
 import (
 	"context"
-	"net/url"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -110,7 +108,3 @@ func (f *fixture) waitEntries(n int) []Entry {
 }
 
 type templateAlert = template.Alert
-
-type regexpT = regexp.Regexp
-
-var parseURL = url.Parse

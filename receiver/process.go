@@ -14,8 +14,6 @@ import (
 	"github.com/selfheal/selfheal/receiver/cluster"
 )
 
-const shuttingDownMsg = "the receiver was shutting down before this started"
-
 // process takes one accepted remediation through its stages: a slot of its
 // rule, the alert's lock, rendering, the decision, the actions, and the
 // journal. Every path ends in finish.

@@ -42,7 +42,7 @@ func DecodeMessage(body []byte) (*Message, error) {
 	var msg Message
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&msg); err != nil {
-		return nil, fmt.Errorf("malformed JSON: %v", err)
+		return nil, fmt.Errorf("malformed JSON: %w", err)
 	}
 	if dec.More() {
 		return nil, errors.New("malformed JSON: trailing data after the message")

@@ -29,8 +29,8 @@ type window struct {
 	pending atomic.Int64 // records in the store not finished; changed only by window's methods
 }
 
-func newWindow(max int) *window {
-	return &window{held: map[string]*task{}, max: max, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
+func newWindow(size int) *window {
+	return &window{held: map[string]*task{}, max: size, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
 }
 
 // dueRoomLocked is how many more due tasks the window can hold; running

@@ -202,7 +202,7 @@ func TestShutdownWithManySourceAgents(t *testing.T) {
 	})
 	start := time.Now()
 	e.proc.Cmd.Process.Signal(syscall.SIGTERM)
-	if _, exited := e.proc.Wait(15 * time.Second); !exited {
+	if exited, _ := e.proc.Wait(15 * time.Second); !exited {
 		t.Fatalf("the exporter ignored SIGTERM for %v", time.Since(start))
 	}
 	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))

@@ -407,7 +407,7 @@ func TestSecretFilesAreChecked(t *testing.T) {
 	testutil.WriteFile(t, dir, "receiver.yml", config)
 	p := testutil.Start(t, dir, binary, "--config.file", "receiver.yml", "--web.listen-address", testutil.Addr(testutil.FreePort(t)),
 		"--storage.redis.url", "redis://127.0.0.1:1/0", "--storage.redis.password-file", fifo, "--"+serve.UnauthenticatedFlag)
-	if _, exited := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "not a regular file") {
+	if exited, _ := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "not a regular file") {
 		t.Fatalf("a FIFO password file: exited %v, %s", exited, p.Output.String())
 	}
 	rd := testutil.StartRedis(t, testutil.RedisOptions{Password: "pa55word"})

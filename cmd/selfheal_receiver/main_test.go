@@ -258,7 +258,7 @@ func TestSIGTERM(t *testing.T) {
 	r.do("POST", "/webhook", webhook("ICServerConnectFailed", "quick"))
 	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return len(readMarker(marker)) == 1 })
 	r.proc.Cmd.Process.Signal(syscall.SIGTERM)
-	if _, ok := r.proc.Wait(15 * time.Second); !ok {
+	if ok, _ := r.proc.Wait(15 * time.Second); !ok {
 		t.Fatal("receiver did not stop")
 	}
 	if m := readMarker(marker); len(m) != 2 || m[1] != "finished" {
@@ -272,7 +272,7 @@ func TestSIGTERM(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the hook to start", func() bool { return len(readMarker(marker2)) == 1 })
 	start := time.Now()
 	r2.proc.Cmd.Process.Signal(syscall.SIGTERM)
-	if _, ok := r2.proc.Wait(15 * time.Second); !ok || time.Since(start) > 8*time.Second {
+	if ok, _ := r2.proc.Wait(15 * time.Second); !ok || time.Since(start) > 8*time.Second {
 		t.Fatalf("receiver took %v to stop with a 1s shutdown timeout", time.Since(start))
 	}
 	testutil.WriteFile(t, dir2, "receiver.yml", slowRule(marker2, "0"))
@@ -358,7 +358,7 @@ rules:
 	})
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	r.proc.Kill()
-	if _, exited := r.proc.Wait(10 * time.Second); !exited {
+	if exited, _ := r.proc.Wait(10 * time.Second); !exited {
 		t.Fatal("the receiver outlived SIGKILL")
 	}
 	if !alive(pid) {
@@ -510,7 +510,7 @@ func TestLiveRulesNeedAuthentication(t *testing.T) {
 	live, _ := countingRule(dir, "")
 	testutil.WriteFile(t, dir, "receiver.yml", live)
 	p := testutil.Start(t, dir, binary, "--config.file", "receiver.yml", "--web.listen-address", testutil.Addr(testutil.FreePort(t)), "--storage.path", "state.db")
-	if _, exited := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "live rules (not dry runs): 1, and nothing authenticates the webhook") ||
+	if exited, _ := p.Wait(10 * time.Second); !exited || !strings.Contains(p.Output.String(), "live rules (not dry runs): 1, and nothing authenticates the webhook") ||
 		!strings.Contains(p.Output.String(), "--"+serve.UnauthenticatedFlag) {
 		t.Fatalf("live rules without authentication: exited %v\n%s", exited, p.Output.String())
 	}

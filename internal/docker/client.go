@@ -182,9 +182,9 @@ func check(resp *http.Response) error {
 }
 
 // versionAtLeast compares "major.minor" API versions.
-func versionAtLeast(v, min string) bool {
+func versionAtLeast(v, least string) bool {
 	vm, vn := splitVersion(v)
-	mm, mn := splitVersion(min)
+	mm, mn := splitVersion(least)
 	return vm > mm || vm == mm && vn >= mn
 }
 

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,7 +22,7 @@ func TestNegotiate(t *testing.T) {
 		{"1.23", "", "older than 1.24"},
 		{"", "", "without an Api-Version header"},
 	} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			if c.engine != "" {
 				w.Header().Set("Api-Version", c.engine)
 			}
@@ -59,7 +60,7 @@ func TestErrorsCarryTheEngineMessage(t *testing.T) {
 	if err := cl.Do(context.Background(), "1.41", OpStart, "proxy", 0); err == nil || err.Error() != "docker engine: bad gateway from a proxy (HTTP 502)" {
 		t.Fatalf("502: %v", err)
 	}
-	if err := cl.Do(context.Background(), "1.41", OpStart, "up", 0); err != ErrNotModified {
+	if err := cl.Do(context.Background(), "1.41", OpStart, "up", 0); !errors.Is(err, ErrNotModified) {
 		t.Fatalf("304: %v", err)
 	}
 }

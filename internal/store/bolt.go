@@ -129,6 +129,7 @@ func putIn(tx *bolt.Tx, bucket string, entries []KV) error {
 	return nil
 }
 
+// Get implements Store.Get.
 func (b *Bolt) Get(_ context.Context, bucket, key string) ([]byte, error) {
 	var out []byte
 	err := b.db.View(func(tx *bolt.Tx) error {
@@ -143,12 +144,13 @@ func (b *Bolt) Get(_ context.Context, bucket, key string) ([]byte, error) {
 		out = append([]byte(nil), v...)
 		return nil
 	})
-	if err == ErrNotFound {
+	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	return out, wrap("get", bucket, err)
 }
 
+// Delete implements Store.Delete.
 func (b *Bolt) Delete(_ context.Context, bucket string, keys ...string) error {
 	return wrap("delete", bucket, b.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
@@ -164,6 +166,7 @@ func (b *Bolt) Delete(_ context.Context, bucket string, keys ...string) error {
 	}))
 }
 
+// Scan implements Store.Scan.
 func (b *Bolt) Scan(_ context.Context, bucket string, fn func(string, []byte) error) error {
 	return wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
@@ -174,6 +177,7 @@ func (b *Bolt) Scan(_ context.Context, bucket string, fn func(string, []byte) er
 	}))
 }
 
+// ScanDesc implements Store.ScanDesc.
 func (b *Bolt) ScanDesc(_ context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
 	return wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
@@ -183,7 +187,7 @@ func (b *Bolt) ScanDesc(_ context.Context, bucket, before string, fn func(string
 		c := bk.Cursor()
 		k, v := c.Last()
 		if before != "" {
-			if k, v = c.Seek([]byte(before)); k == nil {
+			if k, _ = c.Seek([]byte(before)); k == nil {
 				k, v = c.Last() // every key sorts before
 			} else {
 				k, v = c.Prev()
@@ -223,6 +227,7 @@ func heldByOther(old, value []byte, now int64) bool {
 	return len(value) == 0 || !bytes.Equal(old[8:], value)
 }
 
+// ClaimAndPut implements Store.ClaimAndPut.
 func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
 	won := make([]bool, len(keys))
 	// Re-sent notifications find every key held: a read transaction tells
@@ -308,10 +313,13 @@ func (b *Bolt) Sweep(_ context.Context, bucket string) (int, error) {
 	return n, wrap("sweep", bucket, err)
 }
 
+// Release implements Store.Release.
 func (b *Bolt) Release(ctx context.Context, bucket, key string) error {
 	return b.Delete(ctx, bucket, key)
 }
 
+// Ping implements Store.Ping.
 func (b *Bolt) Ping(context.Context) error { return nil }
 
+// Close implements Store.Close.
 func (b *Bolt) Close() error { return b.db.Close() }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,6 +40,7 @@ func liveClaim(raw []byte, now time.Time) ([]byte, bool) {
 	return raw[8:], true
 }
 
+// Holder implements Store.Holder.
 func (b *Bolt) Holder(_ context.Context, bucket, key string) ([]byte, error) {
 	var out []byte
 	err := b.db.View(func(tx *bolt.Tx) error {
@@ -53,7 +55,7 @@ func (b *Bolt) Holder(_ context.Context, bucket, key string) ([]byte, error) {
 		out = append([]byte(nil), v...)
 		return nil
 	})
-	if err == ErrNotFound {
+	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	return out, wrap("holder", bucket, err)
@@ -86,6 +88,7 @@ func (b *Bolt) PutGuarded(_ context.Context, groups []Guarded) ([]bool, error) {
 	return done, nil
 }
 
+// Move implements Store.Move.
 func (b *Bolt) Move(_ context.Context, from, to string) ([]KV, error) {
 	var moved []KV
 	err := b.db.Update(func(tx *bolt.Tx) error {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // writeNested writes, with bbolt itself, a bucket holding a child bucket
@@ -150,7 +152,7 @@ func fuzzOp(tx *bolt.Tx, op byte, arg int) error {
 			}
 		}
 	case 4: // a whole bucket dropped
-		if err := tx.DeleteBucket([]byte(fmt.Sprintf("b%d", arg%3))); err != nil && err != bolt.ErrBucketNotFound {
+		if err := tx.DeleteBucket([]byte(fmt.Sprintf("b%d", arg%3))); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
 		}
 	}

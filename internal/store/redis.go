@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	neturl "net/url"
 	"sort"
@@ -167,6 +168,7 @@ func members(keys []string) []redis.Z {
 	return zs
 }
 
+// Put implements Store.Put.
 func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
 	if len(entries) == 0 {
 		return nil
@@ -229,9 +231,10 @@ func (r *Redis) putAll(ctx context.Context, c *redis.Conn, entries map[string][]
 	return err
 }
 
+// Get implements Store.Get.
 func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	v, err := r.client.HGet(ctx, r.key(bucket), key).Bytes()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	return v, wrap("get", bucket, err)
@@ -256,6 +259,7 @@ func (r *Redis) indexKeys(ctx context.Context, p redis.Pipeliner, bucket string,
 	}
 }
 
+// Delete implements Store.Delete.
 func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
@@ -270,6 +274,7 @@ func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error
 	return wrap("delete", bucket, r.client.HDel(ctx, r.key(bucket), keys...).Err())
 }
 
+// Scan implements Store.Scan.
 func (r *Redis) Scan(ctx context.Context, bucket string, fn func(string, []byte) error) error {
 	var cursor uint64
 	for {
@@ -289,6 +294,7 @@ func (r *Redis) Scan(ctx context.Context, bucket string, fn func(string, []byte)
 	}
 }
 
+// ScanDesc implements Store.ScanDesc.
 func (r *Redis) ScanDesc(ctx context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
 	if r.isOrdered(bucket) {
 		return r.scanIndexDesc(ctx, bucket, before, fn)
@@ -320,12 +326,13 @@ func (r *Redis) ScanDesc(ctx context.Context, bucket, before string, fn func(str
 // scanIndexDesc is ScanDesc of an ordered bucket: a page of keys from the
 // index, newest first, then their values, until fn has had enough.
 func (r *Redis) scanIndexDesc(ctx context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
-	max := "+"
+	upTo := "+"
 	if before != "" {
-		max = "(" + before
+		upTo = "(" + before
 	}
 	for {
-		page, err := r.client.ZRevRangeByLex(ctx, r.index(bucket), &redis.ZRangeBy{Max: max, Min: "-", Count: 100}).Result()
+		//nolint:staticcheck // ZRANGE ... BYLEX REV, its replacement, needs Redis 6.2; this works on any server.
+		page, err := r.client.ZRevRangeByLex(ctx, r.index(bucket), &redis.ZRangeBy{Max: upTo, Min: "-", Count: 100}).Result()
 		if err != nil || len(page) == 0 {
 			return wrap("scan", bucket, err)
 		}
@@ -342,15 +349,17 @@ func (r *Redis) scanIndexDesc(ctx context.Context, bucket, before string, fn fun
 				return err
 			}
 		}
-		max = "(" + page[len(page)-1]
+		upTo = "(" + page[len(page)-1]
 	}
 }
 
+// Claim implements Store.Claim.
 func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
 	ok, err := r.client.SetNX(ctx, r.key(bucket)+":"+key, value, ttl).Result()
 	return ok, wrap("claim", bucket, err)
 }
 
+// ClaimMany implements Store.ClaimMany.
 func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, value []byte, ttl time.Duration) ([]bool, error) {
 	cmds := make([]*redis.BoolCmd, len(keys))
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -372,12 +381,15 @@ func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, val
 // Sweep has nothing to do: Redis expires claims by itself.
 func (r *Redis) Sweep(context.Context, string) (int, error) { return 0, nil }
 
+// Release implements Store.Release.
 func (r *Redis) Release(ctx context.Context, bucket, key string) error {
 	return wrap("release", bucket, r.client.Del(ctx, r.key(bucket)+":"+key).Err())
 }
 
+// Ping implements Store.Ping.
 func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
+// Close implements Store.Close.
 func (r *Redis) Close() error {
 	if r.leases != nil {
 		_ = r.leases.Close()

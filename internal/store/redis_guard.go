@@ -39,6 +39,7 @@ func (r *Redis) leaseClient() *redis.Client {
 	return r.client
 }
 
+// Holder implements Store.Holder.
 func (r *Redis) Holder(ctx context.Context, bucket, key string) ([]byte, error) {
 	v, err := r.leaseClient().Get(ctx, r.key(bucket)+":"+key).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -157,6 +158,7 @@ func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
 	return kvs, nil
 }
 
+// Next implements Store.Next.
 func (r *Redis) Next(ctx context.Context, name string) (int64, error) {
 	n, err := r.leaseClient().Incr(ctx, r.prefix+":counter:"+name).Result()
 	return n, wrap("next", name, err)

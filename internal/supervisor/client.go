@@ -5,6 +5,7 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,7 +110,7 @@ func (c *Client) call(ctx context.Context, method string, params ...any) (any, e
 	}
 	v, err := decodeResponse(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		if _, ok := err.(*Fault); ok {
+		if f := (*Fault)(nil); errors.As(err, &f) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("supervisord: %s: %w", method, err)

@@ -115,14 +115,21 @@ func (d *Dockerd) Import(t testing.TB, tag string, files map[string]string) {
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write(b)
+		if _, err := tw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	header := func(h *tar.Header) {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, dir := range []string{"bin/", "tmp/", "etc/", "proc/", "sys/", "dev/"} {
-		tw.WriteHeader(&tar.Header{Name: dir, Mode: 0o1777, Typeflag: tar.TypeDir})
+		header(&tar.Header{Name: dir, Mode: 0o1777, Typeflag: tar.TypeDir})
 	}
 	add("bin/busybox", busybox)
 	for _, tool := range []string{"sh", "sleep", "cat", "echo", "touch", "test", "kill", "ls", "ps"} {
-		tw.WriteHeader(&tar.Header{Name: "bin/" + tool, Linkname: "busybox", Typeflag: tar.TypeSymlink, Mode: 0o777})
+		header(&tar.Header{Name: "bin/" + tool, Linkname: "busybox", Typeflag: tar.TypeSymlink, Mode: 0o777})
 	}
 	names := make([]string, 0, len(files))
 	for name := range files {
@@ -146,7 +153,7 @@ func (d *Dockerd) Import(t testing.TB, tag string, files map[string]string) {
 // shims it left and unmounts whatever is still mounted below its directory.
 func (d *Dockerd) teardown(t testing.TB) {
 	if ids, err := d.try("ps", "-aq"); err == nil && strings.TrimSpace(ids) != "" {
-		d.try(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+		_, _ = d.try(append([]string{"rm", "-f"}, strings.Fields(ids)...)...) // best effort: the engine stops next
 	}
 	d.Proc.Stop()
 	killUnder(d.Dir)
@@ -167,7 +174,7 @@ func killUnder(dir string) {
 		}
 		var pid int
 		if _, err := fmt.Sscan(filepath.Base(filepath.Dir(p)), &pid); err == nil && pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL) // gone already is as good
 		}
 	}
 }
@@ -187,6 +194,6 @@ func unmountUnder(dir string) {
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(points)))
 	for _, p := range points {
-		syscall.Unmount(p, syscall.MNT_DETACH)
+		_ = syscall.Unmount(p, syscall.MNT_DETACH) // best effort: a busy mount is detached lazily
 	}
 }

@@ -76,7 +76,9 @@ func (h *HAProxy) Command(t testing.TB, cmd string) string {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	io.WriteString(c, cmd+"\n")
 	b, _ := io.ReadAll(c)
 	return string(b)

@@ -37,9 +37,9 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // Trickle opens n connections to addr that send a request's headers and
 // then its body one byte per interval, as a slow or hostile client does, and
-// returns after how long the server had closed every one (or max, if it
+// returns after how long the server had closed every one (or limit, if it
 // had not).
-func Trickle(addr, path string, n int, interval, max time.Duration) time.Duration {
+func Trickle(addr, path string, n int, interval, limit time.Duration) time.Duration {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range n {
@@ -52,7 +52,7 @@ func Trickle(addr, path string, n int, interval, max time.Duration) time.Duratio
 			}
 			defer c.Close()
 			_, _ = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", path)
-			for time.Since(start) < max {
+			for time.Since(start) < limit {
 				if _, err := c.Write([]byte{' '}); err != nil {
 					return
 				}

@@ -109,7 +109,7 @@ func (s *Supervisord) teardown() {
 	s.Proc.Stop()
 	for _, pid := range pids {
 		if proc, err := os.FindProcess(pid); err == nil {
-			proc.Kill()
+			_ = proc.Kill() // gone already is as good
 		}
 	}
 	os.RemoveAll(s.Dir)

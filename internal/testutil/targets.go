@@ -15,13 +15,13 @@ const Operational = "The API is available and operational."
 // the key service's healthz in its good and bad states.
 func TargetMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	mux.HandleFunc("/api/auth/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(Operational)) })
-	mux.HandleFunc("/degraded", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("cipher service unreachable")) })
-	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 503) })
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("/api/auth/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(Operational)) })
+	mux.HandleFunc("/degraded", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("cipher service unreachable")) })
+	mux.HandleFunc("/error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusServiceUnavailable) })
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
-	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("x", 4096))) })
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/big", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(strings.Repeat("x", 4096))) })
+	mux.HandleFunc("/slow", func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(10 * time.Second):
 		case <-r.Context().Done():
@@ -40,7 +40,7 @@ func TargetMux() *http.ServeMux {
 			w.Write([]byte("ok"))
 			return
 		}
-		http.Error(w, "unauthorized", 401)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
 	})
 	return mux
 }

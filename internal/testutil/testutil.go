@@ -125,13 +125,14 @@ func (p *Process) Exited() bool {
 	}
 }
 
-// Wait waits for the process to end and returns its exit error.
-func (p *Process) Wait(timeout time.Duration) (error, bool) {
+// Wait waits up to timeout for the process to end: whether it did, and
+// its exit error.
+func (p *Process) Wait(timeout time.Duration) (exited bool, err error) {
 	select {
 	case <-p.done:
-		return p.err, true
+		return true, p.err
 	case <-time.After(timeout):
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -179,7 +180,7 @@ func BuildBinary(dir, pkg, name string) (string, error) {
 	cmd := exec.Command("go", "build", "-tags", "netgo", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if o, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: %v\n%s", pkg, err, o)
+		return "", fmt.Errorf("building %s: %w\n%s", pkg, err, o)
 	}
 	return out, nil
 }

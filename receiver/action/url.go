@@ -59,7 +59,7 @@ func ParseURL(raw string, allowed Labels, allowHostTemplate bool) (*URLTemplate,
 		for _, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
 			t, err := ParseTemplate("path", seg, allowed, ScopeStrict)
 			if err != nil {
-				return nil, fmt.Errorf("%v (a template may not span path segments)", err)
+				return nil, fmt.Errorf("%w (a template may not span path segments)", err)
 			}
 			u.segs = append(u.segs, t)
 		}

@@ -152,7 +152,7 @@ func execEnv(base []string, d *action.Data, labels action.Labels) []string {
 func envName(s string) string {
 	b := []byte(strings.ToUpper(s))
 	for i, c := range b {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
 			b[i] = '_'
 		}
 	}

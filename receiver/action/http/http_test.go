@@ -32,7 +32,7 @@ func (k *kongFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer k.mu.Unlock()
 	k.seen = append(k.seen, r.Method+" "+r.URL.EscapedPath())
 	if k.auth != "" && r.Header.Get("Kong-Admin-Token") != k.auth {
-		http.Error(w, `{"message":"Invalid credentials"}`, 401)
+		http.Error(w, `{"message":"Invalid credentials"}`, http.StatusUnauthorized)
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")

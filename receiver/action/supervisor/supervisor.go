@@ -133,7 +133,7 @@ func (a *supervisorAction) run(ctx context.Context, cl *supervisor.Client, name 
 	if a.op != "start" {
 		err := cl.StopProcess(ctx, name, true)
 		// A program already down is what a restart's stop wants.
-		if err != nil && !(a.op == "restart" && supervisor.IsFault(err, supervisor.FaultNotRunning)) {
+		if err != nil && (a.op != "restart" || !supervisor.IsFault(err, supervisor.FaultNotRunning)) {
 			return a.after(ctx, cl, name, obs, err)
 		}
 	}

@@ -25,7 +25,7 @@ func TestVerifyAction(t *testing.T) {
 		defer mu.Unlock()
 		calls++
 		if r.URL.Path == "/never" || calls < healthyAfter {
-			http.Error(w, "starting", 503)
+			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "The API is available and operational.")
@@ -117,7 +117,7 @@ func TestVerifyWithCredentials(t *testing.T) {
 			return
 		}
 		if u, p, ok := r.BasicAuth(); !ok || u != "agent" || p != "pw" {
-			http.Error(w, "Unauthorized", 401)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
 		io.WriteString(w, `{"status":"up"}`)
