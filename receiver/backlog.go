@@ -30,7 +30,7 @@ type backlogRecord struct {
 
 // record is the task as the store keeps it.
 func (t *task) record() backlogRecord {
-	return backlogRecord{Entry: t.entry, Annotations: t.data.Annotations, Retry: t.retry, Delayed: t.delayed, NotBefore: t.notBefore}
+	return backlogRecord{Entry: t.entry, Annotations: t.data.Annotations, Retry: t.retry(), Delayed: t.delayed(), NotBefore: t.notBefore}
 }
 
 func (t *task) marshal() ([]byte, error) { return json.Marshal(t.record()) }
@@ -48,7 +48,7 @@ func taskFromRecord(key string, v []byte, c *Config) (*task, bool) {
 	}
 	en := r.Entry
 	d := &action.Data{Labels: en.Labels, Annotations: r.Annotations, Status: en.Status, Fingerprint: en.Fingerprint, StartsAt: en.StartsAt, Rule: en.Rule}
-	return &task{key: key, entry: en, rule: rule, data: d, received: en.Received, retry: r.Retry, delayed: r.Delayed, notBefore: r.NotBefore}, true
+	return &task{key: key, entry: en, rule: rule, data: d, received: en.Received, state: taskStateOf(r.Retry, r.Delayed), notBefore: r.NotBefore}, true
 }
 
 // loadBacklog fills the window from the store whenever it asks, oldest

@@ -42,8 +42,8 @@ func TestDeferredWorkLeavesRoomForDueWork(t *testing.T) {
 	for i, id := range []string{"d1", "d2", "d3"} {
 		w.push(&task{key: id, entry: &Entry{ID: id}, notBefore: now.Add(time.Duration(10+i) * time.Minute)}, now)
 	}
-	if w.later != 2 || w.isHeld("d3") || !w.dueAt.Equal(now.Add(12*time.Minute)) || w.spilled {
-		t.Fatalf("deferred held %d, d3 held %v, due at %v, spilled %v; want 2, false, +12m, false", w.later, w.isHeld("d3"), w.dueAt.Sub(now), w.spilled)
+	if len(w.later) != 2 || w.isHeld("d3") || !w.dueAt.Equal(now.Add(12*time.Minute)) || w.spilled {
+		t.Fatalf("deferred held %d, d3 held %v, due at %v, spilled %v; want 2, false, +12m, false", len(w.later), w.isHeld("d3"), w.dueAt.Sub(now), w.spilled)
 	}
 	for _, id := range []string{"a1", "a2"} {
 		w.push(&task{key: id, entry: &Entry{ID: id}}, now)

@@ -91,12 +91,9 @@ type task struct {
 	rule      *Rule
 	data      *action.Data
 	received  time.Time
-	retry     bool      // an attempt after a failed one
-	delayed   bool      // a retry or a deferral: the alert may have resolved meanwhile
+	state     taskState
 	notBefore time.Time // not to start before
-	later     bool      // held in the window as deferred work
 	giveUp    string    // why the receiver gave up healing, for the escalation
-	retrying  bool      // a retry of it is scheduled
 	// storeWaits counts the tries in a row whose start the store could not
 	// record (waitForStore).
 	storeWaits int
@@ -105,6 +102,44 @@ type task struct {
 	// writes it again as it was instead of deciding anew, so that it uses
 	// one attempt whatever the number of tries.
 	start *pendingStart
+}
+
+// taskState is where a task stands: how it came to be queued, then, once
+// it failed, whether its retry is scheduled.
+type taskState uint8
+
+const (
+	stateFresh    taskState = iota // from a notification
+	stateDeferred                  // put off (cooldown, store): the alert may have resolved meanwhile
+	stateRetry                     // an attempt after a failed one, put off likewise
+	stateRetrying                  // failed, and its retry is scheduled
+)
+
+// retry tells whether the task is an attempt after a failed one.
+func (t *task) retry() bool { return t.state == stateRetry }
+
+// delayed tells whether the task was put off, so that its alert may have
+// resolved meanwhile.
+func (t *task) delayed() bool { return t.state == stateDeferred || t.state == stateRetry }
+
+// putOff holds the task until at; a fresh one becomes deferred, a retry
+// stays one.
+func (t *task) putOff(at time.Time) {
+	t.notBefore = at
+	if t.state == stateFresh {
+		t.state = stateDeferred
+	}
+}
+
+// taskStateOf is the state a backlog record's flags stand for.
+func taskStateOf(retry, delayed bool) taskState {
+	switch {
+	case retry:
+		return stateRetry
+	case delayed:
+		return stateDeferred
+	}
+	return stateFresh
 }
 
 type pendingStart struct {

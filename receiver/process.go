@@ -125,7 +125,7 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	if err != nil {
 		return decision{}, err
 	}
-	s := situation{Rule: r, Incident: inc, StartsAt: t.data.StartsAt, Retry: t.retry, Delayed: t.delayed, DryRun: e.opts.DryRun || r.DryRun, Member: member, Now: e.opts.Now()}
+	s := situation{Rule: r, Incident: inc, StartsAt: t.data.StartsAt, Retry: t.retry(), Delayed: t.delayed(), DryRun: e.opts.DryRun || r.DryRun, Member: member, Now: e.opts.Now()}
 	s.Resolved = e.resolved.since(t.data.Fingerprint, t.data.StartsAt)
 	if r.Pool != nil && r.On == "firing" {
 		unlock, err := e.locks.lockPool(ctx, r.Pool.Name)
@@ -164,7 +164,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	// The backlog record says running too: whoever loads it without
 	// holding the task (a takeover, a start that landed late) knows the
 	// attempt may have started.
-	rec, err := json.Marshal(backlogRecord{Entry: en, Annotations: t.data.Annotations, Retry: t.retry, Delayed: t.delayed})
+	rec, err := json.Marshal(backlogRecord{Entry: en, Annotations: t.data.Annotations, Retry: t.retry(), Delayed: t.delayed()})
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (e *Engine) waitForStore(t *task, err error) {
 	}
 	e.metrics.deferred.WithLabelValues(t.rule.Name, reason).Inc()
 	e.logStoreError("Could not start a remediation; it waits for the store", err)
-	t.notBefore, t.delayed = e.opts.Now().Add(storeBackoff(t.storeWaits)), true
+	t.putOff(e.opts.Now().Add(storeBackoff(t.storeWaits)))
 	t.storeWaits++
 	e.window.requeue(t, e.opts.Now())
 }
@@ -226,7 +226,7 @@ func storeBackoff(n int) time.Duration {
 // deferTask holds a remediation back until d.NotBefore, in the backlog: it
 // runs then if the alert still fires.
 func (e *Engine) deferTask(t *task, d decision) {
-	t.notBefore, t.delayed = d.NotBefore, true
+	t.putOff(d.NotBefore)
 	t.entry.NotBefore = &d.NotBefore
 	t.entry.Result, t.entry.Reason = action.ResultQueued, "deferred: "+d.Msg
 	e.metrics.deferred.WithLabelValues(t.rule.Name, d.Reason).Inc()
@@ -310,7 +310,7 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 func (e *Engine) retryOrGiveUp(t *task, inc incident) string {
 	r := t.rule
 	if inc.Attempts < r.MaxAttempts {
-		t.retrying = true // finish records the retry
+		t.state = stateRetrying // finish records the retry
 		return "; retrying in " + r.Cooldown.Duration.String()
 	}
 	e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
@@ -368,14 +368,14 @@ func (e *Engine) finish(t *task, result, reason string) {
 	// The final entry and the end of the backlog record are written behind
 	// in one commit: after a crash either both are there or neither. A
 	// retry replaces the record at once (scheduleRetry).
-	if t.retrying {
+	if t.state == stateRetrying {
 		e.scheduleRetry(t)
 	} else {
 		e.endRecord(t)
 	}
 	e.window.finish(t.key)
 	if t.rule.On == "firing" && e.Config().Global.Escalation != nil {
-		e.esc.note(t, t.received, t.retrying)
+		e.esc.note(t, t.received, t.state == stateRetrying)
 	}
 	if t.giveUp != "" && t.data.Status == "firing" {
 		esc := escalationFor(t, t.giveUp, now)

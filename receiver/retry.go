@@ -72,7 +72,7 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, action.ResultQueued, "", nil
 	en.Started, en.Finished, en.Attempt, en.NotBefore, en.Replica = nil, nil, t.entry.Attempt+1, &due, e.opts.Replica
 	h := sha256.Sum256([]byte(t.entry.Rule + "\x00" + t.entry.Fingerprint + "\x00" + t.entry.StartsAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.Itoa(t.entry.Attempt)))
-	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, retry: true, delayed: true, notBefore: due}
+	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, state: stateRetry, notBefore: due}
 }
 
 // enqueue records a new task (journal entry and backlog record) durably and

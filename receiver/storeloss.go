@@ -42,7 +42,7 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 	tasks := e.window.tasks()
 	claims := make([]string, 0, len(tasks))
 	for _, t := range tasks {
-		if !t.retry {
+		if !t.retry() {
 			claims = append(claims, dedupKey(t.rule.Name, e.opts.DryRun || t.rule.DryRun, t.entry.Fingerprint, t.entry.StartsAt, t.entry.Status))
 		}
 	}

@@ -18,8 +18,8 @@ import (
 type window struct {
 	mu      sync.Mutex
 	waiting taskHeap
-	held    map[string]*task // waiting or running, by key
-	later   int              // tasks held as deferred (task.later)
+	held    map[string]*task    // waiting or running, by key
+	later   map[string]struct{} // the keys of held tasks counted as deferred
 	max     int
 	spilled bool      // due records in the store are not in memory
 	dueAt   time.Time // when the earliest deferred record left in the store comes due
@@ -30,12 +30,12 @@ type window struct {
 }
 
 func newWindow(size int) *window {
-	return &window{held: map[string]*task{}, max: size, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
+	return &window{held: map[string]*task{}, later: map[string]struct{}{}, max: size, wake: make(chan struct{}, 1), load: make(chan struct{}, 1)}
 }
 
 // dueRoomLocked is how many more due tasks the window can hold; running
 // tasks count as due.
-func (w *window) dueRoomLocked() int { return w.max - (len(w.held) - w.later) }
+func (w *window) dueRoomLocked() int { return w.max - (len(w.held) - len(w.later)) }
 
 // push holds t in memory if there is room for its kind (due, or deferred
 // past now), else leaves it to the store.
@@ -68,14 +68,14 @@ func (w *window) requeue(t *task, now time.Time) {
 
 func (w *window) roomLocked(t *task, now time.Time) bool {
 	if t.notBefore.After(now) {
-		return w.later < w.max
+		return len(w.later) < w.max
 	}
 	return w.dueRoomLocked() > 0
 }
 
 func (w *window) holdLocked(t *task, now time.Time) {
-	if t.later = t.notBefore.After(now); t.later {
-		w.later++
+	if t.notBefore.After(now) {
+		w.later[t.key] = struct{}{}
 	}
 	heap.Push(&w.waiting, t)
 	signal(w.wake)
@@ -110,10 +110,7 @@ func (w *window) next(ctx context.Context, now func() time.Time) *task {
 				wait = d
 			} else {
 				t := heap.Pop(&w.waiting).(*task)
-				if t.later {
-					t.later = false
-					w.later--
-				}
+				delete(w.later, t.key)
 				w.mu.Unlock()
 				return t
 			}
@@ -196,7 +193,7 @@ func (w *window) done(key string) {
 func (w *window) room() (due, later, gen int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return max(w.dueRoomLocked(), 0), w.max - w.later, w.gen
+	return max(w.dueRoomLocked(), 0), w.max - len(w.later), w.gen
 }
 
 // loaded records the end of a load that started at spill count gen: whether
