@@ -322,18 +322,18 @@ func summary(en *Entry) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "attempt %d, %s", en.Attempt, en.Result)
-	for i, st := range en.Steps {
-		fmt.Fprintf(&b, "\n%d. %s %s: %s", i+1, st.Action, st.What, st.Result)
+	for i, step := range en.Steps {
+		fmt.Fprintf(&b, "\n%d. %s %s: %s", i+1, step.Action, step.What, step.Result)
 		switch {
-		case st.ExitCode != nil:
-			fmt.Fprintf(&b, " (exit %d)", *st.ExitCode)
-		case st.HTTPStatus != 0:
-			fmt.Fprintf(&b, " (HTTP %d)", st.HTTPStatus)
+		case step.ExitCode != nil:
+			fmt.Fprintf(&b, " (exit %d)", *step.ExitCode)
+		case step.HTTPStatus != 0:
+			fmt.Fprintf(&b, " (HTTP %d)", step.HTTPStatus)
 		}
-		if st.Reason != "" {
-			b.WriteString(" " + st.Reason)
+		if step.Reason != "" {
+			b.WriteString(" " + step.Reason)
 		}
-		if out := strings.TrimSpace(st.Output); out != "" {
+		if out := strings.TrimSpace(step.Output); out != "" {
 			b.WriteString(": " + action.Truncate(out, 200))
 		}
 	}

@@ -89,8 +89,8 @@ func (m *Metrics) Register(reg prometheus.Registerer) {
 // initRules creates every rule's series at zero, so that the first failure
 // is an increase Prometheus can see rather than a series that starts at 1.
 func (m *Metrics) initRules(c *Config) {
-	for _, st := range []string{"firing", "resolved"} {
-		m.alerts.WithLabelValues(st)
+	for _, status := range []string{"firing", "resolved"} {
+		m.alerts.WithLabelValues(status)
 	}
 	for _, r := range c.Rules {
 		for _, a := range r.actions {

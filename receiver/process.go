@@ -280,9 +280,9 @@ func (e *Engine) act(t *task, d decision, prepared []action.Prepared, member str
 func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result, reason string) {
 	r, en := t.rule, t.entry
 	for i, p := range prepared {
-		var st action.Step
+		var step action.Step
 		if dry {
-			st = action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
+			step = action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
 		} else {
 			// The journal shows the step as running, also after a crash
 			// (within the write-behind's interval).
@@ -290,13 +290,13 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 			e.journal.setLive(en)
 			_ = e.journal.RecordFor(en, t.key)
 			en.Steps = en.Steps[:len(en.Steps)-1]
-			st = p.Run(e.runCtx)
+			step = p.Run(e.runCtx)
 		}
-		en.Steps = append(en.Steps, st)
+		en.Steps = append(en.Steps, step)
 		e.journal.setLive(en)
-		e.metrics.actions.WithLabelValues(r.Name, st.Action, st.Result).Inc()
-		if st.Result != action.ResultSuccess && st.Result != action.ResultDryRun {
-			return st.Result, st.Action + ": " + st.Reason
+		e.metrics.actions.WithLabelValues(r.Name, step.Action, step.Result).Inc()
+		if step.Result != action.ResultSuccess && step.Result != action.ResultDryRun {
+			return step.Result, step.Action + ": " + step.Reason
 		}
 	}
 	if dry {

@@ -49,11 +49,11 @@ rules:
 		if c.Journal != 300 || c.Claims != 300 || c.Incidents != 300 {
 			t.Fatalf("round %d cleaned %+v; want 300 journal entries, claims and incidents", round, c)
 		}
-		st, err := os.Stat(f.path)
+		info, err := os.Stat(f.path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sizes = append(sizes, st.Size())
+		sizes = append(sizes, info.Size())
 	}
 	if last, second := sizes[len(sizes)-1], sizes[1]; last > second {
 		t.Fatalf("the store file kept growing: %v bytes after each round", sizes)
