@@ -195,3 +195,22 @@ func (p *writeThrough) refresh(ctx context.Context) {
 		level.Info(t.logger).Log("msg", "Shared store available again")
 	}
 }
+
+// restore writes every agent and override in memory to the store, as
+// acknowledged writes: after the store lost its data, nothing this
+// process knew is lost with it.
+func (t *Tracker) restore(ctx context.Context) error {
+	t.mu.RLock()
+	agents := make([]store.KV, 0, len(t.agents))
+	var overrides []store.KV
+	for id, a := range t.agents {
+		b, _ := json.Marshal(a.agentRecord)
+		agents = append(agents, store.KV{Key: id, Value: b})
+		if a.override != nil {
+			o, _ := json.Marshal(a.override)
+			overrides = append(overrides, store.KV{Key: id, Value: o})
+		}
+	}
+	t.mu.RUnlock()
+	return t.store.PutAll(store.Replicated(ctx), map[string][]store.KV{bucketAgents: agents, bucketOverrides: overrides})
+}
