@@ -226,7 +226,18 @@ func TestScrapeAnswersFromTheLastViewWhileRedisHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rd.Proc.Cmd.Process.Signal(syscall.SIGCONT)
-	time.Sleep(1100 * time.Millisecond) // the view is older than its refresh interval: every scrape tries the store
+	// Once a scrape found the store down, every scrape tries it again.
+	testutil.Eventually(t, 20*time.Second, "a scrape to find the store down", func() bool {
+		req, _ := http.NewRequest("GET", "http://"+e.addr+"/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "2")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "\nselfheal_store_up 0\n")
+	})
 	var wg sync.WaitGroup
 	took := make([]time.Duration, 5)
 	bodies := make([]string, 5)
