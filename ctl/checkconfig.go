@@ -8,7 +8,7 @@ import (
 	yaml "go.yaml.in/yaml/v2"
 
 	"github.com/selfheal/selfheal/collector"
-	"github.com/selfheal/selfheal/receiver"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 func (c *cli) checkConfigCommand(app *kingpin.Application, run map[string]func() error) {
@@ -70,7 +70,7 @@ func checkFile(f string) (string, error) {
 	k, foreign := kind(b)
 	switch k {
 	case "selfheal_receiver":
-		c, err := receiver.LoadConfig(f)
+		c, err := config.LoadConfig(f)
 		if err != nil {
 			return "", err
 		}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/selfheal/selfheal/receiver"
+	rconfig "github.com/selfheal/selfheal/receiver/config"
 )
 
 func (c *cli) rulesCommand(app *kingpin.Application, run map[string]func() error) {
@@ -36,14 +36,14 @@ func (c *cli) rulesTest(file, status string, args []string) error {
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	conf, err := receiver.LoadConfig(file)
+	conf, err := rconfig.LoadConfig(file)
 	if err != nil {
 		return err
 	}
 	tests := conf.TestRules(ls, status)
 	if c.f.output == outJSON {
 		if tests == nil {
-			tests = []receiver.RuleTest{}
+			tests = []rconfig.RuleTest{}
 		}
 		if err := writeJSON(c.out, tests); err != nil {
 			return err
@@ -61,7 +61,7 @@ func (c *cli) rulesTest(file, status string, args []string) error {
 	return &exitError{code: ExitNoRule, msg: noRuleMessage(tests, status)}
 }
 
-func noRuleMessage(tests []receiver.RuleTest, status string) string {
+func noRuleMessage(tests []rconfig.RuleTest, status string) string {
 	if len(tests) == 0 {
 		return "no rule matches the alert (status " + status + ")"
 	}
@@ -70,7 +70,7 @@ func noRuleMessage(tests []receiver.RuleTest, status string) string {
 
 // ruleRows lays out each rule's steps under its name, a refusal as one
 // row, and marks dry runs.
-func ruleRows(tests []receiver.RuleTest) [][]string {
+func ruleRows(tests []rconfig.RuleTest) [][]string {
 	var rows [][]string
 	for _, t := range tests {
 		name := t.Rule

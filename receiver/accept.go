@@ -13,6 +13,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 const bucketDedup = "dedup" // claims: notification already accepted
@@ -76,7 +77,7 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 
 // fingerprint identifies an alert by its labels, as Alertmanager computes
 // it: the sender's fingerprint field is not trusted.
-func fingerprint(a *template.Alert) string { return labelSet(a.Labels).Fingerprint().String() }
+func fingerprint(a *template.Alert) string { return config.Fingerprint(a.Labels) }
 
 // match makes a task for every rule that matches each alert, with the
 // deduplication key of its notification.
@@ -95,7 +96,7 @@ func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, k
 			id := newID(now)
 			tasks = append(tasks, &task{key: id, rule: r, data: d, received: now, entry: &Entry{
 				ID: id, Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
-				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Target: r.target(a.Labels), Result: action.ResultQueued, Replica: e.opts.Replica,
+				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Target: r.Target(a.Labels), Result: action.ResultQueued, Replica: e.opts.Replica,
 			}})
 			keys = append(keys, dedupKey(r.Name, e.opts.DryRun || r.DryRun, fp, a.StartsAt, a.Status))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // The backlog is every remediation the receiver accepted and has not
@@ -37,12 +38,12 @@ func (t *task) marshal() ([]byte, error) { return json.Marshal(t.record()) }
 
 // taskFromRecord rebuilds a task from its record against the running
 // configuration; ok is false when the rule is gone.
-func taskFromRecord(key string, v []byte, c *Config) (*task, bool) {
+func taskFromRecord(key string, v []byte, c *config.Config) (*task, bool) {
 	var r backlogRecord
 	if json.Unmarshal(v, &r) != nil || r.Entry == nil {
 		return nil, false
 	}
-	rule := c.rule(r.Entry.Rule)
+	rule := c.Rule(r.Entry.Rule)
 	if rule == nil {
 		return &task{key: key, entry: r.Entry}, false
 	}
@@ -192,7 +193,7 @@ func (e *Engine) ruleRemoved(en *Entry, annotations map[string]string) string {
 // to it. A task whose rule a reload removed ends (skipped), and false is
 // returned.
 func (e *Engine) currentRule(t *task) bool {
-	if r := e.Config().rule(t.entry.Rule); r != nil {
+	if r := e.Config().Rule(t.entry.Rule); r != nil {
 		t.rule = r
 		return true
 	}

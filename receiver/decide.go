@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"github.com/selfheal/selfheal/receiver/config"
 	"strconv"
 	"time"
 )
@@ -18,7 +19,7 @@ const (
 // situation is everything a decision depends on, read from the rule, the
 // stored incident, the pool and the clock by the stages before it.
 type situation struct {
-	Rule     *Rule
+	Rule     *config.Rule
 	Incident incident  // as stored for this rule and alert
 	StartsAt time.Time // the notification's incident
 	Retry    bool      // a retry the engine scheduled itself
@@ -85,7 +86,7 @@ func refusal(reason, msg string) decision {
 
 // poolVerdict tells whether removed members (member among them) may be out
 // of pool p at once: a refusal reason and message, or "" when they may.
-func poolVerdict(p *Pool, removed int, member string) (reason, msg string) {
+func poolVerdict(p *config.Pool, removed int, member string) (reason, msg string) {
 	left, size := p.Size-removed, strconv.Itoa(p.Size)
 	if left < p.MinHealthy {
 		return ReasonPoolMinHealthy, "taking " + member + " out would leave " + strconv.Itoa(max(left, 0)) + " of " + size + " in pool " + p.Name + ", below min_healthy " + strconv.Itoa(p.MinHealthy)

@@ -10,14 +10,15 @@ import (
 
 	"github.com/selfheal/selfheal/internal/yamlconf"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 func TestDecide(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	inc1 := now.Add(-time.Hour) // the incident's startsAt
-	rule := &Rule{Name: "r", Cooldown: yamlconf.Duration{Duration: 10 * time.Minute}, MaxAttempts: 3}
-	pooled := &Rule{Name: "p", Cooldown: yamlconf.Duration{Duration: 10 * time.Minute}, MaxAttempts: 3,
-		Pool: &Pool{Name: "ks", Size: 4, MinHealthy: 2, MaxRemovedFraction: 0.5}}
+	rule := &config.Rule{Name: "r", Cooldown: yamlconf.Duration{Duration: 10 * time.Minute}, MaxAttempts: 3}
+	pooled := &config.Rule{Name: "p", Cooldown: yamlconf.Duration{Duration: 10 * time.Minute}, MaxAttempts: 3,
+		Pool: &config.Pool{Name: "ks", Size: 4, MinHealthy: 2, MaxRemovedFraction: 0.5}}
 	out := func(ms ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, x := range ms {
@@ -84,7 +85,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestPoolVerdict(t *testing.T) {
-	p := &Pool{Name: "ks", Size: 10, MinHealthy: 3, MaxRemovedFraction: 0.3}
+	p := &config.Pool{Name: "ks", Size: 10, MinHealthy: 3, MaxRemovedFraction: 0.3}
 	for _, c := range []struct {
 		removed int
 		want    string

@@ -1,3 +1,8 @@
+// Package receiver is selfheal_receiver's engine: the Alertmanager webhook,
+// rule matching, the limits that keep healing from doing harm, retries,
+// escalation and the journal of what was done. The configuration lives in
+// config/, the actions in the packages below action/, the cluster in
+// cluster/.
 package receiver
 
 import (
@@ -17,6 +22,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // Errors Accept returns; the webhook maps them to 503 so that Alertmanager
@@ -53,7 +59,7 @@ const DefaultLeaseDuration = 15 * time.Second
 // limits and locks, decide (the policy, pure), the actions, retries, and
 // the state they keep (journal, incidents, pools, backlog).
 type Engine struct {
-	conf    atomic.Pointer[Config]
+	conf    atomic.Pointer[config.Config]
 	st      store.Store
 	journal *Journal
 	state   incidents
@@ -88,7 +94,7 @@ type Engine struct {
 type task struct {
 	key       string // the backlog record's key
 	entry     *Entry
-	rule      *Rule
+	rule      *config.Rule
 	data      *action.Data
 	received  time.Time
 	state     taskState
@@ -149,7 +155,7 @@ type pendingStart struct {
 }
 
 // NewEngine builds an engine on st; Start runs its workers.
-func NewEngine(c *Config, st store.Store, o Options, reg prometheus.Registerer, logger log.Logger) *Engine {
+func NewEngine(c *config.Config, st store.Store, o Options, reg prometheus.Registerer, logger log.Logger) *Engine {
 	o = o.withDefaults()
 	e := &Engine{st: st, opts: o, logger: logger, pools: newPools(st), window: newWindow(o.QueueSize),
 		limits: newRuleLimits(), locks: newLocks(st, o.Shared, o.Replica, o.LeaseDuration), errLog: rateLimitedLog{every: 10 * time.Second}}
@@ -205,14 +211,14 @@ func (o Options) withDefaults() Options {
 
 // SetConfig swaps in a new configuration; remediations running keep theirs,
 // but every rule's concurrency bound is the new one at once.
-func (e *Engine) SetConfig(c *Config) {
+func (e *Engine) SetConfig(c *config.Config) {
 	e.conf.Store(c)
 	e.metrics.initRules(c)
 	e.limits.changed()
 }
 
 // Config returns the running configuration.
-func (e *Engine) Config() *Config { return e.conf.Load() }
+func (e *Engine) Config() *config.Config { return e.conf.Load() }
 
 // Journal is where the engine records what it did.
 func (e *Engine) Journal() *Journal { return e.journal }
@@ -232,7 +238,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
-	if err := e.pools.load(ctx, e.Config().poolNames()); err != nil {
+	if err := e.pools.load(ctx, e.Config().PoolNames()); err != nil {
 		return fmt.Errorf("reading pool state: %w", err)
 	}
 	go e.esc.run(e.runCtx)

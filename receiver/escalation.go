@@ -10,6 +10,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 const bucketEscalations = "escalations" // rule|fingerprint -> open escalation
@@ -56,7 +57,7 @@ func (x *escalation) key() string { return x.Rule + "|" + x.Fingerprint }
 type escalator struct {
 	st       store.Store
 	shared   bool // replicas share the store: its open escalations are everyone's
-	conf     func() *Config
+	conf     func() *config.Config
 	metrics  *Metrics
 	logErr   func(string, error)
 	now      func() time.Time
@@ -95,12 +96,12 @@ func (x *escalator) note(t *task, at time.Time, planned bool) {
 
 // overdue returns the watched alerts still firing escalate_after after
 // their first notification, not escalated yet.
-func (x *escalator) overdue(c *Config, now time.Time) []*escalation {
+func (x *escalator) overdue(c *config.Config, now time.Time) []*escalation {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []*escalation
 	for k, w := range x.watch {
-		r := c.rule(w.esc.Rule)
+		r := c.Rule(w.esc.Rule)
 		if r == nil { // a reload removed the rule
 			delete(x.watch, k)
 			continue
@@ -165,7 +166,7 @@ func (x *escalator) sync(ctx context.Context) {
 // unless the alert resolved since the incident started.
 func (x *escalator) escalate(ctx context.Context, e *escalation) {
 	c := x.conf()
-	if !c.escalates(e.Rule) {
+	if !c.Escalates(e.Rule) {
 		return
 	}
 	x.changing.Lock()
@@ -246,7 +247,7 @@ func (x *escalator) resolve(ctx context.Context, fingerprints ...string) {
 // ends: Alertmanager forgets an alert whose endsAt has passed.
 func (x *escalator) run(ctx context.Context) {
 	for {
-		every := DefaultResendInterval
+		every := config.DefaultResendInterval
 		if ec := x.conf().Global.Escalation; ec != nil {
 			every = ec.ResendInterval.Duration
 		}

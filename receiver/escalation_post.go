@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/selfheal/selfheal/receiver/config"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/common/config"
+	commoncfg "github.com/prometheus/common/config"
 )
 
 // outbox holds the posts to Alertmanager in the order they were decided,
@@ -23,11 +24,11 @@ type outbox struct {
 	kick   chan struct{}
 	idle   chan struct{} // closed while nothing waits or is in flight
 	client *http.Client
-	cc     *config.HTTPClientConfig // the configuration client was built from
+	cc     *commoncfg.HTTPClientConfig // the configuration client was built from
 }
 
 type outgoing struct {
-	ec       *EscalationConfig
+	ec       *config.EscalationConfig
 	es       []*escalation
 	resolved bool
 }
@@ -39,7 +40,7 @@ func newOutbox() outbox {
 }
 
 // add queues a post.
-func (o *outbox) add(ec *EscalationConfig, es []*escalation, resolved bool) {
+func (o *outbox) add(ec *config.EscalationConfig, es []*escalation, resolved bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.posts) == 0 {
@@ -99,7 +100,7 @@ func (x *escalator) send(ctx context.Context) {
 
 // post sends alerts to every Alertmanager; a failure is counted and logged,
 // and the next resend tries again.
-func (x *escalator) post(ctx context.Context, ec *EscalationConfig, es []*escalation, resolved bool) {
+func (x *escalator) post(ctx context.Context, ec *config.EscalationConfig, es []*escalation, resolved bool) {
 	body, err := json.Marshal(x.postable(ec, es, resolved))
 	if err != nil {
 		x.logErr("Could not encode escalations", err)
@@ -162,7 +163,7 @@ type postableAlert struct {
 // postable renders escalations as Alertmanager's API v2 alerts: open ones
 // end three resend intervals from now (they are posted again before), and
 // resolved ones now.
-func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bool) []postableAlert {
+func (x *escalator) postable(ec *config.EscalationConfig, es []*escalation, resolved bool) []postableAlert {
 	now := x.now()
 	ends := now.Add(3 * ec.ResendInterval.Duration)
 	if resolved {
@@ -192,7 +193,7 @@ func (x *escalator) postable(ec *EscalationConfig, es []*escalation, resolved bo
 
 // journalURL links the journal page of the escalated incident: the rule's
 // entries for this alert, every attempt with its steps.
-func journalURL(ec *EscalationConfig, e *escalation) string {
+func journalURL(ec *config.EscalationConfig, e *escalation) string {
 	if ec.ReceiverURL == "" {
 		return ""
 	}
@@ -205,12 +206,12 @@ func journalURL(ec *EscalationConfig, e *escalation) string {
 
 // httpClient is the sender's client, built anew when the configuration
 // changes.
-func (x *escalator) httpClient(ec *EscalationConfig) (*http.Client, error) {
+func (x *escalator) httpClient(ec *config.EscalationConfig) (*http.Client, error) {
 	o := &x.outbox
 	if o.client != nil && o.cc == &ec.HTTPConfig {
 		return o.client, nil
 	}
-	c, err := config.NewClientFromConfig(ec.HTTPConfig, "selfheal_escalation")
+	c, err := commoncfg.NewClientFromConfig(ec.HTTPConfig, "selfheal_escalation")
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 func scriptPath(t testing.TB, name string) string {
@@ -24,9 +25,9 @@ func scriptPath(t testing.TB, name string) string {
 	return p
 }
 
-func mustConfig(t testing.TB, yml string) *Config {
+func mustConfig(t testing.TB, yml string) *config.Config {
 	t.Helper()
-	c, err := ParseConfig([]byte(yml))
+	c, err := config.ParseConfig([]byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yml)
 	}
@@ -74,7 +75,7 @@ func alert(status string, startsAt time.Time, kv ...string) template.Alert {
 	for i := 0; i+1 < len(kv); i += 2 {
 		ls[kv[i]] = kv[i+1]
 	}
-	return template.Alert{Status: status, Labels: ls, Annotations: template.KV{"summary": "s"}, StartsAt: startsAt, Fingerprint: labelSet(ls).Fingerprint().String()}
+	return template.Alert{Status: status, Labels: ls, Annotations: template.KV{"summary": "s"}, StartsAt: startsAt, Fingerprint: config.Fingerprint(ls)}
 }
 
 func (f *fixture) accept(alerts ...template.Alert) AcceptResult {

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // Metrics are the receiver's own metrics.
@@ -88,12 +89,12 @@ func (m *Metrics) Register(reg prometheus.Registerer) {
 
 // initRules creates every rule's series at zero, so that the first failure
 // is an increase Prometheus can see rather than a series that starts at 1.
-func (m *Metrics) initRules(c *Config) {
+func (m *Metrics) initRules(c *config.Config) {
 	for _, status := range []string{"firing", "resolved"} {
 		m.alerts.WithLabelValues(status)
 	}
 	for _, r := range c.Rules {
-		for _, a := range r.actions {
+		for _, a := range r.Steps() {
 			for _, res := range []string{action.ResultSuccess, action.ResultFailed, action.ResultDryRun, action.ResultInterrupted} {
 				m.actions.WithLabelValues(r.Name, a.Kind(), res)
 			}

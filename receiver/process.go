@@ -12,6 +12,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // process takes one accepted remediation through its stages: a slot of its
@@ -39,7 +40,7 @@ func (e *Engine) process(t *task) {
 	defer e.journal.dropLive(t.entry.ID)
 
 	t.data.HookOwner = e.owner
-	prepared, member, err := prepareTask(t)
+	prepared, member, err := t.rule.Prepare(t.data)
 	if err != nil {
 		e.refuse(t, ReasonInvalidLabel, err.Error())
 		return
@@ -78,33 +79,11 @@ func (e *Engine) admit(t *task) (func(), error) {
 
 // concurrency is r's bound in the running configuration, or r's own if a
 // reload removed the rule.
-func (e *Engine) concurrency(r *Rule) int {
-	if cur := e.Config().rule(r.Name); cur != nil {
+func (e *Engine) concurrency(r *config.Rule) int {
+	if cur := e.Config().Rule(r.Name); cur != nil {
 		return cur.Concurrency
 	}
 	return r.Concurrency
-}
-
-// prepareTask renders the rule's actions and pool member for the alert; an
-// error means the alert's labels are not fit for the rule.
-func prepareTask(t *task) ([]action.Prepared, string, error) {
-	r := t.rule
-	if err := r.checkLabels(t.data.Labels); err != nil {
-		return nil, "", err
-	}
-	prepared := make([]action.Prepared, len(r.actions))
-	for i, a := range r.actions {
-		p, err := a.Prepare(t.data)
-		if err != nil {
-			return nil, "", err
-		}
-		prepared[i] = p
-	}
-	if r.Pool == nil {
-		return prepared, "", nil
-	}
-	member, err := r.member.Render(t.data)
-	return prepared, member, err
 }
 
 // decideAndRecord reads what the decision depends on, decides, and records
@@ -282,11 +261,11 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 	for i, p := range prepared {
 		var step action.Step
 		if dry {
-			step = action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
+			step = action.Step{Action: r.Steps()[i].Kind(), What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
 		} else {
 			// The journal shows the step as running, also after a crash
 			// (within the write-behind's interval).
-			en.Steps = append(en.Steps, action.Step{Action: r.actions[i].Kind(), What: p.What, Result: action.ResultRunning, Started: e.opts.Now()})
+			en.Steps = append(en.Steps, action.Step{Action: r.Steps()[i].Kind(), What: p.What, Result: action.ResultRunning, Started: e.opts.Now()})
 			e.journal.setLive(en)
 			_ = e.journal.RecordFor(en, t.key)
 			en.Steps = en.Steps[:len(en.Steps)-1]

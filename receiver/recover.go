@@ -11,6 +11,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // What a start finds of previous processes, and what it does with it:
@@ -169,8 +170,8 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 
 // taskFromEntry rebuilds a task from a journal entry alone (its
 // annotations are lost), for entries older than the backlog.
-func taskFromEntry(en *Entry, c *Config) (*task, bool) {
-	rule := c.rule(en.Rule)
+func taskFromEntry(en *Entry, c *config.Config) (*task, bool) {
+	rule := c.Rule(en.Rule)
 	if rule == nil {
 		return nil, false
 	}

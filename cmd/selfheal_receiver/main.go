@@ -21,6 +21,7 @@ import (
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver"
+	rconfig "github.com/selfheal/selfheal/receiver/config"
 	journalpage "github.com/selfheal/selfheal/statuspage/journal"
 )
 
@@ -61,7 +62,7 @@ func main() {
 	webFlags := kingpinflag.AddFlags(app, ":9875")
 	readTimeout := serve.AddReadTimeoutFlag(app)
 	logger := serve.ParseFlags(app, "selfheal_receiver", os.Args[1:], &o.configFile, func(path string) error {
-		_, err := receiver.LoadConfig(path)
+		_, err := rconfig.LoadConfig(path)
 		return err
 	})
 	// The receiver's heap is small (the journal lives in the store) while
@@ -77,7 +78,7 @@ func main() {
 }
 
 func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
-	conf, err := receiver.LoadConfig(o.configFile)
+	conf, err := rconfig.LoadConfig(o.configFile)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	}()
 
 	reloader := serve.NewReloader("selfheal_receiver", func() error {
-		c, err := receiver.LoadConfig(o.configFile)
+		c, err := rconfig.LoadConfig(o.configFile)
 		if err != nil {
 			return err
 		}
@@ -165,7 +166,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 // checkAuth refuses credentials that cannot work together, and live rules
 // that nothing authenticates unless the operator accepted the risk (then
 // it warns).
-func checkAuth(o options, webFlags *web.FlagConfig, c *receiver.Config, logger log.Logger) error {
+func checkAuth(o options, webFlags *web.FlagConfig, c *rconfig.Config, logger log.Logger) error {
 	authed, err := serve.Authenticated(serve.WebConfigFile(webFlags), c.Global.BearerTokenFile)
 	if err != nil {
 		return err

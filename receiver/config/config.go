@@ -1,8 +1,8 @@
-// Package receiver is selfheal_receiver's engine: the Alertmanager webhook,
-// rule matching, the limits that keep healing from doing harm, retries,
-// escalation and the journal of what was done. The actions themselves live
-// in the packages below action/, wired in here (ActionConfig).
-package receiver
+// Package config is selfheal_receiver's configuration: its rules (which
+// alerts, which actions, with which limits and pools), the escalation
+// settings, and `rules test`, worked out from the file alone. It imports
+// no store: selfhealctl and the status pages read it too.
+package config
 
 import (
 	"errors"
@@ -290,9 +290,9 @@ func (ac *ActionConfig) build(r *Rule, p []string, dir string) (action.Action, e
 	return build()
 }
 
-// escalates tells whether rule name's give-ups are escalated ("" is an
+// Escalates tells whether rule name's give-ups are escalated ("" is an
 // alert no rule matched).
-func (c *Config) escalates(name string) bool {
+func (c *Config) Escalates(name string) bool {
 	e := c.Global.Escalation
 	if e == nil {
 		return false
@@ -300,7 +300,7 @@ func (c *Config) escalates(name string) bool {
 	if name == "" {
 		return e.EscalateUnmatched
 	}
-	r := c.rule(name)
+	r := c.Rule(name)
 	return r != nil && (r.Escalate == nil || *r.Escalate)
 }
 
@@ -325,8 +325,8 @@ func (c *Config) RuleNames() []string {
 	return names
 }
 
-// rule returns the rule named name, or nil.
-func (c *Config) rule(name string) *Rule {
+// Rule returns the rule named name, or nil.
+func (c *Config) Rule(name string) *Rule {
 	for _, r := range c.Rules {
 		if r.Name == name {
 			return r
@@ -341,8 +341,8 @@ func (r *Rule) Matches(ls map[string]string, status string) bool {
 	return r.On == status && r.matchers.Matches(labelSet(ls))
 }
 
-// poolNames lists the pools the rules name, each once.
-func (c *Config) poolNames() []string {
+// PoolNames lists the pools the rules name, each once.
+func (c *Config) PoolNames() []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, r := range c.Rules {

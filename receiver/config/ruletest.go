@@ -1,4 +1,4 @@
-package receiver
+package config
 
 import "github.com/selfheal/selfheal/receiver/action"
 
@@ -28,15 +28,14 @@ type PlannedStep struct {
 // an alert with these labels and status, and what each would run or why it
 // would refuse.
 func (c *Config) TestRules(labels map[string]string, status string) []RuleTest {
-	fp := labelSet(labels).Fingerprint().String()
+	fp := Fingerprint(labels)
 	var out []RuleTest
 	for _, r := range c.Rules {
 		if !r.Matches(labels, status) {
 			continue
 		}
 		rt := RuleTest{Rule: r.Name, DryRun: r.DryRun}
-		t := &task{rule: r, data: &action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name}}
-		prepared, member, err := prepareTask(t)
+		prepared, member, err := r.Prepare(&action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name})
 		if err != nil {
 			rt.Refused = err.Error()
 		} else {

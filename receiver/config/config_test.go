@@ -1,4 +1,4 @@
-package receiver
+package config
 
 import (
 	"os"
@@ -32,7 +32,7 @@ func TestBrokenConfigs(t *testing.T) {
 		"verify_every":              "BAD/verify_every.yml:5: rules.0.actions.0.verify.every: every (1m0s) is longer than within (10s)",
 		"zero_attempts":             "BAD/zero_attempts.yml:4: rules.0.max_attempts: max_attempts must be at least 1",
 	}
-	files, _ := filepath.Glob("../testdata/receiver/bad/*.yml")
+	files, _ := filepath.Glob("../../testdata/receiver/bad/*.yml")
 	if len(files) != len(golden) {
 		t.Fatalf("%d fixtures, %d golden errors", len(files), len(golden))
 	}
@@ -43,7 +43,7 @@ func TestBrokenConfigs(t *testing.T) {
 			if err == nil {
 				t.Fatal("broken config loaded")
 			}
-			if want := strings.ReplaceAll(golden[name], "BAD/", "../testdata/receiver/bad/"); err.Error() != want {
+			if want := strings.ReplaceAll(golden[name], "BAD/", "../../testdata/receiver/bad/"); err.Error() != want {
 				t.Errorf("error\n got: %s\nwant: %s", err, want)
 			}
 		})
@@ -51,7 +51,7 @@ func TestBrokenConfigs(t *testing.T) {
 }
 
 func TestExampleConfig(t *testing.T) {
-	c, err := LoadConfig("../examples/selfheal_receiver.yml")
+	c, err := LoadConfig("../../examples/selfheal_receiver.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestExampleConfig(t *testing.T) {
 // FuzzParseConfig: arbitrary bytes give a config or an error, never a
 // panic; a config that parses has rules with matchers and actions.
 func FuzzParseConfig(f *testing.F) {
-	for _, p := range []string{"../examples/selfheal_receiver.yml", "../testdata/receiver/bad/label_not_required.yml", "../testdata/receiver/bad/templated_host.yml"} {
+	for _, p := range []string{"../../examples/selfheal_receiver.yml", "../../testdata/receiver/bad/label_not_required.yml", "../../testdata/receiver/bad/templated_host.yml"} {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
@@ -107,7 +107,7 @@ func TestRuleTarget(t *testing.T) {
 		{map[string]string{"ic_server_address": "10.0.0.1", "agent": "a1"}, "agent=a1,ic_server_address=10.0.0.1"},
 		{map[string]string{"alertname": "X"}, ""},
 	} {
-		if got := r.target(c.labels); got != c.want {
+		if got := r.Target(c.labels); got != c.want {
 			t.Errorf("target(%v) = %q, want %q", c.labels, got, c.want)
 		}
 	}

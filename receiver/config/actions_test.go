@@ -1,4 +1,4 @@
-package receiver
+package config
 
 import (
 	"strings"
@@ -28,7 +28,7 @@ rules:
     actions:
       - `+c.action+`
 `)
-		_, err := c2.Rules[0].actions[0].Prepare(&action.Data{Labels: map[string]string{"alertname": "X", "name": c.value}})
+		_, err := c2.Rules[0].Steps()[0].Prepare(&action.Data{Labels: map[string]string{"alertname": "X", "name": c.value}})
 		if (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s with %q: %v, want %q", c.action, c.value, err, c.err)
 		}

@@ -1,4 +1,4 @@
-package receiver
+package config
 
 import (
 	"reflect"
@@ -68,7 +68,7 @@ rules:
 // promtool tests in rules/tests expect them) are acted on by the shipped
 // receiver rules, none refused for a missing or malformed label.
 func TestShippedRulesTakeTheShippedAlerts(t *testing.T) {
-	c, err := LoadConfig("../examples/selfheal_receiver.yml")
+	c, err := LoadConfig("../../examples/selfheal_receiver.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
