@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkScrape100kAgents(b *testing.B) {
 	const agents = 100000
 	dir := b.TempDir()
 	db := filepath.Join(dir, "agents.db")
-	st, err := store.OpenBolt(db)
+	st, err := boltstore.Open(db)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
+	"github.com/selfheal/selfheal/internal/store/redisstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -69,7 +71,7 @@ rules:
 func BenchmarkActionsAPI(b *testing.B) {
 	dir := b.TempDir()
 	db := filepath.Join(dir, "r.db")
-	st, err := store.OpenBolt(db)
+	st, err := boltstore.Open(db)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func BenchmarkActionsAPI(b *testing.B) {
 func BenchmarkActionsAPIRedisVsBolt(b *testing.B) {
 	dir := b.TempDir()
 	kvs := journalEntries(100000)
-	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
+	bolt, err := boltstore.Open(filepath.Join(dir, "r.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func BenchmarkActionsAPIRedisVsBolt(b *testing.B) {
 	}
 	bolt.Close()
 	rd := testutil.StartRedis(b, testutil.RedisOptions{})
-	rs, err := store.OpenRedis("redis://"+rd.Addr+"/0", "selfheal")
+	rs, err := redisstore.Open("redis://"+rd.Addr+"/0", "selfheal")
 	if err != nil {
 		b.Fatal(err)
 	}

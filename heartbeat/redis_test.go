@@ -13,12 +13,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/redisstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
 func redisStore(t *testing.T, addr string) store.Store {
 	t.Helper()
-	s, err := store.OpenRedis("redis://"+addr, "selfheal")
+	s, err := redisstore.Open("redis://"+addr, "selfheal")
 	if err != nil {
 		t.Fatal(err)
 	}

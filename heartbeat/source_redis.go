@@ -13,7 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 	"github.com/redis/go-redis/v9"
-	"github.com/selfheal/selfheal/internal/store"
+
+	"github.com/selfheal/selfheal/internal/store/redisstore"
 )
 
 // Sources polls the groups whose heartbeats agents already write into
@@ -122,7 +123,7 @@ func newSourceClient(src *RedisSource) (*redis.Client, error) {
 	}
 	// A plain or a Sentinel URL (master_name), as the store's; a shutdown
 	// ends a read in progress.
-	return store.NewRedisClient(src.URL, src.PasswordFile, tc)
+	return redisstore.NewClient(src.URL, src.PasswordFile, tc)
 }
 
 // PollOnce reads the source once and records every valid heartbeat.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/promtext"
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 )
 
 // clock is an injected clock: state transitions are tested by moving it,
@@ -33,7 +34,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 func newClock() *clock               { return &clock{t: time.Date(2026, 6, 19, 8, 0, 0, 0, time.UTC)} }
 func boltStore(t *testing.T, path string) store.Store {
 	t.Helper()
-	s, err := store.OpenBolt(path)
+	s, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/alertmanager/template"
-
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
@@ -34,7 +32,7 @@ type AcceptResult struct {
 // batch; a Redis whose replicas did not acknowledge it in time
 // (ErrNotAcked) has it recorded on the primary, and it runs, but the
 // sender is told to retry.
-func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptResult, error) {
+func (e *Engine) Accept(ctx context.Context, alerts []Alert) (AcceptResult, error) {
 	var res AcceptResult
 	if e.closing.Load() {
 		return res, ErrShuttingDown
@@ -77,11 +75,11 @@ func (e *Engine) Accept(ctx context.Context, alerts []template.Alert) (AcceptRes
 
 // fingerprint identifies an alert by its labels, as Alertmanager computes
 // it: the sender's fingerprint field is not trusted.
-func fingerprint(a *template.Alert) string { return config.Fingerprint(a.Labels) }
+func fingerprint(a *Alert) string { return config.Fingerprint(a.Labels) }
 
 // match makes a task for every rule that matches each alert, with the
 // deduplication key of its notification.
-func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, keys []string, unmatched []*template.Alert) {
+func (e *Engine) match(alerts []Alert, now time.Time) (tasks []*task, keys []string, unmatched []*Alert) {
 	conf := e.Config()
 	for i := range alerts {
 		a := &alerts[i]
@@ -111,7 +109,7 @@ func (e *Engine) match(alerts []template.Alert, now time.Time) (tasks []*task, k
 // alerts a rule took on are watched for escalate_after, resolved ones close
 // their escalations, and firing ones no rule matched are escalated when
 // escalate_unmatched says so.
-func (e *Engine) escalateAccepted(alerts []template.Alert, tasks []*task, unmatched []*template.Alert, now time.Time) {
+func (e *Engine) escalateAccepted(alerts []Alert, tasks []*task, unmatched []*Alert, now time.Time) {
 	if e.Config().Global.Escalation == nil {
 		return
 	}

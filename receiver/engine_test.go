@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/redisstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 )
@@ -354,7 +354,7 @@ func TestOverflowWaitsInTheStoreAndStoreDown(t *testing.T) {
 	}
 
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	rs, err := store.OpenRedis("redis://"+rd.Addr, "selfheal")
+	rs, err := redisstore.Open("redis://"+rd.Addr, "selfheal")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 )
@@ -229,9 +230,9 @@ rules:
 }
 
 // openBolt opens a bbolt store in a temp dir, closed when the test ends.
-func openBolt(t *testing.T) *store.Bolt {
+func openBolt(t *testing.T) *boltstore.Bolt {
 	t.Helper()
-	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "r.db"))
+	b, err := boltstore.Open(filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

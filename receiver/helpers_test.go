@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
@@ -49,7 +49,7 @@ func newFixture(t testing.TB, yml string, o Options, st store.Store) *fixture {
 	f := &fixture{t: t, reg: prometheus.NewRegistry()}
 	if st == nil {
 		f.path = filepath.Join(t.TempDir(), "receiver.db")
-		b, err := store.OpenBolt(f.path)
+		b, err := boltstore.Open(f.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,15 +70,15 @@ func newFixture(t testing.TB, yml string, o Options, st store.Store) *fixture {
 	return f
 }
 
-func alert(status string, startsAt time.Time, kv ...string) template.Alert {
-	ls := template.KV{}
+func alert(status string, startsAt time.Time, kv ...string) Alert {
+	ls := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		ls[kv[i]] = kv[i+1]
 	}
-	return template.Alert{Status: status, Labels: ls, Annotations: template.KV{"summary": "s"}, StartsAt: startsAt, Fingerprint: config.Fingerprint(ls)}
+	return Alert{Status: status, Labels: ls, Annotations: map[string]string{"summary": "s"}, StartsAt: startsAt, Fingerprint: config.Fingerprint(ls)}
 }
 
-func (f *fixture) accept(alerts ...template.Alert) AcceptResult {
+func (f *fixture) accept(alerts ...Alert) AcceptResult {
 	f.t.Helper()
 	res, err := f.engine.Accept(context.Background(), alerts)
 	if err != nil {
@@ -108,4 +108,4 @@ func (f *fixture) waitEntries(n int) []Entry {
 	return got
 }
 
-type templateAlert = template.Alert
+type templateAlert = Alert

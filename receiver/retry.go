@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/alertmanager/template"
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
@@ -130,7 +129,7 @@ type resolvedAlerts struct {
 }
 
 // record notes the batch's resolved alerts, durably.
-func (r *resolvedAlerts) record(ctx context.Context, alerts []template.Alert, now time.Time) error {
+func (r *resolvedAlerts) record(ctx context.Context, alerts []Alert, now time.Time) error {
 	var kvs []store.KV
 	stamp, _ := now.MarshalText()
 	for i := range alerts {

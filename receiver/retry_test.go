@@ -15,6 +15,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 )
@@ -63,7 +64,7 @@ func TestRetrySurvivesAJournalFailure(t *testing.T) {
 	storeRetryDelay = 300 * time.Millisecond
 	defer func() { storeRetryDelay = old }()
 	rec := filepath.Join(t.TempDir(), "rec")
-	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "r.db"))
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func (s *storeFull) PutGuarded(ctx context.Context, groups []store.Guarded) ([]b
 func TestResultsKeptWhileTheDiskIsFull(t *testing.T) {
 	dir := t.TempDir()
 	rec, gate := filepath.Join(dir, "rec"), filepath.Join(dir, "gate")
-	bolt, err := store.OpenBolt(filepath.Join(dir, "r.db"))
+	bolt, err := boltstore.Open(filepath.Join(dir, "r.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

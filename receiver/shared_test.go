@@ -10,6 +10,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/redisstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -83,7 +84,7 @@ func TestEscalationOutlivesItsReplica(t *testing.T) {
 
 // openRedisStore connects a store to the Redis at addr for the test.
 func openRedisStore(t *testing.T, addr string) store.Store {
-	s, err := store.OpenRedis("redis://"+addr, "selfheal")
+	s, err := redisstore.Open("redis://"+addr, "selfheal")
 	if err != nil {
 		t.Fatal(err)
 	}

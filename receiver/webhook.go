@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/alertmanager/template"
 
 	"github.com/selfheal/selfheal/internal/serve"
 )
@@ -29,12 +29,37 @@ type WebhookHandler struct {
 
 // Message is an Alertmanager webhook body (version 4), declared here
 // rather than imported: Alertmanager's notify/webhook package links the
-// whole of its notification pipeline.
+// whole of its notification pipeline, and its template package its
+// templating.
 type Message struct {
-	*template.Data
+	*Data
 	Version         string `json:"version"`
 	GroupKey        string `json:"groupKey"`
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// Data is the alerts of a webhook body: the fields of Alertmanager's
+// template.Data.
+type Data struct {
+	Receiver          string            `json:"receiver"`
+	Status            string            `json:"status"`
+	Alerts            []Alert           `json:"alerts"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+}
+
+// Alert is one alert of a webhook body: the fields of Alertmanager's
+// Alert.
+type Alert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
 }
 
 // DecodeMessage reads an Alertmanager webhook body (version 4).

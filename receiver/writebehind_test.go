@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/receiver/action"
 )
 
@@ -30,7 +31,7 @@ func (s *slowPutAll) PutAll(ctx context.Context, e map[string][]store.KV) error 
 // what reads see, not the older value in the store; once committed it is in
 // the store.
 func TestWriteBehindVisibleWhileCommitting(t *testing.T) {
-	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func (s *snapshotScan) Scan(ctx context.Context, bucket string, fn func(string, 
 // query shows, even when its flush commits while the query scans an older
 // snapshot of the store.
 func TestQueryWhileAFlushCommits(t *testing.T) {
-	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func (s *lostMidFlush) PutGuarded(ctx context.Context, groups []store.Guarded) (
 // back too (guardKeys includes that batch), so the writes land instead of
 // being fenced off.
 func TestWriteBackCoversTheBatchBeingFlushed(t *testing.T) {
-	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

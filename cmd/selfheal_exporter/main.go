@@ -23,6 +23,7 @@ import (
 	"github.com/selfheal/selfheal/heartbeat"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/backend"
 	"github.com/selfheal/selfheal/statuspage/status"
 )
 
@@ -76,7 +77,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 		return err
 	}
 	warnIfOpen(webFlags, conf, logger)
-	st, err := store.Open(o.storagePath, o.redisURL, o.redisPasswordFile, o.redisRepl)
+	st, err := backend.Open(o.storagePath, o.redisURL, o.redisPasswordFile, o.redisRepl)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/backend"
 	"github.com/selfheal/selfheal/receiver"
 	rconfig "github.com/selfheal/selfheal/receiver/config"
 	journalpage "github.com/selfheal/selfheal/statuspage/journal"
@@ -86,7 +87,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	if err := checkAuth(o, webFlags, conf, logger); err != nil {
 		return err
 	}
-	st, err := store.Open(o.storagePath, o.redisURL, o.redisPassFile, o.redisRepl)
+	st, err := backend.Open(o.storagePath, o.redisURL, o.redisPassFile, o.redisRepl)
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,11 @@ import (
 const epochEvery = 5 * time.Second
 
 // WatchStoreLoss checks, every few seconds until ctx ends, whether a shared
-// store lost its data (see store.Redis.CheckEpoch), and logs and counts it
+// store lost its data (a store.EpochWatcher: Redis), and logs and counts it
 // in selfheal_store_data_lost_total, then calls each of then. The embedded
 // store cannot lose its data without the process noticing at start.
 func WatchStoreLoss(ctx context.Context, st store.Store, reg prometheus.Registerer, logger log.Logger, then ...func(context.Context)) {
-	r, ok := st.(*store.Redis)
+	r, ok := st.(store.EpochWatcher)
 	if !ok {
 		return
 	}

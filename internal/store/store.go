@@ -1,7 +1,9 @@
 // Package store keeps selfheal's state behind one small interface with two
-// backends: an embedded bbolt file for a single instance, and Redis for
-// several replicas that must agree (exporters behind one load balancer,
-// receivers behind one Alertmanager cluster).
+// backends: an embedded bbolt file for a single instance (boltstore), and
+// Redis for several replicas that must agree, exporters behind one load
+// balancer, receivers behind one Alertmanager cluster (redisstore);
+// backend opens the one the flags name. This package holds the interface
+// and the types every consumer shares, and links neither backend.
 //
 // Data lives in named buckets of key/value entries. A bucket is used either
 // for plain entries (Put, Get, Delete, Scan) or for claims (Claim), never
@@ -12,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -111,19 +114,18 @@ type LossNoticer interface {
 	Losses() int64
 }
 
+// EpochWatcher is a store that can lose its data while the process runs
+// (Redis) and tells when it did.
+type EpochWatcher interface {
+	// WatchEpoch checks every interval until ctx ends and calls lost once
+	// for every loss noticed.
+	WatchEpoch(ctx context.Context, every time.Duration, lost func())
+}
+
 // Orderer is a store whose ScanDesc of a bucket reads everything unless it
 // is told to keep that bucket's keys in order (Redis: a sorted index).
 type Orderer interface {
 	Order(ctx context.Context, bucket string) error
-}
-
-// Open opens the Redis store when redisURL is set, else the bbolt file at
-// path.
-func Open(path, redisURL, redisPasswordFile string, repl Replication) (Store, error) {
-	if redisURL != "" {
-		return OpenRedisWith(redisURL, redisPasswordFile, "selfheal", repl)
-	}
-	return OpenBolt(path)
 }
 
 // Describe names the backend for logs without revealing credentials.
@@ -139,9 +141,21 @@ func Describe(path, redisURL string) string {
 	return "redis " + redisURL
 }
 
-func wrap(op, bucket string, err error) error {
+// Wrap adds the operation and bucket to a backend's error; nil stays nil.
+func Wrap(op, bucket string, err error) error {
 	if err == nil {
 		return nil
 	}
 	return fmt.Errorf("store %s %s: %w", op, bucket, err)
+}
+
+// SortedBuckets lists the buckets of m in order, so that writes to several
+// buckets always happen in the same order.
+func SortedBuckets(m map[string][]KV) []string {
+	bs := make([]string, 0, len(m))
+	for b := range m {
+		bs = append(bs, b)
+	}
+	sort.Strings(bs)
+	return bs
 }

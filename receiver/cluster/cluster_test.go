@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/internal/store/boltstore"
+	"github.com/selfheal/selfheal/internal/store/redisstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 )
 
@@ -50,7 +52,7 @@ func (n *testNode) StoreFailed(string, error) {}
 
 func openBolt(t *testing.T) store.Store {
 	t.Helper()
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestWritesForARecordAreFenced(t *testing.T) {
 // lands instead of being fenced.
 func TestAWriteAfterAStoreLossLands(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	st, err := store.OpenRedis("redis://"+rd.Addr+"/0", "test")
+	st, err := redisstore.Open("redis://"+rd.Addr+"/0", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -90,7 +90,7 @@ func TestBoltDamagedElementIsRefused(t *testing.T) {
 			if err := os.WriteFile(path, raw, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err = OpenBolt(path)
+			_, err = Open(path)
 			if err == nil || !strings.Contains(err.Error(), path+" is damaged") || !strings.Contains(err.Error(), "points outside the page") {
 				t.Fatalf("opening: %v", err)
 			}

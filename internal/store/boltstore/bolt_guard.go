@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // Lease is a claim (expiry prefix, then the holder) that its holder may
@@ -28,7 +30,7 @@ func (b *Bolt) Lease(_ context.Context, bucket, key string, holder []byte, ttl t
 		won = true
 		return bk.Put([]byte(key), v)
 	})
-	return won, wrap("lease", bucket, err)
+	return won, store.Wrap("lease", bucket, err)
 }
 
 // liveClaim returns a claim's value without its expiry, and whether it has
@@ -46,23 +48,23 @@ func (b *Bolt) Holder(_ context.Context, bucket, key string) ([]byte, error) {
 	err := b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
 		if bk == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		v, live := liveClaim(bk.Get([]byte(key)), b.now())
 		if !live {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		out = append([]byte(nil), v...)
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	return out, wrap("holder", bucket, err)
+	return out, store.Wrap("holder", bucket, err)
 }
 
 // PutGuarded is one batched transaction.
-func (b *Bolt) PutGuarded(_ context.Context, groups []Guarded) ([]bool, error) {
+func (b *Bolt) PutGuarded(_ context.Context, groups []store.Guarded) ([]bool, error) {
 	if len(groups) == 0 {
 		return nil, nil
 	}
@@ -73,7 +75,7 @@ func (b *Bolt) PutGuarded(_ context.Context, groups []Guarded) ([]bool, error) {
 			if gb := tx.Bucket([]byte(g.Bucket)); gb == nil || gb.Get([]byte(g.Key)) == nil {
 				continue
 			}
-			for _, bucket := range sortedBuckets(g.Entries) {
+			for _, bucket := range store.SortedBuckets(g.Entries) {
 				if err := putIn(tx, bucket, g.Entries[bucket]); err != nil {
 					return err
 				}
@@ -83,14 +85,14 @@ func (b *Bolt) PutGuarded(_ context.Context, groups []Guarded) ([]bool, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, wrap("guarded put", groups[0].Bucket, err)
+		return nil, store.Wrap("guarded put", groups[0].Bucket, err)
 	}
 	return done, nil
 }
 
 // Move implements Store.Move.
-func (b *Bolt) Move(_ context.Context, from, to string) ([]KV, error) {
-	var moved []KV
+func (b *Bolt) Move(_ context.Context, from, to string) ([]store.KV, error) {
+	var moved []store.KV
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		moved = nil
 		fb := tx.Bucket([]byte(from))
@@ -98,7 +100,7 @@ func (b *Bolt) Move(_ context.Context, from, to string) ([]KV, error) {
 			return nil
 		}
 		_ = fb.ForEach(func(k, v []byte) error {
-			moved = append(moved, KV{Key: string(k), Value: append([]byte(nil), v...)})
+			moved = append(moved, store.KV{Key: string(k), Value: append([]byte(nil), v...)})
 			return nil
 		})
 		if err := putIn(tx, to, moved); err != nil {
@@ -106,7 +108,7 @@ func (b *Bolt) Move(_ context.Context, from, to string) ([]KV, error) {
 		}
 		return tx.DeleteBucket([]byte(from))
 	})
-	return moved, wrap("move", from, err)
+	return moved, store.Wrap("move", from, err)
 }
 
 // Next keeps counters as 8-byte big-endian values in the bucket counters.
@@ -125,5 +127,5 @@ func (b *Bolt) Next(_ context.Context, name string) (int64, error) {
 		binary.BigEndian.PutUint64(v[:], n)
 		return bk.Put([]byte(name), v[:])
 	})
-	return int64(n), wrap("next", name, err)
+	return int64(n), store.Wrap("next", name, err)
 }

@@ -1,4 +1,4 @@
-package store
+package redisstore
 
 import (
 	"crypto/tls"
@@ -9,19 +9,20 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/selfheal/selfheal/internal/secret"
+	"github.com/selfheal/selfheal/internal/store"
 )
 
-// OpenRedis connects to the store at url (see NewRedisClient), its keys
+// Open connects to the store at url (see NewClient), its keys
 // under prefix.
-func OpenRedis(url, prefix string) (*Redis, error) {
-	return OpenRedisWith(url, "", prefix, DefaultReplication)
+func Open(url, prefix string) (*Redis, error) {
+	return OpenWith(url, "", prefix, store.DefaultReplication)
 }
 
-// OpenRedisWith is OpenRedis with the password of the primary and its
+// OpenWith is Open with the password of the primary and its
 // replicas read from passwordFile (when set), and the replicas a write that
 // acknowledges something must reach.
-func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, error) {
-	c, err := NewRedisClient(url, passwordFile, nil)
+func OpenWith(url, passwordFile, prefix string, repl store.Replication) (*Redis, error) {
+	c, err := NewClient(url, passwordFile, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--storage.redis.url: %w", err)
 	}
@@ -32,7 +33,7 @@ func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, 
 	return &Redis{client: c, leases: l, prefix: prefix, ordered: map[string]bool{}, repl: replicas{cfg: repl}}, nil
 }
 
-// NewRedisClient connects to a redis:// or rediss:// URL (credentials,
+// NewClient connects to a redis:// or rediss:// URL (credentials,
 // database and TLS as go-redis parses them), or, when the URL names a
 // master_name, to the primary that Redis Sentinel reports, following a
 // failover without a restart:
@@ -45,11 +46,11 @@ func OpenRedisWith(url, passwordFile, prefix string, repl Replication) (*Redis, 
 // errors, not hangs, or sooner when the caller's context ends (a scrape's
 // budget, a request's). tlsConfig, when set, replaces a rediss:// URL's
 // (its server name taken from the URL when it has none).
-func NewRedisClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Client, error) {
+func NewClient(url, passwordFile string, tlsConfig *tls.Config) (*redis.Client, error) {
 	return newRedisClient(url, passwordFile, tlsConfig, 0)
 }
 
-// newRedisClient is NewRedisClient with at most poolSize connections (0:
+// newRedisClient is NewClient with at most poolSize connections (0:
 // go-redis's default, ten per CPU).
 func newRedisClient(url, passwordFile string, tlsConfig *tls.Config, poolSize int) (*redis.Client, error) {
 	password := ""

@@ -1,4 +1,7 @@
-package store
+// Package redisstore is the shared store: Redis (plain, or behind
+// Sentinel) for replicas that must agree (see package store for the
+// interface).
+package redisstore
 
 import (
 	"context"
@@ -9,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // Redis is the shared store. A bucket is one hash, <prefix>:<bucket>, so a
@@ -49,15 +54,15 @@ func (r *Redis) Order(ctx context.Context, bucket string) error {
 	r.mu.Unlock()
 	n, err := r.client.ZCard(ctx, r.index(bucket)).Result()
 	if err != nil || n > 0 {
-		return wrap("order", bucket, err)
+		return store.Wrap("order", bucket, err)
 	}
 	keys, err := r.client.HKeys(ctx, r.key(bucket)).Result()
 	if err != nil {
-		return wrap("order", bucket, err)
+		return store.Wrap("order", bucket, err)
 	}
 	for i := 0; i < len(keys); i += 10000 {
 		if err := r.client.ZAdd(ctx, r.index(bucket), members(keys[i:min(i+10000, len(keys))])...).Err(); err != nil {
-			return wrap("order", bucket, err)
+			return store.Wrap("order", bucket, err)
 		}
 	}
 	return nil
@@ -72,18 +77,18 @@ func members(keys []string) []redis.Z {
 }
 
 // Put implements Store.Put.
-func (r *Redis) Put(ctx context.Context, bucket string, entries ...KV) error {
+func (r *Redis) Put(ctx context.Context, bucket string, entries ...store.KV) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if r.isOrdered(bucket) || isReplicated(ctx) || isFenced(ctx) {
-		return r.PutAll(ctx, map[string][]KV{bucket: entries})
+	if r.isOrdered(bucket) || store.IsReplicated(ctx) || store.IsFenced(ctx) {
+		return r.PutAll(ctx, map[string][]store.KV{bucket: entries})
 	}
-	return wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), hsetArgs(entries)...).Err())
+	return store.Wrap("put", bucket, r.client.HSet(ctx, r.key(bucket), hsetArgs(entries)...).Err())
 }
 
 // hsetArgs lays entries out as HSET's field, value pairs.
-func hsetArgs(entries []KV) []any {
+func hsetArgs(entries []store.KV) []any {
 	args := make([]any, 0, 2*len(entries))
 	for _, e := range entries {
 		args = append(args, e.Key, e.Value)
@@ -94,14 +99,14 @@ func hsetArgs(entries []KV) []any {
 // PutAll writes every bucket's hash in one MULTI/EXEC transaction; with a
 // Replicated or Fenced ctx it returns once the replicas the store
 // requires have it.
-func (r *Redis) PutAll(ctx context.Context, entries map[string][]KV) error {
-	return wrap("put", "several", r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
+func (r *Redis) PutAll(ctx context.Context, entries map[string][]store.KV) error {
+	return store.Wrap("put", "several", r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
 		return r.putAll(ctx, c, entries)
 	}))
 }
 
 // putAll is PutAll's transaction, on c (or any of the pool's connections).
-func (r *Redis) putAll(ctx context.Context, c *redis.Conn, entries map[string][]KV) error {
+func (r *Redis) putAll(ctx context.Context, c *redis.Conn, entries map[string][]store.KV) error {
 	var tx interface {
 		TxPipelined(context.Context, func(redis.Pipeliner) error) ([]redis.Cmder, error)
 	} = r.client
@@ -110,7 +115,7 @@ func (r *Redis) putAll(ctx context.Context, c *redis.Conn, entries map[string][]
 	}
 	_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for bucket, kvs := range entries {
-			var set []KV
+			var set []store.KV
 			var del []string
 			for _, kv := range kvs {
 				if kv.Value == nil {
@@ -138,14 +143,14 @@ func (r *Redis) putAll(ctx context.Context, c *redis.Conn, entries map[string][]
 func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	v, err := r.client.HGet(ctx, r.key(bucket), key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
-	return v, wrap("get", bucket, err)
+	return v, store.Wrap("get", bucket, err)
 }
 
 // indexKeys adds the keys set and removes the keys deleted in an ordered
 // bucket's index, in the transaction p.
-func (r *Redis) indexKeys(ctx context.Context, p redis.Pipeliner, bucket string, set []KV, del []string) {
+func (r *Redis) indexKeys(ctx context.Context, p redis.Pipeliner, bucket string, set []store.KV, del []string) {
 	if len(set) > 0 {
 		keys := make([]string, len(set))
 		for i, kv := range set {
@@ -167,14 +172,14 @@ func (r *Redis) Delete(ctx context.Context, bucket string, keys ...string) error
 	if len(keys) == 0 {
 		return nil
 	}
-	if r.isOrdered(bucket) || isReplicated(ctx) || isFenced(ctx) {
-		kvs := make([]KV, len(keys))
+	if r.isOrdered(bucket) || store.IsReplicated(ctx) || store.IsFenced(ctx) {
+		kvs := make([]store.KV, len(keys))
 		for i, k := range keys {
-			kvs[i] = KV{Key: k}
+			kvs[i] = store.KV{Key: k}
 		}
-		return r.PutAll(ctx, map[string][]KV{bucket: kvs})
+		return r.PutAll(ctx, map[string][]store.KV{bucket: kvs})
 	}
-	return wrap("delete", bucket, r.client.HDel(ctx, r.key(bucket), keys...).Err())
+	return store.Wrap("delete", bucket, r.client.HDel(ctx, r.key(bucket), keys...).Err())
 }
 
 // Scan implements Store.Scan.
@@ -183,7 +188,7 @@ func (r *Redis) Scan(ctx context.Context, bucket string, fn func(string, []byte)
 	for {
 		kvs, next, err := r.client.HScan(ctx, r.key(bucket), cursor, "*", 2000).Result()
 		if err != nil {
-			return wrap("scan", bucket, err)
+			return store.Wrap("scan", bucket, err)
 		}
 		for i := 0; i+1 < len(kvs); i += 2 {
 			if err := fn(kvs[i], []byte(kvs[i+1])); err != nil {
@@ -204,14 +209,14 @@ func (r *Redis) ScanDesc(ctx context.Context, bucket, before string, fn func(str
 	}
 	keys, err := r.client.HKeys(ctx, r.key(bucket)).Result()
 	if err != nil {
-		return wrap("scan", bucket, err)
+		return store.Wrap("scan", bucket, err)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
 	for i := 0; i < len(keys); i += 100 {
 		page := keys[i:min(i+100, len(keys))]
 		vals, err := r.client.HMGet(ctx, r.key(bucket), page...).Result()
 		if err != nil {
-			return wrap("scan", bucket, err)
+			return store.Wrap("scan", bucket, err)
 		}
 		for j, k := range page {
 			s, ok := vals[j].(string)
@@ -237,11 +242,11 @@ func (r *Redis) scanIndexDesc(ctx context.Context, bucket, before string, fn fun
 		//nolint:staticcheck // ZRANGE ... BYLEX REV, its replacement, needs Redis 6.2; this works on any server.
 		page, err := r.client.ZRevRangeByLex(ctx, r.index(bucket), &redis.ZRangeBy{Max: upTo, Min: "-", Count: 100}).Result()
 		if err != nil || len(page) == 0 {
-			return wrap("scan", bucket, err)
+			return store.Wrap("scan", bucket, err)
 		}
 		vals, err := r.client.HMGet(ctx, r.key(bucket), page...).Result()
 		if err != nil {
-			return wrap("scan", bucket, err)
+			return store.Wrap("scan", bucket, err)
 		}
 		for j, k := range page {
 			s, ok := vals[j].(string)
@@ -259,7 +264,7 @@ func (r *Redis) scanIndexDesc(ctx context.Context, bucket, before string, fn fun
 // Claim implements Store.Claim.
 func (r *Redis) Claim(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
 	ok, err := r.client.SetNX(ctx, r.key(bucket)+":"+key, value, ttl).Result()
-	return ok, wrap("claim", bucket, err)
+	return ok, store.Wrap("claim", bucket, err)
 }
 
 // ClaimMany implements Store.ClaimMany.
@@ -272,7 +277,7 @@ func (r *Redis) ClaimMany(ctx context.Context, bucket string, keys []string, val
 		return nil
 	})
 	if err != nil {
-		return nil, wrap("claim", bucket, err)
+		return nil, store.Wrap("claim", bucket, err)
 	}
 	won := make([]bool, len(keys))
 	for i, c := range cmds {
@@ -286,7 +291,7 @@ func (r *Redis) Sweep(context.Context, string) (int, error) { return 0, nil }
 
 // Release implements Store.Release.
 func (r *Redis) Release(ctx context.Context, bucket, key string) error {
-	return wrap("release", bucket, r.client.Del(ctx, r.key(bucket)+":"+key).Err())
+	return store.Wrap("release", bucket, r.client.Del(ctx, r.key(bucket)+":"+key).Err())
 }
 
 // Ping implements Store.Ping.

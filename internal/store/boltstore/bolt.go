@@ -1,4 +1,6 @@
-package store
+// Package boltstore is the embedded store: one bbolt file, for a single
+// exporter or receiver (see package store for the interface).
+package boltstore
 
 import (
 	"bytes"
@@ -12,6 +14,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // Bolt is the embedded store: one bbolt file, one bucket per name.
@@ -20,10 +24,10 @@ type Bolt struct {
 	now func() time.Time
 }
 
-// OpenBolt opens (creating) the bbolt file at path. A second process on the
+// Open opens (creating) the bbolt file at path. A second process on the
 // same file waits at most five seconds for the lock, then fails: two
 // exporters must not share an embedded store.
-func OpenBolt(path string) (*Bolt, error) {
+func Open(path string) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("creating storage directory: %w", err)
 	}
@@ -93,15 +97,19 @@ func walk(b *bolt.Bucket) error {
 	})
 }
 
+// SetClock makes claims and leases expire by now instead of the wall
+// clock, for tests of expiry.
+func (b *Bolt) SetClock(now func() time.Time) { b.now = now }
+
 // Put runs in a bbolt batch (see ClaimMany).
-func (b *Bolt) Put(_ context.Context, bucket string, entries ...KV) error {
-	return wrap("put", bucket, b.db.Batch(func(tx *bolt.Tx) error { return putIn(tx, bucket, entries) }))
+func (b *Bolt) Put(_ context.Context, bucket string, entries ...store.KV) error {
+	return store.Wrap("put", bucket, b.db.Batch(func(tx *bolt.Tx) error { return putIn(tx, bucket, entries) }))
 }
 
 // PutAll writes every bucket's entries in one batch: each commit syncs the
 // file twice, which costs more than the writes themselves.
-func (b *Bolt) PutAll(_ context.Context, entries map[string][]KV) error {
-	return wrap("put", "several", b.db.Batch(func(tx *bolt.Tx) error {
+func (b *Bolt) PutAll(_ context.Context, entries map[string][]store.KV) error {
+	return store.Wrap("put", "several", b.db.Batch(func(tx *bolt.Tx) error {
 		for bucket, kvs := range entries {
 			if err := putIn(tx, bucket, kvs); err != nil {
 				return err
@@ -111,7 +119,7 @@ func (b *Bolt) PutAll(_ context.Context, entries map[string][]KV) error {
 	}))
 }
 
-func putIn(tx *bolt.Tx, bucket string, entries []KV) error {
+func putIn(tx *bolt.Tx, bucket string, entries []store.KV) error {
 	bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
 	if err != nil {
 		return err
@@ -135,24 +143,24 @@ func (b *Bolt) Get(_ context.Context, bucket, key string) ([]byte, error) {
 	err := b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
 		if bk == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		v := bk.Get([]byte(key))
 		if v == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		out = append([]byte(nil), v...)
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	return out, wrap("get", bucket, err)
+	return out, store.Wrap("get", bucket, err)
 }
 
 // Delete implements Store.Delete.
 func (b *Bolt) Delete(_ context.Context, bucket string, keys ...string) error {
-	return wrap("delete", bucket, b.db.Update(func(tx *bolt.Tx) error {
+	return store.Wrap("delete", bucket, b.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
 		if bk == nil {
 			return nil
@@ -168,7 +176,7 @@ func (b *Bolt) Delete(_ context.Context, bucket string, keys ...string) error {
 
 // Scan implements Store.Scan.
 func (b *Bolt) Scan(_ context.Context, bucket string, fn func(string, []byte) error) error {
-	return wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
+	return store.Wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
 		if bk == nil {
 			return nil
@@ -179,7 +187,7 @@ func (b *Bolt) Scan(_ context.Context, bucket string, fn func(string, []byte) er
 
 // ScanDesc implements Store.ScanDesc.
 func (b *Bolt) ScanDesc(_ context.Context, bucket, before string, fn func(string, []byte) (bool, error)) error {
-	return wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
+	return store.Wrap("scan", bucket, b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
 		if bk == nil {
 			return nil
@@ -228,7 +236,7 @@ func heldByOther(old, value []byte, now int64) bool {
 }
 
 // ClaimAndPut implements Store.ClaimAndPut.
-func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
+func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, value []byte, ttl time.Duration, puts ...store.Aligned) ([]bool, error) {
 	won := make([]bool, len(keys))
 	// Re-sent notifications find every key held: a read transaction tells
 	// so without a commit and its fsync.
@@ -287,7 +295,7 @@ func (b *Bolt) ClaimAndPut(_ context.Context, bucket string, keys []string, valu
 		}
 		return nil
 	})
-	return won, wrap("claim", bucket, err)
+	return won, store.Wrap("claim", bucket, err)
 }
 
 // Sweep deletes the expired claims of bucket in one transaction.
@@ -310,7 +318,7 @@ func (b *Bolt) Sweep(_ context.Context, bucket string) (int, error) {
 		}
 		return nil
 	})
-	return n, wrap("sweep", bucket, err)
+	return n, store.Wrap("sweep", bucket, err)
 }
 
 // Release implements Store.Release.

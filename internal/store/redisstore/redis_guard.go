@@ -1,12 +1,13 @@
-package store
+package redisstore
 
 import (
 	"context"
 	"errors"
-	"sort"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // lease sets KEYS[1] to ARGV[1] for ARGV[2] ms when it is free or already
@@ -23,12 +24,12 @@ return 1
 func (r *Redis) Lease(ctx context.Context, bucket, key string, holder []byte, ttl time.Duration) (bool, error) {
 	c := r.leaseClient()
 	var n int
-	err := r.ackedOn(ctx, c, r.repl.forWrite(Fenced(ctx), r.client), func(conn *redis.Conn) error {
+	err := r.ackedOn(ctx, c, r.repl.forWrite(store.Fenced(ctx), r.client), func(conn *redis.Conn) error {
 		var err error
 		n, err = lease.Run(ctx, scripter(conn, c), []string{r.key(bucket) + ":" + key}, holder, ttl.Milliseconds()).Int()
 		return err
 	})
-	return n == 1, wrap("lease", bucket, err)
+	return n == 1, store.Wrap("lease", bucket, err)
 }
 
 // leaseClient is the client of leases: its own, or the store's.
@@ -43,9 +44,9 @@ func (r *Redis) leaseClient() *redis.Client {
 func (r *Redis) Holder(ctx context.Context, bucket, key string) ([]byte, error) {
 	v, err := r.leaseClient().Get(ctx, r.key(bucket)+":"+key).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
-	return v, wrap("holder", bucket, err)
+	return v, store.Wrap("holder", bucket, err)
 }
 
 // putGuarded writes each group when its guard field exists. KEYS: per
@@ -77,7 +78,7 @@ return res
 
 // PutGuarded runs as one script, so a guard cannot go between its check and
 // its group's writes; with a Replicated ctx it waits for the replicas.
-func (r *Redis) PutGuarded(ctx context.Context, groups []Guarded) ([]bool, error) {
+func (r *Redis) PutGuarded(ctx context.Context, groups []store.Guarded) ([]bool, error) {
 	if len(groups) == 0 {
 		return nil, nil
 	}
@@ -90,7 +91,7 @@ func (r *Redis) PutGuarded(ctx context.Context, groups []Guarded) ([]bool, error
 			n += len(kvs)
 		}
 		args = append(args, g.Key, n)
-		for _, bucket := range sortedBuckets(g.Entries) {
+		for _, bucket := range store.SortedBuckets(g.Entries) {
 			ordered := "0"
 			if r.isOrdered(bucket) {
 				ordered = "1"
@@ -111,23 +112,14 @@ func (r *Redis) PutGuarded(ctx context.Context, groups []Guarded) ([]bool, error
 		res, err = putGuarded.Run(ctx, scripter(c, r.client), keys, args...).Int64Slice()
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrNotReplicated) {
-		return nil, wrap("guarded put", groups[0].Bucket, err)
+	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
+		return nil, store.Wrap("guarded put", groups[0].Bucket, err)
 	}
 	done := make([]bool, len(groups))
 	for i := range done {
 		done[i] = i < len(res) && res[i] == 1
 	}
-	return done, wrap("guarded put", groups[0].Bucket, err)
-}
-
-func sortedBuckets(m map[string][]KV) []string {
-	bs := make([]string, 0, len(m))
-	for b := range m {
-		bs = append(bs, b)
-	}
-	sort.Strings(bs)
-	return bs
+	return done, store.Wrap("guarded put", groups[0].Bucket, err)
 }
 
 // move copies one hash into another and deletes it, as one script.
@@ -141,7 +133,7 @@ return all
 // Move waits for the replicas a write made with ctx must reach; when they
 // do not acknowledge it, it returns ErrNotReplicated with nothing: what
 // was moved stays in to, to be read from there.
-func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
+func (r *Redis) Move(ctx context.Context, from, to string) ([]store.KV, error) {
 	var all []string
 	err := r.acked(ctx, r.repl.forWrite(ctx, r.client), func(c *redis.Conn) error {
 		var err error
@@ -149,11 +141,11 @@ func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
 		return err
 	})
 	if err != nil {
-		return nil, wrap("move", from, err)
+		return nil, store.Wrap("move", from, err)
 	}
-	kvs := make([]KV, 0, len(all)/2)
+	kvs := make([]store.KV, 0, len(all)/2)
 	for i := 0; i+1 < len(all); i += 2 {
-		kvs = append(kvs, KV{Key: all[i], Value: []byte(all[i+1])})
+		kvs = append(kvs, store.KV{Key: all[i], Value: []byte(all[i+1])})
 	}
 	return kvs, nil
 }
@@ -161,5 +153,5 @@ func (r *Redis) Move(ctx context.Context, from, to string) ([]KV, error) {
 // Next implements Store.Next.
 func (r *Redis) Next(ctx context.Context, name string) (int64, error) {
 	n, err := r.leaseClient().Incr(ctx, r.prefix+":counter:"+name).Result()
-	return n, wrap("next", name, err)
+	return n, store.Wrap("next", name, err)
 }

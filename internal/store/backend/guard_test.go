@@ -1,4 +1,4 @@
-package store
+package backend
 
 import (
 	"context"
@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
 
 // TestLeaseIsRenewedOnlyByItsHolder: a lease is taken when free, renewed
 // by its holder, refused to another until it expires, then taken by it.
 func TestLeaseIsRenewedOnlyByItsHolder(t *testing.T) {
-	backends(t, func(t *testing.T, s Store, expire func(time.Duration)) {
+	backends(t, func(t *testing.T, s store.Store, expire func(time.Duration)) {
 		ctx := context.Background()
-		if _, err := s.Holder(ctx, "replicas", "a"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Holder(ctx, "replicas", "a"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("holder of nothing: %v", err)
 		}
 		steps := []struct {
@@ -29,7 +31,7 @@ func TestLeaseIsRenewedOnlyByItsHolder(t *testing.T) {
 			t.Fatalf("holder = %q, %v", h, err)
 		}
 		expire(400 * time.Millisecond)
-		if _, err := s.Holder(ctx, "replicas", "a"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Holder(ctx, "replicas", "a"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("holder of an expired lease: %v", err)
 		}
 		if got, _ := s.Lease(ctx, "replicas", "a", []byte("b-1"), time.Second); !got {
@@ -41,15 +43,15 @@ func TestLeaseIsRenewedOnlyByItsHolder(t *testing.T) {
 // TestPutGuardedWritesOnlyWhileTheGuardExists: groups whose guard entry is
 // gone are not written, the others are, each whole.
 func TestPutGuardedWritesOnlyWhileTheGuardExists(t *testing.T) {
-	backends(t, func(t *testing.T, s Store, _ func(time.Duration)) {
+	backends(t, func(t *testing.T, s store.Store, _ func(time.Duration)) {
 		ctx := context.Background()
-		if err := s.Put(ctx, "backlog_a", KV{Key: "r1", Value: []byte("x")}, KV{Key: "r3", Value: []byte("x")}); err != nil {
+		if err := s.Put(ctx, "backlog_a", store.KV{Key: "r1", Value: []byte("x")}, store.KV{Key: "r3", Value: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
-		groups := []Guarded{
-			{Bucket: "backlog_a", Key: "r1", Entries: map[string][]KV{"journal": {{Key: "e1", Value: []byte("done")}}, "backlog_a": {{Key: "r1"}}}},
-			{Bucket: "backlog_a", Key: "r2", Entries: map[string][]KV{"journal": {{Key: "e2", Value: []byte("late")}}}},
-			{Bucket: "backlog_a", Key: "r3", Entries: map[string][]KV{"journal": {{Key: "e3", Value: []byte("running")}}}},
+		groups := []store.Guarded{
+			{Bucket: "backlog_a", Key: "r1", Entries: map[string][]store.KV{"journal": {{Key: "e1", Value: []byte("done")}}, "backlog_a": {{Key: "r1"}}}},
+			{Bucket: "backlog_a", Key: "r2", Entries: map[string][]store.KV{"journal": {{Key: "e2", Value: []byte("late")}}}},
+			{Bucket: "backlog_a", Key: "r3", Entries: map[string][]store.KV{"journal": {{Key: "e3", Value: []byte("running")}}}},
 		}
 		done, err := s.PutGuarded(ctx, groups)
 		if err != nil || fmt.Sprint(done) != "[true false true]" {
@@ -61,7 +63,7 @@ func TestPutGuardedWritesOnlyWhileTheGuardExists(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("journal = %v, want %v", got, want)
 		}
-		if _, err := s.Get(ctx, "backlog_a", "r1"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(ctx, "backlog_a", "r1"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the guard's own deletion did not land: %v", err)
 		}
 		if done, _ := s.PutGuarded(ctx, groups[:1]); done[0] {
@@ -73,13 +75,13 @@ func TestPutGuardedWritesOnlyWhileTheGuardExists(t *testing.T) {
 // TestMoveTakesTheWholeBucket: every entry lands in the new bucket and the
 // old one is empty, so a write guarded by the old one is fenced off.
 func TestMoveTakesTheWholeBucket(t *testing.T) {
-	backends(t, func(t *testing.T, s Store, _ func(time.Duration)) {
+	backends(t, func(t *testing.T, s store.Store, _ func(time.Duration)) {
 		ctx := context.Background()
 		if moved, err := s.Move(ctx, "backlog_gone", "backlog_b"); err != nil || len(moved) != 0 {
 			t.Fatalf("moving nothing: %v, %v", moved, err)
 		}
 		for i := range 50 {
-			if err := s.Put(ctx, "backlog_a", KV{Key: fmt.Sprint("r", i), Value: []byte(fmt.Sprint(i))}); err != nil {
+			if err := s.Put(ctx, "backlog_a", store.KV{Key: fmt.Sprint("r", i), Value: []byte(fmt.Sprint(i))}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -92,7 +94,7 @@ func TestMoveTakesTheWholeBucket(t *testing.T) {
 		if v, err := s.Get(ctx, "backlog_b", "r7"); n != 0 || err != nil || string(v) != "7" {
 			t.Fatalf("after the move: %d left, r7 = %q, %v", n, v, err)
 		}
-		done, _ := s.PutGuarded(ctx, []Guarded{{Bucket: "backlog_a", Key: "r7", Entries: map[string][]KV{"journal": {{Key: "e7", Value: []byte("late")}}}}})
+		done, _ := s.PutGuarded(ctx, []store.Guarded{{Bucket: "backlog_a", Key: "r7", Entries: map[string][]store.KV{"journal": {{Key: "e7", Value: []byte("late")}}}}})
 		if done[0] {
 			t.Fatal("a write guarded by a moved record landed")
 		}
@@ -101,7 +103,7 @@ func TestMoveTakesTheWholeBucket(t *testing.T) {
 
 // TestNextCountsUp: a counter gives 1, 2, 3, each counter its own.
 func TestNextCountsUp(t *testing.T) {
-	backends(t, func(t *testing.T, s Store, _ func(time.Duration)) {
+	backends(t, func(t *testing.T, s store.Store, _ func(time.Duration)) {
 		ctx := context.Background()
 		for want := int64(1); want <= 3; want++ {
 			if n, err := s.Next(ctx, "fence"); err != nil || n != want {

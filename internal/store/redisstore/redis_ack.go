@@ -1,4 +1,4 @@
-package store
+package redisstore
 
 import (
 	"context"
@@ -10,57 +10,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/selfheal/selfheal/internal/store"
 )
-
-// ErrNotReplicated is a write the primary took that not enough replicas
-// acknowledged in time: it may be lost by a failover, so it is not
-// acknowledged either (503, and the sender retries).
-var ErrNotReplicated = errors.New("not acknowledged by enough Redis replicas")
-
-// Replication says how many replicas must acknowledge a write before it
-// counts (Redis WAIT), and for how long to wait. MinAcked < 0 means 1 when
-// the primary has replicas, 0 when it has none.
-type Replication struct {
-	MinAcked int
-	Timeout  time.Duration
-}
-
-// DefaultReplication is --storage.redis.min-replicas-acked's default.
-var DefaultReplication = Replication{MinAcked: -1, Timeout: 2 * time.Second}
-
-type replicatedKey struct{}
-
-type fencedKey struct{}
-
-// Fenced marks writes that decide which replica may act (a lease, a
-// takeover, the start of an attempt): the Redis store waits for a replica
-// before they return, also once the primary reports none, on a primary
-// whose replication ID this process saw with a replica. A primary cut off
-// from its replicas keeps its replication ID, so it still needs one; a
-// replica promoted by a failover takes a new one, so it acts alone until it
-// has replicas of its own. A write no replica took returns
-// ErrNotReplicated: it may be lost with the primary, so nothing is to be
-// started on it.
-func Fenced(ctx context.Context) context.Context {
-	return context.WithValue(ctx, fencedKey{}, true)
-}
-
-func isFenced(ctx context.Context) bool { v, _ := ctx.Value(fencedKey{}).(bool); return v }
-
-// Replicated marks writes made with ctx as acknowledgements (a
-// registration, an override, a deletion): the Redis store waits for the
-// replicas before they return.
-func Replicated(ctx context.Context) context.Context {
-	return context.WithValue(ctx, replicatedKey{}, true)
-}
-
-func isReplicated(ctx context.Context) bool { v, _ := ctx.Value(replicatedKey{}).(bool); return v }
 
 // replicas tells how many replicas a write must reach: the configured
 // number, or with auto whether the primary has any (read at most every
 // 10 s).
 type replicas struct {
-	cfg Replication
+	cfg store.Replication
 
 	mu      sync.Mutex
 	known   int
@@ -74,7 +32,7 @@ type replicas struct {
 // for a Fenced one at least one on a primary seen with replicas.
 func (r *replicas) forWrite(ctx context.Context, c *redis.Client) int {
 	switch {
-	case isFenced(ctx):
+	case store.IsFenced(ctx):
 		n := r.required(ctx, c)
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -82,7 +40,7 @@ func (r *replicas) forWrite(ctx context.Context, c *redis.Client) int {
 			n = 1
 		}
 		return n
-	case isReplicated(ctx):
+	case store.IsReplicated(ctx):
 		return r.required(ctx, c)
 	}
 	return 0
@@ -172,7 +130,7 @@ func (r *Redis) ackedOn(ctx context.Context, client *redis.Client, n int, write 
 	}
 	if got < n {
 		r.repl.recheck() // a failover may have left the primary without replicas
-		return fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, got, n, r.repl.cfg.Timeout)
+		return fmt.Errorf("%w: %d of %d within %s", store.ErrNotReplicated, got, n, r.repl.cfg.Timeout)
 	}
 	return nil
 }
@@ -221,7 +179,7 @@ return won
 // requires: what it acknowledges survives a failover. When they do not
 // answer in time it returns what was won with ErrNotReplicated: the
 // writes are on the primary, to be handled, and not to be acknowledged.
-func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...Aligned) ([]bool, error) {
+func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []string, value []byte, ttl time.Duration, puts ...store.Aligned) ([]bool, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -251,8 +209,8 @@ func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []stri
 		res, err = claimAndPut.Run(ctx, scripter(c, r.client), skeys, args...).Int64Slice()
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrNotReplicated) {
-		return nil, wrap("claim", claimBucket, err)
+	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
+		return nil, store.Wrap("claim", claimBucket, err)
 	}
 	won := make([]bool, len(keys))
 	for i := range won {
@@ -260,7 +218,7 @@ func (r *Redis) ClaimAndPut(ctx context.Context, claimBucket string, keys []stri
 	}
 	// Not replicated in time: written on the primary all the same, so the
 	// caller handles what it won, and does not acknowledge it.
-	return won, wrap("claim", claimBucket, err)
+	return won, store.Wrap("claim", claimBucket, err)
 }
 
 // The epoch is a random value written at the store's first use. A Redis
@@ -276,11 +234,11 @@ func (r *Redis) epochKey() string { return r.prefix + ":epoch" }
 func (r *Redis) CheckEpoch(ctx context.Context) (lost bool, err error) {
 	fresh := strconv.FormatInt(time.Now().UnixNano(), 36)
 	if _, err := r.client.SetNX(ctx, r.epochKey(), fresh, 0).Result(); err != nil {
-		return false, wrap("epoch", "", err)
+		return false, store.Wrap("epoch", "", err)
 	}
 	cur, err := r.client.Get(ctx, r.epochKey()).Result()
 	if err != nil {
-		return false, wrap("epoch", "", err)
+		return false, store.Wrap("epoch", "", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
