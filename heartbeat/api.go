@@ -152,16 +152,16 @@ func readHeartbeat(w http.ResponseWriter, r *http.Request) (Heartbeat, int, erro
 		if *f.dst == "" {
 			*f.dst = q.Get(f.name)
 		}
-		if err := checkField(f.name, *f.dst); err != nil {
+		if err := CheckField(f.name, *f.dst); err != nil {
 			return hb, http.StatusBadRequest, err
 		}
 	}
 	return hb, 0, nil
 }
 
-// checkField keeps label values printable and short: they end up in metric
+// CheckField keeps label values printable and short: they end up in metric
 // labels, API answers and hook arguments.
-func checkField(name, v string) error {
+func CheckField(name, v string) error {
 	if len(v) > maxFieldLen {
 		return fmt.Errorf("%s longer than %d bytes", name, maxFieldLen)
 	}
@@ -294,7 +294,7 @@ func (a *API) putOverride(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reason is required: say why the agent is overridden", http.StatusBadRequest)
 		return
 	}
-	if err := checkField("reason", o.Reason); err != nil {
+	if err := CheckField("reason", o.Reason); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

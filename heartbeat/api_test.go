@@ -252,7 +252,7 @@ func FuzzReadHeartbeat(f *testing.F) {
 			return
 		}
 		for _, v := range []string{hb.Group, hb.Env, hb.IP, hb.Service} {
-			if checkField("x", v) != nil {
+			if CheckField("x", v) != nil {
 				t.Fatalf("accepted field %q", v)
 			}
 		}

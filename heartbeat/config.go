@@ -215,7 +215,7 @@ func (s *Source) validate() error {
 	if err := r.PollInterval.CheckOr([]string{"redis", "poll_interval"}, DefaultSourcePoll); err != nil {
 		return err
 	}
-	if _, err := r.parseTimestamp("0"); err != nil && isNumericFormat(r.TimestampFormat) {
+	if _, err := r.ParseTimestamp("0"); err != nil && isNumericFormat(r.TimestampFormat) {
 		return yamlconf.Errorf([]string{"redis", "timestamp_format"}, "%s", err.Error())
 	}
 	return nil
@@ -223,10 +223,10 @@ func (s *Source) validate() error {
 
 func isNumericFormat(f string) bool { return f == "unix" || f == "unix_ms" }
 
-// parseTimestamp reads a heartbeat time in the configured format: unix
+// ParseTimestamp reads a heartbeat time in the configured format: unix
 // (seconds, fractions allowed), unix_ms, rfc3339, or a Go layout such as
 // "2006-01-02 15:04:05" (read in timezone).
-func (r *RedisSource) parseTimestamp(s string) (time.Time, error) {
+func (r *RedisSource) ParseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	switch r.TimestampFormat {
 	case "unix", "unix_ms":

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/store/redisstore"
@@ -110,67 +109,5 @@ func TestSharedStoreAPI503(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("heartbeat with Redis down: %d", resp.StatusCode)
-	}
-}
-
-// TestRedisSource reads heartbeats that agents write into Redis themselves:
-// a hash of id -> "2006-01-02 15:04:05" and one hash per agent with fields.
-func TestRedisSource(t *testing.T) {
-	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
-	defer rc.Close()
-	ctx := context.Background()
-	c := newClock()
-	now := c.now()
-	rc.HSet(ctx, "selfhealing:heartbeats", "d_dys1", now.Add(-30*time.Second).Format("2006-01-02 15:04:05"), "d_old", now.Add(-10*time.Minute).Format("2006-01-02 15:04:05"), "bad id", "x", "d_bad", "not a time")
-	rc.HSet(ctx, "gslb:agent:agent-1", "last_heartbeat", now.Add(-5*time.Second).Unix(), "env", "prod", "ip", "10.0.1.10", "service", "myapp")
-	rc.Set(ctx, "gslb:agent:agent-2", now.Add(-time.Hour).Unix(), 0)
-
-	yml := `
-agents:
-  - group: scriptengine
-    interval: 1m
-    grace: 4m
-    source: {redis: {url: 'redis://` + rd.Addr + `', hash: 'selfhealing:heartbeats', timestamp_format: '2006-01-02 15:04:05'}}
-  - group: opengslb
-    interval: 10s
-    grace: 20s
-    source: {redis: {url: 'redis://` + rd.Addr + `', key_pattern: 'gslb:agent:*', timestamp_format: unix}}
-`
-	conf, err := parseConfig([]byte(yml), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.add(10 * time.Minute) // the exporter started long ago: no start-up grace here
-	tr, err := NewTracker(ctx, conf.Agents, boltStore(t, t.TempDir()+"/a.db"), false, c.now, log.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.life.started = now.Add(-time.Hour)
-	c.t = now
-	s := NewSources(tr, log.NewNopLogger())
-	for _, g := range conf.Agents {
-		if err := s.PollOnce(ctx, rc, g); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[string]string{"d_dys1": StateUp, "d_old": StateStale, "agent-1": StateUp, "agent-2": StateStale}
-	got := map[string]string{}
-	for _, a := range tr.Agents(ctx, "", "") {
-		got[a.ID] = a.Status
-		if a.ID == "agent-1" && (a.Env != "prod" || a.IP != "10.0.1.10" || a.Service != "myapp") {
-			t.Errorf("fields from the agent's hash not read: %+v", a)
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("agents %v, want %v", got, want)
-	}
-	for id, st := range want {
-		if got[id] != st {
-			t.Errorf("%s: %s, want %s", id, got[id], st)
-		}
-	}
-	if !strings.Contains(gatherText(t, tr), `selfheal_agent_last_heartbeat_timestamp_seconds{agent="agent-1",agent_env="prod"`) {
-		t.Error("sourced agent has no last-heartbeat series")
 	}
 }

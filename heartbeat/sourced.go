@@ -9,28 +9,29 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 )
 
-// sourcedBeat is one heartbeat read from a source.
-type sourcedBeat struct {
-	id string
-	at time.Time
-	hb Heartbeat
+// SourcedBeat is one heartbeat read from a source, at the source's own
+// timestamp.
+type SourcedBeat struct {
+	ID        string
+	At        time.Time
+	Heartbeat Heartbeat
 }
 
 // sourced records a heartbeat read from a source at its own timestamp.
 func (t *Tracker) sourced(ctx context.Context, id string, g *Group, hb Heartbeat, at time.Time) error {
-	_, full, err := t.sourcedBatch(ctx, g, []sourcedBeat{{id: id, at: at, hb: hb}})
+	_, full, err := t.RecordSourced(ctx, g, []SourcedBeat{{ID: id, At: at, Heartbeat: hb}})
 	if full > 0 {
 		return ErrGroupFull
 	}
 	return err
 }
 
-// sourcedBatch records heartbeats read from a source for group g at their
+// RecordSourced records heartbeats read from a source for group g at their
 // own timestamps, with one store write for those that need one. The source
 // is authoritative for its group, so unknown ids join it while it has room
 // (max_agents); full counts those refused. A heartbeat that tells nothing
 // new, or of an id of another group, is left alone.
-func (t *Tracker) sourcedBatch(ctx context.Context, g *Group, beats []sourcedBeat) (ok, full int, err error) {
+func (t *Tracker) RecordSourced(ctx context.Context, g *Group, beats []SourcedBeat) (ok, full int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err
 	}
@@ -43,35 +44,35 @@ func (t *Tracker) sourcedBatch(ctx context.Context, g *Group, beats []sourcedBea
 	registers := false
 	now := t.now()
 	for _, b := range beats {
-		at := b.at
+		at := b.At
 		if at.After(now) {
 			at = now // a clock ahead of ours must not make an agent look fresher
 		}
 		t.mu.RLock()
-		a, known := t.agents[b.id]
+		a, known := t.agents[b.ID]
 		var prev agentRecord
 		if known {
 			prev = a.agentRecord
 		}
 		t.mu.RUnlock()
-		if known && (prev.Group != g.Group || !changes(prev, b.hb, at)) {
+		if known && (prev.Group != g.Group || !changes(prev, b.Heartbeat, at)) {
 			ok++
 			continue
 		}
 		if !known {
 			registers = true
-			joined, err := t.join(b.id, g)
+			joined, err := t.join(b.ID, g)
 			if errors.Is(err, ErrGroupFull) {
 				full++
 				continue
 			}
 			defer joined()
 		}
-		rec := nextRecord(prev, known, g.Group, b.hb, at)
-		todo = append(todo, pending{b.id, rec})
+		rec := nextRecord(prev, known, g.Group, b.Heartbeat, at)
+		todo = append(todo, pending{b.ID, rec})
 		if t.persist.writeFirst(!known) {
 			v, _ := json.Marshal(rec)
-			writes = append(writes, store.KV{Key: b.id, Value: v})
+			writes = append(writes, store.KV{Key: b.ID, Value: v})
 		}
 	}
 	if len(writes) > 0 {

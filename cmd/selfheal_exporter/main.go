@@ -21,6 +21,7 @@ import (
 
 	"github.com/selfheal/selfheal/collector"
 	"github.com/selfheal/selfheal/heartbeat"
+	"github.com/selfheal/selfheal/heartbeat/redissource"
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/store/backend"
@@ -92,7 +93,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	snapshots := make(chan struct{})
 	go func() { tracker.RunSnapshots(ctx, o.snapshotEvery); close(snapshots) }()
 	defer func() { cancel(); <-snapshots }()
-	sources := heartbeat.NewSources(tracker, log.With(logger, "component", "sources"))
+	sources := redissource.NewSources(tracker, log.With(logger, "component", "sources"))
 	sources.Start(ctx, conf.Agents)
 	defer sources.Stop()
 	reg := serve.NewRegistry("selfheal_exporter")
@@ -131,7 +132,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 }
 
 // routes serves the exporter's endpoints.
-func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *heartbeat.Sources, reloader http.Handler, auth *serve.Auth, logger log.Logger) (*http.ServeMux, error) {
+func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *redissource.Sources, reloader http.Handler, auth *serve.Auth, logger log.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
 		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}, Refresh: []func(context.Context){tracker.Refresh}})

@@ -1,4 +1,7 @@
-package heartbeat
+// Package redissource polls the heartbeat groups whose agents write their
+// heartbeats into Redis themselves (source: {redis: ...}) and records them
+// in the tracker. Only the exporter links it, and with it go-redis.
+package redissource
 
 import (
 	"context"
@@ -14,13 +17,14 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/selfheal/selfheal/heartbeat"
 	"github.com/selfheal/selfheal/internal/store/redisstore"
 )
 
 // Sources polls the groups whose heartbeats agents already write into
 // Redis (as the selfhealing agents do) and feeds them to the tracker.
 type Sources struct {
-	tracker *Tracker
+	tracker *heartbeat.Tracker
 	logger  log.Logger
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -30,7 +34,7 @@ type Sources struct {
 }
 
 // NewSources returns an idle source manager; Start runs it.
-func NewSources(t *Tracker, logger log.Logger) *Sources {
+func NewSources(t *heartbeat.Tracker, logger log.Logger) *Sources {
 	return &Sources{
 		tracker: t, logger: logger,
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -54,7 +58,7 @@ func (c sourcesCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Start (re)starts one poller per group with a source, stopping the old ones.
-func (s *Sources) Start(ctx context.Context, groups []*Group) {
+func (s *Sources) Start(ctx context.Context, groups []*heartbeat.Group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cancel != nil {
@@ -68,7 +72,7 @@ func (s *Sources) Start(ctx context.Context, groups []*Group) {
 			continue
 		}
 		s.wg.Add(1)
-		go func(g *Group) {
+		go func(g *heartbeat.Group) {
 			defer s.wg.Done()
 			s.poll(ctx, g)
 		}(g)
@@ -86,7 +90,7 @@ func (s *Sources) Stop() {
 	}
 }
 
-func (s *Sources) poll(ctx context.Context, g *Group) {
+func (s *Sources) poll(ctx context.Context, g *heartbeat.Group) {
 	src := g.Source.Redis
 	logger := log.With(s.logger, "group", g.Group)
 	client, err := newSourceClient(src)
@@ -113,7 +117,7 @@ func (s *Sources) poll(ctx context.Context, g *Group) {
 	}
 }
 
-func newSourceClient(src *RedisSource) (*redis.Client, error) {
+func newSourceClient(src *heartbeat.RedisSource) (*redis.Client, error) {
 	var tc *tls.Config
 	if strings.HasPrefix(src.URL, "rediss://") {
 		var err error
@@ -127,7 +131,7 @@ func newSourceClient(src *RedisSource) (*redis.Client, error) {
 }
 
 // PollOnce reads the source once and records every valid heartbeat.
-func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *Group) error {
+func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *heartbeat.Group) error {
 	beats, invalid, err := readSource(ctx, client, g.Source.Redis)
 	if err != nil {
 		return err
@@ -135,7 +139,7 @@ func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *Group) 
 	s.read.WithLabelValues(g.Group, "invalid").Add(float64(invalid))
 	for len(beats) > 0 {
 		n := min(len(beats), sourceBatch)
-		ok, full, err := s.tracker.sourcedBatch(ctx, g, beats[:n])
+		ok, full, err := s.tracker.RecordSourced(ctx, g, beats[:n])
 		s.read.WithLabelValues(g.Group, "ok").Add(float64(ok))
 		s.read.WithLabelValues(g.Group, "group_full").Add(float64(full))
 		if err != nil {
@@ -150,7 +154,7 @@ func (s *Sources) PollOnce(ctx context.Context, client *redis.Client, g *Group) 
 // write; a poll stops between batches when the exporter shuts down.
 const sourceBatch = 1000
 
-func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]sourcedBeat, int, error) {
+func readSource(ctx context.Context, client *redis.Client, src *heartbeat.RedisSource) ([]heartbeat.SourcedBeat, int, error) {
 	r := sourceReader{src: src}
 	if src.Hash != "" {
 		m, err := client.HGetAll(ctx, src.Hash).Result()
@@ -169,23 +173,23 @@ func readSource(ctx context.Context, client *redis.Client, src *RedisSource) ([]
 // sourceReader collects the valid heartbeats of one read and counts the
 // entries it could not use.
 type sourceReader struct {
-	src     *RedisSource
-	beats   []sourcedBeat
+	src     *heartbeat.RedisSource
+	beats   []heartbeat.SourcedBeat
 	invalid int
 }
 
 func (r *sourceReader) add(id, ts string, fields map[string]string) {
-	at, err := r.src.parseTimestamp(ts)
-	if err != nil || !ValidAgentID(id) {
+	at, err := r.src.ParseTimestamp(ts)
+	if err != nil || !heartbeat.ValidAgentID(id) {
 		r.invalid++
 		return
 	}
-	hb := Heartbeat{Env: fields["env"], IP: fields["ip"], Service: fields["service"]}
-	if checkField("env", hb.Env) != nil || checkField("ip", hb.IP) != nil || checkField("service", hb.Service) != nil {
+	hb := heartbeat.Heartbeat{Env: fields["env"], IP: fields["ip"], Service: fields["service"]}
+	if heartbeat.CheckField("env", hb.Env) != nil || heartbeat.CheckField("ip", hb.IP) != nil || heartbeat.CheckField("service", hb.Service) != nil {
 		r.invalid++
 		return
 	}
-	r.beats = append(r.beats, sourcedBeat{id: id, at: at, hb: hb})
+	r.beats = append(r.beats, heartbeat.SourcedBeat{ID: id, At: at, Heartbeat: hb})
 }
 
 // readKeys reads one key per agent: a timestamp string, or a hash with the
