@@ -11,8 +11,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/selfheal/selfheal/receiver"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 type actionsFlags struct {
@@ -63,9 +63,9 @@ func (c *cli) actions(f actionsFlags) error {
 	return c.follow(s, f, entries)
 }
 
-func fetchActions(c *cli, s *service, q url.Values) ([]receiver.Entry, error) {
+func fetchActions(c *cli, s *service, q url.Values) ([]journal.Entry, error) {
 	var answer struct {
-		Actions []receiver.Entry `json:"actions"`
+		Actions []journal.Entry `json:"actions"`
 	}
 	err := s.call(c.ctx, http.MethodGet, "/api/v1/actions", q, nil, &answer)
 	return answer.Actions, err
@@ -74,11 +74,11 @@ func fetchActions(c *cli, s *service, q url.Values) ([]receiver.Entry, error) {
 // follow prints what is journaled from now on: each remediation when it
 // first appears and again when its result changes, oldest first, like
 // kubectl get --watch. It ends when the context is cancelled (Ctrl-C).
-func (c *cli) follow(s *service, f actionsFlags, first []receiver.Entry) error {
+func (c *cli) follow(s *service, f actionsFlags, first []journal.Entry) error {
 	seen := map[string]string{} // id -> result printed
 	header := true
-	show := func(entries []receiver.Entry) error {
-		var fresh []receiver.Entry
+	show := func(entries []journal.Entry) error {
+		var fresh []journal.Entry
 		for _, e := range entries {
 			if seen[e.ID] != e.Result {
 				seen[e.ID] = e.Result
@@ -117,7 +117,7 @@ func (c *cli) follow(s *service, f actionsFlags, first []receiver.Entry) error {
 	}
 }
 
-func (c *cli) printActions(entries []receiver.Entry, header bool) error {
+func (c *cli) printActions(entries []journal.Entry, header bool) error {
 	if c.f.output == outJSON {
 		for _, e := range entries {
 			if err := writeJSON(c.out, e); err != nil {
@@ -151,7 +151,7 @@ func (c *cli) printActions(entries []receiver.Entry, header bool) error {
 	return nil
 }
 
-func actionRow(e receiver.Entry) []string {
+func actionRow(e journal.Entry) []string {
 	attempt := ""
 	if e.Attempt > 0 {
 		attempt = fmt.Sprint(e.Attempt)
@@ -175,7 +175,7 @@ func actionRow(e receiver.Entry) []string {
 
 // stepLines says each step on a line: what ran, its result, exit code or
 // HTTP status, why, and the start of its output.
-func stepLines(e receiver.Entry) []string {
+func stepLines(e journal.Entry) []string {
 	var out []string
 	for i, st := range e.Steps {
 		line := fmt.Sprintf("%d. %s %s: %s", i+1, st.Action, st.What, st.Result)

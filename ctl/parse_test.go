@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/selfheal/selfheal/receiver"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 func TestParseLabels(t *testing.T) {
@@ -56,14 +56,14 @@ func TestKind(t *testing.T) {
 func TestActionRow(t *testing.T) {
 	next := time.Date(2026, 12, 4, 17, 10, 0, 0, time.UTC)
 	for _, c := range []struct {
-		e    receiver.Entry
+		e    journal.Entry
 		want string
 	}{
-		{receiver.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "queued", Attempt: 2, NotBefore: &next, Labels: map[string]string{"instance": "10.0.0.1:8088"}},
+		{journal.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "queued", Attempt: 2, NotBefore: &next, Labels: map[string]string{"instance": "10.0.0.1:8088"}},
 			"r|A|10.0.0.1:8088|firing|queued, next 2026-12-04T17:10:00Z|2|"},
-		{receiver.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "failed", Attempt: 1, Reason: "exec: exit status 3", NotBefore: &next},
+		{journal.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "failed", Attempt: 1, Reason: "exec: exit status 3", NotBefore: &next},
 			"r|A|-|firing|failed|1|exec: exit status 3"},
-		{receiver.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "success", DryRun: true},
+		{journal.Entry{Rule: "r", AlertName: "A", Status: "firing", Result: "success", DryRun: true},
 			"r|A|-|firing|success (dry run)||"},
 	} {
 		if got := strings.Join(actionRow(c.e)[1:], "|"); got != c.want {

@@ -12,6 +12,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 const bucketDedup = "dedup" // claims: notification already accepted
@@ -91,8 +92,8 @@ func (e *Engine) match(alerts []Alert, now time.Time) (tasks []*task, keys []str
 			}
 			matched = true
 			d := &action.Data{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, Fingerprint: fp, StartsAt: a.StartsAt, Rule: r.Name}
-			id := newID(now)
-			tasks = append(tasks, &task{key: id, rule: r, data: d, received: now, entry: &Entry{
+			id := journal.NewID(now)
+			tasks = append(tasks, &task{key: id, rule: r, data: d, received: now, entry: &journal.Entry{
 				ID: id, Received: now, Rule: r.Name, AlertName: a.Labels["alertname"], Status: a.Status,
 				Fingerprint: fp, StartsAt: a.StartsAt, Labels: a.Labels, Target: r.Target(a.Labels), Result: action.ResultQueued, Replica: e.opts.Replica,
 			}})
@@ -152,7 +153,7 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 	if len(tasks) == 0 {
 		return nil, nil
 	}
-	journal := make([]store.KV, len(tasks))
+	entries := make([]store.KV, len(tasks))
 	backlog := make([]store.KV, len(tasks))
 	for i, t := range tasks {
 		b, err := json.Marshal(t.entry)
@@ -163,14 +164,14 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 		if err != nil {
 			return nil, err
 		}
-		journal[i] = store.KV{Key: t.entry.ID, Value: b}
+		entries[i] = store.KV{Key: t.entry.ID, Value: b}
 		backlog[i] = store.KV{Key: t.key, Value: r}
 	}
 	// The claims' value is this call's own: a client retry of the script
 	// after a timeout wins what its first copy won (see store.ClaimAndPut).
 	value := []byte(e.opts.Replica + " " + tasks[0].entry.ID)
 	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, value, e.opts.DedupTTL,
-		store.Aligned{Bucket: bucketJournal, Entries: journal}, store.Aligned{Bucket: e.cluster.Bucket(), Entries: backlog})
+		store.Aligned{Bucket: journal.Bucket, Entries: entries}, store.Aligned{Bucket: e.cluster.Bucket(), Entries: backlog})
 	if errors.Is(err, store.ErrNotReplicated) {
 		return won, fmt.Errorf("%w: %w", ErrNotAcked, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // The backlog is every remediation the receiver accepted and has not
@@ -22,7 +23,7 @@ import (
 
 // backlogRecord is a remediation waiting in the store.
 type backlogRecord struct {
-	Entry       *Entry            `json:"entry"`
+	Entry       *journal.Entry    `json:"entry"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Retry       bool              `json:"retry,omitempty"`   // an attempt after a failed one
 	Delayed     bool              `json:"delayed,omitempty"` // a retry or a deferral: skipped if the alert resolved
@@ -149,15 +150,15 @@ func (e *Engine) loadOnce(ctx context.Context) error {
 
 // journaled is the journal's copy of en, with the steps that had started
 // (the backlog record has only the start), or en when the journal has none.
-func (e *Engine) journaled(ctx context.Context, en *Entry) (*Entry, error) {
-	b, err := e.wb.Get(ctx, bucketJournal, en.ID)
+func (e *Engine) journaled(ctx context.Context, en *journal.Entry) (*journal.Entry, error) {
+	b, err := e.wb.Get(ctx, journal.Bucket, en.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return en, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var cur Entry
+	var cur journal.Entry
 	if json.Unmarshal(b, &cur) != nil {
 		return en, nil
 	}
@@ -179,7 +180,7 @@ func (e *Engine) dropOrphan(t *task, key string) {
 
 // ruleRemoved is the reason a remediation whose rule a reload removed ends
 // with, and escalates its alert, if firing, as one no rule heals.
-func (e *Engine) ruleRemoved(en *Entry, annotations map[string]string) string {
+func (e *Engine) ruleRemoved(en *journal.Entry, annotations map[string]string) string {
 	reason := "cancelled: the rule " + en.Rule + " is no longer configured"
 	if en.Status == "firing" {
 		e.escalateNoRule(en.Fingerprint, en.Labels, annotations, en.StartsAt, reason, e.opts.Now())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // TestWindowLoadsPastDeferredTasks: a window holding deferred tasks, with
@@ -14,7 +16,7 @@ func TestWindowLoadsPastDeferredTasks(t *testing.T) {
 	now := time.Now()
 	later := now.Add(time.Hour)
 	for _, id := range []string{"a", "b"} {
-		w.push(&task{key: id, entry: &Entry{ID: id}, notBefore: later}, now)
+		w.push(&task{key: id, entry: &journal.Entry{ID: id}, notBefore: later}, now)
 	}
 	w.spilled = true
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -27,7 +29,7 @@ func TestWindowLoadsPastDeferredTasks(t *testing.T) {
 	default:
 		t.Fatal("no load was asked for while the store holds more")
 	}
-	w.push(&task{key: "c", entry: &Entry{ID: "c"}}, now)
+	w.push(&task{key: "c", entry: &journal.Entry{ID: "c"}}, now)
 	if got := w.next(context.Background(), time.Now); got == nil || got.key != "c" {
 		t.Fatalf("the due task: %+v", got)
 	}
@@ -40,13 +42,13 @@ func TestDeferredWorkLeavesRoomForDueWork(t *testing.T) {
 	w := newWindow(2)
 	now := time.Now()
 	for i, id := range []string{"d1", "d2", "d3"} {
-		w.push(&task{key: id, entry: &Entry{ID: id}, notBefore: now.Add(time.Duration(10+i) * time.Minute)}, now)
+		w.push(&task{key: id, entry: &journal.Entry{ID: id}, notBefore: now.Add(time.Duration(10+i) * time.Minute)}, now)
 	}
 	if len(w.later) != 2 || w.isHeld("d3") || !w.dueAt.Equal(now.Add(12*time.Minute)) || w.spilled {
 		t.Fatalf("deferred held %d, d3 held %v, due at %v, spilled %v; want 2, false, +12m, false", len(w.later), w.isHeld("d3"), w.dueAt.Sub(now), w.spilled)
 	}
 	for _, id := range []string{"a1", "a2"} {
-		w.push(&task{key: id, entry: &Entry{ID: id}}, now)
+		w.push(&task{key: id, entry: &journal.Entry{ID: id}}, now)
 	}
 	for _, want := range []string{"a1", "a2"} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -56,7 +58,7 @@ func TestDeferredWorkLeavesRoomForDueWork(t *testing.T) {
 			t.Fatalf("got %+v; want the due task %s, not held behind the deferred ones", got, want)
 		}
 	}
-	w.push(&task{key: "a3", entry: &Entry{ID: "a3"}}, now) // a1 and a2 run: no room
+	w.push(&task{key: "a3", entry: &journal.Entry{ID: "a3"}}, now) // a1 and a2 run: no room
 	if w.isHeld("a3") || !w.spilled {
 		t.Fatal("a third due task was held while two run in a window of 2")
 	}
@@ -67,8 +69,8 @@ func TestDeferredWorkLeavesRoomForDueWork(t *testing.T) {
 func TestDeferredRecordInTheStoreIsLoadedWhenDue(t *testing.T) {
 	w := newWindow(1)
 	now := time.Now()
-	w.push(&task{key: "d1", entry: &Entry{ID: "d1"}, notBefore: now.Add(time.Hour)}, now)
-	w.push(&task{key: "d2", entry: &Entry{ID: "d2"}, notBefore: now.Add(50 * time.Millisecond)}, now)
+	w.push(&task{key: "d1", entry: &journal.Entry{ID: "d1"}, notBefore: now.Add(time.Hour)}, now)
+	w.push(&task{key: "d2", entry: &journal.Entry{ID: "d2"}, notBefore: now.Add(50 * time.Millisecond)}, now)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	go w.next(ctx, time.Now)

@@ -1,9 +1,10 @@
 package receiver
 
 import (
-	"github.com/selfheal/selfheal/receiver/config"
 	"strconv"
 	"time"
+
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // verdict is what the engine does with a remediation it has prepared.

@@ -23,6 +23,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // Errors Accept returns; the webhook maps them to 503 so that Alertmanager
@@ -61,7 +62,7 @@ const DefaultLeaseDuration = 15 * time.Second
 type Engine struct {
 	conf    atomic.Pointer[config.Config]
 	st      store.Store
-	journal *Journal
+	journal *journal.Journal
 	state   incidents
 	pools   *pools
 	wb      *writeBehind
@@ -93,7 +94,7 @@ type Engine struct {
 
 type task struct {
 	key       string // the backlog record's key
-	entry     *Entry
+	entry     *journal.Entry
 	rule      *config.Rule
 	data      *action.Data
 	received  time.Time
@@ -174,7 +175,7 @@ func NewEngine(c *config.Config, st store.Store, o Options, reg prometheus.Regis
 			e.logStoreError("Writing remediation state failed; kept and retried", err)
 		}
 	})
-	e.journal = newJournal(st, e.wb)
+	e.journal = journal.New(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
 	e.esc = &escalator{st: st, shared: o.Shared, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, history: e.incidentHistory, outbox: newOutbox()}
@@ -221,14 +222,14 @@ func (e *Engine) SetConfig(c *config.Config) {
 func (e *Engine) Config() *config.Config { return e.conf.Load() }
 
 // Journal is where the engine records what it did.
-func (e *Engine) Journal() *Journal { return e.journal }
+func (e *Engine) Journal() *journal.Journal { return e.journal }
 
 // Start takes over what a previous process left (see recover) and starts
 // the workers and the backlog's loader.
 func (e *Engine) Start(ctx context.Context) error {
 	// The journal is read newest first, a page at a time.
 	if o, ok := e.st.(store.Orderer); ok {
-		if err := o.Order(ctx, bucketJournal); err != nil {
+		if err := o.Order(ctx, journal.Bucket); err != nil {
 			return fmt.Errorf("indexing the journal: %w", err)
 		}
 	}
@@ -335,8 +336,8 @@ func (e *Engine) Shutdown(ctx context.Context) {
 
 // incidentHistory is what the journal holds of an alert's incident under
 // a rule since it started, newest first, for an escalation's summary.
-func (e *Engine) incidentHistory(ctx context.Context, rule, fingerprint string, since time.Time) []Entry {
-	es, err := e.journal.Query(ctx, Filter{Rule: rule, Fingerprint: fingerprint, Since: since, Limit: 50})
+func (e *Engine) incidentHistory(ctx context.Context, rule, fingerprint string, since time.Time) []journal.Entry {
+	es, err := e.journal.Query(ctx, journal.Filter{Rule: rule, Fingerprint: fingerprint, Since: since, Limit: 50})
 	if err != nil {
 		e.logStoreError("Could not read an incident's attempts for its escalation", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store/redisstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 func recordRule(t *testing.T, rec, extra string) string {
@@ -168,7 +169,7 @@ func TestCooldownBetweenIncidents(t *testing.T) {
 	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
 	advance := func(d time.Duration) { clockMu.Lock(); clock = clock.Add(d); clockMu.Unlock() }
 	f := newFixture(t, strings.Replace(recordRule(t, rec, ""), "cooldown: 0s", "cooldown: 10m", 1), Options{Now: now}, nil)
-	fire := func(startsAt time.Time) Entry {
+	fire := func(startsAt time.Time) journal.Entry {
 		f.accept(alert("firing", startsAt, "alertname", "AgentLost", "agent", "d-dys1"))
 		return f.waitLatest(t)
 	}
@@ -179,7 +180,7 @@ func TestCooldownBetweenIncidents(t *testing.T) {
 	advance(3 * time.Minute)
 	f.accept(alert("firing", now(), "alertname", "AgentLost", "agent", "d-dys1"))
 	testutil.Eventually(t, 10*time.Second, "the flap to be deferred", func() bool {
-		es, _ := f.journal.Query(context.Background(), Filter{Limit: 1})
+		es, _ := f.journal.Query(context.Background(), journal.Filter{Limit: 1})
 		return len(es) == 1 && es[0].Result == action.ResultQueued && strings.HasPrefix(es[0].Reason, "deferred: ")
 	})
 	if n := len(testutil.ReadLines(t, rec)); n != 2 { // one run: an argument line and an env line
@@ -196,11 +197,11 @@ func TestCooldownBetweenIncidents(t *testing.T) {
 	}
 }
 
-func (f *fixture) waitLatest(t *testing.T) Entry {
+func (f *fixture) waitLatest(t *testing.T) journal.Entry {
 	t.Helper()
-	var latest Entry
+	var latest journal.Entry
 	testutil.Eventually(t, 10*time.Second, "the latest entry to finish", func() bool {
-		es, _ := f.journal.Query(context.Background(), Filter{Limit: 1})
+		es, _ := f.journal.Query(context.Background(), journal.Filter{Limit: 1})
 		if len(es) == 0 || es[0].Result == action.ResultQueued || es[0].Result == action.ResultRunning {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 const bucketEscalations = "escalations" // rule|fingerprint -> open escalation
@@ -39,7 +40,7 @@ type escalation struct {
 
 	// current is the attempt that gave up, newer than what the journal
 	// shows of it yet.
-	current *Entry
+	current *journal.Entry
 }
 
 func (x *escalation) key() string { return x.Rule + "|" + x.Fingerprint }
@@ -62,7 +63,7 @@ type escalator struct {
 	logErr   func(string, error)
 	now      func() time.Time
 	resolved func(fingerprint string, startsAt time.Time) bool // the alert resolved since startsAt
-	history  func(ctx context.Context, rule, fingerprint string, since time.Time) []Entry
+	history  func(ctx context.Context, rule, fingerprint string, since time.Time) []journal.Entry
 
 	changing sync.Mutex // held across a change of open and its store write
 	mu       sync.Mutex
@@ -282,7 +283,7 @@ func (x *escalator) run(ctx context.Context) {
 // historySummary says what ran for an incident, attempt by attempt, oldest
 // first (entries come newest first): every attempt's steps with their
 // results, and what is still pending.
-func historySummary(entries []Entry) string {
+func historySummary(entries []journal.Entry) string {
 	parts := make([]string, 0, len(entries))
 	for i := len(entries) - 1; i >= 0; i-- {
 		parts = append(parts, summary(&entries[i]))
@@ -292,7 +293,7 @@ func historySummary(entries []Entry) string {
 
 // withCurrent puts cur in place of its older version among entries
 // (newest first), or first when they lack it.
-func withCurrent(entries []Entry, cur *Entry) []Entry {
+func withCurrent(entries []journal.Entry, cur *journal.Entry) []journal.Entry {
 	if cur == nil {
 		return entries
 	}
@@ -302,12 +303,12 @@ func withCurrent(entries []Entry, cur *Entry) []Entry {
 			return entries
 		}
 	}
-	return append([]Entry{*cur}, entries...)
+	return append([]journal.Entry{*cur}, entries...)
 }
 
 // summary says what ran, in order: each step's result, exit code or HTTP
 // status, and the start of its output.
-func summary(en *Entry) string {
+func summary(en *journal.Entry) string {
 	if len(en.Steps) == 0 {
 		s := en.Result
 		if en.Attempt > 0 {

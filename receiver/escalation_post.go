@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/selfheal/selfheal/receiver/config"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/selfheal/selfheal/receiver/config"
 )
 
 // outbox holds the posts to Alertmanager in the order they were decided,

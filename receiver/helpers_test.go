@@ -14,6 +14,7 @@ import (
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 func scriptPath(t testing.TB, name string) string {
@@ -37,7 +38,7 @@ func mustConfig(t testing.TB, yml string) *config.Config {
 type fixture struct {
 	t       testing.TB
 	engine  *Engine
-	journal *Journal
+	journal *journal.Journal
 	store   store.Store
 	reg     *prometheus.Registry
 	path    string
@@ -89,11 +90,11 @@ func (f *fixture) accept(alerts ...Alert) AcceptResult {
 
 // waitEntries waits until the journal holds n finished entries and returns
 // them, newest first.
-func (f *fixture) waitEntries(n int) []Entry {
+func (f *fixture) waitEntries(n int) []journal.Entry {
 	f.t.Helper()
-	var got []Entry
+	var got []journal.Entry
 	testutil.Eventually(f.t, 30*time.Second, "journal entries to finish", func() bool {
-		es, err := f.journal.Query(context.Background(), Filter{})
+		es, err := f.journal.Query(context.Background(), journal.Filter{})
 		if err != nil {
 			return false
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // process takes one accepted remediation through its stages: a slot of its
@@ -36,8 +37,8 @@ func (e *Engine) process(t *task) {
 	defer unlock()
 
 	t.entry.Result = action.ResultRunning
-	e.journal.setLive(t.entry)
-	defer e.journal.dropLive(t.entry.ID)
+	e.journal.SetLive(t.entry)
+	defer e.journal.DropLive(t.entry.ID)
 
 	t.data.HookOwner = e.owner
 	prepared, member, err := t.rule.Prepare(t.data)
@@ -130,7 +131,7 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 // recordStart writes the start of an attempt in one transaction; the task's
 // entry shows the start only once it is recorded.
 func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situation) error {
-	en := new(Entry)
+	en := new(journal.Entry)
 	*en = *t.entry
 	en.Result, en.Attempt, en.DryRun, en.Reason, en.NotBefore = action.ResultRunning, d.Attempt, s.DryRun, "", nil
 	en.Replica, en.Fence = e.opts.Replica, e.cluster.Fence() // the one that runs it, which may have taken it over
@@ -147,7 +148,7 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	if err != nil {
 		return err
 	}
-	writes := map[string][]store.KV{bucketJournal: {{Key: en.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
+	writes := map[string][]store.KV{journal.Bucket: {{Key: en.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
 	if d.Save {
 		ib, err := json.Marshal(d.Incident)
 		if err != nil {
@@ -213,7 +214,7 @@ func (e *Engine) deferTask(t *task, d decision) {
 	if err == nil {
 		var rec []byte
 		if rec, err = t.marshal(); err == nil {
-			err = e.cluster.PutFor(e.runCtx, t.key, map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}})
+			err = e.cluster.PutFor(e.runCtx, t.key, map[string][]store.KV{journal.Bucket: {{Key: t.entry.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}})
 		}
 	}
 	if errors.Is(err, cluster.ErrTakenOver) {
@@ -266,13 +267,13 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 			// The journal shows the step as running, also after a crash
 			// (within the write-behind's interval).
 			en.Steps = append(en.Steps, action.Step{Action: r.Steps()[i].Kind(), What: p.What, Result: action.ResultRunning, Started: e.opts.Now()})
-			e.journal.setLive(en)
+			e.journal.SetLive(en)
 			_ = e.journal.RecordFor(en, t.key)
 			en.Steps = en.Steps[:len(en.Steps)-1]
 			step = p.Run(e.runCtx)
 		}
 		en.Steps = append(en.Steps, step)
-		e.journal.setLive(en)
+		e.journal.SetLive(en)
 		e.metrics.actions.WithLabelValues(r.Name, step.Action, step.Result).Inc()
 		if step.Result != action.ResultSuccess && step.Result != action.ResultDryRun {
 			return step.Result, step.Action + ": " + step.Reason

@@ -12,6 +12,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // What a start finds of previous processes, and what it does with it:
@@ -83,10 +84,10 @@ func (e *Engine) recoverUnrecorded(ctx context.Context) error {
 }
 
 // unfinished returns the journal's queued and running entries.
-func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
-	var stuck []*Entry
-	err := e.st.Scan(ctx, bucketJournal, func(_ string, v []byte) error {
-		var en Entry
+func (e *Engine) unfinished(ctx context.Context) ([]*journal.Entry, error) {
+	var stuck []*journal.Entry
+	err := e.st.Scan(ctx, journal.Bucket, func(_ string, v []byte) error {
+		var en journal.Entry
 		if json.Unmarshal(v, &en) == nil && (en.Result == action.ResultQueued || en.Result == action.ResultRunning) {
 			stuck = append(stuck, &en)
 		}
@@ -98,7 +99,7 @@ func (e *Engine) unfinished(ctx context.Context) ([]*Entry, error) {
 	return stuck, nil
 }
 
-func (e *Engine) interrupted(en *Entry, reason string) *Entry {
+func (e *Engine) interrupted(en *journal.Entry, reason string) *journal.Entry {
 	now := e.opts.Now()
 	en.Result, en.Reason, en.Finished, en.Fence = action.ResultInterrupted, reason, &now, e.cluster.Fence()
 	for i := range en.Steps {
@@ -113,7 +114,7 @@ func (e *Engine) interrupted(en *Entry, reason string) *Entry {
 
 // resumeInterrupted ends a remediation that was running when the previous
 // process stopped: a failed attempt, retried or given up.
-func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, rec []byte) error {
+func (e *Engine) resumeInterrupted(ctx context.Context, en *journal.Entry, key string, rec []byte) error {
 	t, ok := taskFromRecord(key, rec, e.Config())
 	if rec == nil {
 		t, ok = taskFromEntry(en, e.Config())
@@ -133,7 +134,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 			nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
 			entry, _ := json.Marshal(nt.entry)
 			r, _ := nt.marshal()
-			writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: nt.entry.ID, Value: entry})
+			writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: nt.entry.ID, Value: entry})
 			writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: nt.key, Value: r})
 			reason += "; retrying in " + t.rule.Cooldown.Duration.String()
 		default:
@@ -150,7 +151,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 		esc := escalationFor(t, t.giveUp, e.opts.Now())
 		e.esc.escalate(e.runCtx, esc)
 	}
-	writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
+	writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: en.ID, Value: b})
 	retried := len(writes[e.cluster.Bucket()])
 	if key == "" {
 		err = e.st.PutAll(ctx, writes)
@@ -170,7 +171,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *Entry, key string, r
 
 // taskFromEntry rebuilds a task from a journal entry alone (its
 // annotations are lost), for entries older than the backlog.
-func taskFromEntry(en *Entry, c *config.Config) (*task, bool) {
+func taskFromEntry(en *journal.Entry, c *config.Config) (*task, bool) {
 	rule := c.Rule(en.Rule)
 	if rule == nil {
 		return nil, false

@@ -20,7 +20,7 @@ func (e *Engine) Cleanup(ctx context.Context) (Cleaned, error) {
 	var c Cleaned
 	var err error
 	cutoff := e.opts.Now().Add(-e.opts.Retention)
-	if c.Journal, err = e.journal.cleanup(ctx, cutoff); err != nil {
+	if c.Journal, err = e.journal.Cleanup(ctx, cutoff); err != nil {
 		return c, err
 	}
 	if c.Claims, err = e.st.Sweep(ctx, bucketDedup); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // minRetryDelay spaces retries of a rule whose cooldown is zero.
@@ -35,7 +36,7 @@ var storeRetryDelay = 5 * time.Second
 // failure and a takeover at once may then run the retry twice.
 func (e *Engine) scheduleRetry(t *task) {
 	nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
-	e.wb.Forget(bucketJournal, t.entry.ID) // the replacement carries the final entry
+	e.wb.Forget(journal.Bucket, t.entry.ID) // the replacement carries the final entry
 	err := e.enqueue(nt, t)
 	switch {
 	case err == nil:
@@ -68,7 +69,7 @@ func (e *Engine) scheduleRetry(t *task) {
 func (e *Engine) retryTask(t *task, due time.Time) *task {
 	now := e.opts.Now()
 	en := *t.entry
-	en.ID, en.Received, en.Result, en.Reason, en.Steps = newID(now), now, action.ResultQueued, "", nil
+	en.ID, en.Received, en.Result, en.Reason, en.Steps = journal.NewID(now), now, action.ResultQueued, "", nil
 	en.Started, en.Finished, en.Attempt, en.NotBefore, en.Replica = nil, nil, t.entry.Attempt+1, &due, e.opts.Replica
 	h := sha256.Sum256([]byte(t.entry.Rule + "\x00" + t.entry.Fingerprint + "\x00" + t.entry.StartsAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.Itoa(t.entry.Attempt)))
 	return &task{key: "retry-" + hex.EncodeToString(h[:12]), entry: &en, rule: t.rule, data: t.data, received: now, state: stateRetry, notBefore: due}
@@ -86,7 +87,7 @@ func (e *Engine) enqueue(t, old *task) error {
 	if err != nil {
 		return err
 	}
-	writes := map[string][]store.KV{bucketJournal: {{Key: t.entry.ID, Value: entry}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
+	writes := map[string][]store.KV{journal.Bucket: {{Key: t.entry.ID, Value: entry}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
 	// A write begun before the shutdown's deadline is finished, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
 	defer cancel()
@@ -98,7 +99,7 @@ func (e *Engine) enqueue(t, old *task) error {
 		if mErr != nil {
 			return mErr
 		}
-		writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: old.entry.ID, Value: final})
+		writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: old.entry.ID, Value: final})
 		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: old.key})
 		err = e.cluster.PutFor(ctx, old.key, writes)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // journalDown is a real bbolt store whose journal refuses single writes
@@ -28,7 +29,7 @@ type journalDown struct {
 }
 
 func (s *journalDown) Put(ctx context.Context, bucket string, kvs ...store.KV) error {
-	if bucket == bucketJournal && s.down.Load() {
+	if bucket == journal.Bucket && s.down.Load() {
 		return errors.New("no space left on device")
 	}
 	return s.Store.Put(ctx, bucket, kvs...)
@@ -38,8 +39,8 @@ func (s *journalDown) Put(ctx context.Context, bucket string, kvs ...store.KV) e
 // running and final states of existing entries still land.
 func (s *journalDown) PutAll(ctx context.Context, all map[string][]store.KV) error {
 	if s.down.Load() {
-		for _, kv := range all[bucketJournal] {
-			if _, err := s.Store.Get(ctx, bucketJournal, kv.Key); errors.Is(err, store.ErrNotFound) {
+		for _, kv := range all[journal.Bucket] {
+			if _, err := s.Store.Get(ctx, journal.Bucket, kv.Key); errors.Is(err, store.ErrNotFound) {
 				return errors.New("no space left on device")
 			}
 		}
@@ -50,7 +51,7 @@ func (s *journalDown) PutAll(ctx context.Context, all map[string][]store.KV) err
 // PutGuarded fails like PutAll.
 func (s *journalDown) PutGuarded(ctx context.Context, groups []store.Guarded) ([]bool, error) {
 	for _, g := range groups {
-		if err := s.PutAll(ctx, map[string][]store.KV{bucketJournal: g.Entries[bucketJournal]}); err != nil {
+		if err := s.PutAll(ctx, map[string][]store.KV{journal.Bucket: g.Entries[journal.Bucket]}); err != nil {
 			return nil, err
 		}
 	}
@@ -162,7 +163,7 @@ func TestResultsKeptWhileTheDiskIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e2.Shutdown(context.Background())
-	es, err := e2.Journal().Query(context.Background(), Filter{})
+	es, err := e2.Journal().Query(context.Background(), journal.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +185,9 @@ rules:
 `, Options{}, nil)
 	before := time.Now()
 	f.accept(alert("firing", before, "alertname", "ICServerConnectFailed"))
-	var queued *Entry
+	var queued *journal.Entry
 	testutil.Eventually(t, 10*time.Second, "the retry to be queued", func() bool {
-		es, _ := f.journal.Query(context.Background(), Filter{})
+		es, _ := f.journal.Query(context.Background(), journal.Filter{})
 		for i := range es {
 			if es[i].Result == action.ResultQueued && es[i].NotBefore != nil {
 				queued = &es[i]

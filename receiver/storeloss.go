@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // StoreLost writes what this replica holds in memory back into a store that
@@ -50,7 +51,7 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	writes := map[string][]store.KV{}
-	live := e.journal.liveEntries()
+	live := e.journal.Live()
 	for _, t := range tasks {
 		en := t.entry
 		if l, ok := live[en.ID]; ok {
@@ -64,7 +65,7 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		writes[bucketJournal] = append(writes[bucketJournal], store.KV{Key: en.ID, Value: b})
+		writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: en.ID, Value: b})
 		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: t.key, Value: rec})
 	}
 	// Writes behind for tasks that have left the window (finished) are

@@ -12,6 +12,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // TestStormIsAcceptedAndHandledOnce: one webhook of 10,000 matching alerts,
@@ -36,7 +37,7 @@ rules:
 		t.Fatalf("storm: %+v", r)
 	}
 	testutil.Eventually(t, 2*time.Minute, "the storm to be worked off", func() bool { return f.engine.window.pending.Load() == 0 })
-	es, err := f.journal.Query(context.Background(), Filter{Limit: MaxActions * 20})
+	es, err := f.journal.Query(context.Background(), journal.Filter{Limit: journal.MaxActions * 20})
 	if err != nil {
 		t.Fatal(err)
 	}

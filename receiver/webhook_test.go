@@ -17,6 +17,7 @@ import (
 
 	"github.com/selfheal/selfheal/internal/serve"
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 const sampleWebhook = `{
@@ -141,7 +142,7 @@ func TestActionsAPI(t *testing.T) {
 	for range 5 {
 		_, body := get(q)
 		var page struct {
-			Actions []Entry
+			Actions []journal.Entry
 			Next    string
 		}
 		if err := json.Unmarshal([]byte(body), &page); err != nil {
@@ -155,7 +156,7 @@ func TestActionsAPI(t *testing.T) {
 		}
 		q = "?limit=1&before=" + page.Next
 	}
-	all, _ := f.journal.Query(context.Background(), Filter{})
+	all, _ := f.journal.Query(context.Background(), journal.Filter{})
 	if len(ids) != len(all) || len(ids) != 2 || ids[0] <= ids[1] {
 		t.Fatalf("paged ids %v; want the journal's %d entries, newest first", ids, len(all))
 	}

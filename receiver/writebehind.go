@@ -10,6 +10,14 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 )
 
+// flushEvery is how often remediation state is written behind: long enough
+// that one commit carries many remediations, short enough that a crash loses
+// little (at most this much of final results and step progress; a
+// remediation whose result is lost is found running at the next start and
+// counted as a failed attempt).
+// bench/README.md has the fsync counts that chose it.
+const flushEvery = 100 * time.Millisecond
+
 // writeBehind takes the store writes a remediation makes while it runs
 // (attempt counts, journal updates) off the worker's path: they are kept in
 // memory, visible to reads at once, and written in one batch every flush

@@ -11,6 +11,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // slowPutAll holds every PutAll until release is closed, as a commit that
@@ -101,9 +102,9 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 	st := &snapshotScan{Store: bolt}
 	wb := newWriteBehind(st, bucketFence{st, "backlog_x"}, flushEvery, log.NewNopLogger(), nil)
 	defer wb.Close(ctx)
-	j := newJournal(st, wb)
+	j := journal.New(st, wb)
 	now := time.Now()
-	e := &Entry{ID: newID(now), Received: now, Rule: "r", Result: action.ResultQueued}
+	e := &journal.Entry{ID: journal.NewID(now), Received: now, Rule: "r", Result: action.ResultQueued}
 	if err := j.Put(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +113,11 @@ func TestQueryWhileAFlushCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.onScan = func() {
-		if err := j.wb.Flush(ctx); err != nil {
+		if err := wb.Flush(ctx); err != nil {
 			t.Error(err)
 		}
 	}
-	got, err := j.Query(ctx, Filter{})
+	got, err := j.Query(ctx, journal.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +165,11 @@ func TestWriteBackCoversTheBatchBeingFlushed(t *testing.T) {
 			_ = bolt.Put(ctx, "backlog_x", store.KV{Key: k, Value: []byte("{}")})
 		}
 	}
-	w.PutGuarded("r1", bucketJournal, "e1", []byte("final"))
+	w.PutGuarded("r1", journal.Bucket, "e1", []byte("final"))
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := bolt.Get(ctx, bucketJournal, "e1"); err != nil || string(v) != "final" {
+	if v, err := bolt.Get(ctx, journal.Bucket, "e1"); err != nil || string(v) != "final" {
 		t.Fatalf("the guarded write after the write-back: %q, %v", v, err)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/selfheal/selfheal/receiver"
 	"github.com/selfheal/selfheal/receiver/action"
+	entries "github.com/selfheal/selfheal/receiver/journal"
 	"github.com/selfheal/selfheal/statuspage"
 )
 
@@ -18,7 +18,7 @@ import (
 // output), filtered by rule, result, time or one alert (an incident, which
 // escalations link to).
 type Handler struct {
-	Journal *receiver.Journal
+	Journal *entries.Journal
 	Rules   func() []string // the configured rules, for the filter
 }
 
@@ -35,7 +35,7 @@ type journalView struct {
 	Result  string
 	Since   string
 	Finger  string
-	Entries []receiver.Entry
+	Entries []entries.Entry
 	Older   string // the link to the next page, or ""
 	Error   string
 }
@@ -54,7 +54,7 @@ func (j *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Results: results,
 		Rule:    q.Get("rule"), Result: q.Get("result"), Since: q.Get("since"), Finger: q.Get("fingerprint"),
 	}
-	f, err := receiver.ParseFilter(q, now)
+	f, err := entries.ParseFilter(q, now)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		v.Error = err.Error()

@@ -1,4 +1,9 @@
-package receiver
+// Package journal is the record of what selfheal_receiver did: one entry per
+// rule acting (or deciding not to act) on an alert notification, with its
+// steps; the filters and pages the API and the /journal page read it by,
+// and retention. selfhealctl and the pages import its types without the
+// engine.
+package journal
 
 import (
 	"context"
@@ -14,7 +19,8 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 )
 
-const bucketJournal = "journal"
+// Bucket is the store bucket of the entries, keyed by id.
+const Bucket = "journal"
 
 // Entry is the journal's record of one rule acting (or deciding not to act)
 // on one alert notification.
@@ -54,14 +60,15 @@ func (e Entry) When() time.Time {
 	return e.Received
 }
 
-// newID makes a journal id that sorts by time.
-func newID(t time.Time) string {
+// NewID makes a journal id that sorts by time.
+func NewID(t time.Time) string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	return fmt.Sprintf("%016x-%s", t.UnixNano(), hex.EncodeToString(r[:]))
 }
 
-func idTime(id string) (time.Time, bool) {
+// IDTime is the time an id was made at.
+func IDTime(id string) (time.Time, bool) {
 	if len(id) < 16 {
 		return time.Time{}, false
 	}
@@ -78,20 +85,20 @@ type Journal struct {
 	st   store.Store
 	mu   sync.Mutex
 	live map[string]*Entry
-	wb   *writeBehind
+	wb   Behind
 }
 
-// flushEvery is how often remediation state is written behind: long enough
-// that one commit carries many remediations, short enough that a crash loses
-// little (at most this much of final results and step progress; a
-// remediation whose result is lost is found running at the next start and
-// counted as a failed attempt).
-// bench/README.md has the fsync counts that chose it.
-const flushEvery = 100 * time.Millisecond
+// Behind is the write-behind the journal writes running entries through:
+// a write lands only while its guard (a backlog record) is this replica's,
+// and reads see what is still to be written.
+type Behind interface {
+	PutGuarded(guard, bucket, key string, value []byte)
+	ScanDesc(ctx context.Context, bucket, before string, fn func(key string, value []byte) (bool, error)) error
+}
 
-// newJournal returns a journal on st that writes updates behind through wb
-// and Engine.Cleanup forgets entries past the retention.
-func newJournal(st store.Store, wb *writeBehind) *Journal {
+// New returns a journal on st that writes updates behind through wb; Cleanup
+// forgets entries past the retention.
+func New(st store.Store, wb Behind) *Journal {
 	return &Journal{st: st, live: map[string]*Entry{}, wb: wb}
 }
 
@@ -104,7 +111,7 @@ func (j *Journal) RecordFor(e *Entry, guard string) error {
 	if err != nil {
 		return err
 	}
-	j.wb.PutGuarded(guard, bucketJournal, e.ID, b)
+	j.wb.PutGuarded(guard, Bucket, e.ID, b)
 	return nil
 }
 
@@ -118,12 +125,12 @@ func (j *Journal) Put(ctx context.Context, entries ...*Entry) error {
 		}
 		kvs[i] = store.KV{Key: e.ID, Value: b}
 	}
-	return j.st.Put(ctx, bucketJournal, kvs...)
+	return j.st.Put(ctx, Bucket, kvs...)
 }
 
-// setLive shows a snapshot of an entry being worked on to queries; the
+// SetLive shows a snapshot of an entry being worked on to queries; the
 // worker goes on changing its own copy.
-func (j *Journal) setLive(e *Entry) {
+func (j *Journal) SetLive(e *Entry) {
 	c := *e
 	c.Steps = append([]action.Step(nil), e.Steps...)
 	j.mu.Lock()
@@ -131,8 +138,8 @@ func (j *Journal) setLive(e *Entry) {
 	j.mu.Unlock()
 }
 
-// liveEntries copies the entries being worked on.
-func (j *Journal) liveEntries() map[string]Entry {
+// Live copies the entries being worked on.
+func (j *Journal) Live() map[string]Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	live := make(map[string]Entry, len(j.live))
@@ -142,24 +149,11 @@ func (j *Journal) liveEntries() map[string]Entry {
 	return live
 }
 
-func (j *Journal) dropLive(id string) {
+// DropLive stops showing an entry as worked on.
+func (j *Journal) DropLive(id string) {
 	j.mu.Lock()
 	delete(j.live, id)
 	j.mu.Unlock()
-}
-
-// Filter selects entries for Query.
-type Filter struct {
-	Rule, AlertName, Result string
-	Fingerprint             string // one alert's entries: an incident's attempts
-	Since                   time.Time
-	Before                  string // a journal id: only older entries (the next page's cursor)
-	Limit                   int    // 0 for all
-}
-
-func (f *Filter) matches(e *Entry) bool {
-	return (f.Rule == "" || e.Rule == f.Rule) && (f.AlertName == "" || e.AlertName == f.AlertName) && (f.Result == "" || e.Result == f.Result) &&
-		(f.Fingerprint == "" || e.Fingerprint == f.Fingerprint)
 }
 
 // Query returns matching entries, newest first. It reads the journal from
@@ -167,9 +161,9 @@ func (f *Filter) matches(e *Entry) bool {
 // Since, so a page costs what it reads, not what the journal holds.
 func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
-	live := j.liveEntries()
-	err := j.wb.ScanDesc(ctx, bucketJournal, f.Before, func(k string, v []byte) (bool, error) {
-		if t, ok := idTime(k); ok && t.Before(f.Since) {
+	live := j.Live()
+	err := j.wb.ScanDesc(ctx, Bucket, f.Before, func(k string, v []byte) (bool, error) {
+		if t, ok := IDTime(k); ok && t.Before(f.Since) {
 			return false, nil // ids sort by time: every later key is older
 		}
 		var e Entry
@@ -186,12 +180,12 @@ func (j *Journal) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, err
 }
 
-// cleanup deletes entries from before cutoff. Ids sort by time, so it
+// Cleanup deletes entries from before cutoff. Ids sort by time, so it
 // reads only those, from the newest of them down.
-func (j *Journal) cleanup(ctx context.Context, cutoff time.Time) (int, error) {
+func (j *Journal) Cleanup(ctx context.Context, cutoff time.Time) (int, error) {
 	var old []string
-	err := j.st.ScanDesc(ctx, bucketJournal, fmt.Sprintf("%016x", cutoff.UnixNano()), func(k string, _ []byte) (bool, error) {
-		if t, ok := idTime(k); ok && t.Before(cutoff) {
+	err := j.st.ScanDesc(ctx, Bucket, fmt.Sprintf("%016x", cutoff.UnixNano()), func(k string, _ []byte) (bool, error) {
+		if t, ok := IDTime(k); ok && t.Before(cutoff) {
 			old = append(old, k)
 		}
 		return true, nil
@@ -199,5 +193,5 @@ func (j *Journal) cleanup(ctx context.Context, cutoff time.Time) (int, error) {
 	if err != nil || len(old) == 0 {
 		return 0, err
 	}
-	return len(old), j.st.Delete(ctx, bucketJournal, old...)
+	return len(old), j.st.Delete(ctx, Bucket, old...)
 }
