@@ -12,6 +12,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/escalation"
 	"github.com/selfheal/selfheal/receiver/journal"
 )
 
@@ -116,7 +117,7 @@ func (e *Engine) escalateAccepted(alerts []Alert, tasks []*task, unmatched []*Al
 	}
 	for _, t := range tasks {
 		if t.data.Status == "firing" {
-			e.esc.note(t, now, true)
+			e.esc.Note(escalationFor(t, escalation.EscalateNotHealed, now), now, true)
 		}
 	}
 	var resolved []string
@@ -126,7 +127,7 @@ func (e *Engine) escalateAccepted(alerts []Alert, tasks []*task, unmatched []*Al
 		}
 	}
 	if len(resolved) > 0 {
-		e.esc.resolve(e.runCtx, resolved...)
+		e.esc.Resolve(e.runCtx, resolved...)
 	}
 	for _, a := range unmatched {
 		if a.Status == "firing" {
@@ -143,7 +144,7 @@ func (e *Engine) escalateNoRule(fp string, labels, annotations map[string]string
 	for k, v := range annotations {
 		ann[k] = v
 	}
-	e.esc.escalate(e.runCtx, &escalation{Reason: EscalateNoRule, Fingerprint: fp, Labels: labels, Annotations: ann, StartsAt: now, AlertStartsAt: startsAt})
+	e.esc.Escalate(e.runCtx, &escalation.Escalation{Reason: escalation.EscalateNoRule, Fingerprint: fp, Labels: labels, Annotations: ann, StartsAt: now, AlertStartsAt: startsAt})
 }
 
 // claim records the claims, the queued journal entries and the backlog

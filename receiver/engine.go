@@ -23,6 +23,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/escalation"
 	"github.com/selfheal/selfheal/receiver/journal"
 )
 
@@ -83,7 +84,7 @@ type Engine struct {
 	locks    *locks
 	resolved resolvedAlerts
 	retries  sync.WaitGroup
-	esc      *escalator
+	esc      *escalation.Escalator
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -166,7 +167,7 @@ func NewEngine(c *config.Config, st store.Store, o Options, reg prometheus.Regis
 	e.cluster = cluster.New(st, cluster.Options{Name: o.Replica, Host: o.Host, Shared: o.Shared, Lease: o.LeaseDuration, Owner: e.owner}, node{e}, logger)
 	e.cluster.Register(reg)
 	e.metrics = newMetrics(func() float64 { return float64(e.window.pending.Load()) }, func() float64 { return float64(e.wb.Len()) },
-		func() float64 { return float64(e.esc.openCount()) })
+		func() float64 { return float64(e.esc.OpenCount()) })
 	e.metrics.Register(reg)
 	e.metrics.storeUp.Set(1)
 	e.wb = newWriteBehind(st, e.cluster, flushEvery, logger, func(err error) {
@@ -178,7 +179,7 @@ func NewEngine(c *config.Config, st store.Store, o Options, reg prometheus.Regis
 	e.journal = journal.New(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
-	e.esc = &escalator{st: st, shared: o.Shared, conf: e.Config, metrics: e.metrics, logErr: e.logStoreError, now: o.Now, resolved: e.resolved.since, history: e.incidentHistory, outbox: newOutbox()}
+	e.esc = escalation.New(st, o.Shared, escalationSource{e}, e.metrics.escalations, e.logStoreError, o.Now)
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.takeCtx, e.stopTake = context.WithCancel(e.runCtx)
@@ -233,7 +234,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			return fmt.Errorf("indexing the journal: %w", err)
 		}
 	}
-	if err := e.esc.load(ctx); err != nil {
+	if err := e.esc.Load(ctx); err != nil {
 		return fmt.Errorf("reading open escalations: %w", err)
 	}
 	if err := e.recover(ctx); err != nil {
@@ -242,8 +243,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.pools.load(ctx, e.Config().PoolNames()); err != nil {
 		return fmt.Errorf("reading pool state: %w", err)
 	}
-	go e.esc.run(e.runCtx)
-	go e.esc.send(e.runCtx)
+	go e.esc.Run(e.runCtx)
+	go e.esc.Send(e.runCtx)
 	go e.loadBacklog(e.runCtx)
 	go e.cluster.Run(e.runCtx)
 	signal(e.window.load)
@@ -319,7 +320,7 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	// of the deadline.
 	retried := make(chan struct{})
 	go func() { e.retries.Wait(); close(retried) }()
-	for _, ch := range []<-chan struct{}{retried, e.esc.outbox.drained()} {
+	for _, ch := range []<-chan struct{}{retried, e.esc.Drained()} {
 		select {
 		case <-ch:
 		case <-ctx.Done():

@@ -3,12 +3,10 @@ package receiver
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
+	"github.com/selfheal/selfheal/receiver/escalation"
 )
 
 // pager stands for PagerDuty or Slack: the webhook Alertmanager notifies.
@@ -171,7 +170,7 @@ func TestEscalateAfter(t *testing.T) {
 	}
 	testutil.Eventually(t, 20*time.Second, "a page for the alert that still fires", func() bool { return len(p.pages("firing")) == 1 })
 	a := p.pages("firing")[0].Alerts[0]
-	if a.Labels["selfheal_reason"] != EscalateNotHealed {
+	if a.Labels["selfheal_reason"] != escalation.EscalateNotHealed {
 		t.Fatalf("reason %q", a.Labels["selfheal_reason"])
 	}
 	// What ran so far: the attempt that succeeded though the alert fires on.
@@ -191,7 +190,7 @@ func TestEscalateUnmatched(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	testutil.Eventually(t, 20*time.Second, "a page for the unmatched alert", func() bool { return len(p.pages("firing")) == 1 })
-	if l := p.pages("firing")[0].Alerts[0].Labels; l["selfheal_reason"] != EscalateNoRule || l["alertname"] != "DiskFull" {
+	if l := p.pages("firing")[0].Alerts[0].Labels; l["selfheal_reason"] != escalation.EscalateNoRule || l["alertname"] != "DiskFull" {
 		t.Fatalf("labels %v", l)
 	}
 }
@@ -309,7 +308,7 @@ func TestShutdownKeepsItsDeadlineWhileAlertmanagerHangs(t *testing.T) {
 		t.Fatalf("shutdown with a 500ms deadline took %v while Alertmanager hung", took)
 	}
 	n := 0
-	bolt.Scan(context.Background(), bucketEscalations, func(string, []byte) error { n++; return nil })
+	bolt.Scan(context.Background(), escalation.Bucket, func(string, []byte) error { n++; return nil })
 	if n != 1 {
 		t.Fatalf("%d escalations recorded; want the one posted", n)
 	}
@@ -364,65 +363,11 @@ func TestWatchForgetsRemovedRules(t *testing.T) {
 	f := newFixture(t, escalationRules(t, amp.URL), Options{}, nil)
 	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1"))
 	f.waitEntries(1)
-	f.engine.esc.mu.Lock()
-	watched := len(f.engine.esc.watch)
-	f.engine.esc.mu.Unlock()
-	if watched != 1 {
-		t.Fatalf("%d alerts watched; want the one healed", watched)
+	if watched := f.engine.esc.Watched(); watched != 1 {
+		t.Fatalf("%d alerts watched; want the one healed", f.engine.esc.Watched())
 	}
 	f.engine.SetConfig(mustConfig(t, strings.Replace(escalationRules(t, amp.URL), "name: restart-agent", "name: renamed-agent", 1)))
-	testutil.Eventually(t, 10*time.Second, "the removed rule's watch to go", func() bool {
-		f.engine.esc.mu.Lock()
-		defer f.engine.esc.mu.Unlock()
-		return len(f.engine.esc.watch) == 0
-	})
-}
-
-// TestEscalationStoreAgreesWithMemory: escalations opened and resolved at
-// the same moment end the same in memory and in the store, so a restart
-// brings back exactly what is open.
-func TestEscalationStoreAgreesWithMemory(t *testing.T) {
-	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer am.Close()
-	f := newFixture(t, strings.Replace(escalationRules(t, am.URL), "resend_interval: 1s", "resend_interval: 1h", 1), Options{}, nil)
-	x := f.engine.esc
-	var wg sync.WaitGroup
-	for i := range 200 {
-		fp := fmt.Sprintf("%016x", i)
-		esc := &escalation{Rule: "restart-ic-server", Reason: ReasonMaxAttempts, Fingerprint: fp, Labels: map[string]string{"alertname": "ICServerConnectFailed"}, StartsAt: time.Now()}
-		wg.Add(1)
-		go func() { // the resolution comes as soon as the escalation is open in memory
-			defer wg.Done()
-			done := make(chan struct{})
-			go func() { x.escalate(context.Background(), esc); close(done) }()
-			for range 1000 {
-				x.mu.Lock()
-				_, open := x.open[esc.key()]
-				x.mu.Unlock()
-				if open {
-					break
-				}
-				runtime.Gosched()
-			}
-			x.resolve(context.Background(), fp)
-			<-done
-		}()
-	}
-	wg.Wait()
-	stored := map[string]bool{}
-	f.store.Scan(context.Background(), bucketEscalations, func(k string, _ []byte) error { stored[k] = true; return nil })
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for k := range x.open {
-		if !stored[k] {
-			t.Errorf("%s is open but not in the store", k)
-		}
-	}
-	for k := range stored {
-		if _, ok := x.open[k]; !ok {
-			t.Errorf("%s is in the store but not open: a restart would bring it back", k)
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the removed rule's watch to go", func() bool { return f.engine.esc.Watched() == 0 })
 }
 
 // TestOnePagePerFailedIncident: while a retry is pending nothing pages,
@@ -459,7 +404,7 @@ rules:
 		!strings.Contains(sum, "attempt 1, failed") || !strings.Contains(sum, "attempt 2, failed") || strings.Count(sum, "(exit 3)") != 2 {
 		t.Fatalf("page %v\nsummary:\n%s", a.Labels, sum)
 	}
-	if n := promtest.ToFloat64(f.engine.metrics.escalations.WithLabelValues("restart-ic-server", EscalateNotHealed, "posted")); n != 0 {
+	if n := promtest.ToFloat64(f.engine.metrics.escalations.WithLabelValues("restart-ic-server", escalation.EscalateNotHealed, "posted")); n != 0 {
 		t.Fatalf("%v not_healed escalations posted while a retry was pending", n)
 	}
 }

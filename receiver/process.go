@@ -13,6 +13,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
 	"github.com/selfheal/selfheal/receiver/config"
+	"github.com/selfheal/selfheal/receiver/escalation"
 	"github.com/selfheal/selfheal/receiver/journal"
 )
 
@@ -355,10 +356,10 @@ func (e *Engine) finish(t *task, result, reason string) {
 	}
 	e.window.finish(t.key)
 	if t.rule.On == "firing" && e.Config().Global.Escalation != nil {
-		e.esc.note(t, t.received, t.state == stateRetrying)
+		e.esc.Note(escalationFor(t, escalation.EscalateNotHealed, t.received), t.received, t.state == stateRetrying)
 	}
 	if t.giveUp != "" && t.data.Status == "firing" {
 		esc := escalationFor(t, t.giveUp, now)
-		e.esc.escalate(e.runCtx, esc)
+		e.esc.Escalate(e.runCtx, esc)
 	}
 }

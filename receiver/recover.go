@@ -149,7 +149,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *journal.Entry, key s
 	}
 	if ok && t.giveUp != "" {
 		esc := escalationFor(t, t.giveUp, e.opts.Now())
-		e.esc.escalate(e.runCtx, esc)
+		e.esc.Escalate(e.runCtx, esc)
 	}
 	writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: en.ID, Value: b})
 	retried := len(writes[e.cluster.Bucket()])

@@ -18,6 +18,9 @@ import (
 	"github.com/selfheal/selfheal/receiver/journal"
 )
 
+// storeWriteTimeout bounds a write that must outlive a shutdown's deadline.
+const storeWriteTimeout = 5 * time.Second
+
 // minRetryDelay spaces retries of a rule whose cooldown is zero.
 const minRetryDelay = time.Second
 

@@ -1,4 +1,4 @@
-package receiver
+package escalation
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ type outbox struct {
 
 type outgoing struct {
 	ec       *config.EscalationConfig
-	es       []*escalation
+	es       []*Escalation
 	resolved bool
 }
 
@@ -41,7 +41,7 @@ func newOutbox() outbox {
 }
 
 // add queues a post.
-func (o *outbox) add(ec *config.EscalationConfig, es []*escalation, resolved bool) {
+func (o *outbox) add(ec *config.EscalationConfig, es []*Escalation, resolved bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.posts) == 0 {
@@ -52,7 +52,7 @@ func (o *outbox) add(ec *config.EscalationConfig, es []*escalation, resolved boo
 		}
 	}
 	o.posts = append(o.posts, outgoing{ec, es, resolved})
-	signal(o.kick)
+	notify(o.kick)
 }
 
 // take returns the next post, or false when none waits (and marks the
@@ -80,11 +80,11 @@ func (o *outbox) drained() <-chan struct{} {
 	return o.idle
 }
 
-// send posts what the outbox holds, in order, until ctx ends; what is left
+// Send posts what the outbox holds, in order, until ctx ends; what is left
 // then is posted again by the next process from the store (open
 // escalations), or ends in Alertmanager by itself (a resolution: the
 // alert's endsAt passes).
-func (x *escalator) send(ctx context.Context) {
+func (x *Escalator) Send(ctx context.Context) {
 	for {
 		p, ok := x.outbox.take()
 		if !ok {
@@ -101,7 +101,7 @@ func (x *escalator) send(ctx context.Context) {
 
 // post sends alerts to every Alertmanager; a failure is counted and logged,
 // and the next resend tries again.
-func (x *escalator) post(ctx context.Context, ec *config.EscalationConfig, es []*escalation, resolved bool) {
+func (x *Escalator) post(ctx context.Context, ec *config.EscalationConfig, es []*Escalation, resolved bool) {
 	body, err := json.Marshal(x.postable(ec, es, resolved))
 	if err != nil {
 		x.logErr("Could not encode escalations", err)
@@ -120,12 +120,12 @@ func (x *escalator) post(ctx context.Context, ec *config.EscalationConfig, es []
 		if err := send(ctx, client, strings.TrimSuffix(base, "/")+"/api/v2/alerts", body); err != nil {
 			x.logErr("Could not post escalations to "+base, err)
 			for _, e := range es {
-				x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, "failed").Inc()
+				x.events.WithLabelValues(e.Rule, e.Reason, "failed").Inc()
 			}
 			continue
 		}
 		for _, e := range es {
-			x.metrics.escalations.WithLabelValues(e.Rule, e.Reason, event).Inc()
+			x.events.WithLabelValues(e.Rule, e.Reason, event).Inc()
 		}
 	}
 }
@@ -164,7 +164,7 @@ type postableAlert struct {
 // postable renders escalations as Alertmanager's API v2 alerts: open ones
 // end three resend intervals from now (they are posted again before), and
 // resolved ones now.
-func (x *escalator) postable(ec *config.EscalationConfig, es []*escalation, resolved bool) []postableAlert {
+func (x *Escalator) postable(ec *config.EscalationConfig, es []*Escalation, resolved bool) []postableAlert {
 	now := x.now()
 	ends := now.Add(3 * ec.ResendInterval.Duration)
 	if resolved {
@@ -194,7 +194,7 @@ func (x *escalator) postable(ec *config.EscalationConfig, es []*escalation, reso
 
 // journalURL links the journal page of the escalated incident: the rule's
 // entries for this alert, every attempt with its steps.
-func journalURL(ec *config.EscalationConfig, e *escalation) string {
+func journalURL(ec *config.EscalationConfig, e *Escalation) string {
 	if ec.ReceiverURL == "" {
 		return ""
 	}
@@ -207,7 +207,7 @@ func journalURL(ec *config.EscalationConfig, e *escalation) string {
 
 // httpClient is the sender's client, built anew when the configuration
 // changes.
-func (x *escalator) httpClient(ec *config.EscalationConfig) (*http.Client, error) {
+func (x *Escalator) httpClient(ec *config.EscalationConfig) (*http.Client, error) {
 	o := &x.outbox
 	if o.client != nil && o.cc == &ec.HTTPConfig {
 		return o.client, nil
@@ -218,4 +218,15 @@ func (x *escalator) httpClient(ec *config.EscalationConfig) (*http.Client, error
 	}
 	o.client, o.cc = c, &ec.HTTPConfig
 	return c, nil
+}
+
+// Drained is closed while no post waits or is in flight.
+func (x *Escalator) Drained() <-chan struct{} { return x.outbox.drained() }
+
+// notify wakes whoever waits on ch, unless it is awake already.
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
