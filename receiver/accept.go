@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,8 +14,6 @@ import (
 	"github.com/selfheal/selfheal/receiver/escalation"
 	"github.com/selfheal/selfheal/receiver/journal"
 )
-
-const bucketDedup = "dedup" // claims: notification already accepted
 
 // AcceptResult tells the webhook what became of a batch.
 type AcceptResult struct {
@@ -154,25 +151,19 @@ func (e *Engine) claim(ctx context.Context, tasks []*task, keys []string) ([]boo
 	if len(tasks) == 0 {
 		return nil, nil
 	}
-	entries := make([]store.KV, len(tasks))
-	backlog := make([]store.KV, len(tasks))
-	for i, t := range tasks {
-		b, err := json.Marshal(t.entry)
-		if err != nil {
-			return nil, err
-		}
-		r, err := t.marshal()
-		if err != nil {
-			return nil, err
-		}
-		entries[i] = store.KV{Key: t.entry.ID, Value: b}
-		backlog[i] = store.KV{Key: t.key, Value: r}
+	w := e.newWrites()
+	for _, t := range tasks {
+		w.task(t) // in order: the i-th entry and record go with the i-th claim
+	}
+	writes, err := w.kvs()
+	if err != nil {
+		return nil, err
 	}
 	// The claims' value is this call's own: a client retry of the script
 	// after a timeout wins what its first copy won (see store.ClaimAndPut).
 	value := []byte(e.opts.Replica + " " + tasks[0].entry.ID)
 	won, err := e.st.ClaimAndPut(ctx, bucketDedup, keys, value, e.opts.DedupTTL,
-		store.Aligned{Bucket: journal.Bucket, Entries: entries}, store.Aligned{Bucket: e.cluster.Bucket(), Entries: backlog})
+		store.Aligned{Bucket: journal.Bucket, Entries: writes[journal.Bucket]}, store.Aligned{Bucket: w.backlog, Entries: writes[w.backlog]})
 	if errors.Is(err, store.ErrNotReplicated) {
 		return won, fmt.Errorf("%w: %w", ErrNotAcked, err)
 	}

@@ -35,8 +35,6 @@ func (t *task) record() backlogRecord {
 	return backlogRecord{Entry: t.entry, Annotations: t.data.Annotations, Retry: t.retry(), Delayed: t.delayed(), NotBefore: t.notBefore}
 }
 
-func (t *task) marshal() ([]byte, error) { return json.Marshal(t.record()) }
-
 // taskFromRecord rebuilds a task from its record against the running
 // configuration; ok is false when the rule is gone.
 func taskFromRecord(key string, v []byte, c *config.Config) (*task, bool) {

@@ -9,8 +9,6 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 )
 
-const bucketIncidents = "incidents" // per rule and alert: attempts and last start
-
 // incident is what the engine remembers per rule and alert.
 type incident struct {
 	StartsAt  time.Time `json:"starts_at"` // the incident the attempts count for

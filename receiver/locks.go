@@ -9,12 +9,6 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 )
 
-// Store buckets of the cross-replica locks.
-const (
-	bucketLocks     = "locks"      // claims: one replica acts on an alert at a time
-	bucketPoolLocks = "pool_locks" // claims: one pool decision at a time
-)
-
 // locks serialises what must not run at once: remediations of one alert by
 // one rule, and decisions about one pool. In this process a mutex does it;
 // across replicas sharing a store, a lease in the store does too, renewed

@@ -8,8 +8,6 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 )
 
-const poolBucketPrefix = "pool_" // members taken out of a pool
-
 // poolMemberTTL forgets a member taken out of a pool that was never put
 // back, so that a lost resolved notification cannot shrink a pool forever.
 const poolMemberTTL = 24 * time.Hour

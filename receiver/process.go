@@ -1,7 +1,6 @@
 package receiver
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -138,28 +137,19 @@ func (e *Engine) recordStart(t *task, d decision, incKey, member string, s situa
 	en.Replica, en.Fence = e.opts.Replica, e.cluster.Fence() // the one that runs it, which may have taken it over
 	start := s.Now
 	en.Started = &start
-	b, err := json.Marshal(en)
-	if err != nil {
-		return err
-	}
 	// The backlog record says running too: whoever loads it without
 	// holding the task (a takeover, a start that landed late) knows the
 	// attempt may have started.
-	rec, err := json.Marshal(backlogRecord{Entry: en, Annotations: t.data.Annotations, Retry: t.retry(), Delayed: t.delayed()})
-	if err != nil {
-		return err
-	}
-	writes := map[string][]store.KV{journal.Bucket: {{Key: en.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
+	w := e.newWrites().entry(en).record(t.key, backlogRecord{Entry: en, Annotations: t.data.Annotations, Retry: t.retry(), Delayed: t.delayed()})
 	if d.Save {
-		ib, err := json.Marshal(d.Incident)
-		if err != nil {
-			return err
-		}
-		writes[bucketIncidents] = []store.KV{{Key: incKey, Value: ib}}
+		w.incident(incKey, d.Incident)
 	}
 	if d.TakeOut {
-		bucket, kv := takenOut(t.rule.Pool.Name, member, s.Now)
-		writes[bucket] = []store.KV{kv}
+		w.memberOut(t.rule.Pool.Name, member, s.Now)
+	}
+	writes, err := w.kvs()
+	if err != nil {
+		return err
 	}
 	// Fenced: an attempt starts only once a replica of the store has its
 	// start, so that whoever takes the record over knows it started.
@@ -211,12 +201,9 @@ func (e *Engine) deferTask(t *task, d decision) {
 	t.entry.NotBefore = &d.NotBefore
 	t.entry.Result, t.entry.Reason = action.ResultQueued, "deferred: "+d.Msg
 	e.metrics.deferred.WithLabelValues(t.rule.Name, d.Reason).Inc()
-	b, err := json.Marshal(t.entry)
+	writes, err := e.newWrites().task(t).kvs()
 	if err == nil {
-		var rec []byte
-		if rec, err = t.marshal(); err == nil {
-			err = e.cluster.PutFor(e.runCtx, t.key, map[string][]store.KV{journal.Bucket: {{Key: t.entry.ID, Value: b}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}})
-		}
+		err = e.cluster.PutFor(e.runCtx, t.key, writes)
 	}
 	if errors.Is(err, cluster.ErrTakenOver) {
 		e.dropTakenOver(t)

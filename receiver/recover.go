@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-kit/log/level"
 
-	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/cluster"
 	"github.com/selfheal/selfheal/receiver/config"
@@ -120,7 +119,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *journal.Entry, key s
 		t, ok = taskFromEntry(en, e.Config())
 	}
 	reason := "the receiver stopped while this ran; counts as a failed attempt"
-	writes := map[string][]store.KV{}
+	w := e.newWrites()
 	if ok && t.rule.On == "firing" {
 		t.entry = en
 		inc, err := e.state.load(ctx, t.rule.Name+"|"+en.Fingerprint)
@@ -132,10 +131,7 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *journal.Entry, key s
 			reason += "; the alert has resolved"
 		case inc.Attempts < t.rule.MaxAttempts:
 			nt := e.retryTask(t, e.opts.Now().Add(max(t.rule.Cooldown.Duration, minRetryDelay)))
-			entry, _ := json.Marshal(nt.entry)
-			r, _ := nt.marshal()
-			writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: nt.entry.ID, Value: entry})
-			writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: nt.key, Value: r})
+			w.task(nt)
 			reason += "; retrying in " + t.rule.Cooldown.Duration.String()
 		default:
 			reason += fmt.Sprintf("; all %d attempts used up", t.rule.MaxAttempts)
@@ -143,7 +139,12 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *journal.Entry, key s
 			t.giveUp = ReasonMaxAttempts
 		}
 	}
-	b, err := json.Marshal(e.interrupted(en, reason))
+	retried := len(w.m[w.backlog])
+	w.entry(e.interrupted(en, reason))
+	if key != "" {
+		w.ended(key)
+	}
+	writes, err := w.kvs()
 	if err != nil {
 		return err
 	}
@@ -151,16 +152,12 @@ func (e *Engine) resumeInterrupted(ctx context.Context, en *journal.Entry, key s
 		esc := escalationFor(t, t.giveUp, e.opts.Now())
 		e.esc.Escalate(e.runCtx, esc)
 	}
-	writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: en.ID, Value: b})
-	retried := len(writes[e.cluster.Bucket()])
 	if key == "" {
 		err = e.st.PutAll(ctx, writes)
+	} else if err = e.cluster.PutFor(ctx, key, writes); errors.Is(err, cluster.ErrTakenOver) {
+		e.window.counted(-1)
+		return nil
 	} else {
-		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: key})
-		if err = e.cluster.PutFor(ctx, key, writes); errors.Is(err, cluster.ErrTakenOver) {
-			e.window.counted(-1)
-			return nil
-		}
 		retried--
 	}
 	if err == nil {

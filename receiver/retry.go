@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"sync"
@@ -82,15 +81,14 @@ func (e *Engine) retryTask(t *task, due time.Time) *task {
 // hands it to the window. With old, the task replaces old's record, and
 // old's final entry is written with it, under old's record (see cluster.Member.PutFor).
 func (e *Engine) enqueue(t, old *task) error {
-	entry, err := json.Marshal(t.entry)
+	w := e.newWrites().task(t)
+	if old != nil {
+		w.entry(old.entry).ended(old.key)
+	}
+	writes, err := w.kvs()
 	if err != nil {
 		return err
 	}
-	rec, err := t.marshal()
-	if err != nil {
-		return err
-	}
-	writes := map[string][]store.KV{journal.Bucket: {{Key: t.entry.ID, Value: entry}}, e.cluster.Bucket(): {{Key: t.key, Value: rec}}}
 	// A write begun before the shutdown's deadline is finished, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), storeWriteTimeout)
 	defer cancel()
@@ -98,12 +96,6 @@ func (e *Engine) enqueue(t, old *task) error {
 	if old == nil {
 		err = e.st.PutAll(ctx, writes)
 	} else {
-		final, mErr := json.Marshal(old.entry)
-		if mErr != nil {
-			return mErr
-		}
-		writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: old.entry.ID, Value: final})
-		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: old.key})
 		err = e.cluster.PutFor(ctx, old.key, writes)
 	}
 	if err != nil {
@@ -116,8 +108,6 @@ func (e *Engine) enqueue(t, old *task) error {
 	e.window.push(t, e.opts.Now())
 	return nil
 }
-
-const bucketResolved = "resolved" // fingerprint -> when the alert last resolved
 
 // maxResolved bounds the memory of resolved alerts kept for cancelling
 // retries; the oldest go first.

@@ -2,12 +2,10 @@ package receiver
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/go-kit/log/level"
 
 	"github.com/selfheal/selfheal/internal/store"
-	"github.com/selfheal/selfheal/receiver/journal"
 )
 
 // StoreLost writes what this replica holds in memory back into a store that
@@ -50,23 +48,18 @@ func (e *Engine) rewrite(ctx context.Context) (int, error) {
 	if _, err := e.st.ClaimMany(ctx, bucketDedup, claims, []byte(e.opts.Replica), e.opts.DedupTTL); err != nil {
 		return 0, err
 	}
-	writes := map[string][]store.KV{}
+	w := e.newWrites()
 	live := e.journal.Live()
 	for _, t := range tasks {
 		en := t.entry
 		if l, ok := live[en.ID]; ok {
 			en = &l
 		}
-		b, err := json.Marshal(en)
-		if err != nil {
-			return 0, err
-		}
-		rec, err := t.marshal()
-		if err != nil {
-			return 0, err
-		}
-		writes[journal.Bucket] = append(writes[journal.Bucket], store.KV{Key: en.ID, Value: b})
-		writes[e.cluster.Bucket()] = append(writes[e.cluster.Bucket()], store.KV{Key: t.key, Value: rec})
+		w.entry(en).record(t.key, t.record())
+	}
+	writes, err := w.kvs()
+	if err != nil {
+		return 0, err
 	}
 	// Writes behind for tasks that have left the window (finished) are
 	// guarded by records they end: those are written as placeholders.
