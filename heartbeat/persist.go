@@ -12,6 +12,16 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 )
 
+// Store is what the tracker needs of the store: five of its methods. A
+// store that can lose its data (store.LossNoticer) is asked about it too.
+type Store interface {
+	Put(ctx context.Context, bucket string, entries ...store.KV) error
+	PutAll(ctx context.Context, entries map[string][]store.KV) error
+	Get(ctx context.Context, bucket, key string) ([]byte, error)
+	Delete(ctx context.Context, bucket string, keys ...string) error
+	Scan(ctx context.Context, bucket string, fn func(key string, value []byte) error) error
+}
+
 // Store buckets and keys used by the tracker.
 const (
 	bucketAgents    = "agents"
@@ -59,7 +69,7 @@ type persistence interface {
 // one interval.
 type snapshots struct {
 	t       *Tracker
-	st      store.Store
+	st      Store
 	dirty   map[string]bool // guarded by t.mu
 	writing sync.Mutex      // held by a snapshot from its copy to its write
 }

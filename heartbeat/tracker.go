@@ -33,7 +33,7 @@ type Tracker struct {
 	loaded  time.Time // when the fleet was last read from the store
 	now     func() time.Time
 
-	store        store.Store
+	store        Store
 	persist      persistence
 	storeUp      atomic.Bool
 	RefreshEvery time.Duration // how old a shared store's view may get
@@ -44,7 +44,7 @@ type Tracker struct {
 
 // NewTracker loads the agents from st. shared says st is shared with other
 // replicas. now is the clock (time.Now outside tests).
-func NewTracker(ctx context.Context, groups []*Group, st store.Store, shared bool, now func() time.Time, logger log.Logger) (*Tracker, error) {
+func NewTracker(ctx context.Context, groups []*Group, st Store, shared bool, now func() time.Time, logger log.Logger) (*Tracker, error) {
 	t := &Tracker{
 		agents:       map[string]*agent{},
 		joining:      map[string]string{},
