@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,37 +154,21 @@ func BenchmarkReceiver(b *testing.B) {
 	var simpleRates, sameRates, selfRates []float64
 	var simpleFail, sameFail, fail int64
 	var bodies [][]byte
-	done := 0
 	measureSimple := func(r int) {
 		st, sf := send(simple, batches(n, fmt.Sprintf("s%d", r)), conc, 0)
 		simpleRates, simpleFail = append(simpleRates, float64(n*10)/st.Seconds()), simpleFail+sf
 		st, sf = send(same, batches(n, fmt.Sprintf("m%d", r)), conc, 0)
 		sameRates, sameFail = append(sameRates, float64(n*10)/st.Seconds()), sameFail+sf
 	}
+	self := &healer{addr: addr}
+	base := startBaseline(b, dir)
 	measureSelf := func(r int) {
 		bodies = batches(n, fmt.Sprintf("a%d", r))
-		start := time.Now()
-		_, f := send(url, bodies, conc, 0)
-		fail += f
-		done += n * 10
-		// Polled every 200 ms: each /metrics scrape costs the receiver CPU
-		// that the simplest receiver, which is not polled, does not pay. The
-		// time taken ends when the last remediation finished (the receiver's
-		// last-success timestamp), not at the poll that saw it.
-		var end time.Time
-		for {
-			h, last := healed(b, addr)
-			if h >= done && last.After(start) {
-				end = last
-				break
-			}
-			if time.Since(start) > 2*time.Minute {
-				end = time.Now()
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
+		fail += self.measure(b, bodies, conc)
+		selfRates = self.rates
+		if base != nil {
+			base.measure(b, batches(n, fmt.Sprintf("b%d", r)), conc)
 		}
-		selfRates = append(selfRates, float64(n*10)/end.Sub(start).Seconds())
 	}
 	for r := range rounds {
 		if r%2 == 0 {
@@ -199,7 +188,7 @@ func BenchmarkReceiver(b *testing.B) {
 	// receipt-to-start delays of those remediations from the journal.
 	paced := batches(100, "p")
 	send(url, paced, conc, simpleRate/10/2)
-	for count(b, addr) < done+1000 && time.Since(start) < 3*time.Minute {
+	for count(b, addr) < self.done+1000 && time.Since(start) < 3*time.Minute {
 		time.Sleep(50 * time.Millisecond)
 	}
 	resp, err := http.Get("http://" + addr + "/api/v1/actions?limit=1000")
@@ -234,6 +223,11 @@ func BenchmarkReceiver(b *testing.B) {
 	fmt.Printf("  ratio: %.2fx (for reference; the child is the floor), rounds %s\n", median(vsSimple), percents(vsSimple))
 	fmt.Printf("  (the simplest receiver at GOMAXPROCS=%d: %.0f alerts/s, %d failed; selfheal_receiver is %.2fx of it, rounds %s)\n",
 		procs, median(sameRates), sameFail, median(vsSame), percents(vsSame))
+	if base != nil {
+		fmt.Printf("  baseline %s: %.0f alerts/s healed, %.2fx of the simplest receiver at GOMAXPROCS=%d (rounds %s); this commit against it: %.2fx (rounds %s)\n",
+			base.commit, median(base.rates), median(ratios(base.rates, sameRates)), procs, percents(ratios(base.rates, sameRates)),
+			median(ratios(selfRates, base.rates)), percents(ratios(selfRates, base.rates)))
+	}
 	fmt.Printf("  CPU steal during the rounds: %.1f%% of CPU time, during the whole benchmark: %.1f%%\n", roundsSteal, steal())
 	fmt.Printf("  receipt to action start at %.0f alerts/s: p50 %v, p99 %v, max %v over %d remediations (target p99 < 20ms)\n",
 		simpleRate/2, p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), delays[len(delays)-1].Round(10*time.Microsecond), len(delays))
@@ -245,4 +239,70 @@ func BenchmarkReceiver(b *testing.B) {
 	if after != before {
 		b.Fatalf("%d re-sent alerts were acted on again", after-before)
 	}
+}
+
+// healer is a selfheal_receiver measured in rounds: alerts sent, the rate
+// of each round.
+type healer struct {
+	addr   string
+	commit string // the baseline's commit; "" for this one
+	done   int
+	rates  []float64
+}
+
+// measure sends bodies at conc connections and records the heal rate. The
+// receiver is polled every 200 ms: each /metrics scrape costs it CPU that
+// the simplest receiver, which is not polled, does not pay. The time taken
+// ends when the last remediation finished (the receiver's last-success
+// timestamp), not at the poll that saw it.
+func (h *healer) measure(b *testing.B, bodies [][]byte, conc int) (failed int64) {
+	start := time.Now()
+	_, failed = send("http://"+h.addr+"/webhook", bodies, conc, 0)
+	h.done += len(bodies) * 10
+	var end time.Time
+	for {
+		n, last := healed(b, h.addr)
+		if n >= h.done && last.After(start) {
+			end = last
+			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			end = time.Now()
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.rates = append(h.rates, float64(len(bodies)*10)/end.Sub(start).Seconds())
+	return failed
+}
+
+// startBaseline starts selfheal_receiver built at the commit
+// $SELFHEAL_BENCH_BASELINE names (a git worktree of this repository), to
+// be measured in the same rounds; nil when it is unset.
+func startBaseline(b *testing.B, dir string) *healer {
+	commit := os.Getenv("SELFHEAL_BENCH_BASELINE")
+	if commit == "" {
+		return nil
+	}
+	tree := filepath.Join(dir, "baseline")
+	if out, err := exec.Command("git", "worktree", "add", "--detach", tree, commit).CombinedOutput(); err != nil {
+		b.Fatalf("git worktree add %s: %v\n%s", commit, err, out)
+	}
+	b.Cleanup(func() { exec.Command("git", "worktree", "remove", "--force", tree).Run() })
+	bin := filepath.Join(dir, "baseline_receiver")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/selfheal_receiver")
+	build.Dir = tree
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building %s: %v\n%s", commit, err, out)
+	}
+	data := filepath.Join(dir, "baseline-data")
+	os.MkdirAll(data, 0o755)
+	testutil.WriteFile(b, data, "receiver.yml", healConfig)
+	h := &healer{addr: testutil.Addr(testutil.FreePort(b)), commit: commit}
+	flags := healFlags(h.addr, "--storage.path", "state.db")
+	if help, _ := exec.Command(bin, "--help").CombinedOutput(); !strings.Contains(string(help), serve.UnauthenticatedFlag) {
+		flags = slices.DeleteFunc(flags, func(f string) bool { return f == noAuth }) // before the flag existed
+	}
+	startServer(b, data, h.addr, bin, flags...)
+	return h
 }
