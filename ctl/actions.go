@@ -179,6 +179,9 @@ func stepLines(e journal.Entry) []string {
 	var out []string
 	for i, st := range e.Steps {
 		line := fmt.Sprintf("%d. %s %s: %s", i+1, st.Action, st.What, st.Result)
+		if st.OnFailure {
+			line = fmt.Sprintf("%d. on failure: %s %s: %s", i+1, st.Action, st.What, st.Result)
+		}
 		switch {
 		case st.ExitCode != nil:
 			line += fmt.Sprintf(" (exit %d)", *st.ExitCode)

@@ -85,7 +85,11 @@ func ruleRows(tests []rconfig.RuleTest) [][]string {
 			if i > 0 {
 				name = ""
 			}
-			rows = append(rows, []string{name, st.Action, st.What})
+			act := st.Action
+			if st.OnFailure {
+				act += " (on failure)"
+			}
+			rows = append(rows, []string{name, act, st.What})
 		}
 		if t.Member != "" {
 			rows = append(rows, []string{"", "pool", "member " + t.Member + " (checked against the pool's limits when it runs)"})

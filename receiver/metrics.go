@@ -1,6 +1,8 @@
 package receiver
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/selfheal/selfheal/receiver/action"
@@ -94,7 +96,7 @@ func (m *Metrics) initRules(c *config.Config) {
 		m.alerts.WithLabelValues(status)
 	}
 	for _, r := range c.Rules {
-		for _, a := range r.Steps() {
+		for _, a := range slices.Concat(r.Steps(), r.UndoSteps()) {
 			for _, res := range []string{action.ResultSuccess, action.ResultFailed, action.ResultDryRun, action.ResultInterrupted} {
 				m.actions.WithLabelValues(r.Name, a.Kind(), res)
 			}

@@ -244,26 +244,16 @@ func (e *Engine) act(t *task, d decision, prepared []action.Prepared, member str
 }
 
 // runSteps runs (or, in a dry run, only journals) each prepared action in
-// order, stopping at the first that does not succeed.
+// order, stopping at the first that does not succeed; when one failed, the
+// rule's on_failure steps run after it, and the first failure is what the
+// attempt ends with.
 func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result, reason string) {
-	r, en := t.rule, t.entry
 	for i, p := range prepared {
-		var step action.Step
-		if dry {
-			step = action.Step{Action: r.Steps()[i].Kind(), What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
-		} else {
-			// The journal shows the step as running, also after a crash
-			// (within the write-behind's interval).
-			en.Steps = append(en.Steps, action.Step{Action: r.Steps()[i].Kind(), What: p.What, Result: action.ResultRunning, Started: e.opts.Now()})
-			e.journal.SetLive(en)
-			_ = e.journal.RecordFor(en, t.key)
-			en.Steps = en.Steps[:len(en.Steps)-1]
-			step = p.Run(e.runCtx)
-		}
-		en.Steps = append(en.Steps, step)
-		e.journal.SetLive(en)
-		e.metrics.actions.WithLabelValues(r.Name, step.Action, step.Result).Inc()
+		step := e.runStep(t, t.rule.Steps()[i].Kind(), p, dry, false)
 		if step.Result != action.ResultSuccess && step.Result != action.ResultDryRun {
+			if step.Result == action.ResultFailed {
+				e.undo(t)
+			}
 			return step.Result, step.Action + ": " + step.Reason
 		}
 	}
@@ -271,6 +261,42 @@ func (e *Engine) runSteps(t *task, prepared []action.Prepared, dry bool) (result
 		return action.ResultDryRun, ""
 	}
 	return action.ResultSuccess, ""
+}
+
+// undo runs the rule's on_failure steps after a failed step, each whatever
+// the one before did: they put back what the attempt took away. Their
+// results are journaled; they never change the attempt's.
+func (e *Engine) undo(t *task) {
+	prepared, err := t.rule.PrepareUndo(t.data)
+	if err != nil { // checked before the attempt started; kept for safety
+		return
+	}
+	for i, p := range prepared {
+		e.runStep(t, t.rule.UndoSteps()[i].Kind(), p, false, true)
+	}
+}
+
+// runStep runs one prepared step (or journals it as a dry run), showing it
+// as running in the journal meanwhile, and records its outcome.
+func (e *Engine) runStep(t *task, kind string, p action.Prepared, dry, onFailure bool) action.Step {
+	en := t.entry
+	var step action.Step
+	if dry {
+		step = action.Step{Action: kind, What: p.What, Result: action.ResultDryRun, Started: e.opts.Now()}
+	} else {
+		// The journal shows the step as running, also after a crash
+		// (within the write-behind's interval).
+		en.Steps = append(en.Steps, action.Step{Action: kind, What: p.What, Result: action.ResultRunning, Started: e.opts.Now(), OnFailure: onFailure})
+		e.journal.SetLive(en)
+		_ = e.journal.RecordFor(en, t.key)
+		en.Steps = en.Steps[:len(en.Steps)-1]
+		step = p.Run(e.runCtx)
+	}
+	step.OnFailure = onFailure
+	en.Steps = append(en.Steps, step)
+	e.journal.SetLive(en)
+	e.metrics.actions.WithLabelValues(t.rule.Name, step.Action, step.Result).Inc()
+	return step
 }
 
 // retryOrGiveUp schedules another attempt while attempts remain, and says
@@ -283,10 +309,21 @@ func (e *Engine) retryOrGiveUp(t *task, inc incident) string {
 	}
 	e.metrics.refused.WithLabelValues(r.Name, ReasonMaxAttempts).Inc()
 	t.giveUp = ReasonMaxAttempts
-	if n := len(t.entry.Steps); n > 0 && t.entry.Steps[n-1].Action == "verify" {
+	if failedStep(t.entry.Steps).Action == "verify" {
 		t.giveUp = "verify_failed"
 	}
 	return "; all " + strconv.Itoa(r.MaxAttempts) + " attempts used up"
+}
+
+// failedStep is the step an attempt ended on: its last one that is not an
+// on_failure step.
+func failedStep(steps []action.Step) action.Step {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if !steps[i].OnFailure {
+			return steps[i]
+		}
+	}
+	return action.Step{}
 }
 
 func (e *Engine) refuse(t *task, reason, msg string) {

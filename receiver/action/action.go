@@ -42,6 +42,9 @@ type Step struct {
 	Duration   time.Duration `json:"duration_ns"`
 	Verify     *VerifyResult `json:"verify,omitempty"`
 	Observed   *Observation  `json:"observed,omitempty"`
+	// OnFailure marks a step of the rule's on_failure, run because an
+	// earlier step failed.
+	OnFailure bool `json:"on_failure,omitempty"`
 }
 
 // VerifyResult is the outcome of a verify step.

@@ -56,6 +56,10 @@ type Rule struct {
 	Concurrency   int               `yaml:"concurrency"`
 	Pool          *Pool             `yaml:"pool"`
 	Actions       []*ActionConfig   `yaml:"actions"`
+	// OnFailure are steps that undo a failed attempt (put a server back in
+	// its pool): run when an action or verify fails, before the retry or
+	// the give-up.
+	OnFailure []*ActionConfig `yaml:"on_failure"`
 	// EscalateAfter escalates an alert the rule has not healed this long
 	// after its first notification.
 	EscalateAfter yamlconf.Duration `yaml:"escalate_after"`
@@ -66,6 +70,7 @@ type Rule struct {
 	required map[string]*regexp.Regexp
 	allowed  action.Labels // the names in required
 	actions  []action.Action
+	undo     []action.Action // on_failure
 	member   *action.Template
 }
 
@@ -244,6 +249,13 @@ func (r *Rule) build(p []string, dir string) error {
 			return err
 		}
 		r.actions = append(r.actions, a)
+	}
+	for i, ac := range r.OnFailure {
+		a, err := ac.build(r, append(p, "on_failure", fmt.Sprint(i)), dir)
+		if err != nil {
+			return err
+		}
+		r.undo = append(r.undo, a)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func TestBrokenConfigs(t *testing.T) {
 		"supervisor_no_process":     "BAD/supervisor_no_process.yml:5: rules.0.actions.0.supervisor: process is required",
 		"duplicate_rule":            "BAD/duplicate_rule.yml:5: rules.1.name: duplicate rule name \"restart\"",
 		"label_not_required":        "BAD/label_not_required.yml:7: rules.0.actions.0.exec.command.1: template \"root@{{ .Labels.agent_ip }}\": label \"agent_ip\" is used but not listed in require_labels with the pattern its value must match",
+		"on_failure_label":          "BAD/on_failure_label.yml:8: rules.0.on_failure.0.haproxy.server: template \"{{ .Labels.host }}\": label \"host\" is used but not listed in require_labels with the pattern its value must match",
 		"no_match":                  "BAD/no_match.yml:3: rules.0.match: match is required: a rule without matchers would act on every alert",
 		"range_template":            "BAD/range_template.yml:5: rules.0.actions.0.exec.command.1: template \"{{ range $k, $v := .Labels }}{{ $k }}{{ end }}\": range is not allowed: name each label with .Labels.<name>",
 		"templated_host":            "BAD/templated_host.yml:6: rules.0.actions.0.http.url: url \"http://{{ .Labels.instance }}/upstreams/key_service/targets/x\": the scheme and host must be fixed; templates may only stand in path segments and query values",

@@ -60,6 +60,27 @@ func (r *Rule) Target(ls map[string]string) string {
 // Steps are the rule's actions, built.
 func (r *Rule) Steps() []action.Action { return r.actions }
 
+// UndoSteps are the rule's on_failure steps, built.
+func (r *Rule) UndoSteps() []action.Action { return r.undo }
+
+// PrepareUndo renders the rule's on_failure steps for an alert's data.
+func (r *Rule) PrepareUndo(d *action.Data) ([]action.Prepared, error) {
+	return prepareAll(r.undo, d)
+}
+
+// prepareAll renders actions for d.
+func prepareAll(actions []action.Action, d *action.Data) ([]action.Prepared, error) {
+	prepared := make([]action.Prepared, len(actions))
+	for i, a := range actions {
+		p, err := a.Prepare(d)
+		if err != nil {
+			return nil, err
+		}
+		prepared[i] = p
+	}
+	return prepared, nil
+}
+
 // Prepare renders the rule's actions for an alert's data, after checking
 // the labels they may use, and names the pool member the alert is about
 // ("" without a pool).
@@ -67,11 +88,11 @@ func (r *Rule) Prepare(d *action.Data) (prepared []action.Prepared, member strin
 	if err := r.CheckLabels(d.Labels); err != nil {
 		return nil, "", err
 	}
-	prepared = make([]action.Prepared, len(r.actions))
-	for i, a := range r.actions {
-		if prepared[i], err = a.Prepare(d); err != nil {
-			return nil, "", err
-		}
+	if prepared, err = prepareAll(r.actions, d); err != nil {
+		return nil, "", err
+	}
+	if _, err := prepareAll(r.undo, d); err != nil {
+		return nil, "", err // a label the undo steps need is checked before anything runs
 	}
 	if r.Pool == nil {
 		return prepared, "", nil

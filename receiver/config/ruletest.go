@@ -22,6 +22,9 @@ type RuleTest struct {
 type PlannedStep struct {
 	Action string `json:"action"`
 	What   string `json:"what"`
+	// OnFailure marks an on_failure step: it runs only when a step before
+	// fails.
+	OnFailure bool `json:"on_failure,omitempty"`
 }
 
 // TestRules returns, in the configuration's order, every rule that matches
@@ -42,6 +45,10 @@ func (c *Config) TestRules(labels map[string]string, status string) []RuleTest {
 			rt.Member = member
 			for i, p := range prepared {
 				rt.Steps = append(rt.Steps, PlannedStep{Action: r.actions[i].Kind(), What: p.What})
+			}
+			undo, _ := r.PrepareUndo(&action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name})
+			for i, p := range undo {
+				rt.Steps = append(rt.Steps, PlannedStep{Action: r.undo[i].Kind(), What: p.What, OnFailure: true})
 			}
 		}
 		out = append(out, rt)

@@ -17,6 +17,8 @@ rules:
       - haproxy: {address: 'unix:/run/haproxy/admin.sock', backend: key_service, server: '{{ .Labels.server }}', state: maint}
       - docker: {host: 'tcp://{{ .Labels.host }}:2376', container: api_key_service}
       - exec: {command: [/usr/local/bin/note, '{{ .Labels.server }}']}
+    on_failure:
+      - haproxy: {address: 'unix:/run/haproxy/admin.sock', backend: key_service, server: '{{ .Labels.server }}', state: ready}
   - name: key-service-back-in-pool
     match: 'alertname="KeyServiceInstanceDown"'
     on: resolved
@@ -32,11 +34,12 @@ rules:
 	got := c.TestRules(firing, "firing")
 	want := []RuleTest{
 		{Rule: "key-service-out-of-pool", DryRun: true, Member: "10.0.0.3:8888", Steps: []PlannedStep{
-			{"haproxy", "set server key_service/ks2 state maint"},
-			{"docker", "restart api_key_service on http://10.0.0.3:2376 (wait running)"},
-			{"exec", `["/usr/local/bin/note" "ks2"]`},
+			{Action: "haproxy", What: "set server key_service/ks2 state maint"},
+			{Action: "docker", What: "restart api_key_service on http://10.0.0.3:2376 (wait running)"},
+			{Action: "exec", What: `["/usr/local/bin/note" "ks2"]`},
+			{Action: "haproxy", What: "set server key_service/ks2 state ready", OnFailure: true},
 		}},
-		{Rule: "any-key-service", Steps: []PlannedStep{{"supervisor", "restart key-notes on unix:///var/run/supervisor.sock"}}},
+		{Rule: "any-key-service", Steps: []PlannedStep{{Action: "supervisor", What: "restart key-notes on unix:///var/run/supervisor.sock"}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("firing:\n got %+v\nwant %+v", got, want)

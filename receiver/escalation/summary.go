@@ -54,7 +54,11 @@ func Summary(en *journal.Entry) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "attempt %d, %s", en.Attempt, en.Result)
 	for i, step := range en.Steps {
-		fmt.Fprintf(&b, "\n%d. %s %s: %s", i+1, step.Action, step.What, step.Result)
+		undo := ""
+		if step.OnFailure {
+			undo = "on failure: "
+		}
+		fmt.Fprintf(&b, "\n%d. %s%s %s: %s", i+1, undo, step.Action, step.What, step.Result)
 		switch {
 		case step.ExitCode != nil:
 			fmt.Fprintf(&b, " (exit %d)", *step.ExitCode)
