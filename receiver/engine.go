@@ -85,6 +85,7 @@ type Engine struct {
 	resolved resolvedAlerts
 	retries  sync.WaitGroup
 	esc      *escalation.Escalator
+	pauses   *pauses
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -179,6 +180,7 @@ func NewEngine(c *config.Config, st store.Store, o Options, reg prometheus.Regis
 	e.journal = journal.New(st, e.wb)
 	e.state = incidents{st}
 	e.resolved.st = st
+	e.pauses = &pauses{st: st, gauge: e.metrics.paused, m: map[string]Pause{}}
 	e.esc = escalation.New(st, o.Shared, escalationSource{e}, e.metrics.escalations, e.logStoreError, o.Now)
 	e.SetConfig(c)
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
@@ -234,6 +236,9 @@ func (e *Engine) Start(ctx context.Context) error {
 			return fmt.Errorf("indexing the journal: %w", err)
 		}
 	}
+	if err := e.pauses.load(ctx); err != nil {
+		return fmt.Errorf("reading pauses: %w", err)
+	}
 	if err := e.esc.Load(ctx); err != nil {
 		return fmt.Errorf("reading open escalations: %w", err)
 	}
@@ -243,6 +248,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.pools.load(ctx, e.Config().PoolNames()); err != nil {
 		return fmt.Errorf("reading pool state: %w", err)
 	}
+	go e.watchPauses(e.runCtx)
 	go e.esc.Run(e.runCtx)
 	go e.esc.Send(e.runCtx)
 	go e.loadBacklog(e.runCtx)

@@ -316,8 +316,8 @@ rules:
 	if n := promtest.CollectAndCount(f.engine.metrics.refused); n != 2 { // invalid_label, max_attempts
 		t.Fatalf("refusal series initialised: %d, want 2", n)
 	}
-	if n := promtest.CollectAndCount(f.engine.metrics.deferred); n != 3 { // cooldown, store_unavailable, lease_unconfirmed
-		t.Fatalf("deferral series initialised: %d, want 3", n)
+	if n := promtest.CollectAndCount(f.engine.metrics.deferred); n != 4 { // paused, cooldown, store_unavailable, lease_unconfirmed
+		t.Fatalf("deferral series initialised: %d, want 4", n)
 	}
 }
 

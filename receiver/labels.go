@@ -6,6 +6,7 @@ package receiver
 const (
 	ReasonInvalidLabel     = "invalid_label"
 	ReasonCooldown         = "cooldown"
+	ReasonPaused           = "paused"
 	ReasonStoreUnavailable = "store_unavailable"
 	ReasonLeaseUnconfirmed = "lease_unconfirmed"
 	ReasonMaxAttempts      = "max_attempts"

@@ -26,6 +26,7 @@ type Metrics struct {
 	deferred    *prometheus.CounterVec
 	escalations *prometheus.CounterVec
 	openEsc     prometheus.GaugeFunc
+	paused      *prometheus.GaugeVec
 	unacked     prometheus.Counter
 }
 
@@ -75,6 +76,9 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 		openEsc: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "selfheal_escalations_open", Help: "Escalations open now: posted to Alertmanager again every resend interval until their alert resolves.",
 		}, openEscalations),
+		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "selfheal_receiver_paused", Help: "Whether a pause holds the rule's remediations (1) or not (0): POST /api/v1/pause, selfhealctl pause.",
+		}, []string{"rule"}),
 		unacked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_unacknowledged_alerts_total", Help: "Remediations recorded on the Redis primary but answered 503 because its replicas did not acknowledge them in time: each runs, and may run again if a failover loses it and Alertmanager's retry records it anew.",
 		}),
@@ -86,7 +90,7 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.unacked)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.paused, m.unacked)
 }
 
 // initRules creates every rule's series at zero, so that the first failure
@@ -101,6 +105,8 @@ func (m *Metrics) initRules(c *config.Config) {
 				m.actions.WithLabelValues(r.Name, a.Kind(), res)
 			}
 		}
+		m.paused.WithLabelValues(r.Name)
+		m.deferred.WithLabelValues(r.Name, ReasonPaused)
 		m.deferred.WithLabelValues(r.Name, ReasonCooldown)
 		m.deferred.WithLabelValues(r.Name, ReasonStoreUnavailable)
 		m.deferred.WithLabelValues(r.Name, ReasonLeaseUnconfirmed)

@@ -23,6 +23,10 @@ func (e *Engine) process(t *task) {
 	if !e.currentRule(t) {
 		return
 	}
+	if p, ok := e.pauses.active(t.rule.Name, e.opts.Now()); ok {
+		e.hold(t, p)
+		return
+	}
 	release, err := e.admit(t)
 	if err != nil { // shutting down: the task stays in the backlog
 		e.window.done(t.key)

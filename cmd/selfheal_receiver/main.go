@@ -133,6 +133,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
 	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
+	(&receiver.PauseHandler{Engine: engine}).Register(mux)
 	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)

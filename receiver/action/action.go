@@ -59,6 +59,7 @@ type VerifyResult struct {
 const (
 	ResultQueued      = "queued"
 	ResultRunning     = "running"
+	ResultPaused      = "paused" // held by a pause, to run when it ends
 	ResultSuccess     = "success"
 	ResultFailed      = "failed"
 	ResultRefused     = "refused"
