@@ -88,6 +88,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	c.rulesCommand(app, run)
 	c.checkConfigCommand(app, run)
 	c.hashPasswordCommand(app, run)
+	c.pauseCommands(app, run)
 
 	cmd, err := app.Parse(args)
 	if err != nil {

@@ -220,6 +220,35 @@ rules:
 	if got := out.String(); strings.Count(got, "WHEN") != 1 || strings.Contains(got, "restart-broken") {
 		t.Fatalf("follow printed:\n%s", got)
 	}
+
+	// pause holds the rule's next alert, journaled paused; resume runs it.
+	if code, out, errOut := ctl("pause", "--rule", "restart-agent", "--for", "1h", "--reason", "change window"); code != ExitOK || !strings.HasPrefix(out, "paused rule restart-agent until ") {
+		t.Fatalf("pause: %d %q %q", code, out, errOut)
+	}
+	send("AgentLost", "a3")
+	testutil.Eventually(t, 10*time.Second, "the alert to be held", func() bool {
+		_, out, _ := ctl("actions", "--result", "paused")
+		return strings.Contains(out, "restart-agent") && strings.Contains(out, "change window")
+	})
+	if code, out, errOut := ctl("resume", "--rule", "restart-agent"); code != ExitOK || out != "resumed rule restart-agent\n" {
+		t.Fatalf("resume: %d %q %q", code, out, errOut)
+	}
+	testutil.Eventually(t, 10*time.Second, "the held alert to run", func() bool {
+		_, out, _ := ctl("actions", "--rule", "restart-agent", "--result", "success")
+		return strings.Count(out, "restart-agent") == 3
+	})
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"resume"}, "404 Not Found: not paused: every rule"},
+		{[]string{"pause", "--for", "200h", "--reason", "x"}, "400 Bad Request: invalid pause: for \"200h0m0s\" must be a duration from 1s to 168h"},
+		{[]string{"pause", "--rule", "nope", "--for", "1h", "--reason", "x"}, `unknown rule "nope"`},
+	} {
+		if code, _, errOut := ctl(c.args...); code != ExitError || !strings.Contains(errOut, c.err) {
+			t.Errorf("%v: %d %q, want %q", c.args, code, errOut, c.err)
+		}
+	}
 }
 
 func TestRulesTestAndCheckConfig(t *testing.T) {

@@ -134,7 +134,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
 	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
 	(&receiver.PauseHandler{Engine: engine}).Register(mux)
-	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }})
+	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }, Pauses: journalPauses(engine)})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)
 	serve.HandleHealth(mux, engine.Ready)
@@ -198,5 +198,16 @@ func cleanUp(ctx context.Context, e *receiver.Engine, logger log.Logger) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// journalPauses lists the engine's pauses for /journal's banner.
+func journalPauses(engine *receiver.Engine) func() []journalpage.Pause {
+	return func() []journalpage.Pause {
+		var out []journalpage.Pause
+		for _, p := range engine.Pauses() {
+			out = append(out, journalpage.Pause{Rule: p.Rule, Reason: p.Reason, Until: p.Until})
+		}
+		return out
 	}
 }

@@ -401,7 +401,8 @@ func TestBearerTokenGuardsEveryEndpoint(t *testing.T) {
 	}{
 		{"GET", "/metrics", true}, {"GET", "/-/healthy", true}, {"GET", "/-/ready", true},
 		{"POST", "/webhook", false}, {"GET", "/api/v1/actions", false}, {"POST", "/-/reload", false},
-		{"GET", "/", false}, {"GET", "/debug/pprof/", false},
+		{"GET", "/", false}, {"GET", "/debug/pprof/", false}, {"GET", "/journal", false},
+		{"GET", "/api/v1/pause", false}, {"POST", "/api/v1/pause", false}, {"DELETE", "/api/v1/pause", false},
 	} {
 		code, _ := r.do(c.method, c.path, "")
 		if c.open != (code != 401) {
@@ -534,4 +535,46 @@ func TestLiveRulesNeedAuthentication(t *testing.T) {
 		t.Fatalf("the dry run still serving: %d %s", code, body)
 	}
 	r.waitResults(t, "dry_run")
+}
+
+// TestPauseThroughTheAPI: a pause through the API shows in /journal's
+// banner (escaped), in GET /api/v1/pause and in selfheal_receiver_paused
+// until DELETE ends it.
+func TestPauseThroughTheAPI(t *testing.T) {
+	dir := t.TempDir()
+	r := startReceiver(t, dir, slowRule(filepath.Join(dir, "m"), "0"))
+	if code, body := r.do("POST", "/api/v1/pause", `{"rule": "slow-restart", "for": "2h", "reason": "<b>db migration</b>"}`); code != 200 || !strings.Contains(body, `"until"`) {
+		t.Fatalf("pause: %d %s", code, body)
+	}
+	if _, body := r.do("GET", "/journal", ""); !strings.Contains(body, "Paused: rule slow-restart, until ") || !strings.Contains(body, "&lt;b&gt;db migration&lt;/b&gt;") {
+		t.Fatalf("no banner, or an unescaped one:\n%s", body)
+	}
+	if _, body := r.do("GET", "/api/v1/pause", ""); !strings.Contains(body, `"rule":"slow-restart"`) {
+		t.Fatalf("list: %s", body)
+	}
+	if _, body := r.do("GET", "/metrics", ""); !strings.Contains(body, `selfheal_receiver_paused{rule="slow-restart"} 1`) {
+		t.Fatal("selfheal_receiver_paused is not 1")
+	}
+	for _, c := range []struct {
+		body string
+		code int
+		msg  string
+	}{
+		{`{"for": "1h"}`, 400, "a reason of 1 to 256 bytes is required"},
+		{`{"for": "1h", "reason": "x"`, 400, "malformed JSON"},
+		{`{"for": "8d", "reason": "x"}`, 400, "from 1s to 168h"},
+	} {
+		if code, body := r.do("POST", "/api/v1/pause", c.body); code != c.code || !strings.Contains(body, c.msg) {
+			t.Errorf("%s: %d %s", c.body, code, body)
+		}
+	}
+	if code, _ := r.do("DELETE", "/api/v1/pause?rule=slow-restart", ""); code != 204 {
+		t.Fatalf("resume: %d", code)
+	}
+	if code, body := r.do("DELETE", "/api/v1/pause?rule=slow-restart", ""); code != 404 || !strings.Contains(body, "not paused: rule slow-restart") {
+		t.Fatalf("second resume: %d %s", code, body)
+	}
+	if _, body := r.do("GET", "/metrics", ""); !strings.Contains(body, `selfheal_receiver_paused{rule="slow-restart"} 0`) {
+		t.Fatal("selfheal_receiver_paused is not 0 after the resume")
+	}
 }

@@ -20,6 +20,15 @@ import (
 type Handler struct {
 	Journal *entries.Journal
 	Rules   func() []string // the configured rules, for the filter
+	// Pauses lists the pauses in force, shown as a banner; nil for none.
+	Pauses func() []Pause
+}
+
+// Pause is a pause in force, as the banner shows it.
+type Pause struct {
+	Rule   string // "" for every rule
+	Reason string
+	Until  time.Time
 }
 
 //go:embed templates/*.html
@@ -38,6 +47,7 @@ type journalView struct {
 	Entries []entries.Entry
 	Older   string // the link to the next page, or ""
 	Error   string
+	Pauses  []Pause
 }
 
 var receiverNav = []statuspage.Link{{Href: "/journal", Text: "Journal"}, {Href: "/metrics", Text: "Metrics"}, {Href: "/api/v1/actions", Text: "Actions API"}}
@@ -53,6 +63,9 @@ func (j *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Rules:   j.Rules(),
 		Results: results,
 		Rule:    q.Get("rule"), Result: q.Get("result"), Since: q.Get("since"), Finger: q.Get("fingerprint"),
+	}
+	if j.Pauses != nil {
+		v.Pauses = j.Pauses()
 	}
 	f, err := entries.ParseFilter(q, now)
 	if err != nil {
