@@ -51,6 +51,8 @@
     reloadFailedFor: '10m',
     storeDownFor: '5m',
     cannotActFor: '2m',
+    // A pause that holds a rule this long was likely forgotten.
+    pausedLongFor: '4h',
     storeDataLostWindow: '30m',
 
     // Where alerts link to.

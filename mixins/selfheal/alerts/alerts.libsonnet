@@ -216,6 +216,18 @@ local lib = import '../lib.libsonnet';
             ),
           },
           {
+            alert: 'SelfhealReceiverPausedLong',
+            // One alert per rule and job: replicas share their pauses.
+            expr: 'max by (job, rule) (selfheal_receiver_paused{%s}) == 1' % c.receiverSelector,
+            'for': c.pausedLongFor,
+            labels: { severity: 'warning' },
+            annotations: annotate(
+              'SelfhealReceiverPausedLong',
+              'Rule {{ $labels.rule }} of {{ $labels.job }} has been paused for more than %s' % c.pausedLongFor,
+              'A pause has held the remediations of rule {{ $labels.rule }} for more than %s: its alerts are accepted and held, and nothing heals them until the pause ends or someone resumes it.' % c.pausedLongFor,
+            ),
+          },
+          {
             alert: 'SelfhealStoreDataLost',
             expr: 'count by (job) (increase(selfheal_store_data_lost_total{%s}[%s]) > 0) or count by (job) (increase(selfheal_store_data_lost_total{%s}[%s]) > 0)' % [c.exporterSelector, c.storeDataLostWindow, c.receiverSelector, c.storeDataLostWindow],
             labels: { severity: 'critical' },
