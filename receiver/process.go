@@ -228,6 +228,7 @@ func (e *Engine) act(t *task, d decision, prepared []action.Prepared, member str
 	dry := en.DryRun
 	start := *en.Started
 	e.metrics.startDelay.Observe(e.opts.Now().Sub(t.received).Seconds())
+	e.silenceOn(t)
 	result, reason := e.runSteps(t, prepared, dry)
 	if !dry && result == action.ResultSuccess && r.Pool != nil && r.On == "resolved" {
 		if err := e.pools.putBack(e.runCtx, r.Pool.Name, member); err != nil {
@@ -306,6 +307,7 @@ func (e *Engine) endRecord(t *task) {
 // finish journals the final state of a task.
 func (e *Engine) finish(t *task, result, reason string) {
 	en := t.entry
+	e.silenceOff(en)
 	en.Result = result
 	if reason != "" {
 		en.Reason = reason

@@ -99,6 +99,7 @@ func (e *Engine) unfinished(ctx context.Context) ([]*journal.Entry, error) {
 }
 
 func (e *Engine) interrupted(en *journal.Entry, reason string) *journal.Entry {
+	e.silenceOff(en)
 	now := e.opts.Now()
 	en.Result, en.Reason, en.Finished, en.Fence = action.ResultInterrupted, reason, &now, e.cluster.Fence()
 	for i := range en.Steps {

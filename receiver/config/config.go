@@ -60,6 +60,9 @@ type Rule struct {
 	// its pool): run when an action or verify fails, before the retry or
 	// the give-up.
 	OnFailure []*ActionConfig `yaml:"on_failure"`
+	// Silence, when set, silences the matchers in Alertmanager while a
+	// remediation runs (global.escalation names the Alertmanagers).
+	Silence *SilenceConfig `yaml:"silence"`
 	// EscalateAfter escalates an alert the rule has not healed this long
 	// after its first notification.
 	EscalateAfter yamlconf.Duration `yaml:"escalate_after"`
@@ -191,6 +194,9 @@ func (c *Config) build(dir string) error {
 		if err := r.build(p, dir); err != nil {
 			return err
 		}
+		if r.Silence != nil && c.Global.Escalation == nil {
+			return yamlconf.Errorf(append(p, "silence"), "a silence needs the Alertmanagers of global.escalation (alertmanager_urls)")
+		}
 	}
 	return nil
 }
@@ -249,6 +255,11 @@ func (r *Rule) build(p []string, dir string) error {
 			return err
 		}
 		r.actions = append(r.actions, a)
+	}
+	if r.Silence != nil {
+		if err := r.Silence.build(r.allowed, append(p, "silence")); err != nil {
+			return err
+		}
 	}
 	for i, ac := range r.OnFailure {
 		a, err := ac.build(r, append(p, "on_failure", fmt.Sprint(i)), dir)

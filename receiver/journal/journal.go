@@ -46,6 +46,9 @@ type Entry struct {
 	Started   *time.Time    `json:"started,omitempty"`
 	Finished  *time.Time    `json:"finished,omitempty"`
 	Replica   string        `json:"replica,omitempty"`
+	// SilenceID is the Alertmanager silence made while the attempt runs,
+	// until it is expired.
+	SilenceID string `json:"silence_id,omitempty"`
 	// Fence is the fencing token the replica held when it wrote this: a
 	// takeover's entries carry a greater one than the dead replica's.
 	Fence int64 `json:"fence,omitempty"`
