@@ -20,7 +20,7 @@ func amSilences(t *testing.T, am string) map[string][]string {
 	}
 	defer resp.Body.Close()
 	var list []struct {
-		ID     string `json:"id"`
+		ID     string                 `json:"id"`
 		Status struct{ State string } `json:"status"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
