@@ -27,6 +27,7 @@ type Metrics struct {
 	escalations *prometheus.CounterVec
 	openEsc     prometheus.GaugeFunc
 	paused      *prometheus.GaugeVec
+	silences    *prometheus.CounterVec
 	unacked     prometheus.Counter
 }
 
@@ -79,6 +80,9 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "selfheal_receiver_paused", Help: "Whether a pause holds the rule's remediations (1) or not (0): POST /api/v1/pause, selfhealctl pause.",
 		}, []string{"rule"}),
+		silences: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selfheal_receiver_silences_total", Help: "Alertmanager silences of rules' silence setting, by rule and event (created before an attempt's first step, expired when it ended or was found interrupted, failed: not created or not expired, then ending by itself).",
+		}, []string{"rule", "event"}),
 		unacked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "selfheal_receiver_unacknowledged_alerts_total", Help: "Remediations recorded on the Redis primary but answered 503 because its replicas did not acknowledge them in time: each runs, and may run again if a failover loses it and Alertmanager's retry records it anew.",
 		}),
@@ -90,7 +94,7 @@ func newMetrics(queueLen, unflushed, openEscalations func() float64) *Metrics {
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) {
-	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.paused, m.unacked)
+	reg.MustRegister(m.alerts, m.actions, m.refused, m.inFlight, m.duration, m.startDelay, m.lastSuccess, m.queue, m.unflushed, m.storeUp, m.duplicates, m.retryErrors, m.deferred, m.escalations, m.openEsc, m.paused, m.silences, m.unacked)
 }
 
 // initRules creates every rule's series at zero, so that the first failure

@@ -32,9 +32,11 @@ func (e *Engine) silenceOn(t *task) {
 		}
 	}
 	if err != nil {
+		e.metrics.silences.WithLabelValues(t.rule.Name, "failed").Inc()
 		level.Warn(e.logger).Log("msg", "Could not silence the alert while healing it; healing all the same", "rule", t.rule.Name, "id", t.entry.ID, "err", err)
 		return
 	}
+	e.metrics.silences.WithLabelValues(t.rule.Name, "created").Inc()
 	writes, err := e.newWrites().task(t).kvs()
 	if err == nil {
 		err = e.cluster.PutFor(e.runCtx, t.key, writes)
@@ -58,8 +60,10 @@ func (e *Engine) silenceOff(en *journal.Entry) {
 		err = c.Expire(ctx, en.SilenceID)
 	}
 	if err != nil {
+		e.metrics.silences.WithLabelValues(en.Rule, "failed").Inc()
 		level.Warn(e.logger).Log("msg", "Could not expire a silence; it ends by itself", "rule", en.Rule, "id", en.ID, "silence", en.SilenceID, "err", err)
 		return
 	}
+	e.metrics.silences.WithLabelValues(en.Rule, "expired").Inc()
 	en.SilenceID = ""
 }

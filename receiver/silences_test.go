@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 )
@@ -95,6 +97,11 @@ rules:
 	for _, s := range silences(t, am.URL) {
 		if s.ID == active.ID && s.Status.State != "expired" {
 			t.Fatalf("the silence is %s after the remediation", s.Status.State)
+		}
+	}
+	for event, want := range map[string]float64{"created": 1, "expired": 1, "failed": 0} {
+		if got := promtest.ToFloat64(f.engine.metrics.silences.WithLabelValues("restart-agent", event)); got != want {
+			t.Errorf("silences %s: %v, want %v", event, got, want)
 		}
 	}
 }
