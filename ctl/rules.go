@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -91,9 +92,22 @@ func ruleRows(tests []rconfig.RuleTest) [][]string {
 			}
 			rows = append(rows, []string{name, act, st.What})
 		}
+		if len(t.Silence) > 0 {
+			rows = append(rows, []string{"", "silence", silenceText(t.Silence)})
+		}
 		if t.Member != "" {
 			rows = append(rows, []string{"", "pool", "member " + t.Member + " (checked against the pool's limits when it runs)"})
 		}
 	}
 	return rows
+}
+
+// silenceText writes a silence's matchers as Alertmanager does.
+func silenceText(ms []rconfig.Matcher) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		op := map[[2]bool]string{{false, true}: "=", {false, false}: "!=", {true, true}: "=~", {true, false}: "!~"}[[2]bool{m.IsRegex, m.IsEqual}]
+		parts[i] = m.Name + op + strconv.Quote(m.Value)
+	}
+	return "{" + strings.Join(parts, ", ") + "} while each attempt runs"
 }

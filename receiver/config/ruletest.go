@@ -10,6 +10,8 @@ type RuleTest struct {
 	DryRun bool          `json:"dry_run,omitempty"`
 	Member string        `json:"pool_member,omitempty"`
 	Steps  []PlannedStep `json:"steps,omitempty"`
+	// Silence is the Alertmanager silence each attempt would make.
+	Silence []Matcher `json:"silence,omitempty"`
 	// Refused says why the rule would refuse the alert before running
 	// anything (a label missing or not matching its pattern, a value that
 	// renders a bad name); pool limits and cooldowns depend on the
@@ -46,7 +48,11 @@ func (c *Config) TestRules(labels map[string]string, status string) []RuleTest {
 			for i, p := range prepared {
 				rt.Steps = append(rt.Steps, PlannedStep{Action: r.actions[i].Kind(), What: p.What})
 			}
-			undo, _ := r.PrepareUndo(&action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name})
+			d := &action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name}
+			if r.Silence != nil {
+				rt.Silence, _ = r.Silence.Render(d)
+			}
+			undo, _ := r.PrepareUndo(d)
 			for i, p := range undo {
 				rt.Steps = append(rt.Steps, PlannedStep{Action: r.undo[i].Kind(), What: p.What, OnFailure: true})
 			}

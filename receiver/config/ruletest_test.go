@@ -92,3 +92,24 @@ func TestShippedRulesTakeTheShippedAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesTestShowsTheSilence: rules test renders the silence each
+// attempt would make, with the receiver's own two matchers.
+func TestRulesTestShowsTheSilence(t *testing.T) {
+	c := mustConfig(t, `
+global:
+  escalation: {alertmanager_urls: ['http://127.0.0.1:9093']}
+rules:
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: '[a-z0-9.-]+'}
+    silence: {matchers: ['agent="{{ .Labels.agent }}"', 'instance=~"{{ .Labels.agent }}:.*"']}
+    actions: [{exec: {command: [/bin/true]}}]
+`)
+	got := c.TestRules(map[string]string{"alertname": "AgentLost", "agent": "a.1"}, "firing")
+	want := []Matcher{{Name: "agent", Value: "a.1", IsEqual: true}, {Name: "instance", Value: `a\.1:.*`, IsRegex: true, IsEqual: true},
+		{Name: "selfheal", Value: "escalated"}, {Name: "selfheal", Value: "approval"}}
+	if len(got) != 1 || !reflect.DeepEqual(got[0].Silence, want) {
+		t.Fatalf("silence %+v, want %+v", got, want)
+	}
+}
