@@ -237,6 +237,11 @@ func TestAPauseHoldsEveryReplica(t *testing.T) {
 	if code, body := b.do("DELETE", "/api/v1/pause", ""); code != 204 {
 		t.Fatalf("resume: %d %s", code, body)
 	}
+	// Each replica runs and journals what it holds: B's results committed
+	// first, then A checks them all.
+	testutil.Eventually(t, time.Minute, "B to finish and commit what it held", func() bool {
+		return allRan(runs, acked) && b.metric("selfheal_receiver_queue_length") == 0 && b.metric("selfheal_receiver_unflushed_writes") == 0
+	})
 	a.ranOnce(t, runs, acked, time.Minute)
 	fmt.Printf("pause on two replicas: 40 alerts held, none run; all run %.1fs after the resume through the other replica\n", doneAfter(runs, acked, resumed).Seconds())
 }
