@@ -15,6 +15,9 @@ const (
 	refuse                 // do not run; journaled and counted with a reason
 	skip                   // nothing to do any more (the alert resolved)
 	wait                   // not yet: run at decision.NotBefore if the alert still fires
+	await                  // not before a person approves it (the rule asks)
+	cancel                 // a person rejected it
+	expire                 // no one answered the ask for approval in time
 )
 
 // situation is everything a decision depends on, read from the rule, the

@@ -103,6 +103,7 @@ type task struct {
 	state     taskState
 	notBefore time.Time // not to start before
 	giveUp    string    // why the receiver gave up healing, for the escalation
+	askedAt   time.Time // when the ask for approval was last posted
 	// storeWaits counts the tries in a row whose start the store could not
 	// record (waitForStore).
 	storeWaits int

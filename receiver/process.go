@@ -56,13 +56,26 @@ func (e *Engine) process(t *task) {
 		e.dropTakenOver(t)
 	case err != nil:
 		e.waitForStore(t, err)
+	case d.Verdict == skip && t.entry.AwaitingSince != nil:
+		e.endAsk(t, prepared)
+		e.finish(t, action.ResultCancelled, "the alert resolved while awaiting approval")
 	case d.Verdict == skip:
 		e.finish(t, action.ResultSkipped, d.Msg)
+	case d.Verdict == await:
+		e.awaitApproval(t, prepared)
+	case d.Verdict == cancel:
+		e.endAsk(t, prepared)
+		e.finish(t, action.ResultCancelled, d.Msg)
+	case d.Verdict == expire:
+		e.endAsk(t, prepared)
+		t.giveUp = d.Reason
+		e.finish(t, action.ResultExpired, d.Msg)
 	case d.Verdict == refuse:
 		e.refuse(t, d.Reason, d.Msg)
 	case d.Verdict == wait:
 		e.deferTask(t, d)
 	default:
+		e.endAsk(t, prepared)
 		e.act(t, d, prepared, member)
 	}
 }
@@ -124,6 +137,11 @@ func (e *Engine) decideAndRecord(t *task, member string) (decision, error) {
 	d := decide(s)
 	if d.Verdict != proceed {
 		return d, nil
+	}
+	if r.Approval.Asks() && !s.DryRun {
+		if g := e.approvalGate(t, s.Now); g.Verdict != proceed {
+			return g, nil
+		}
 	}
 	err = e.recordStart(t, d, key, member, s)
 	if err != nil && !errors.Is(err, cluster.ErrTakenOver) {

@@ -134,6 +134,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	mux.Handle("/webhook", &receiver.WebhookHandler{Engine: engine, Logger: logger, MaxBody: o.maxBody})
 	mux.Handle("GET /api/v1/actions", &receiver.ActionsHandler{Journal: journal})
 	(&receiver.PauseHandler{Engine: engine}).Register(mux)
+	(&receiver.ApprovalHandler{Engine: engine}).Register(mux)
 	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }, Pauses: journalPauses(engine)})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/-/reload", reloader)

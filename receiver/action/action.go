@@ -57,15 +57,19 @@ type VerifyResult struct {
 
 // Results of a task or a step.
 const (
-	ResultQueued      = "queued"
-	ResultRunning     = "running"
-	ResultPaused      = "paused" // held by a pause, to run when it ends
-	ResultSuccess     = "success"
-	ResultFailed      = "failed"
-	ResultRefused     = "refused"
-	ResultDryRun      = "dry_run"
-	ResultSkipped     = "skipped"
-	ResultInterrupted = "interrupted"
+	ResultQueued  = "queued"
+	ResultRunning = "running"
+	ResultPaused  = "paused" // held by a pause, to run when it ends
+	// ResultAwaitingApproval is a remediation that waits for a person.
+	ResultAwaitingApproval = "awaiting_approval"
+	ResultExpired          = "expired"   // no one answered the approval in time
+	ResultCancelled        = "cancelled" // rejected, or the alert resolved while it waited
+	ResultSuccess          = "success"
+	ResultFailed           = "failed"
+	ResultRefused          = "refused"
+	ResultDryRun           = "dry_run"
+	ResultSkipped          = "skipped"
+	ResultInterrupted      = "interrupted"
 )
 
 // Data is what templates see of an alert.

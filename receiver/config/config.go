@@ -63,6 +63,9 @@ type Rule struct {
 	// Silence, when set, silences the matchers in Alertmanager while a
 	// remediation runs (global.escalation names the Alertmanagers).
 	Silence *SilenceConfig `yaml:"silence"`
+	// Approval, when required, has a person approve each remediation
+	// first (global.escalation names the Alertmanagers that carry the ask).
+	Approval *ApprovalConfig `yaml:"approval"`
 	// EscalateAfter escalates an alert the rule has not healed this long
 	// after its first notification.
 	EscalateAfter yamlconf.Duration `yaml:"escalate_after"`
@@ -196,6 +199,14 @@ func (c *Config) build(dir string) error {
 		}
 		if r.Silence != nil && c.Global.Escalation == nil {
 			return yamlconf.Errorf(append(p, "silence"), "a silence needs the Alertmanagers of global.escalation (alertmanager_urls)")
+		}
+		if r.Approval.Asks() && c.Global.Escalation == nil {
+			return yamlconf.Errorf(append(p, "approval"), "an approval is asked through the Alertmanagers of global.escalation (alertmanager_urls)")
+		}
+		if r.Approval != nil {
+			if err := r.Approval.Within.CheckOr(append(p, "approval", "within"), DefaultApprovalWithin); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

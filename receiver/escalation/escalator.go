@@ -43,6 +43,10 @@ type Escalation struct {
 	// resolution after it means there is nothing to escalate any more.
 	AlertStartsAt time.Time `json:"alert_starts_at"`
 
+	// Kind is the value of the alert's selfheal label: "" for an
+	// escalation ("escalated"), "approval" for an ask to approve.
+	Kind string `json:"kind,omitempty"`
+
 	// Current is the attempt that gave up, newer than what the journal
 	// shows of it yet.
 	Current *journal.Entry `json:"-"`
@@ -92,6 +96,15 @@ type Source interface {
 // errors through logErr.
 func New(st store.Store, shared bool, src Source, events *prometheus.CounterVec, logErr func(string, error), now func() time.Time) *Escalator {
 	return &Escalator{st: st, shared: shared, src: src, events: events, logErr: logErr, now: now, outbox: newOutbox()}
+}
+
+// Post posts e (resolved: as ended) through the outbox, as it is: an ask
+// to approve, which the caller posts again while it waits and resolves
+// once answered.
+func (x *Escalator) Post(e *Escalation, resolved bool) {
+	if ec := x.src.Config().Global.Escalation; ec != nil {
+		x.outbox.add(ec, []*Escalation{e}, resolved)
+	}
 }
 
 // Watched counts the firing alerts watched for escalate_after.

@@ -179,7 +179,11 @@ func (x *Escalator) postable(ec *config.EscalationConfig, es []*Escalation, reso
 		for k, v := range ec.Labels {
 			labels[k] = v
 		}
-		labels["selfheal"], labels["selfheal_rule"], labels["selfheal_reason"] = "escalated", e.Rule, e.Reason
+		kind := e.Kind
+		if kind == "" {
+			kind = "escalated"
+		}
+		labels["selfheal"], labels["selfheal_rule"], labels["selfheal_reason"] = kind, e.Rule, e.Reason
 		annotations := map[string]string{}
 		for k, v := range e.Annotations {
 			annotations[k] = v

@@ -42,7 +42,7 @@ func ParseFilter(q url.Values, now time.Time) (Filter, error) {
 		return f, fmt.Errorf("fingerprint %q is not an alert fingerprint (16 hex digits)", f.Fingerprint)
 	}
 	switch f.Result {
-	case "", action.ResultQueued, action.ResultPaused, action.ResultRunning, action.ResultSuccess, action.ResultFailed, action.ResultRefused, action.ResultDryRun, action.ResultSkipped, action.ResultInterrupted:
+	case "", action.ResultQueued, action.ResultPaused, action.ResultAwaitingApproval, action.ResultExpired, action.ResultCancelled, action.ResultRunning, action.ResultSuccess, action.ResultFailed, action.ResultRefused, action.ResultDryRun, action.ResultSkipped, action.ResultInterrupted:
 	default:
 		return f, fmt.Errorf("unknown result %q", f.Result)
 	}

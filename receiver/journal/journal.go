@@ -46,12 +46,24 @@ type Entry struct {
 	Started   *time.Time    `json:"started,omitempty"`
 	Finished  *time.Time    `json:"finished,omitempty"`
 	Replica   string        `json:"replica,omitempty"`
+	// AwaitingSince is when the remediation began to wait for approval.
+	AwaitingSince *time.Time `json:"awaiting_since,omitempty"`
+	// Answer is the person's answer to the ask for approval.
+	Answer *Answer `json:"answer,omitempty"`
 	// SilenceID is the Alertmanager silence made while the attempt runs,
 	// until it is expired.
 	SilenceID string `json:"silence_id,omitempty"`
 	// Fence is the fencing token the replica held when it wrote this: a
 	// takeover's entries carry a greater one than the dead replica's.
 	Fence int64 `json:"fence,omitempty"`
+}
+
+// Answer is a person's answer to an ask for approval.
+type Answer struct {
+	Approve bool      `json:"approve"`
+	By      string    `json:"by"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // When is when the attempt ran, or, not started, when it was received (a
@@ -96,6 +108,7 @@ type Journal struct {
 // and reads see what is still to be written.
 type Behind interface {
 	PutGuarded(guard, bucket, key string, value []byte)
+	Get(ctx context.Context, bucket, key string) ([]byte, error)
 	ScanDesc(ctx context.Context, bucket, before string, fn func(key string, value []byte) (bool, error)) error
 }
 
@@ -116,6 +129,20 @@ func (j *Journal) RecordFor(e *Entry, guard string) error {
 	}
 	j.wb.PutGuarded(guard, Bucket, e.ID, b)
 	return nil
+}
+
+// Stored returns the entry id as recorded (writes behind included), not as
+// a worker shows it meanwhile; store.ErrNotFound when there is none.
+func (j *Journal) Stored(ctx context.Context, id string) (*Entry, error) {
+	b, err := j.wb.Get(ctx, Bucket, id)
+	if err != nil {
+		return nil, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("journal entry %s: %w", id, err)
+	}
+	return &e, nil
 }
 
 // Put writes entries durably.

@@ -53,7 +53,7 @@ type journalView struct {
 var receiverNav = []statuspage.Link{{Href: "/journal", Text: "Journal"}, {Href: "/metrics", Text: "Metrics"}, {Href: "/api/v1/actions", Text: "Actions API"}}
 
 // results lists the results the filter offers.
-var results = []string{action.ResultFailed, action.ResultRefused, action.ResultInterrupted, action.ResultSuccess, action.ResultRunning, action.ResultQueued, action.ResultPaused, action.ResultDryRun, action.ResultSkipped}
+var results = []string{action.ResultFailed, action.ResultRefused, action.ResultInterrupted, action.ResultSuccess, action.ResultRunning, action.ResultQueued, action.ResultPaused, action.ResultAwaitingApproval, action.ResultExpired, action.ResultCancelled, action.ResultDryRun, action.ResultSkipped}
 
 func (j *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
