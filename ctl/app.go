@@ -89,6 +89,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	c.checkConfigCommand(app, run)
 	c.hashPasswordCommand(app, run)
 	c.pauseCommands(app, run)
+	c.approvalCommands(app, run)
 
 	cmd, err := app.Parse(args)
 	if err != nil {

@@ -357,3 +357,76 @@ func TestHashPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestApproveAndReject: selfhealctl answers a real receiver's asks: an
+// approved remediation runs, a second answer is refused with who answered
+// first, a rejected one is journaled cancelled.
+func TestApproveAndReject(t *testing.T) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // takes the asks
+	defer am.Close()
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "token", "tok\n")
+	rec := testutil.StartDaemon(t, bins.Receiver, dir, `
+global:
+  bearer_token_file: token
+  escalation: {alertmanager_urls: ['`+am.URL+`']}
+rules:
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: '[a-z0-9]+'}
+    approval: {required: true}
+    actions:
+      - exec: {command: [/bin/echo, restarted]}
+`)
+	tok := testutil.WriteFile(t, dir, "tok", "tok\n")
+	ctl := func(args ...string) (int, string, string) {
+		return run(t, append([]string{"--receiver.url", rec.URL, "--bearer-token-file", tok}, args...)...)
+	}
+	awaiting := func(agent string) string {
+		body := `{"version":"4","status":"firing","alerts":[{"status":"firing","startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `","labels":{"alertname":"AgentLost","agent":"` + agent + `"}}]}`
+		if code, msg := rec.Post(t, "/webhook", body, "Authorization", "Bearer tok"); code != 200 {
+			t.Fatalf("webhook: %d %s", code, msg)
+		}
+		var id string
+		testutil.Eventually(t, 10*time.Second, agent+" to await approval", func() bool {
+			_, out, _ := ctl("-o", "json", "actions", "--result", "awaiting_approval")
+			var es []struct {
+				ID     string
+				Labels map[string]string
+			}
+			json.Unmarshal([]byte(out), &es)
+			for _, e := range es {
+				if e.Labels["agent"] == agent {
+					id = e.ID
+				}
+			}
+			return id != ""
+		})
+		return id
+	}
+	id := awaiting("a1")
+	if code, out, errOut := ctl("approve", id, "--by", "dave", "--reason", "checked"); code != ExitOK || out != "approved "+id+"\n" {
+		t.Fatalf("approve: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := ctl("reject", id, "--by", "erin", "--reason", "too late"); code != ExitError || !strings.Contains(errOut, "409 Conflict: already approved by dave at ") {
+		t.Fatalf("a second answer: %d %q", code, errOut)
+	}
+	testutil.Eventually(t, 10*time.Second, "the approved remediation to run", func() bool {
+		_, out, _ := ctl("actions", "--result", "success")
+		return strings.Contains(out, "restart-agent")
+	})
+	id2 := awaiting("a2")
+	if code, _, errOut := ctl("reject", id2); code != ExitUsage || !strings.Contains(errOut, "--reason") {
+		t.Fatalf("reject without a reason: %d %q", code, errOut)
+	}
+	if code, out, _ := ctl("reject", id2, "--by", "erin", "--reason", "audit"); code != ExitOK || out != "rejected "+id2+"\n" {
+		t.Fatalf("reject: %d %q", code, out)
+	}
+	testutil.Eventually(t, 10*time.Second, "the rejected remediation to be cancelled", func() bool {
+		_, out, _ := ctl("actions", "--result", "cancelled")
+		return strings.Contains(out, "rejected by erin")
+	})
+	if code, _, errOut := ctl("approve", "0000000000000000-00000000"); code != ExitError || !strings.Contains(errOut, "404 Not Found") {
+		t.Fatalf("an unknown id: %d %q", code, errOut)
+	}
+}

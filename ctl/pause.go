@@ -57,3 +57,31 @@ func scope(rule string) string {
 	}
 	return "rule " + rule
 }
+
+func (c *cli) approvalCommands(app *kingpin.Application, run map[string]func() error) {
+	for _, verb := range []string{"approve", "reject"} {
+		cmd := app.Command(verb, map[string]string{
+			"approve": "Approve a remediation awaiting approval (its journal id, from selfhealctl actions -o wide or /journal): it runs once, on whichever replica holds it.",
+			"reject":  "Reject a remediation awaiting approval: it runs nothing and is journaled cancelled.",
+		}[verb])
+		id := cmd.Arg("id", "The remediation's journal id.").Required().String()
+		by := cmd.Flag("by", "Who answers (default: $USER).").Envar("USER").Default("selfhealctl").String()
+		reason := cmd.Flag("reason", "Why, kept in the journal.").String()
+		if verb == "reject" {
+			cmd.GetFlag("reason").Required()
+		}
+		run[cmd.FullCommand()] = func() error { return c.answer(verb, *id, *by, *reason) }
+	}
+}
+
+func (c *cli) answer(verb, id, by, reason string) error {
+	s, err := c.service("receiver")
+	if err != nil {
+		return err
+	}
+	body := map[string]string{"by": by, "reason": reason}
+	if err := s.call(c.ctx, http.MethodPost, "/api/v1/actions/"+url.PathEscape(id)+"/"+verb, nil, body, nil); err != nil {
+		return err
+	}
+	return c.say(map[string]string{"approve": "approved ", "reject": "rejected "}[verb] + id)
+}
