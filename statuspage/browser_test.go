@@ -5,6 +5,7 @@ import (
 	"context"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -330,4 +331,56 @@ rules:
 
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// TestApprovalButtonsInABrowser: an entry awaiting approval has Approve
+// and Reject buttons; Approve, with who and why, runs the remediation and
+// the page then shows who approved it. The same form posted from another
+// site is refused.
+func TestApprovalButtonsInABrowser(t *testing.T) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer am.Close()
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "webhook.token", "webhook-token\n")
+	rec := testutil.StartDaemon(t, bins.Receiver, dir, `
+global:
+  bearer_token_file: webhook.token
+  escalation: {alertmanager_urls: ['`+am.URL+`']}
+rules:
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: '[a-z0-9_]+'}
+    approval: {required: true}
+    actions:
+      - exec: {command: [/bin/echo, restarted]}
+`)
+	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `","labels":{"alertname":"AgentLost","agent":"d_dys1"}}]}`
+	if code, msg := rec.Post(t, "/webhook", body, "Authorization", "Bearer webhook-token"); code != 200 {
+		t.Fatalf("webhook: %d %s", code, msg)
+	}
+	ctx := browser(t, "webhook-token")
+	testutil.Eventually(t, 15*time.Second, "the entry awaiting approval, with its buttons", func() bool {
+		do(t, ctx, chromedp.Navigate(rec.URL+"/journal"))
+		return read[int](t, ctx, `document.querySelectorAll('article.entry form.answer button').length`) == 2
+	})
+	id := read[string](t, ctx, `document.querySelector('article.entry').id`)
+	// A page elsewhere posting the same form is refused.
+	req, _ := http.NewRequest("POST", rec.URL+"/api/v1/actions/"+id+"/approve", strings.NewReader("by=mallory"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Authorization", "Bearer webhook-token")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site form: %v %v", resp, err)
+	}
+	do(t, ctx, chromedp.SetValue(chromedp.CSS(`form.answer input[name=by]`), "frank"), chromedp.SetValue(chromedp.CSS(`form.answer input[name=reason]`), "checked the host"),
+		chromedp.Click(chromedp.CSS(`form.answer button.approve`)))
+	testutil.Eventually(t, 15*time.Second, "the answer's redirect back to the journal", func() bool {
+		v, err := evaluate[string](ctx, `document.readyState + ' ' + location.hash`)
+		return err == nil && v == "complete #"+id
+	})
+	testutil.Eventually(t, 15*time.Second, "the approved remediation on the page", func() bool {
+		do(t, ctx, chromedp.Navigate(rec.URL+"/journal"))
+		return read[string](t, ctx, `(document.querySelector('article.entry .state') || {}).textContent || ''`) == "success" &&
+			strings.Contains(read[string](t, ctx, `(document.querySelector('article.entry .answer') || {}).textContent || ''`), "approved by frank")
+	})
 }
