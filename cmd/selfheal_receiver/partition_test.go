@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -244,4 +247,46 @@ func TestAPauseHoldsEveryReplica(t *testing.T) {
 	})
 	a.ranOnce(t, runs, acked, time.Minute)
 	fmt.Printf("pause on two replicas: 40 alerts held, none run; all run %.1fs after the resume through the other replica\n", doneAfter(runs, acked, resumed).Seconds())
+}
+
+// TestApprovalOnTwoReplicas: two receivers on one Redis; the same
+// remediation approved through both at once runs once: one answer is
+// taken, the other is refused with 409 naming the first.
+func TestApprovalOnTwoReplicas(t *testing.T) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer am.Close()
+	dir := t.TempDir()
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	config, runs := countingRule(dir, "    approval: {required: true}")
+	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	if acked := a.sendAll([]string{"a1"}); len(acked) != 1 {
+		t.Fatal("the alert was not accepted")
+	}
+	var id string
+	testutil.Eventually(t, 10*time.Second, "the remediation to await approval", func() bool {
+		code, body := b.do("GET", "/api/v1/actions?result=awaiting_approval", "")
+		var out struct{ Actions []struct{ ID string } }
+		if json.Unmarshal([]byte(body), &out) != nil || code != 200 || len(out.Actions) != 1 {
+			return false
+		}
+		id = out.Actions[0].ID
+		return true
+	})
+	codes := make([]int, 2)
+	bodies := make([]string, 2)
+	var wg sync.WaitGroup
+	for i, r := range []*receiverProc{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], bodies[i] = r.do("POST", "/api/v1/actions/"+id+"/approve", `{"by": "`+[]string{"alice", "bob"}[i]+`", "reason": "ok"}`)
+		}()
+	}
+	wg.Wait()
+	if codes[0]+codes[1] != 200+409 || !strings.Contains(bodies[0]+bodies[1], "already approved by ") {
+		t.Fatalf("two approvals: %v %q", codes, bodies)
+	}
+	a.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
 }
