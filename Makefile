@@ -107,6 +107,7 @@ mixin-lint:
 	@# The shipped routing: healable alerts to the receiver only, the rest and escalations to the pager.
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=selfheal alertname=KeyServiceInstanceDown instance=10.0.0.3:8888 >/dev/null
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=KeyServiceInstanceDown selfheal=escalated >/dev/null
+	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=chat alertname=KeyServiceInstanceDown selfheal=approval instance=10.0.0.3:8888 >/dev/null
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=RedisUnreachable >/dev/null
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=ticket alertname=SelfhealRemediationFailed rule=restart-ic-server severity=warning >/dev/null
 

@@ -43,6 +43,7 @@ const examplesDurations = `{icServerKeepFiringFor: "6s", keyServiceFor: "2s", go
 type lab struct {
 	*stack
 	ticket    *pagerSink
+	chat      *pagerSink
 	kong      *kongFake
 	passwords map[string]string // client -> its password file
 }
@@ -55,6 +56,7 @@ func TestExamplesAsShipped(t *testing.T) {
 	t.Run("a fresh lab pages nobody", l.freshLab)
 	t.Run("the four runbooks' faults heal and page nobody", l.fourFaults)
 	t.Run("a fault that cannot be healed pages once", l.cannotHeal)
+	t.Run("an ask for approval goes to the chat, not the pager", l.approvalToChat)
 }
 
 // edit applies replacements to a shipped file, each of which must match:
@@ -136,10 +138,11 @@ exec %s/restart_fake.sh %s gslb
 	testutil.WaitPort(t, s.exporter, ep)
 	s.restart("gslb")
 
-	s.pager, l.ticket = &pagerSink{start: time.Now()}, &pagerSink{start: time.Now()}
-	pager, ticket := httptest.NewServer(s.pager), httptest.NewServer(l.ticket)
+	s.pager, l.ticket, l.chat = &pagerSink{start: time.Now()}, &pagerSink{start: time.Now()}, &pagerSink{start: time.Now()}
+	pager, ticket, chat := httptest.NewServer(s.pager), httptest.NewServer(l.ticket), httptest.NewServer(l.chat)
 	t.Cleanup(pager.Close)
 	t.Cleanup(ticket.Close)
+	t.Cleanup(chat.Close)
 	s.am = testutil.Addr(testutil.FreePort(t))
 	s.receiver = testutil.Addr(testutil.FreePort(t))
 	s.writeExampleReceiver(kong.URL)
@@ -150,7 +153,7 @@ exec %s/restart_fake.sh %s gslb
 	testutil.WriteFile(t, dir, "alertmanager.yml", edit(t, "../examples/alertmanager.yml",
 		"group_wait: 10s", "group_wait: 1s", "group_interval: 1m", "group_interval: 1s", "repeat_interval: 1m", "repeat_interval: 3s",
 		"http://127.0.0.1:9875/webhook", "http://"+s.receiver+"/webhook", "/etc/selfheal/receiver.password", l.passwords["receiver"],
-		"http://127.0.0.1:9099/pager", pager.URL, "http://127.0.0.1:9099/ticket", ticket.URL))
+		"http://127.0.0.1:9099/pager", pager.URL, "http://127.0.0.1:9099/ticket", ticket.URL, "http://127.0.0.1:9099/chat", chat.URL))
 	s.amProc = testutil.StartAlertmanagerIn(t, dir, "alertmanager.yml", s.am)
 
 	s.prom = testutil.Addr(testutil.FreePort(t))
@@ -425,5 +428,24 @@ func (k *kongFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
 	default:
 		http.Error(w, `{"message":"Not found"}`, 404)
+	}
+}
+
+// approvalToChat: an ask for approval, as a rule with approval posts it,
+// reaches the chat through the shipped routing, and pages nobody.
+func (l *lab) approvalToChat(t *testing.T) {
+	pages := len(l.pager.pages("firing", nil))
+	ask := `[{"labels": {"alertname": "KeyServiceInstanceDown", "instance": "10.0.0.3:8888", "selfheal": "approval", "selfheal_rule": "key-service-out-of-pool", "selfheal_reason": "awaiting_approval"},
+		"annotations": {"selfheal_approve": "selfhealctl approve 0000000000000001-00000001"}}]`
+	resp, err := http.Post("http://"+l.am+"/api/v2/alerts", "application/json", strings.NewReader(ask))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("posting the ask: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	l.wait("the ask in the chat", 30*time.Second, func() bool {
+		return len(l.chat.pages("firing", map[string]string{"selfheal": "approval"})) == 1
+	})
+	if got := len(l.pager.pages("firing", nil)); got != pages {
+		t.Fatalf("the ask paged: %d pages, %d before", got, pages)
 	}
 }
