@@ -92,6 +92,9 @@ func ruleRows(tests []rconfig.RuleTest) [][]string {
 			}
 			rows = append(rows, []string{name, act, st.What})
 		}
+		if t.Approval != "" {
+			rows = append(rows, []string{"", "approval", "a person approves each remediation first, within " + t.Approval})
+		}
 		if len(t.Silence) > 0 {
 			rows = append(rows, []string{"", "silence", silenceText(t.Silence)})
 		}

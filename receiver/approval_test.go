@@ -164,3 +164,26 @@ func TestRejectedAndExpiredApprovals(t *testing.T) {
 		t.Fatalf("ran without approval: %v", runs)
 	}
 }
+
+// TestAlertResolvedWhileAwaitingApproval: the alert resolves while its
+// remediation waits for approval: it is journaled cancelled, runs nothing,
+// and a late approval is refused.
+func TestAlertResolvedWhileAwaitingApproval(t *testing.T) {
+	_, am := startPagerAlertmanager(t)
+	rec := t.TempDir() + "/rec"
+	f := newFixture(t, approvalRule(t, am.URL, rec, "30m"), Options{}, nil)
+	started := time.Now()
+	f.accept(alert("firing", started, "alertname", "AgentLost", "agent", "d1"))
+	en := f.waitAwaiting(t)
+	f.accept(alert("resolved", started, "alertname", "AgentLost", "agent", "d1"))
+	testutil.Eventually(t, 10*time.Second, "the waiting remediation to be cancelled", func() bool {
+		got, err := f.journal.Stored(context.Background(), en.ID)
+		return err == nil && got.Result == action.ResultCancelled && strings.Contains(got.Reason, "resolved while awaiting approval")
+	})
+	if _, err := f.engine.Answer(context.Background(), en.ID, journal.Answer{Approve: true, By: "late"}); !errors.Is(err, ErrNotAwaiting) {
+		t.Fatalf("a late approval: %v", err)
+	}
+	if runs := testutil.ReadLines(t, rec); len(runs) != 0 {
+		t.Fatalf("ran: %v", runs)
+	}
+}

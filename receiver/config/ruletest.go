@@ -10,6 +10,9 @@ type RuleTest struct {
 	DryRun bool          `json:"dry_run,omitempty"`
 	Member string        `json:"pool_member,omitempty"`
 	Steps  []PlannedStep `json:"steps,omitempty"`
+	// Approval is how long a person has to approve each remediation; ""
+	// when the rule asks no one.
+	Approval string `json:"approval,omitempty"`
 	// Silence is the Alertmanager silence each attempt would make.
 	Silence []Matcher `json:"silence,omitempty"`
 	// Refused says why the rule would refuse the alert before running
@@ -49,6 +52,9 @@ func (c *Config) TestRules(labels map[string]string, status string) []RuleTest {
 				rt.Steps = append(rt.Steps, PlannedStep{Action: r.actions[i].Kind(), What: p.What})
 			}
 			d := &action.Data{Labels: labels, Status: status, Fingerprint: fp, Rule: r.Name}
+			if r.Approval.Asks() {
+				rt.Approval = r.Approval.Within.Duration.String()
+			}
 			if r.Silence != nil {
 				rt.Silence, _ = r.Silence.Render(d)
 			}

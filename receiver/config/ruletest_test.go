@@ -94,7 +94,8 @@ func TestShippedRulesTakeTheShippedAlerts(t *testing.T) {
 }
 
 // TestRulesTestShowsTheSilence: rules test renders the silence each
-// attempt would make, with the receiver's own two matchers.
+// attempt would make, with the receiver's own two matchers, and says the
+// rule asks for approval.
 func TestRulesTestShowsTheSilence(t *testing.T) {
 	c := mustConfig(t, `
 global:
@@ -104,9 +105,13 @@ rules:
     match: 'alertname="AgentLost"'
     require_labels: {agent: '[a-z0-9.-]+'}
     silence: {matchers: ['agent="{{ .Labels.agent }}"', 'instance=~"{{ .Labels.agent }}:.*"']}
+    approval: {required: true, within: 1h}
     actions: [{exec: {command: [/bin/true]}}]
 `)
 	got := c.TestRules(map[string]string{"alertname": "AgentLost", "agent": "a.1"}, "firing")
+	if len(got) != 1 || got[0].Approval != "1h0m0s" {
+		t.Fatalf("approval %+v", got)
+	}
 	want := []Matcher{{Name: "agent", Value: "a.1", IsEqual: true}, {Name: "instance", Value: `a\.1:.*`, IsRegex: true, IsEqual: true},
 		{Name: "selfheal", Value: "escalated"}, {Name: "selfheal", Value: "approval"}}
 	if len(got) != 1 || !reflect.DeepEqual(got[0].Silence, want) {
