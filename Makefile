@@ -15,8 +15,8 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 BINARIES  := selfheal_exporter selfheal_receiver selfhealctl
 FUZZTIME  ?= 8s
 # Debian packages the tests start for real.
-DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium systemd ca-certificates curl
-DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze curl
+DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium systemd openssh-server ca-certificates curl
+DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze sshd curl
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
 .PHONY: release docker screenshots e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild

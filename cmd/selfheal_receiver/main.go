@@ -22,6 +22,7 @@ import (
 	"github.com/selfheal/selfheal/internal/store"
 	"github.com/selfheal/selfheal/internal/store/backend"
 	"github.com/selfheal/selfheal/receiver"
+	sshaction "github.com/selfheal/selfheal/receiver/action/ssh"
 	rconfig "github.com/selfheal/selfheal/receiver/config"
 	journalpage "github.com/selfheal/selfheal/statuspage/journal"
 )
@@ -163,6 +164,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	engine.Shutdown(sctx)
+	sshaction.CloseAll() // the ssh actions' connections, once nothing runs on them
 	return serveErr
 }
 

@@ -79,6 +79,9 @@ func Start(t testing.TB, dir string, name string, args ...string) *Process {
 	cmd.Stdout, cmd.Stderr = out, out
 	procgroup.Set(cmd)
 	dieWithTest(cmd)
+	// A child that left the group (sshd's per-connection processes) may
+	// hold the output open; Wait gives up on it once the process is gone.
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/action/exec"
 	"github.com/selfheal/selfheal/receiver/action/haproxy"
 	httpaction "github.com/selfheal/selfheal/receiver/action/http"
+	sshaction "github.com/selfheal/selfheal/receiver/action/ssh"
 	"github.com/selfheal/selfheal/receiver/action/supervisor"
 	"github.com/selfheal/selfheal/receiver/action/verify"
 )
@@ -101,6 +102,8 @@ type ActionConfig struct {
 	// Docker and Supervisor restart through the daemons' own APIs.
 	Docker     *docker.Config     `yaml:"docker"`
 	Supervisor *supervisor.Config `yaml:"supervisor"`
+	// SSH runs a command on a remote host, host keys pinned.
+	SSH *sshaction.Config `yaml:"ssh"`
 }
 
 // Defaults.
@@ -318,8 +321,9 @@ func (ac *ActionConfig) build(r *Rule, p []string, dir string) (action.Action, e
 	add(ac.Verify != nil, "verify", func(p []string) (action.Action, error) { return verify.New(ac.Verify, r.allowed, p, dir) })
 	add(ac.Docker != nil, "docker", func(p []string) (action.Action, error) { return docker.New(ac.Docker, r.allowed, p, dir) })
 	add(ac.Supervisor != nil, "supervisor", func(p []string) (action.Action, error) { return supervisor.New(ac.Supervisor, r.allowed, p, dir) })
+	add(ac.SSH != nil, "ssh", func(p []string) (action.Action, error) { return sshaction.New(ac.SSH, r.allowed, p, dir) })
 	if len(kinds) != 1 {
-		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify, docker, supervisor")
+		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify, docker, supervisor, ssh")
 	}
 	return build()
 }

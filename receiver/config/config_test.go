@@ -30,7 +30,7 @@ func TestBrokenConfigs(t *testing.T) {
 		"no_match":                   "BAD/no_match.yml:3: rules.0.match: match is required: a rule without matchers would act on every alert",
 		"range_template":             "BAD/range_template.yml:5: rules.0.actions.0.exec.command.1: template \"{{ range $k, $v := .Labels }}{{ $k }}{{ end }}\": range is not allowed: name each label with .Labels.<name>",
 		"templated_host":             "BAD/templated_host.yml:6: rules.0.actions.0.http.url: url \"http://{{ .Labels.instance }}/upstreams/key_service/targets/x\": the scheme and host must be fixed; templates may only stand in path segments and query values",
-		"two_kinds":                  "BAD/two_kinds.yml:5: rules.0.actions.0: an action has exactly one of exec, http, haproxy, verify, docker, supervisor",
+		"two_kinds":                  "BAD/two_kinds.yml:5: rules.0.actions.0: an action has exactly one of exec, http, haproxy, verify, docker, supervisor, ssh",
 		"unknown_key":                "BAD/unknown_key.yml:5: rules.0.actions.0.exec.timeuot: unknown key \"timeuot\"",
 		"verify_every":               "BAD/verify_every.yml:5: rules.0.actions.0.verify.every: every (1m0s) is longer than within (10s)",
 		"zero_attempts":              "BAD/zero_attempts.yml:4: rules.0.max_attempts: max_attempts must be at least 1",
