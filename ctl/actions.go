@@ -198,6 +198,23 @@ func stepLines(e journal.Entry) []string {
 			line += ": " + oneLine(o)
 		}
 		out = append(out, line)
+		if st.Observed != nil && st.Observed.Log != "" {
+			out = append(out, evidenceLines(st.Observed.Log)...)
+		}
+	}
+	return out
+}
+
+// evidenceLines shows the last lines of an object's log kept before a
+// step acted on it, at most five, under the step.
+func evidenceLines(log string) []string {
+	lines := strings.Split(log, "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	out := []string{"   its log before the action:"}
+	for _, l := range lines {
+		out = append(out, "   | "+oneLine(l))
 	}
 	return out
 }

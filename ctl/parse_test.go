@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/journal"
 )
 
@@ -69,5 +70,17 @@ func TestActionRow(t *testing.T) {
 		if got := strings.Join(actionRow(c.e)[1:], "|"); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)
 		}
+	}
+}
+
+// TestStepLinesShowTheEvidence: -o wide shows, under a restart step, the
+// last lines of the object's log kept before it, at most five.
+func TestStepLinesShowTheEvidence(t *testing.T) {
+	e := journal.Entry{Steps: []action.Step{{Action: "docker", What: "restart x", Result: "success",
+		Observed: &action.Observation{Log: "l1\nl2\nl3\nl4\nl5\nl6\tend"}}}}
+	got := strings.Join(stepLines(e), "\n")
+	want := "1. docker restart x: success\n   its log before the action:\n   | l2\n   | l3\n   | l4\n   | l5\n   | l6 end"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }

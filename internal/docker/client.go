@@ -6,6 +6,7 @@ package docker
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,4 +194,45 @@ func splitVersion(v string) (int, int) {
 	major, _ := strconv.Atoi(a)
 	minor, _ := strconv.Atoi(b)
 	return major, minor
+}
+
+// Logs returns the container's last n lines of stdout and stderr
+// (GET /containers/{name}/logs), at most maxLogs bytes of them.
+func (c *Client) Logs(ctx context.Context, version, name string, n int) (string, error) {
+	path := "/v" + version + "/containers/" + url.PathEscape(name) + "/logs?stdout=1&stderr=1&tail=" + strconv.Itoa(n)
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if err := check(resp); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxLogs))
+	if err != nil {
+		return "", fmt.Errorf("docker engine: reading logs of %s: %w", name, err)
+	}
+	return Demux(b), nil
+}
+
+// maxLogs bounds the logs read from the engine.
+const maxLogs = 256 << 10
+
+// Demux joins the payloads of the engine's multiplexed log stream (frames
+// of an 8-byte header, stream and big-endian size, then the payload); a
+// container with a TTY sends its log raw, which comes back as it is.
+func Demux(b []byte) string {
+	var out []byte
+	for rest := b; len(rest) > 0; {
+		if len(rest) < 8 || rest[0] > 2 || rest[1] != 0 || rest[2] != 0 || rest[3] != 0 {
+			return string(b) // not a multiplexed stream
+		}
+		size := int(binary.BigEndian.Uint32(rest[4:8]))
+		if size > len(rest)-8 {
+			size = len(rest) - 8 // cut by the read limit
+		}
+		out = append(out, rest[8:8+size]...)
+		rest = rest[8+size:]
+	}
+	return string(out)
 }

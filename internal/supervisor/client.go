@@ -117,3 +117,18 @@ func (c *Client) call(ctx context.Context, method string, params ...any) (any, e
 	}
 	return v, nil
 }
+
+// TailStderr returns the last n bytes (at most) of a program's stderr log
+// (tailProcessStderrLog), "" when the program keeps none.
+func (c *Client) TailStderr(ctx context.Context, name string, n int) (string, error) {
+	v, err := c.call(ctx, "supervisor.tailProcessStderrLog", name, 0, n)
+	if err != nil {
+		return "", err
+	}
+	parts, ok := v.([]any)
+	if !ok || len(parts) == 0 {
+		return "", fmt.Errorf("supervisord: tailProcessStderrLog answered %T", v)
+	}
+	s, _ := parts[0].(string)
+	return s, nil
+}

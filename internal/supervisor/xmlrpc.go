@@ -61,6 +61,8 @@ func encodeCall(method string, params ...any) ([]byte, error) {
 				b.WriteString("0")
 			}
 			b.WriteString(`</boolean>`)
+		case int:
+			b.WriteString(`<int>` + strconv.Itoa(v) + `</int>`)
 		default:
 			return nil, fmt.Errorf("xml-rpc: cannot encode a %T", p)
 		}

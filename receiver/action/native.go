@@ -20,6 +20,37 @@ type Observation struct {
 	Object string       `json:"object"`
 	Before *ObjectState `json:"before,omitempty"`
 	After  *ObjectState `json:"after,omitempty"`
+	// Log is the evidence a restart would destroy: the last lines of the
+	// object's log before the action (the container's output, the
+	// program's stderr), at most MaxOutput bytes.
+	Log string `json:"log,omitempty"`
+}
+
+// DefaultEvidenceLines is how many log lines a restart keeps as evidence
+// when its action says nothing (evidence_lines; 0 keeps none).
+const DefaultEvidenceLines = 50
+
+// EvidenceLines is the evidence_lines setting: nil for the default.
+func EvidenceLines(n *int) int {
+	if n == nil {
+		return DefaultEvidenceLines
+	}
+	return max(*n, 0)
+}
+
+// LastLines keeps the last n lines of s, and at most MaxOutput bytes of
+// their end.
+func LastLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := strings.Join(lines, "\n")
+	if len(out) > MaxOutput {
+		out = "…" + out[len(out)-MaxOutput:]
+	}
+	return out
 }
 
 // ObjectState is a container's or a program's state at one moment.

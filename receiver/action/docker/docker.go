@@ -36,6 +36,9 @@ type Config struct {
 	// start time, before the step succeeds.
 	Settle  yamlconf.Duration `yaml:"settle"`
 	Timeout yamlconf.Duration `yaml:"timeout"`
+	// EvidenceLines is how many of the container's last log lines are kept
+	// before the action (default 50, 0 for none).
+	EvidenceLines *int `yaml:"evidence_lines"`
 	// Client settings from prometheus/common: tls_config (client
 	// certificates), basic_auth, authorization.
 	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,inline"`
@@ -76,13 +79,14 @@ type dockerAction struct {
 	op, wait                     string
 	stopTimeout, settle, timeout time.Duration
 	client                       *action.DaemonClient
+	evidence                     int
 }
 
 // New builds the action from c for a rule whose validated labels are
 // allowed; p is c's path in the configuration, for errors, and dir the
 // directory relative file names are taken from.
 func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
-	a := &dockerAction{op: c.Op, wait: c.Wait, stopTimeout: c.StopTimeout.Duration, settle: c.Settle.Duration, timeout: c.Timeout.Duration}
+	a := &dockerAction{op: c.Op, wait: c.Wait, stopTimeout: c.StopTimeout.Duration, settle: c.Settle.Duration, timeout: c.Timeout.Duration, evidence: action.EvidenceLines(c.EvidenceLines)}
 	scheme := "http"
 	if c.HTTPClientConfig.TLSConfig != (config.TLSConfig{}) {
 		scheme = "https"
@@ -148,6 +152,11 @@ func (a *dockerAction) run(ctx context.Context, cl *docker.Client, name string, 
 		return err
 	}
 	obs.Before = containerState(before)
+	if a.evidence > 0 { // kept before the action; a log that cannot be read stops nothing
+		if logs, err := cl.Logs(ctx, version, name, a.evidence); err == nil {
+			obs.Log = action.LastLines(logs, a.evidence)
+		}
+	}
 	err = cl.Do(ctx, version, a.op, name, a.stopTimeout)
 	if errors.Is(err, docker.ErrNotModified) {
 		obs.After = obs.Before

@@ -60,6 +60,21 @@ func TestDockerActionOnARealEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("the evidence a restart destroys is journaled", func(t *testing.T) {
+		// A program that logs and dies; restarted, with its last lines kept.
+		run("dying", "selfheal-test:1", "sh", "-c", `for i in 1 2 3; do echo "line $i"; done; echo "last words"; exit 7`)
+		testutil.Eventually(t, 10*time.Second, "the container to die", func() bool { return dk.Inspect(t, "dying", "{{.State.Status}}") == "exited" })
+		st := runDocker(t, dockerRule(dk.Host, "start", ", evidence_lines: 2, wait: none"), "dying")
+		o := st.Observed
+		if o == nil || o.Before.State != "exited" || o.Before.ExitCode != 7 || o.Log != "line 3\nlast words" {
+			t.Fatalf("evidence %+v (log %q)", o, o.Log)
+		}
+		none := runDocker(t, dockerRule(dk.Host, "start", ", evidence_lines: 0, wait: none"), "dying")
+		if none.Observed.Log != "" {
+			t.Fatalf("evidence_lines 0 kept %q", none.Observed.Log)
+		}
+	})
+
 	t.Run("start of an exited container", func(t *testing.T) {
 		run("selfhealing_scriptengine", "selfheal-test:1", "sh", "-c", service)
 		dk.Docker(t, "stop", "-t", "2", "selfhealing_scriptengine")

@@ -31,6 +31,9 @@ type Config struct {
 	// Client settings from prometheus/common: basic_auth (password_file),
 	// tls_config.
 	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,inline"`
+	// EvidenceLines is how many of the program's last stderr lines are
+	// kept before the action (default 50, 0 for none).
+	EvidenceLines *int `yaml:"evidence_lines"`
 }
 
 // DefaultConfig is a supervisor action's value before its YAML is
@@ -55,18 +58,19 @@ const afterTimeout = 5 * time.Second
 var processName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
 
 type supervisorAction struct {
-	url     *action.Endpoint
-	process *action.Template
-	op      string
-	timeout time.Duration
-	client  *action.DaemonClient
+	url      *action.Endpoint
+	process  *action.Template
+	op       string
+	timeout  time.Duration
+	client   *action.DaemonClient
+	evidence int
 }
 
 // New builds the action from c for a rule whose validated labels are
 // allowed; p is c's path in the configuration, for errors, and dir the
 // directory relative file names are taken from.
 func New(c *Config, allowed action.Labels, p []string, dir string) (action.Action, error) {
-	a := &supervisorAction{op: c.Op}
+	a := &supervisorAction{op: c.Op, evidence: action.EvidenceLines(c.EvidenceLines)}
 	var err error
 	if a.url, err = action.ParseEndpoint(withRPCPath(c.URL), allowed, "http://supervisor/RPC2", ""); err != nil {
 		return nil, yamlconf.Errorf(append(p, "url"), "url %v", err)
@@ -130,6 +134,11 @@ func (a *supervisorAction) run(ctx context.Context, cl *supervisor.Client, name 
 		return err
 	}
 	obs.Before = processState(before)
+	if a.evidence > 0 { // kept before the action; a log that cannot be read stops nothing
+		if tail, err := cl.TailStderr(ctx, name, evidenceBytes); err == nil {
+			obs.Log = action.LastLines(tail, a.evidence)
+		}
+	}
 	if a.op != "start" {
 		err := cl.StopProcess(ctx, name, true)
 		// A program already down is what a restart's stop wants.
@@ -196,3 +205,7 @@ func judgeProcess(op string, before, after action.ObjectState) (action.Outcome, 
 	}
 	return action.Healed, ""
 }
+
+// evidenceBytes is how much of a program's stderr log is read for its
+// last lines.
+const evidenceBytes = 16 << 10

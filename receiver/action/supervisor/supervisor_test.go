@@ -33,8 +33,18 @@ func TestSupervisorActionOnARealSupervisord(t *testing.T) {
 		// a busy machine saw "crashing" RUNNING, then EXITED.
 		testutil.Program{Name: "crashing", Command: "/bin/sh -c 'exit 3'", Extra: "autostart=false\nstartsecs=5"},
 		testutil.Program{Name: "slow-start", Command: sleep + " 1000", Extra: "autostart=false\nstartsecs=30"},
+		testutil.Program{Name: "dying", Command: "/bin/sh -c 'echo first >&2; echo last words >&2; exit 3'", Extra: "autostart=true\nstartsecs=0"},
 	)
 	testutil.Eventually(t, 10e9, "ic-server to run", func() bool { return sv.Info(t, "ic-server").State == "RUNNING" })
+
+	t.Run("the evidence a restart destroys is journaled", func(t *testing.T) {
+		testutil.Eventually(t, 10e9, "the dying program to exit", func() bool { return sv.Info(t, "dying").State == "EXITED" })
+		st := runSupervisor(t, supervisorRule(sv.URL, "dying", "restart", ", evidence_lines: 1"))
+		o := st.Observed
+		if o == nil || o.Before.State != "EXITED" || o.Log != "last words" {
+			t.Fatalf("evidence %+v (log %q)", o, o.Log)
+		}
+	})
 
 	t.Run("restart", func(t *testing.T) {
 		before := sv.Info(t, "ic-server")
