@@ -116,7 +116,7 @@ unit:
 
 # Every parser of outside input gets a short fuzz run: configuration files,
 # webhook bodies, heartbeat bodies, label values rendered into URLs.
-FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver/config:FuzzParseConfig receiver:FuzzDecodeMessage receiver/action:FuzzRenderURL internal/supervisor:FuzzDecodeResponse internal/store/boltstore:FuzzCheckPassesCleanFiles internal/serve:FuzzWithoutUsers
+FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver/config:FuzzParseConfig receiver:FuzzDecodeMessage receiver/action:FuzzRenderURL internal/supervisor:FuzzDecodeResponse internal/docker:FuzzDemux internal/store/boltstore:FuzzCheckPassesCleanFiles internal/serve:FuzzWithoutUsers
 
 # e2e runs the whole loop on real Prometheus, Alertmanager, Redis and HAProxy
 # (see e2e/) and prints, per scenario, the seconds from fault to action and
