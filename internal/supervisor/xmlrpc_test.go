@@ -81,8 +81,11 @@ func TestEncodeCallEscapes(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("encoded\n%s\nwant\n%s", b, want)
 	}
-	if _, err := encodeCall("m", 3); err == nil {
-		t.Fatal("an int parameter was encoded")
+	if b, err := encodeCall("m", 3); err != nil || !strings.Contains(string(b), "<param><value><int>3</int></value></param>") {
+		t.Fatalf("an int parameter: %s %v", b, err)
+	}
+	if _, err := encodeCall("m", 1.5); err == nil {
+		t.Fatal("a float parameter was encoded")
 	}
 }
 
