@@ -29,8 +29,8 @@ func (h *ApprovalHandler) Register(mux *http.ServeMux) {
 
 func (h *ApprovalHandler) answer(w http.ResponseWriter, r *http.Request, approve bool) {
 	form, err := isForm(r)
-	if err == nil && form {
-		err = sameOrigin(r)
+	if err == nil {
+		err = sameOrigin(r) // a page elsewhere may post JSON as text/plain too
 	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusForbidden)
@@ -76,23 +76,26 @@ func isForm(r *http.Request) (bool, error) {
 	return mt == "application/x-www-form-urlencoded", nil
 }
 
-// sameOrigin refuses a form posted from another site: browsers send
-// Sec-Fetch-Site or Origin with a POST, and a page elsewhere could
-// otherwise use the operator's stored credentials to approve.
+// sameOrigin refuses a request a browser sent from another site: browsers
+// send Sec-Fetch-Site or Origin with a POST, and a page elsewhere could
+// otherwise use the operator's stored credentials to answer; selfhealctl
+// and scripts send neither.
 func sameOrigin(r *http.Request) error {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 	default:
-		return errors.New("a cross-site request cannot answer an approval")
+		return errCrossSite
 	}
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
-			return errors.New("a cross-site request cannot answer an approval")
+			return errCrossSite
 		}
 	}
 	return nil
 }
+
+var errCrossSite = errors.New("a request from another site cannot approve, reject, pause or resume")
 
 // readAnswer reads who answers and why, from JSON or a form.
 func readAnswer(w http.ResponseWriter, r *http.Request, form bool) (journal.Answer, int, error) {

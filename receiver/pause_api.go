@@ -30,6 +30,10 @@ type pauseRequest struct {
 }
 
 func (h *PauseHandler) pause(w http.ResponseWriter, r *http.Request) {
+	if err := sameOrigin(r); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	b, status, err := serve.ReadBody(w, r, 4<<10)
 	if err != nil {
 		http.Error(w, err.Error(), status)
@@ -53,6 +57,10 @@ func (h *PauseHandler) pause(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *PauseHandler) resume(w http.ResponseWriter, r *http.Request) {
+	if err := sameOrigin(r); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	rule := r.URL.Query().Get("rule")
 	err := h.Engine.Resume(r.Context(), rule)
 	switch {

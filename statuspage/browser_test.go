@@ -372,6 +372,14 @@ rules:
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a cross-site form: %v %v", resp, err)
 	}
+	// ... and so is JSON sent as text/plain, which needs no preflight.
+	req, _ = http.NewRequest("POST", rec.URL+"/api/v1/actions/"+id+"/approve", strings.NewReader(`{"by": "mallory"}`))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Authorization", "Bearer webhook-token")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site JSON: %v %v", resp, err)
+	}
 	do(t, ctx, chromedp.SetValue(chromedp.CSS(`form.answer input[name=by]`), "frank"), chromedp.SetValue(chromedp.CSS(`form.answer input[name=reason]`), "checked the host"),
 		chromedp.Click(chromedp.CSS(`form.answer button.approve`)))
 	testutil.Eventually(t, 15*time.Second, "the answer's redirect back to the journal", func() bool {
