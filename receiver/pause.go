@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/selfheal/selfheal/receiver/action"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/selfheal/selfheal/internal/store"
+	"github.com/selfheal/selfheal/receiver/action"
 )
 
 // Pause holds the remediations of one rule, or of every rule: they are
@@ -42,7 +43,7 @@ var ErrInvalidPause = errors.New("invalid pause")
 // newPause checks a pause request: a configured rule or "", a duration of
 // at most MaxPause, and a reason.
 func newPause(rule, forText, reason string, rules []string, now time.Time) (Pause, error) {
-	if rule != "" && !contains(rules, rule) {
+	if rule != "" && !slices.Contains(rules, rule) {
 		return Pause{}, fmt.Errorf("%w: unknown rule %q", ErrInvalidPause, rule)
 	}
 	d, err := time.ParseDuration(forText)
@@ -53,15 +54,6 @@ func newPause(rule, forText, reason string, rules []string, now time.Time) (Paus
 		return Pause{}, fmt.Errorf("%w: a reason of 1 to 256 bytes is required: it is shown to whoever finds the receiver paused", ErrInvalidPause)
 	}
 	return Pause{Rule: rule, Reason: reason, Since: now, Until: now.Add(d)}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // pauseOf is the pause that holds rule at now: its own or the all-rules
@@ -187,16 +179,10 @@ func (p *pauses) export(rules []string, now time.Time) {
 func (e *Engine) hold(t *task, p Pause) {
 	now := e.opts.Now()
 	if t.entry.Result != action.ResultPaused {
-		scope := "every rule"
-		if p.Rule != "" {
-			scope = "rule " + p.Rule
-		}
 		until := p.Until
-		t.entry.Result, t.entry.Reason = action.ResultPaused, fmt.Sprintf("paused (%s, until %s): %s", scope, until.UTC().Format(time.RFC3339), p.Reason)
+		t.entry.Result, t.entry.Reason = action.ResultPaused, fmt.Sprintf("paused (%s, until %s): %s", pauseScope(p.Rule), until.UTC().Format(time.RFC3339), p.Reason)
 		t.entry.NotBefore = &until
-		e.journal.SetLive(t.entry)
-		_ = e.journal.RecordFor(t.entry, t.key)
-		e.journal.DropLive(t.entry.ID)
+		_ = e.journal.RecordFor(t.entry, t.key) // queries read the write-behind
 		e.metrics.deferred.WithLabelValues(t.rule.Name, ReasonPaused).Inc()
 	}
 	t.putOff(now.Add(pausePoll))

@@ -65,7 +65,7 @@ func (h *PauseHandler) resume(w http.ResponseWriter, r *http.Request) {
 	err := h.Engine.Resume(r.Context(), rule)
 	switch {
 	case errors.Is(err, ErrNotPaused):
-		http.Error(w, "not paused: "+describeScope(rule), http.StatusNotFound)
+		http.Error(w, "not paused: "+notPausedScope(rule), http.StatusNotFound)
 	case err != nil:
 		http.Error(w, "recording the resume: "+err.Error(), http.StatusServiceUnavailable)
 	default:
@@ -79,11 +79,19 @@ func (h *PauseHandler) list(w http.ResponseWriter, _ *http.Request) {
 	}{h.Engine.Pauses()})
 }
 
-func describeScope(rule string) string {
+// pauseScope names what a pause of rule ("" for every rule) holds.
+func pauseScope(rule string) string {
 	if rule == "" {
-		return "every rule (no all-rules pause)"
+		return "every rule"
 	}
 	return "rule " + rule
+}
+
+func notPausedScope(rule string) string {
+	if rule == "" {
+		return pauseScope(rule) + " (no all-rules pause)"
+	}
+	return pauseScope(rule)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
