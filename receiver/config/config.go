@@ -307,6 +307,9 @@ func (pl *Pool) build(r *Rule, p []string) error {
 }
 
 func (ac *ActionConfig) build(r *Rule, p []string, dir string) (action.Action, error) {
+	if ac == nil {
+		return nil, yamlconf.Errorf(p, "an action is empty: it needs one of exec, http, haproxy, verify, docker, supervisor, ssh")
+	}
 	var kinds []string
 	var build func() (action.Action, error)
 	add := func(set bool, kind string, f func(p []string) (action.Action, error)) {

@@ -22,6 +22,7 @@ func TestBrokenConfigs(t *testing.T) {
 		"docker_bad_op":              "BAD/docker_bad_op.yml:6: rules.0.actions.0.docker.op: op must be restart, start or stop, not \"reboot\"",
 		"docker_label_not_required":  "BAD/docker_label_not_required.yml:6: rules.0.actions.0.docker.container: template \"{{ .Labels.container }}\": label \"container\" is used but not listed in require_labels with the pattern its value must match",
 		"supervisor_no_process":      "BAD/supervisor_no_process.yml:5: rules.0.actions.0.supervisor: process is required",
+		"empty_action":               "BAD/empty_action.yml:7: rules.0.on_failure.0: an action is empty: it needs one of exec, http, haproxy, verify, docker, supervisor, ssh",
 		"duplicate_rule":             "BAD/duplicate_rule.yml:5: rules.1.name: duplicate rule name \"restart\"",
 		"label_not_required":         "BAD/label_not_required.yml:7: rules.0.actions.0.exec.command.1: template \"root@{{ .Labels.agent_ip }}\": label \"agent_ip\" is used but not listed in require_labels with the pattern its value must match",
 		"on_failure_label":           "BAD/on_failure_label.yml:8: rules.0.on_failure.0.haproxy.server: template \"{{ .Labels.host }}\": label \"host\" is used but not listed in require_labels with the pattern its value must match",
