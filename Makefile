@@ -15,11 +15,11 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 BINARIES  := selfheal_exporter selfheal_receiver selfhealctl
 FUZZTIME  ?= 8s
 # Debian packages the tests start for real.
-DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium systemd openssh-server ca-certificates curl
-DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze sshd curl
+DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-alertmanager docker.io busybox-static supervisor chromium systemd systemd-container debootstrap openssh-server ca-certificates curl
+DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze systemd-nspawn debootstrap sshd curl
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: release docker screenshots e2e demo all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
+.PHONY: release docker screenshots e2e demo systemd-root all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
 
 all: build
 
@@ -111,17 +111,22 @@ mixin-lint:
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=pager alertname=RedisUnreachable >/dev/null
 	amtool config routes test --config.file=examples/alertmanager.yml --verify.receivers=ticket alertname=SelfhealRemediationFailed rule=restart-ic-server severity=warning >/dev/null
 
-unit:
+unit: systemd-root
 	$(GO) test -race -count=1 ./...
+
+# systemd-root builds, once per machine, the Debian tree the tests boot a
+# real systemd in (systemd-nspawn, see internal/testutil.StartSystemd).
+systemd-root: deps
+	@scripts/systemd-root.sh $(CURDIR)/.build/systemd-root
 
 # Every parser of outside input gets a short fuzz run: configuration files,
 # webhook bodies, heartbeat bodies, label values rendered into URLs.
-FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver/config:FuzzParseConfig receiver:FuzzDecodeMessage receiver/action:FuzzRenderURL internal/supervisor:FuzzDecodeResponse internal/docker:FuzzDemux internal/store/boltstore:FuzzCheckPassesCleanFiles internal/serve:FuzzWithoutUsers
+FUZZ_TARGETS := collector:FuzzParseConfig heartbeat:FuzzReadHeartbeat receiver/config:FuzzParseConfig receiver:FuzzDecodeMessage receiver/action:FuzzRenderURL internal/supervisor:FuzzDecodeResponse internal/docker:FuzzDemux internal/store/boltstore:FuzzCheckPassesCleanFiles internal/serve:FuzzWithoutUsers receiver/action/systemd:FuzzParseShow
 
 # e2e runs the whole loop on real Prometheus, Alertmanager, Redis and HAProxy
 # (see e2e/) and prints, per scenario, the seconds from fault to action and
 # from fault to resolution.
-e2e: deps
+e2e: deps systemd-root
 	$(GO) test -tags e2e -count=1 -timeout 25m -v ./e2e/ 2>&1 | tee .e2e.log | grep -E '^(e2e |--- |ok|FAIL|panic)|_test.go'; \
 	test $${PIPESTATUS[0]} -eq 0
 

@@ -39,22 +39,8 @@ func StartSSHD(t testing.TB) *SSHD {
 	}
 	dir := t.TempDir()
 	OpenDir(dir) // the user reads its authorized key here
-	keygen := func(name string) {
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", filepath.Join(dir, name)).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-	}
-	keygen("host")
-	keygen("client")
-	s := &SSHD{Addr: Addr(FreePort(t)), User: SSHUser, KeyFile: filepath.Join(dir, "client")}
-	clientPub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
-	if err := os.Chmod(WriteFile(t, dir, "authorized_keys", string(clientPub)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	hostPub, _ := os.ReadFile(filepath.Join(dir, "host.pub"))
-	host, port, _ := strings.Cut(s.Addr, ":")
-	fields := strings.Fields(string(hostPub))
-	s.KnownHosts = WriteFile(t, dir, "known_hosts", "["+host+"]:"+port+" "+fields[0]+" "+fields[1]+"\n")
+	s := sshKeys(t, dir)
+	s.User = SSHUser
 	// Privilege separation needs its empty directory; the distribution's
 	// service unit makes it, a test must.
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
@@ -74,6 +60,29 @@ LogLevel VERBOSE
 `, s.Addr, dir, dir, dir))
 	s.Proc = Start(t, dir, bin, "-D", "-e", "-f", cfg)
 	WaitPort(t, s.Addr, s.Proc)
+	return s
+}
+
+// sshKeys makes in dir a host key and a client key, the client's
+// authorized_keys and a known_hosts that pins the host key for a free
+// loopback port.
+func sshKeys(t testing.TB, dir string) *SSHD {
+	keygen := func(name string) {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", filepath.Join(dir, name)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	keygen("host")
+	keygen("client")
+	s := &SSHD{Addr: Addr(FreePort(t)), KeyFile: filepath.Join(dir, "client")}
+	clientPub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
+	if err := os.Chmod(WriteFile(t, dir, "authorized_keys", string(clientPub)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostPub, _ := os.ReadFile(filepath.Join(dir, "host.pub"))
+	host, port, _ := strings.Cut(s.Addr, ":")
+	fields := strings.Fields(string(hostPub))
+	s.KnownHosts = WriteFile(t, dir, "known_hosts", "["+host+"]:"+port+" "+fields[0]+" "+fields[1]+"\n")
 	return s
 }
 

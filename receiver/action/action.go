@@ -16,7 +16,7 @@ import (
 // business, not the action's.
 type Action interface {
 	// Kind names the action for metrics and the journal: exec, http,
-	// haproxy, verify, docker, supervisor or ssh.
+	// haproxy, verify, docker, supervisor, ssh or systemd.
 	Kind() string
 	// Prepare renders the action for one alert: what would run, as it is
 	// journaled and shown in dry runs, and a function that runs it.

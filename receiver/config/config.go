@@ -24,6 +24,7 @@ import (
 	httpaction "github.com/selfheal/selfheal/receiver/action/http"
 	sshaction "github.com/selfheal/selfheal/receiver/action/ssh"
 	"github.com/selfheal/selfheal/receiver/action/supervisor"
+	"github.com/selfheal/selfheal/receiver/action/systemd"
 	"github.com/selfheal/selfheal/receiver/action/verify"
 )
 
@@ -104,6 +105,8 @@ type ActionConfig struct {
 	Supervisor *supervisor.Config `yaml:"supervisor"`
 	// SSH runs a command on a remote host, host keys pinned.
 	SSH *sshaction.Config `yaml:"ssh"`
+	// Systemd starts, stops or restarts a unit, here or over SSH.
+	Systemd *systemd.Config `yaml:"systemd"`
 }
 
 // Defaults.
@@ -308,7 +311,7 @@ func (pl *Pool) build(r *Rule, p []string) error {
 
 func (ac *ActionConfig) build(r *Rule, p []string, dir string) (action.Action, error) {
 	if ac == nil {
-		return nil, yamlconf.Errorf(p, "an action is empty: it needs one of exec, http, haproxy, verify, docker, supervisor, ssh")
+		return nil, yamlconf.Errorf(p, "an action is empty: it needs one of exec, http, haproxy, verify, docker, supervisor, ssh, systemd")
 	}
 	var kinds []string
 	var build func() (action.Action, error)
@@ -325,8 +328,9 @@ func (ac *ActionConfig) build(r *Rule, p []string, dir string) (action.Action, e
 	add(ac.Docker != nil, "docker", func(p []string) (action.Action, error) { return docker.New(ac.Docker, r.allowed, p, dir) })
 	add(ac.Supervisor != nil, "supervisor", func(p []string) (action.Action, error) { return supervisor.New(ac.Supervisor, r.allowed, p, dir) })
 	add(ac.SSH != nil, "ssh", func(p []string) (action.Action, error) { return sshaction.New(ac.SSH, r.allowed, p, dir) })
+	add(ac.Systemd != nil, "systemd", func(p []string) (action.Action, error) { return systemd.New(ac.Systemd, r.allowed, p, dir) })
 	if len(kinds) != 1 {
-		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify, docker, supervisor, ssh")
+		return nil, yamlconf.Errorf(p, "an action has exactly one of exec, http, haproxy, verify, docker, supervisor, ssh, systemd")
 	}
 	return build()
 }
