@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +48,25 @@ type lab struct {
 	chat      *pagerSink
 	kong      *kongFake
 	passwords map[string]string // client -> its password file
+	gslb      *testutil.Systemd // the OpenGSLB agent's host
+}
+
+// startGSLBAgent runs the OpenGSLB agent as opengslb-agent.service: the
+// unit runs /srv/test/agent, which heartbeats to the exporter.
+func (l *lab) startGSLBAgent() {
+	b, err := os.ReadFile(l.bin["fakesvc"])
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.gslb.Dir, "fakesvc"), b, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	agent := testutil.WriteFile(l.t, l.gslb.Dir, "agent", "#!/bin/sh\nexec /srv/test/fakesvc -mode agent -exporter "+l.agentURL()+
+		" -id gslb-1 -group opengslb -env e2e -ip "+gslbHost+" -every 300ms\n")
+	if err := os.Chmod(agent, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	l.gslb.Run(l.t, "systemctl", "restart", "opengslb-agent.service")
 }
 
 // TestExamplesAsShipped: a fresh lab pages nobody; the four runbooks'
@@ -115,28 +136,18 @@ func newLab(t *testing.T) *lab {
 	kong := httptest.NewServer(l.kong) // Kong cannot run here: a fake of its Admin API's targets
 	t.Cleanup(kong.Close)
 
-	// The gossip port and the OpenGSLB agent, restarted by the rule's
-	// "ssh root@IP systemctl restart opengslb-agent" through a stand-in for
-	// ssh and systemd, which cannot run here.
+	// The gossip port, and the OpenGSLB agent as the unit
+	// opengslb-agent.service of a real systemd, on the agent's host, whose
+	// sshd the rule's systemd action reaches as the user selfheal.
 	s.fakes["gossip"] = gossip
 	s.writeCmd("gossip", s.bin["fakesvc"]+" -mode ic -listen "+gossip)
 	s.restart("gossip")
-	s.writeCmd("gslb", s.bin["fakesvc"]+" -mode agent -exporter "+l.agentURL()+" -id gslb-1 -group opengslb -env e2e -ip "+gslbHost+" -every 300ms")
-	fakeBin := filepath.Join(dir, "bin")
-	os.MkdirAll(fakeBin, 0o755)
-	testutil.WriteFile(t, fakeBin, "ssh", fmt.Sprintf(`#!/bin/sh
-# ssh and systemd cannot run here: "ssh -o BatchMode=yes root@%s systemctl
-# restart opengslb-agent" restarts the test's OpenGSLB agent, anything else fails.
-[ "$*" = "-o BatchMode=yes root@%s systemctl restart opengslb-agent" ] || { echo "ssh: unexpected: $*" >&2; exit 255; }
-exec %s/restart_fake.sh %s gslb
-`, gslbHost, gslbHost, s.scripts, s.state))
-	os.Chmod(filepath.Join(fakeBin, "ssh"), 0o755)
-
+	l.gslb = testutil.StartSystemd(t, net.JoinHostPort(gslbHost, strconv.Itoa(testutil.FreePort(t))))
 	s.writeExampleExporter()
 	ep := testutil.Start(t, dir, s.bin["selfheal_exporter"], "--config.file", "exporter.yml", "--web.config.file", "exporter.web.yml",
 		"--web.listen-address", s.exporter, "--storage.path", "exporter.db", "--storage.snapshot-interval", "1s")
 	testutil.WaitPort(t, s.exporter, ep)
-	s.restart("gslb")
+	l.startGSLBAgent()
 
 	s.pager, l.ticket, l.chat = &pagerSink{start: time.Now()}, &pagerSink{start: time.Now()}, &pagerSink{start: time.Now()}
 	pager, ticket, chat := httptest.NewServer(s.pager), httptest.NewServer(l.ticket), httptest.NewServer(l.chat)
@@ -145,8 +156,10 @@ exec %s/restart_fake.sh %s gslb
 	t.Cleanup(chat.Close)
 	s.am = testutil.Addr(testutil.FreePort(t))
 	s.receiver = testutil.Addr(testutil.FreePort(t))
-	s.writeExampleReceiver(kong.URL)
-	s.receiverArgs = []string{"PATH=" + fakeBin + ":" + os.Getenv("PATH"), s.bin["selfheal_receiver"], "--config.file", "receiver.yml", "--web.listen-address", s.receiver, "--web.config.file", "web.yml", "--storage.path", "receiver.db"}
+	_, sshPort, _ := net.SplitHostPort(l.gslb.SSH.Addr)
+	s.writeExampleReceiver(kong.URL, "host: '{{ .Labels.agent_ip }}'", "host: '{{ .Labels.agent_ip }}:"+sshPort+"'",
+		"/etc/selfheal/ssh/id_ed25519", l.gslb.SSH.KeyFile, "/etc/selfheal/ssh/known_hosts", l.gslb.SSH.KnownHosts)
+	s.receiverArgs = []string{s.bin["selfheal_receiver"], "--config.file", "receiver.yml", "--web.listen-address", s.receiver, "--web.config.file", "web.yml", "--storage.path", "receiver.db"}
 	s.receiverProc = testutil.Start(t, dir, "/usr/bin/env", s.receiverArgs...)
 	testutil.WaitReady(t, s.receiver, s.receiverProc)
 
@@ -216,8 +229,8 @@ func (s *stack) writeExampleExporter() {
 		"interval: 1m", "interval: 1s", "grace: 4m", "grace: 2s", "interval: 10s", "interval: 1s", "grace: 50s", "grace: 2s"))
 }
 
-func (s *stack) writeExampleReceiver(kongURL string) {
-	testutil.WriteFile(s.t, s.dir, "receiver.yml", edit(s.t, "../examples/selfheal_receiver.yml",
+func (s *stack) writeExampleReceiver(kongURL string, more ...string) {
+	testutil.WriteFile(s.t, s.dir, "receiver.yml", edit(s.t, "../examples/selfheal_receiver.yml", append(more,
 		"dry_run: true", "dry_run: false",
 		"http://127.0.0.1:9093", "http://"+s.am, "http://127.0.0.1:9875", "http://"+s.receiver,
 		"/etc/selfheal/supervisor.pass", s.supervisord.PasswordFile,
@@ -226,7 +239,7 @@ func (s *stack) writeExampleReceiver(kongURL string) {
 		"/etc/selfheal/docker/ca.pem", s.certs.CAFile, "/etc/selfheal/docker/cert.pem", s.certs.CertFile, "/etc/selfheal/docker/key.pem", s.certs.KeyFile,
 		"http://127.0.0.1:9874", "http://"+s.exporter, "/etc/selfheal/exporter-receiver.password", s.dir+"/exporter-receiver.password",
 		"cooldown: 10m", "cooldown: 2s", "cooldown: 15m", "cooldown: 2s",
-		"within: 5m", "within: 20s", "within: 1m", "within: 20s", "every: 10s", "every: 500ms", "every: 15s", "every: 500ms", "every: 5s", "every: 500ms"))
+		"within: 5m", "within: 20s", "within: 1m", "within: 20s", "every: 10s", "every: 500ms", "every: 15s", "every: 500ms", "every: 5s", "every: 500ms")...))
 }
 
 func (s *stack) writeExamplePrometheus() {
@@ -330,10 +343,10 @@ func (l *lab) amActive() int {
 
 func (l *lab) fourFaults(t *testing.T) {
 	fault := time.Now()
-	l.kill("ic")           // OCP cannot reach its IC-Server
-	l.kill("ks1")          // a key-service instance dies behind HAProxy and Kong
-	l.kill("scriptengine") // the selfhealing agent of d_dys1 is lost
-	l.killFake("gslb")     // an OpenGSLB agent stops gossiping
+	l.kill("ic")                                                                  // OCP cannot reach its IC-Server
+	l.kill("ks1")                                                                 // a key-service instance dies behind HAProxy and Kong
+	l.kill("scriptengine")                                                        // the selfhealing agent of d_dys1 is lost
+	l.gslb.Run(t, "systemctl", "kill", "--signal=KILL", "opengslb-agent.service") // an OpenGSLB agent dies
 	rules := []string{"restart-ic-server", "key-service-out-of-pool", "restart-scriptengine", "restart-opengslb-agent"}
 	healed := map[string]time.Time{}
 	l.wait("the four remediations to succeed", 90*time.Second, func() bool {
@@ -360,6 +373,12 @@ func (l *lab) fourFaults(t *testing.T) {
 			t.Errorf("rule %s ran %d times for one fault", r, n)
 		}
 		fmt.Printf("e2e examples: %-28s fault->healed %5.1fs\n", r, healed[r].Sub(fault).Seconds())
+	}
+	// The systemd action judged the unit by its state and kept its journal.
+	gslb := l.journal("restart-opengslb-agent")[0].Steps[0]
+	if o := gslb.Observed; gslb.Action != "systemd" || o == nil || o.Before == nil || o.After == nil ||
+		!strings.HasPrefix(o.Before.State, "failed") || o.After.State != "active (running)" || !strings.Contains(o.Log, "opengslb-agent: serving") {
+		t.Errorf("the OpenGSLB restart's step: %+v", gslb)
 	}
 }
 

@@ -509,6 +509,10 @@ type journalEntry struct {
 	Steps                            []struct {
 		Action, Result string
 		Started        time.Time
+		Observed       *struct {
+			Log           string
+			Before, After *struct{ State string }
+		}
 	}
 }
 

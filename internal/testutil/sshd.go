@@ -39,7 +39,7 @@ func StartSSHD(t testing.TB) *SSHD {
 	}
 	dir := t.TempDir()
 	OpenDir(dir) // the user reads its authorized key here
-	s := sshKeys(t, dir)
+	s := sshKeys(t, dir, "")
 	s.User = SSHUser
 	// Privilege separation needs its empty directory; the distribution's
 	// service unit makes it, a test must.
@@ -65,8 +65,8 @@ LogLevel VERBOSE
 
 // sshKeys makes in dir a host key and a client key, the client's
 // authorized_keys and a known_hosts that pins the host key for a free
-// loopback port.
-func sshKeys(t testing.TB, dir string) *SSHD {
+// loopback port, or for addr when set.
+func sshKeys(t testing.TB, dir, addr string) *SSHD {
 	keygen := func(name string) {
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", filepath.Join(dir, name)).CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v\n%s", err, out)
@@ -74,7 +74,10 @@ func sshKeys(t testing.TB, dir string) *SSHD {
 	}
 	keygen("host")
 	keygen("client")
-	s := &SSHD{Addr: Addr(FreePort(t)), KeyFile: filepath.Join(dir, "client")}
+	if addr == "" {
+		addr = Addr(FreePort(t))
+	}
+	s := &SSHD{Addr: addr, KeyFile: filepath.Join(dir, "client")}
 	clientPub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
 	if err := os.Chmod(WriteFile(t, dir, "authorized_keys", string(clientPub)), 0o644); err != nil {
 		t.Fatal(err)

@@ -31,15 +31,15 @@ const SystemdUser = "selfheal"
 var machines atomic.Int32
 
 // StartSystemd boots the tree (built first when missing, once per machine)
-// and waits until its boot is done and its sshd answers. Everything stops
-// when the test ends.
-func StartSystemd(t testing.TB) *Systemd {
+// and waits until its boot is done and its sshd answers on sshAddr (a free
+// loopback port when ""). Everything stops when the test ends.
+func StartSystemd(t testing.TB, sshAddr string) *Systemd {
 	t.Helper()
 	bin := Binary(t, "systemd-nspawn")
 	root := systemdRoot(t)
 	s := &Systemd{Dir: t.TempDir()}
 	OpenDir(s.Dir)
-	ssh := sshKeys(t, s.Dir)
+	ssh := sshKeys(t, s.Dir, sshAddr)
 	ssh.User = SystemdUser
 	WriteFile(t, s.Dir, "sshd_config", Sprintf(`ListenAddress %s
 HostKey /srv/test/host

@@ -10,7 +10,7 @@ import (
 // test unit, that sudo lets the selfheal user restart only that unit, and
 // that nothing of the container is left once the test ends.
 func TestStartSystemd(t *testing.T) {
-	s := StartSystemd(t)
+	s := StartSystemd(t, "")
 	if got := s.Show(t, "opengslb-agent.service", "ActiveState"); got != "active" {
 		t.Fatalf("opengslb-agent.service is %q", got)
 	}

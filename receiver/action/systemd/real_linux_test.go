@@ -35,7 +35,7 @@ func run(t *testing.T, yml string, labels ...string) action.Step {
 // invocation, the journal lines before it are kept, a unit that fails to
 // start fails the step with its state, and a start brings it back.
 func TestRestartOverSSHOnRealSystemd(t *testing.T) {
-	s := testutil.StartSystemd(t)
+	s := testutil.StartSystemd(t, "")
 	const unit = "opengslb-agent.service"
 	before := s.Show(t, unit, "InvocationID")
 	st := run(t, overSSH(s, unit, "restart"), "host", s.SSH.Addr)
@@ -78,7 +78,7 @@ func TestRestartOverSSHOnRealSystemd(t *testing.T) {
 // TestSudoRefusalOverSSH: a unit the sudoers line does not name fails the
 // step at once, in sudo's words, and the unit is not touched.
 func TestSudoRefusalOverSSH(t *testing.T) {
-	s := testutil.StartSystemd(t)
+	s := testutil.StartSystemd(t, "")
 	before := s.Show(t, "other.service", "InvocationID")
 	st := run(t, overSSH(s, "other.service", "restart"), "host", s.SSH.Addr)
 	if st.Result != action.ResultFailed || !strings.Contains(st.Reason, "sudo exited with status 1") || !strings.Contains(st.Reason, "password is required") {
@@ -108,7 +108,7 @@ func TestHostileUnitLabels(t *testing.T) {
 // ($DBUS_SYSTEM_BUS_ADDRESS), and reads the journal with the container's
 // journalctl.
 func TestRestartThroughTheSystemBus(t *testing.T) {
-	s := testutil.StartSystemd(t)
+	s := testutil.StartSystemd(t, "")
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", s.BusAddress())
 	bin := t.TempDir()
 	testutil.WriteFile(t, bin, "journalctl", "#!/bin/sh\nexec nsenter -t "+testutil.Sprintf("%d", s.Leader)+" -m -p -- journalctl \"$@\"\n")
