@@ -20,8 +20,8 @@ import (
 // the file has basic_auth_users, Auth checks the users, on every other
 // endpoint, beside the bearer token, and exporter-toolkit gets the
 // same file without them (a copy in a private temporary directory, with
-// its TLS files made absolute), for TLS alone. The copy follows the
-// original when it changes.
+// its TLS files made absolute), for TLS alone, or no file when nothing but
+// users is set. The copy follows the original when it changes.
 
 // webAuth is the basic auth of a web configuration file, checked outside
 // exporter-toolkit.
@@ -35,26 +35,35 @@ type webAuth struct {
 }
 
 // splitBasicAuth returns the web configuration's basic auth users (nil
-// when it has none) and exporter-toolkit's flags pointing at the copy
-// without them. cleanup removes the copy.
+// when it has none) and exporter-toolkit's flags: none when the file holds
+// nothing but users, or pointing at the copy without them. Only a copy
+// needs a writable temporary directory, which a read-only image has not.
+// cleanup removes the copy.
 func splitBasicAuth(flags *web.FlagConfig) (*webAuth, *web.FlagConfig, func(), error) {
 	orig := WebConfigFile(flags)
 	if orig == "" {
 		return nil, flags, func() {}, nil
 	}
-	dir, err := os.MkdirTemp("", "selfheal-web-")
+	a := &webAuth{orig: orig}
+	users, rest, _, err := a.read()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("web configuration: %w", err)
+		return nil, nil, nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	a := &webAuth{orig: orig, derived: filepath.Join(dir, "web.yml")}
+	if len(users) == 0 {
+		return nil, flags, func() {}, nil
+	}
+	cleanup := func() {}
+	if rest != nil {
+		dir, err := os.MkdirTemp("", "selfheal-web-")
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("web configuration %s: its TLS settings need a copy in a writable temporary directory ($TMPDIR): %w", orig, err)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		a.derived = filepath.Join(dir, "web.yml")
+	}
 	if err := a.refresh(); err != nil {
 		cleanup()
 		return nil, nil, nil, err
-	}
-	if len(a.users) == 0 {
-		cleanup()
-		return nil, flags, func() {}, nil
 	}
 	f := *flags
 	f.WebConfigFile = &a.derived
@@ -76,8 +85,27 @@ func (a *webAuth) current() (users, ok bool) {
 	return len(a.users) > 0, true
 }
 
+// read parses the original file: its users and the rest (nil when there
+// is no rest), with its modification time.
+func (a *webAuth) read() (map[string]string, []byte, time.Time, error) {
+	st, err := os.Stat(a.orig)
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("web configuration: %w", err)
+	}
+	b, err := os.ReadFile(a.orig)
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("web configuration: %w", err)
+	}
+	users, rest, err := withoutUsers(b, filepath.Dir(a.orig))
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("web configuration %s: %w", a.orig, err)
+	}
+	return users, rest, st.ModTime(), nil
+}
+
 // refresh reads the original file again when it changed: the users, and
-// the copy for exporter-toolkit.
+// the copy for exporter-toolkit. TLS settings added to a file that had
+// none at the start refuse every request until a restart serves them.
 func (a *webAuth) refresh() error {
 	st, err := os.Stat(a.orig)
 	if err != nil {
@@ -88,23 +116,28 @@ func (a *webAuth) refresh() error {
 	if st.ModTime().Equal(a.mtime) && a.users != nil {
 		return nil
 	}
-	b, err := os.ReadFile(a.orig)
+	users, rest, mtime, err := a.read()
 	if err != nil {
-		return fmt.Errorf("web configuration: %w", err)
+		return err
 	}
-	users, derived, err := withoutUsers(b, filepath.Dir(a.orig))
-	if err != nil {
-		return fmt.Errorf("web configuration %s: %w", a.orig, err)
+	switch {
+	case a.derived != "":
+		if rest == nil {
+			rest = []byte("{}\n")
+		}
+		if err := os.WriteFile(a.derived, rest, 0o600); err != nil {
+			return fmt.Errorf("web configuration: %w", err)
+		}
+	case rest != nil:
+		return fmt.Errorf("web configuration %s: TLS or HTTP server settings added since the start need a restart", a.orig)
 	}
-	if err := os.WriteFile(a.derived, derived, 0o600); err != nil {
-		return fmt.Errorf("web configuration: %w", err)
-	}
-	a.users, a.ok, a.mtime = users, map[string]bool{}, st.ModTime()
+	a.users, a.ok, a.mtime = users, map[string]bool{}, mtime
 	return nil
 }
 
 // withoutUsers splits a web configuration into its basic_auth_users and
-// the rest, whose TLS files are made absolute against dir.
+// the rest (nil when nothing else is set), whose TLS files are made
+// absolute against dir.
 func withoutUsers(b []byte, dir string) (map[string]string, []byte, error) {
 	// exporter-toolkit's own shape first: it rejects what it would reject
 	// later, unknown keys and keys that are not names among them.
@@ -143,6 +176,9 @@ func withoutUsers(b []byte, dir string) (map[string]string, []byte, error) {
 			}
 		}
 		rest = append(rest, item)
+	}
+	if len(rest) == 0 {
+		return users, nil, nil
 	}
 	out, err := yaml.Marshal(rest)
 	return users, out, err

@@ -2,11 +2,16 @@ package serve
 
 import (
 	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	yaml "go.yaml.in/yaml/v2"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -108,5 +113,50 @@ func TestWrongPasswordsAreCheckedOneAtATime(t *testing.T) {
 	}
 	if calls.Load() != 51 {
 		t.Fatalf("%d comparisons after three right passwords; want one more (then remembered)", calls.Load())
+	}
+}
+
+// TestUsersAloneNeedNoTemporaryDirectory: a web configuration of users
+// alone is served without a copy, so a read-only root without /tmp (the
+// images) starts; TLS settings need the copy and say so when they cannot
+// have it, and TLS added later refuses every request until a restart.
+func TestUsersAloneNeedNoTemporaryDirectory(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	file := filepath.Join(dir, "web.yml")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("basic_auth_users: {alertmanager: " + string(hash) + "}\n")
+	t.Setenv("TMPDIR", filepath.Join(dir, "missing"))
+	a, flags, cleanup, err := NewAuth(&web.FlagConfig{WebConfigFile: &file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if *flags.WebConfigFile != "" {
+		t.Fatalf("exporter-toolkit reads %q; want no file", *flags.WebConfigFile)
+	}
+	r := httptest.NewRequest("GET", "/api/v1/actions", nil)
+	if a.Allows(r) {
+		t.Fatal("a request without credentials passed")
+	}
+	r.SetBasicAuth("alertmanager", "pw")
+	if !a.Allows(r) {
+		t.Fatal("the right password was refused")
+	}
+	// Later: TLS settings, which this process cannot serve without a restart.
+	write("basic_auth_users: {alertmanager: " + string(hash) + "}\ntls_server_config: {cert_file: a.crt, key_file: a.key}\n")
+	future := time.Now().Add(time.Minute)
+	if err := os.Chtimes(file, future, future); err != nil {
+		t.Fatal(err)
+	}
+	if a.Allows(r) {
+		t.Fatal("a request passed while the web configuration cannot be served")
+	}
+	if _, _, _, err := NewAuth(&web.FlagConfig{WebConfigFile: &file}, nil); err == nil || !strings.Contains(err.Error(), "$TMPDIR") {
+		t.Fatalf("TLS settings without a temporary directory: %v", err)
 	}
 }
