@@ -241,6 +241,91 @@ func TestContainerImages(t *testing.T) {
 			t.Logf("image %s: %d MiB", image, cfg.Size>>20)
 		})
 	}
+	t.Run("selfheal_receiver reaches hosts over ssh", func(t *testing.T) { receiverImageOverSSH(t, d, "selfheal/selfheal_receiver:"+v) })
+}
+
+// receiverImageOverSSH: the receiver image, which has no ssh binary, runs
+// the ssh action and the systemd action over SSH against a real sshd and a
+// real systemd, with its key and known_hosts mounted read-only.
+func receiverImageOverSSH(t *testing.T, d *testutil.Dockerd, image string) {
+	sd := testutil.StartSystemd(t, "")
+	host, port, _ := strings.Cut(sd.SSH.Addr, ":")
+	// What the image sees, read-only under /etc/selfheal: the key (readable
+	// by its user only), known_hosts, the rules and the web configuration.
+	etc := t.TempDir()
+	testutil.OpenDir(etc)
+	for name, from := range map[string]string{"id_ed25519": sd.SSH.KeyFile, "known_hosts": sd.SSH.KnownHosts} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(etc, name)
+		if err := os.WriteFile(f, b, 0o400); err != nil || os.Chown(f, 65534, 65534) != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	ssh := `{host: '{{ .Labels.agent_ip }}:` + port + `', user: selfheal, key_file: /etc/selfheal/id_ed25519, known_hosts_file: /etc/selfheal/known_hosts}`
+	testutil.WriteFile(t, etc, "selfheal_receiver.yml", `rules:
+  - name: ssh-touch
+    match: 'alertname="Touch"'
+    require_labels: {agent_ip: '[0-9.]{7,15}'}
+    actions:
+      - ssh: `+strings.TrimSuffix(ssh, "}")+`, command: [sh, -c, 'id -un > /srv/test/from-image']}
+  - name: restart-opengslb-agent
+    match: 'alertname="AgentLost"'
+    require_labels: {agent_ip: '[0-9.]{7,15}'}
+    actions:
+      - systemd: {unit: opengslb-agent.service, within: 20s, ssh: `+ssh+`}
+`)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), 4)
+	testutil.WriteFile(t, etc, "web.yml", "basic_auth_users:\n  alertmanager: "+string(hash)+"\n")
+	for _, f := range []string{"selfheal_receiver.yml", "web.yml"} {
+		if err := os.Chmod(filepath.Join(etc, f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := sd.Show(t, "opengslb-agent.service", "InvocationID")
+	addr := testutil.Addr(testutil.FreePort(t))
+	d.Docker(t, "run", "-d", "--read-only", "--network", "host", "--name", "receiver-ssh", "-v", etc+":/etc/selfheal:ro", image,
+		"--config.file=/etc/selfheal/selfheal_receiver.yml", "--web.config.file=/etc/selfheal/web.yml",
+		"--storage.path=/var/lib/selfheal/selfheal_receiver.db", "--web.listen-address="+addr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the receiver's log:\n%s", d.Docker(t, "logs", "receiver-ssh"))
+		}
+	})
+	url := "http://" + addr
+	testutil.Eventually(t, 20*time.Second, "the receiver to serve", func() bool { return get(url+"/-/ready") == 200 })
+	for _, alert := range []string{"Touch", "AgentLost"} {
+		body := `{"version":"4","status":"firing","receiver":"selfheal","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"` + alert +
+			`","agent_ip":"` + host + `"},"annotations":{},"startsAt":"2026-12-04T10:00:00Z"}]}`
+		req, _ := http.NewRequest("POST", url+"/webhook", strings.NewReader(body))
+		req.SetBasicAuth("alertmanager", "s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("POST /webhook: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	var actions string
+	testutil.Eventually(t, 40*time.Second, "both rules to succeed", func() bool {
+		req, _ := http.NewRequest("GET", url+"/api/v1/actions?result=success", nil)
+		req.SetBasicAuth("alertmanager", "s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		actions = string(b)
+		return strings.Contains(actions, `"rule":"ssh-touch"`) && strings.Contains(actions, `"rule":"restart-opengslb-agent"`)
+	})
+	if b, err := os.ReadFile(filepath.Join(sd.Dir, "from-image")); err != nil || strings.TrimSpace(string(b)) != "selfheal" {
+		t.Fatalf("the ssh action's command: %q %v", b, err)
+	}
+	if after := sd.Show(t, "opengslb-agent.service", "InvocationID"); after == before || !strings.Contains(actions, `"state":"active (running)"`) {
+		t.Fatalf("opengslb-agent.service: invocation %s (was %s); journal %.600s", after, before, actions)
+	}
 }
 
 func get(url string) int {
