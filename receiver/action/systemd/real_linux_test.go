@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
@@ -132,5 +133,32 @@ func TestRestartThroughTheSystemBus(t *testing.T) {
 	st = run(t, `{unit: no-such-unit}`)
 	if st.Result != action.ResultFailed || !strings.Contains(st.Reason, "unit no-such-unit.service not found") {
 		t.Fatalf("unknown unit: %+v", st)
+	}
+}
+
+// TestEvidenceOfAUnitThatDied: a program that logs a line and dies is
+// restarted, and its last line is in the step, with the exit status it
+// died with.
+func TestEvidenceOfAUnitThatDied(t *testing.T) {
+	s := testutil.StartSystemd(t, "")
+	const unit = "opengslb-agent.service"
+	agent := testutil.WriteFile(t, s.Dir, "agent", "#!/bin/sh\necho 'opengslb-agent: lost backend 10.0.0.9'\nexit 3\n")
+	if err := os.Chmod(agent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(t, "systemctl", "restart", unit)
+	testutil.Eventually(t, 10*time.Second, "the agent to die", func() bool { return s.Show(t, unit, "ActiveState") == "failed" })
+	testutil.WriteFile(t, s.Dir, "agent", "#!/bin/sh\nexec sleep infinity\n") // a human's fix, say
+	st := run(t, overSSH(s, unit, "restart"), "host", s.SSH.Addr)
+	if st.Result != action.ResultSuccess {
+		t.Fatalf("restart: %+v", st)
+	}
+	o := st.Observed
+	if o.Before.State != "failed (failed)" || o.Before.ExitCode != 3 || o.After.State != "active (running)" {
+		t.Fatalf("observed %s -> %s", o.Before, o.After)
+	}
+	lines := strings.Split(o.Log, "\n")
+	if !strings.Contains(o.Log, "opengslb-agent: lost backend 10.0.0.9") || len(lines) < 2 || len(lines) > action.DefaultEvidenceLines {
+		t.Fatalf("evidence (%d lines):\n%s", len(lines), o.Log)
 	}
 }
