@@ -5,6 +5,7 @@ package e2e
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/selfheal/selfheal/internal/testutil"
+	"github.com/selfheal/selfheal/internal/yamlconf"
+	"github.com/selfheal/selfheal/receiver/action"
+	sshaction "github.com/selfheal/selfheal/receiver/action/ssh"
+	"github.com/selfheal/selfheal/receiver/action/systemd"
 )
 
 // The ways docs/install.md installs selfheal, each as a user would: the
@@ -458,6 +463,68 @@ func TestCredentialsAsDocumented(t *testing.T) {
 		}
 		if st, err := os.Stat(filepath.Join(etc, c.password)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v", c.password, st.Mode(), err)
+		}
+	}
+}
+
+// TestRemoteHostAsDocumented: docs/install.md's commands for a host the
+// ssh and systemd actions reach, run as written on a real systemd host
+// whose user selfheal is first removed: the user, its authorized key, the
+// sudoers line; then the host key pinned with ssh-keyscan and its
+// fingerprint checked. The systemd action then restarts the unit as that
+// user and is refused any other.
+func TestRemoteHostAsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	section := text[strings.Index(text, "### Remote hosts for the `ssh` and `systemd` actions"):]
+	blocks := strings.Split(section, "```sh\n")
+	block := func(i int) string { return blocks[i][:strings.Index(blocks[i], "```")] }
+	hostBlock, pinBlock := block(2), block(3)
+
+	sd := testutil.StartSystemd(t, "")
+	sd.Run(t, "userdel", "--remove", "selfheal")
+	sd.Run(t, "rm", "/etc/sudoers.d/selfheal")
+	if err := os.Remove(filepath.Join(sd.Dir, "authorized_keys")); err != nil {
+		t.Fatal(err)
+	}
+	docs := filepath.Join(sd.Dir, "docs")
+	os.MkdirAll(docs, 0o755)
+	pub, _ := os.ReadFile(sd.SSH.KeyFile + ".pub")
+	testutil.WriteFile(t, docs, "id_ed25519.pub", string(pub))
+	sd.Run(t, "sh", "-ec", "cd /srv/test/docs\n"+hostBlock)
+
+	// The pinning, on the receiver's host: ssh-keyscan, then the
+	// fingerprint, which must be the one the host shows for its key.
+	etc := t.TempDir()
+	os.MkdirAll(filepath.Join(etc, "ssh"), 0o755)
+	host, port, _ := strings.Cut(sd.SSH.Addr, ":")
+	lines := strings.Split(strings.TrimSpace(pinBlock), "\n")
+	pin := strings.ReplaceAll(strings.Join(lines[:2], "\n"), "/etc/selfheal", etc)
+	pin = strings.ReplaceAll(pin, "10.0.1.10", "-p "+port+" "+host)
+	out, err := exec.Command("sh", "-ec", pin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the pinning:\n%s\n%v\n%s", pin, err, out)
+	}
+	hostPrint, err := exec.Command("ssh-keygen", "-lf", filepath.Join(sd.Dir, "host.pub")).Output()
+	if err != nil || !strings.Contains(string(out), strings.Fields(string(hostPrint))[1]) {
+		t.Fatalf("the pinned fingerprint:\n%s\nthe host's: %s %v", out, hostPrint, err)
+	}
+
+	for unit, want := range map[string]string{"opengslb-agent.service": "success", "other.service": "failed"} {
+		a, err := systemd.New(&systemd.Config{Unit: unit, Action: "restart", Within: yamlconf.Duration{Duration: 20 * time.Second},
+			SSH: &sshaction.Config{Host: sd.SSH.Addr, User: "selfheal", KeyFile: sd.SSH.KeyFile, KnownHostsFile: filepath.Join(etc, "ssh", "known_hosts")}}, nil, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := a.Prepare(&action.Data{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := p.Run(context.Background()); st.Result != want {
+			t.Errorf("restart %s as the documented user: %s %s", unit, st.Result, st.Reason)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func StartSystemd(t testing.TB, sshAddr string) *Systemd {
 	ssh.User = SystemdUser
 	WriteFile(t, s.Dir, "sshd_config", Sprintf(`ListenAddress %s
 HostKey /srv/test/host
-AuthorizedKeysFile /srv/test/authorized_keys
+AuthorizedKeysFile .ssh/authorized_keys /srv/test/authorized_keys
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 StrictModes no
