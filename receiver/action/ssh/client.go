@@ -29,8 +29,13 @@ var (
 )
 
 // conn is a connection to one host, shared by every command run there.
+// It is in the pool from the start of its dial: ready closes once client
+// or err is set, so that a host that is slow to answer holds up only the
+// commands for it.
 type conn struct {
+	ready  chan struct{}
 	client *gossh.Client
+	err    error
 	slots  chan struct{}
 }
 
@@ -48,50 +53,88 @@ func connKey(t *Target, addr string) string {
 	return t.user + "@" + addr + "\x00" + t.keyFile + "\x00" + t.knownHostsFile
 }
 
-// get returns the connection to addr, dialing one if there is none.
+// get returns the connection to addr, dialing one if there is none, or
+// waiting for the dial under way.
 func (p *clients) get(ctx context.Context, t *Target, addr string) (*conn, error) {
 	k := connKey(t, addr)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.conns[k]; ok {
-		return c, nil
+	c, ok := p.conns[k]
+	if !ok {
+		c = &conn{ready: make(chan struct{}), slots: make(chan struct{}, MaxSessions)}
+		p.conns[k] = c
 	}
-	client, err := dial(ctx, t, addr)
-	if err != nil {
-		return nil, err
+	p.mu.Unlock()
+	if !ok {
+		p.connect(ctx, t, addr, k, c)
 	}
-	p.dials++
-	c := &conn{client: client, slots: make(chan struct{}, MaxSessions)}
-	p.conns[k] = c
-	go func() { // a connection that drops is dialed again next time
-		_ = client.Wait()
-		p.mu.Lock()
-		if p.conns[k] == c {
-			delete(p.conns, k)
-		}
-		p.mu.Unlock()
-	}()
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil, ErrInterrupted
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
 	return c, nil
 }
 
-// CloseAll closes every connection (the receiver's shutdown, a test's end).
+// connect dials c, and forgets it when the dial fails or the connection
+// drops, so that the next command dials again.
+func (p *clients) connect(ctx context.Context, t *Target, addr, k string, c *conn) {
+	client, err := dial(ctx, t, addr)
+	p.mu.Lock()
+	switch {
+	case err != nil:
+		if p.conns[k] == c {
+			delete(p.conns, k)
+		}
+	case p.conns[k] != c: // closed by CloseAll meanwhile
+		client.Close()
+		err = ErrInterrupted
+	default:
+		p.dials++
+	}
+	p.mu.Unlock()
+	c.client, c.err = client, err
+	close(c.ready)
+	if err != nil {
+		return
+	}
+	go func() {
+		_ = client.Wait()
+		p.forget(k, c)
+	}()
+}
+
+func (p *clients) forget(k string, c *conn) {
+	p.mu.Lock()
+	if p.conns[k] == c {
+		delete(p.conns, k)
+	}
+	p.mu.Unlock()
+}
+
+// CloseAll closes every connection (the receiver's shutdown, a test's end);
+// a dial under way closes its own when it ends.
 func CloseAll() {
 	shared.mu.Lock()
 	conns := shared.conns
 	shared.conns = map[string]*conn{}
 	shared.mu.Unlock()
 	for _, c := range conns {
-		c.client.Close()
+		select {
+		case <-c.ready:
+			if c.client != nil {
+				c.client.Close()
+			}
+		default:
+		}
 	}
 }
 
 // drop forgets a connection that failed to open a session.
 func (p *clients) drop(t *Target, addr string, c *conn) {
-	p.mu.Lock()
-	if p.conns[connKey(t, addr)] == c {
-		delete(p.conns, connKey(t, addr))
-	}
-	p.mu.Unlock()
+	p.forget(connKey(t, addr), c)
 	c.client.Close()
 }
 

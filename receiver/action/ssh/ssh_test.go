@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -150,4 +151,43 @@ func startSSHD(t *testing.T) *testutil.SSHD {
 	s := testutil.StartSSHD(t)
 	t.Cleanup(CloseAll)
 	return s
+}
+
+// TestSilentHostHoldsUpOnlyItself: while the connection to a host that
+// accepts TCP and never answers is still being made, a command on another
+// host runs; the silent host's command then fails with the dial's reason.
+func TestSilentHostHoldsUpOnlyItself(t *testing.T) {
+	s := startSSHD(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := silent.Accept(); err == nil {
+			accepted <- c // held open, never answered
+		}
+	}()
+	silentDone := make(chan action.Step, 1)
+	go func() {
+		silentDone <- run(t, config(s, s.KnownHosts, `[true]`, "30s"), "host", silent.Addr().String())
+	}()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent host was never dialled")
+	}
+	if st := run(t, config(s, s.KnownHosts, `[true]`, "10s"), "host", s.Addr); st.Result != action.ResultSuccess {
+		t.Fatalf("the other host's command: %+v", st)
+	}
+	select {
+	case st := <-silentDone:
+		t.Fatalf("the silent host's command ended before the other host's ran: %+v", st)
+	default:
+	}
+	if st := <-silentDone; st.Result != action.ResultFailed || !strings.Contains(st.Reason, "handshake") {
+		t.Fatalf("the silent host's command: %+v", st)
+	}
 }
