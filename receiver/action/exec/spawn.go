@@ -33,12 +33,12 @@ func lookPath(prog string) (string, error) {
 	return exec.LookPath(prog)
 }
 
-// spawn runs argv with os/exec: the process group is killed when
+// spawnPortable runs argv with os/exec: the process group is killed when
 // ctx ends or timeout passes, and output still open outputGrace after the
 // hook exited (a descendant holding the pipe) is cut off. It returns the
 // exit code (-1 when the hook did not exit normally), the output, and nil,
 // errExecTimeout, errExecCancelled or what made it fail.
-func spawn(ctx context.Context, argv, env []string, dir string, timeout time.Duration) (int, string, error) {
+func spawnPortable(ctx context.Context, argv, env []string, dir string, timeout time.Duration) (int, string, error) {
 	prog, err := lookPath(argv[0])
 	if err != nil {
 		return -1, "", err

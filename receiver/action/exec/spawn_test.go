@@ -13,7 +13,9 @@ import (
 )
 
 // TestSpawn: exit code, output and the kind of error of hooks that succeed,
-// fail, time out, are cancelled, print too much or leave a child behind.
+// fail, time out, are cancelled, print too much or leave a child behind,
+// the same through spawn (Linux's fast path) and through os/exec, its
+// oracle and the other systems' spawn.
 func TestSpawn(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -31,23 +33,30 @@ func TestSpawn(t *testing.T) {
 		{"cancelled", []string{"/bin/sleep", "30"}, time.Minute, 200 * time.Millisecond, `-1 "" cancelled`},
 		{"output past the limit", []string{"/bin/sh", "-c", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", action.MaxOutput+100)}, time.Minute, 0,
 			fmt.Sprintf("0 %q <nil>", strings.Repeat("x", action.MaxOutput)+"… (100 more bytes)")},
+		{"output past the pipe's 64 KiB", []string{"/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x"}, time.Minute, 0,
+			fmt.Sprintf("0 %q <nil>", strings.Repeat("x", action.MaxOutput)+"… (195904 more bytes)")},
 		{"descendant keeps the pipe", []string{"/bin/sh", "-c", "sleep 3 & echo left"}, time.Minute, 0, `0 "left\n" <nil>`},
 	}
+	spawners := map[string]func(context.Context, []string, []string, string, time.Duration) (int, string, error){
+		"spawn": spawn, "os/exec": spawnPortable,
+	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			if c.cancel > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, c.cancel)
-				defer cancel()
-				ctx = withoutDeadlineErr(ctx)
-			}
-			code, out, err := spawn(ctx, c.argv, []string{"PATH=/usr/bin:/bin"}, "", c.timeout)
-			if got := fmt.Sprintf("%d %q %v", code, out, err); got != c.want {
-				t.Errorf("got  %s\nwant %s", got, c.want)
-			}
-		})
+		for name, spawn := range spawners {
+			t.Run(c.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				if c.cancel > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, c.cancel)
+					defer cancel()
+					ctx = withoutDeadlineErr(ctx)
+				}
+				code, out, err := spawn(ctx, c.argv, []string{"PATH=/usr/bin:/bin"}, "", c.timeout)
+				if got := fmt.Sprintf("%d %q %v", code, out, err); got != c.want {
+					t.Errorf("got  %s\nwant %s", got, c.want)
+				}
+			})
+		}
 	}
 }
 
