@@ -19,10 +19,9 @@ import (
 // unseen. procgroup.Set has made SysProcAttr.
 func dieWithParent(cmd *exec.Cmd) { cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL }
 
-// spawn is the fast path on Linux; spawnPortable is its oracle in tests.
-// Why not os/exec here: the receiver's own CPU per healed alert is 45 %
-// higher with it (bench/README.md), and issue #30's healing-speed target
-// needs that back.
+// spawn is the fast path on Linux, as os/exec's goroutines, poller
+// registrations and /dev/null per hook cost the healing rate its target
+// (bench/README.md); spawnPortable is its oracle in tests.
 var spawn = spawnFast
 
 // devNull is every hook's standard input, opened once.
