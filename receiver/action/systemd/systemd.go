@@ -65,15 +65,22 @@ func (a *systemdAction) step(ctx context.Context, d *action.Data, what, unit str
 	}
 	st.Duration = time.Since(st.Started)
 	st.Output = st.Observed.Text()
+	st.Result, st.Reason = verdict(ctx.Err(), err, a.within+grace)
+	return st
+}
+
+// verdict is the step's result and reason from its error and its
+// context's: a shutdown interrupts it, its own deadline is a timeout.
+func verdict(ctxErr, err error, limit time.Duration) (result, reason string) {
 	switch {
 	case err == nil:
-		st.Result = action.ResultSuccess
-	case ctx.Err() == context.Canceled:
-		st.Result, st.Reason = action.ResultInterrupted, "shutting down"
-	default:
-		st.Result, st.Reason = action.ResultFailed, err.Error()
+		return action.ResultSuccess, ""
+	case ctxErr == context.Canceled:
+		return action.ResultInterrupted, "shutting down"
+	case ctxErr == context.DeadlineExceeded:
+		return action.ResultFailed, fmt.Sprintf("timed out after %s: %v", limit, err)
 	}
-	return st
+	return action.ResultFailed, err.Error()
 }
 
 func (a *systemdAction) connect(ctx context.Context, d *action.Data) (manager, error) {
