@@ -75,9 +75,9 @@ func verdict(ctxErr, err error, limit time.Duration) (result, reason string) {
 	switch {
 	case err == nil:
 		return action.ResultSuccess, ""
-	case ctxErr == context.Canceled:
+	case errors.Is(ctxErr, context.Canceled):
 		return action.ResultInterrupted, "shutting down"
-	case ctxErr == context.DeadlineExceeded:
+	case errors.Is(ctxErr, context.DeadlineExceeded):
 		return action.ResultFailed, fmt.Sprintf("timed out after %s: %v", limit, err)
 	}
 	return action.ResultFailed, err.Error()
