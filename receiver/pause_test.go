@@ -3,12 +3,14 @@ package receiver
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/selfheal/selfheal/internal/store/boltstore"
 	"github.com/selfheal/selfheal/internal/testutil"
 	"github.com/selfheal/selfheal/receiver/action"
 	"github.com/selfheal/selfheal/receiver/journal"
@@ -110,5 +112,30 @@ func TestPauseHoldsAndResumeRuns(t *testing.T) {
 	}
 	if err := f.engine.Resume(context.Background(), ""); !errors.Is(err, ErrNotPaused) {
 		t.Fatalf("a second resume: %v", err)
+	}
+}
+
+// TestPausesKeptWhenTheStoreCannotBeRead: a read of the pauses that fails
+// (here a closed bbolt file) leaves the pauses known, so a store outage
+// never lifts a pause.
+func TestPausesKeptWhenTheStoreCannotBeRead(t *testing.T) {
+	b, err := boltstore.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p := &pauses{st: b, m: map[string]Pause{}}
+	if err := p.set(context.Background(), Pause{Since: now, Until: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := p.load(context.Background()); err == nil {
+		t.Fatal("a closed store was read")
+	}
+	if _, ok := p.active("heal", now); !ok {
+		t.Fatal("a failed read lifted the pause")
 	}
 }

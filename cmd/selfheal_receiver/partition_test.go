@@ -292,3 +292,57 @@ func TestApprovalOnTwoReplicas(t *testing.T) {
 	a.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
 	fmt.Printf("approval on two replicas: two approvals at once, one taken, one 409; run once %.1fs after the approval\n", doneAfter(runs, []string{"a1"}, approved).Seconds())
 }
+
+// TestAPauseHoldsThroughAStallAndAReload: two receivers on one Redis hold
+// what they accepted under a pause while Redis stalls for 5 s (their reads
+// of the pauses fail meanwhile) and after A reloads its configuration;
+// alerts accepted after the stall are held too. A resume then runs each
+// alert once.
+func TestAPauseHoldsThroughAStallAndAReload(t *testing.T) {
+	dir := t.TempDir()
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	config, runs := countingRule(dir, "    cooldown: 0s")
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	if code, body := a.do("POST", "/api/v1/pause", `{"for": "1h", "reason": "change window"}`); code != 200 {
+		t.Fatalf("pause: %d %s", code, body)
+	}
+	testutil.Eventually(t, 5*time.Second, "B to see the pause", func() bool {
+		_, body := b.do("GET", "/metrics", "")
+		return strings.Contains(body, `selfheal_receiver_paused{rule="heal"} 1`)
+	})
+	acked := append(a.sendAll(agentNames(0, 10)), b.sendAll(agentNames(10, 20))...)
+	testutil.Eventually(t, 20*time.Second, "every alert to be journaled paused", func() bool {
+		return len(a.journaledAs("paused")) == len(acked)
+	})
+	stalled := make(chan error, 1)
+	go func() {
+		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 10 * time.Second})
+		defer c.Close()
+		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
+	}()
+	if err := <-stalled; err != nil {
+		t.Fatalf("DEBUG SLEEP: %v", err)
+	}
+	if code, body := a.do("POST", "/-/reload", ""); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	a.sendUntilAccepted(agentNames(20, 25), time.Minute)
+	b.sendUntilAccepted(agentNames(25, 30), time.Minute)
+	acked = append(acked, agentNames(20, 30)...)
+	testutil.Eventually(t, 20*time.Second, "the alerts after the stall to be journaled paused too", func() bool {
+		return len(a.journaledAs("paused")) == len(acked)
+	})
+	if ran := runCounts(runs); len(ran) != 0 {
+		t.Fatalf("ran while paused, across the stall and the reload: %v", ran)
+	}
+	resumed := time.Now()
+	if code, body := b.do("DELETE", "/api/v1/pause", ""); code != 204 {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	testutil.Eventually(t, time.Minute, "B to finish and commit what it held", func() bool {
+		return allRan(runs, acked) && b.metric("selfheal_receiver_queue_length") == 0 && b.metric("selfheal_receiver_unflushed_writes") == 0
+	})
+	a.ranOnce(t, runs, acked, time.Minute)
+	fmt.Printf("pause through a 5 s Redis stall and a reload: %d alerts held, none run; all run %.1fs after the resume\n", len(acked), doneAfter(runs, acked, resumed).Seconds())
+}
