@@ -346,3 +346,66 @@ func TestAPauseHoldsThroughAStallAndAReload(t *testing.T) {
 	a.ranOnce(t, runs, acked, time.Minute)
 	fmt.Printf("pause through a 5 s Redis stall and a reload: %d alerts held, none run; all run %.1fs after the resume\n", len(acked), doneAfter(runs, acked, resumed).Seconds())
 }
+
+// TestAnApprovalWaitsThroughAStallAndAReload: a remediation awaiting
+// approval stays awaiting through a 5 s Redis stall and a reload of the
+// replica holding it. An approval sent during the stall is taken once its
+// claim lands (200) or refused (5xx), never answered 2xx and lost; the
+// remediation runs once.
+func TestAnApprovalWaitsThroughAStallAndAReload(t *testing.T) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer am.Close()
+	dir := t.TempDir()
+	rd := testutil.StartRedis(t, testutil.RedisOptions{})
+	config, runs := countingRule(dir, "    approval: {required: true}")
+	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	if acked := a.sendAll([]string{"a1"}); len(acked) != 1 {
+		t.Fatal("the alert was not accepted")
+	}
+	var id string
+	testutil.Eventually(t, 10*time.Second, "the remediation to await approval", func() bool {
+		code, body := a.do("GET", "/api/v1/actions?result=awaiting_approval", "")
+		var out struct{ Actions []struct{ ID string } }
+		if json.Unmarshal([]byte(body), &out) != nil || code != 200 || len(out.Actions) != 1 {
+			return false
+		}
+		id = out.Actions[0].ID
+		return true
+	})
+	stalled := make(chan error, 1)
+	go func() {
+		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 10 * time.Second})
+		defer c.Close()
+		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
+	}()
+	testutil.Eventually(t, 5*time.Second, "Redis to stall", func() bool {
+		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+		defer c.Close()
+		return c.Ping(context.Background()).Err() != nil
+	})
+	code, body := a.do("POST", "/api/v1/actions/"+id+"/approve", `{"by": "alice", "reason": "during the stall"}`)
+	if err := <-stalled; err != nil {
+		t.Fatalf("DEBUG SLEEP: %v", err)
+	}
+	if code/100 == 2 {
+		// Taken after all: the claim landed when Redis woke.
+		t.Logf("the approval sent during the stall was taken: %d %s", code, body)
+	} else if code/100 != 5 {
+		t.Fatalf("an approval during the stall: %d %s", code, body)
+	}
+	if c, b := a.do("POST", "/-/reload", ""); c != 200 {
+		t.Fatalf("reload: %d %s", c, b)
+	}
+	if ran := runCounts(runs); len(ran) != 0 && code/100 != 2 {
+		t.Fatalf("ran without an approval: %v", ran)
+	}
+	approved := time.Now()
+	if code/100 != 2 {
+		if c, b := a.do("POST", "/api/v1/actions/"+id+"/approve", `{"by": "alice", "reason": "after the stall"}`); c != 200 {
+			t.Fatalf("approval after the stall: %d %s", c, b)
+		}
+	}
+	a.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
+	fmt.Printf("approval through a 5 s Redis stall and a reload: the approval during the stall answered %d; run once %.1fs after the stall and the reload\n", code, doneAfter(runs, []string{"a1"}, approved).Seconds())
+}
