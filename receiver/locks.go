@@ -59,6 +59,9 @@ func (l *locks) lock(ctx context.Context, m map[string]*refLock, bucket, key str
 		// every remediation, and the lease's own connections are kept for
 		// renewals (renew).
 		won, err := l.st.Claim(ctx, bucket, key, []byte(l.replica), l.ttl)
+		if err == nil && !won {
+			won, err = l.ownLeftover(ctx, bucket, key)
+		}
 		if err == nil && won {
 			l.setHeld(bucket, key, true)
 			return func() {
@@ -74,6 +77,18 @@ func (l *locks) lock(ctx context.Context, m map[string]*refLock, bucket, key str
 		case <-time.After(every):
 		}
 	}
+}
+
+// ownLeftover takes back a lock held in this replica's own name, which is
+// unique to this process: with the local lock held, nobody here has it, so
+// it is a leftover (a release that never reached a stalled store, or a
+// claim that landed after its caller gave up), not another's to wait out.
+func (l *locks) ownLeftover(ctx context.Context, bucket, key string) (bool, error) {
+	h, err := l.st.Holder(ctx, bucket, key)
+	if err != nil || string(h) != l.replica {
+		return false, nil // free again, or another's: claim again
+	}
+	return l.st.Lease(ctx, bucket, key, []byte(l.replica), l.ttl)
 }
 
 func (l *locks) setHeld(bucket, key string, held bool) {

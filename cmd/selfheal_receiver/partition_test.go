@@ -351,7 +351,8 @@ func TestAPauseHoldsThroughAStallAndAReload(t *testing.T) {
 // approval stays awaiting through a 5 s Redis stall and a reload of the
 // replica holding it. An approval sent during the stall is taken once its
 // claim lands (200) or refused (5xx), never answered 2xx and lost; the
-// remediation runs once.
+// remediation runs once, well within the lease that a lock left behind by
+// the stall would hold it.
 func TestAnApprovalWaitsThroughAStallAndAReload(t *testing.T) {
 	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer am.Close()
@@ -359,7 +360,9 @@ func TestAnApprovalWaitsThroughAStallAndAReload(t *testing.T) {
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
 	config, runs := countingRule(dir, "    approval: {required: true}")
 	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
-	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
+	// A lease of a minute: a lock of the alert left in the store by a
+	// release the stall swallowed would hold the run back that long.
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0", "--remediation.lease-duration", "1m")
 	if acked := a.sendAll([]string{"a1"}); len(acked) != 1 {
 		t.Fatal("the alert was not accepted")
 	}
