@@ -290,22 +290,10 @@ func TestARedisStallLosesNoAcknowledgedAlert(t *testing.T) {
 	// that many connections: during the stall the claims go out on them
 	// (a new connection would time out in its handshake, before its claim).
 	warm := r.sendAll(agentNames(100, 112))
-	stalled := make(chan error, 1)
-	go func() {
-		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 10 * time.Second})
-		defer c.Close()
-		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
-	}()
-	testutil.Eventually(t, 5*time.Second, "Redis to stall", func() bool {
-		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
-		defer c.Close()
-		return c.Ping(context.Background()).Err() != nil
-	})
+	stalled := stallRedis(t, rd.Addr)
 	agents := agentNames(2, 12)
 	first := r.sendAll(agents)
-	if err := <-stalled; err != nil {
-		t.Fatalf("DEBUG SLEEP: %v", err)
-	}
+	wokeUp(t, stalled)
 	// The claims of the webhooks answered 503 landed when Redis woke up:
 	// Alertmanager's re-sends find them.
 	woke := time.Now()
@@ -313,6 +301,32 @@ func TestARedisStallLosesNoAcknowledgedAlert(t *testing.T) {
 	r.ranOnce(t, runs, append(warm, agents...), time.Minute)
 	fmt.Printf("Redis stall (DEBUG SLEEP 5): %d of %d acknowledged on their first try, the rest after their 503s (%v duplicates); none lost, none twice, all run %.1fs after Redis woke\n",
 		len(first), len(agents), r.metric("selfheal_receiver_duplicate_notifications_total"), doneAfter(runs, agents, woke).Seconds())
+}
+
+// stallRedis stalls the Redis at addr for 5 s (DEBUG SLEEP) and returns
+// once it no longer answers; wokeUp waits for it to answer again.
+func stallRedis(t *testing.T, addr string) <-chan error {
+	t.Helper()
+	stalled := make(chan error, 1)
+	go func() {
+		c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 10 * time.Second})
+		defer c.Close()
+		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
+	}()
+	testutil.Eventually(t, 5*time.Second, "Redis to stall", func() bool {
+		c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+		defer c.Close()
+		return c.Ping(context.Background()).Err() != nil
+	})
+	return stalled
+}
+
+// wokeUp waits for the stall of stallRedis to end.
+func wokeUp(t *testing.T, stalled <-chan error) {
+	t.Helper()
+	if err := <-stalled; err != nil {
+		t.Fatalf("DEBUG SLEEP: %v", err)
+	}
 }
 
 // TestRedisAtMaxmemoryLosesNoAcknowledgedAlert: Redis refuses writes

@@ -219,13 +219,7 @@ func TestAPauseHoldsEveryReplica(t *testing.T) {
 	config, runs := countingRule(dir, "    cooldown: 0s")
 	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
 	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
-	if code, body := a.do("POST", "/api/v1/pause", `{"for": "1h", "reason": "change window"}`); code != 200 {
-		t.Fatalf("pause: %d %s", code, body)
-	}
-	testutil.Eventually(t, 5*time.Second, "B to see the pause", func() bool {
-		_, body := b.do("GET", "/metrics", "")
-		return strings.Contains(body, `selfheal_receiver_paused{rule="heal"} 1`)
-	})
+	pauseThrough(t, a, b)
 	acked := append(a.sendAll(agentNames(0, 20)), b.sendAll(agentNames(20, 40))...)
 	if len(acked) != 40 {
 		t.Fatalf("%d of 40 alerts accepted while paused", len(acked))
@@ -236,16 +230,7 @@ func TestAPauseHoldsEveryReplica(t *testing.T) {
 	if ran := runCounts(runs); len(ran) != 0 {
 		t.Fatalf("ran while paused: %v", ran)
 	}
-	resumed := time.Now()
-	if code, body := b.do("DELETE", "/api/v1/pause", ""); code != 204 {
-		t.Fatalf("resume: %d %s", code, body)
-	}
-	// Each replica runs and journals what it holds: B's results committed
-	// first, then A checks them all.
-	testutil.Eventually(t, time.Minute, "B to finish and commit what it held", func() bool {
-		return allRan(runs, acked) && b.metric("selfheal_receiver_queue_length") == 0 && b.metric("selfheal_receiver_unflushed_writes") == 0
-	})
-	a.ranOnce(t, runs, acked, time.Minute)
+	resumed := resumeThrough(t, b, a, runs, acked)
 	fmt.Printf("pause on two replicas: 40 alerts held, none run; all run %.1fs after the resume through the other replica\n", doneAfter(runs, acked, resumed).Seconds())
 }
 
@@ -264,16 +249,7 @@ func TestApprovalOnTwoReplicas(t *testing.T) {
 	if acked := a.sendAll([]string{"a1"}); len(acked) != 1 {
 		t.Fatal("the alert was not accepted")
 	}
-	var id string
-	testutil.Eventually(t, 10*time.Second, "the remediation to await approval", func() bool {
-		code, body := b.do("GET", "/api/v1/actions?result=awaiting_approval", "")
-		var out struct{ Actions []struct{ ID string } }
-		if json.Unmarshal([]byte(body), &out) != nil || code != 200 || len(out.Actions) != 1 {
-			return false
-		}
-		id = out.Actions[0].ID
-		return true
-	})
+	id := awaitingApproval(t, b)
 	codes := make([]int, 2)
 	bodies := make([]string, 2)
 	approved := time.Now()
@@ -304,26 +280,12 @@ func TestAPauseHoldsThroughAStallAndAReload(t *testing.T) {
 	config, runs := countingRule(dir, "    cooldown: 0s")
 	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
 	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
-	if code, body := a.do("POST", "/api/v1/pause", `{"for": "1h", "reason": "change window"}`); code != 200 {
-		t.Fatalf("pause: %d %s", code, body)
-	}
-	testutil.Eventually(t, 5*time.Second, "B to see the pause", func() bool {
-		_, body := b.do("GET", "/metrics", "")
-		return strings.Contains(body, `selfheal_receiver_paused{rule="heal"} 1`)
-	})
+	pauseThrough(t, a, b)
 	acked := append(a.sendAll(agentNames(0, 10)), b.sendAll(agentNames(10, 20))...)
 	testutil.Eventually(t, 20*time.Second, "every alert to be journaled paused", func() bool {
 		return len(a.journaledAs("paused")) == len(acked)
 	})
-	stalled := make(chan error, 1)
-	go func() {
-		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 10 * time.Second})
-		defer c.Close()
-		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
-	}()
-	if err := <-stalled; err != nil {
-		t.Fatalf("DEBUG SLEEP: %v", err)
-	}
+	wokeUp(t, stallRedis(t, rd.Addr))
 	if code, body := a.do("POST", "/-/reload", ""); code != 200 {
 		t.Fatalf("reload: %d %s", code, body)
 	}
@@ -336,14 +298,7 @@ func TestAPauseHoldsThroughAStallAndAReload(t *testing.T) {
 	if ran := runCounts(runs); len(ran) != 0 {
 		t.Fatalf("ran while paused, across the stall and the reload: %v", ran)
 	}
-	resumed := time.Now()
-	if code, body := b.do("DELETE", "/api/v1/pause", ""); code != 204 {
-		t.Fatalf("resume: %d %s", code, body)
-	}
-	testutil.Eventually(t, time.Minute, "B to finish and commit what it held", func() bool {
-		return allRan(runs, acked) && b.metric("selfheal_receiver_queue_length") == 0 && b.metric("selfheal_receiver_unflushed_writes") == 0
-	})
-	a.ranOnce(t, runs, acked, time.Minute)
+	resumed := resumeThrough(t, b, a, runs, acked)
 	fmt.Printf("pause through a 5 s Redis stall and a reload: %d alerts held, none run; all run %.1fs after the resume\n", len(acked), doneAfter(runs, acked, resumed).Seconds())
 }
 
@@ -366,31 +321,10 @@ func TestAnApprovalWaitsThroughAStallAndAReload(t *testing.T) {
 	if acked := a.sendAll([]string{"a1"}); len(acked) != 1 {
 		t.Fatal("the alert was not accepted")
 	}
-	var id string
-	testutil.Eventually(t, 10*time.Second, "the remediation to await approval", func() bool {
-		code, body := a.do("GET", "/api/v1/actions?result=awaiting_approval", "")
-		var out struct{ Actions []struct{ ID string } }
-		if json.Unmarshal([]byte(body), &out) != nil || code != 200 || len(out.Actions) != 1 {
-			return false
-		}
-		id = out.Actions[0].ID
-		return true
-	})
-	stalled := make(chan error, 1)
-	go func() {
-		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 10 * time.Second})
-		defer c.Close()
-		stalled <- c.Do(context.Background(), "DEBUG", "SLEEP", "5").Err()
-	}()
-	testutil.Eventually(t, 5*time.Second, "Redis to stall", func() bool {
-		c := redis.NewClient(&redis.Options{Addr: rd.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
-		defer c.Close()
-		return c.Ping(context.Background()).Err() != nil
-	})
+	id := awaitingApproval(t, a)
+	stalled := stallRedis(t, rd.Addr)
 	code, body := a.do("POST", "/api/v1/actions/"+id+"/approve", `{"by": "alice", "reason": "during the stall"}`)
-	if err := <-stalled; err != nil {
-		t.Fatalf("DEBUG SLEEP: %v", err)
-	}
+	wokeUp(t, stalled)
 	if code/100 == 2 {
 		// Taken after all: the claim landed when Redis woke.
 		t.Logf("the approval sent during the stall was taken: %d %s", code, body)
@@ -411,4 +345,50 @@ func TestAnApprovalWaitsThroughAStallAndAReload(t *testing.T) {
 	}
 	a.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
 	fmt.Printf("approval through a 5 s Redis stall and a reload: the approval during the stall answered %d; run once %.1fs after the stall and the reload\n", code, doneAfter(runs, []string{"a1"}, approved).Seconds())
+}
+
+// pauseThrough pauses every rule through a and waits until b obeys it.
+func pauseThrough(t *testing.T, a, b *receiverProc) {
+	t.Helper()
+	if code, body := a.do("POST", "/api/v1/pause", `{"for": "1h", "reason": "change window"}`); code != 200 {
+		t.Fatalf("pause: %d %s", code, body)
+	}
+	testutil.Eventually(t, 5*time.Second, "B to see the pause", func() bool {
+		_, body := b.do("GET", "/metrics", "")
+		return strings.Contains(body, `selfheal_receiver_paused{rule="heal"} 1`)
+	})
+}
+
+// resumeThrough ends the pause through b and checks through a that every
+// acked alert then ran once; it returns when the resume was sent. Each
+// replica runs and journals what it held: b's results are committed
+// before a checks them all.
+func resumeThrough(t *testing.T, b, a *receiverProc, runs string, acked []string) time.Time {
+	t.Helper()
+	resumed := time.Now()
+	if code, body := b.do("DELETE", "/api/v1/pause", ""); code != 204 {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	testutil.Eventually(t, time.Minute, "B to finish and commit what it held", func() bool {
+		return allRan(runs, acked) && b.metric("selfheal_receiver_queue_length") == 0 && b.metric("selfheal_receiver_unflushed_writes") == 0
+	})
+	a.ranOnce(t, runs, acked, time.Minute)
+	return resumed
+}
+
+// awaitingApproval waits until r journals one remediation awaiting
+// approval and returns its id.
+func awaitingApproval(t *testing.T, r *receiverProc) string {
+	t.Helper()
+	var id string
+	testutil.Eventually(t, 10*time.Second, "the remediation to await approval", func() bool {
+		code, body := r.do("GET", "/api/v1/actions?result=awaiting_approval", "")
+		var out struct{ Actions []struct{ ID string } }
+		if json.Unmarshal([]byte(body), &out) != nil || code != 200 || len(out.Actions) != 1 {
+			return false
+		}
+		id = out.Actions[0].ID
+		return true
+	})
+	return id
 }
