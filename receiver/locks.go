@@ -54,13 +54,20 @@ func (l *locks) lock(ctx context.Context, m map[string]*refLock, bucket, key str
 	if !l.shared {
 		return release, nil
 	}
+	// A leftover of this replica's is looked for at the first lost claim
+	// and after a failed one, not at every retry while another holds it.
+	lookForOwn := true
 	for {
 		// Taken as a claim, on the store's connections: a lock is taken for
 		// every remediation, and the lease's own connections are kept for
 		// renewals (renew).
 		won, err := l.st.Claim(ctx, bucket, key, []byte(l.replica), l.ttl)
-		if err == nil && !won {
+		if err == nil && !won && lookForOwn {
 			won, err = l.ownLeftover(ctx, bucket, key)
+			lookForOwn = false
+		}
+		if err != nil {
+			lookForOwn = true
 		}
 		if err == nil && won {
 			l.setHeld(bucket, key, true)

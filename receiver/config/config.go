@@ -266,26 +266,29 @@ func (r *Rule) build(p []string, dir string) error {
 			return err
 		}
 	}
-	for i, ac := range r.Actions {
-		a, err := ac.build(r, append(p, "actions", fmt.Sprint(i)), dir)
-		if err != nil {
-			return err
-		}
-		r.actions = append(r.actions, a)
+	if r.actions, err = r.buildSteps(r.Actions, append(p, "actions"), dir); err != nil {
+		return err
 	}
 	if r.Silence != nil {
 		if err := r.Silence.build(r.allowed, append(p, "silence")); err != nil {
 			return err
 		}
 	}
-	for i, ac := range r.OnFailure {
-		a, err := ac.build(r, append(p, "on_failure", fmt.Sprint(i)), dir)
+	r.undo, err = r.buildSteps(r.OnFailure, append(p, "on_failure"), dir)
+	return err
+}
+
+// buildSteps builds a list of steps (actions or on_failure) at path p.
+func (r *Rule) buildSteps(list []*ActionConfig, p []string, dir string) ([]action.Action, error) {
+	var out []action.Action
+	for i, ac := range list {
+		a, err := ac.build(r, append(p, fmt.Sprint(i)), dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		r.undo = append(r.undo, a)
+		out = append(out, a)
 	}
-	return nil
+	return out, nil
 }
 
 func (pl *Pool) build(r *Rule, p []string) error {
