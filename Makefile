@@ -19,7 +19,7 @@ DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-
 DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze systemd-nspawn debootstrap sshd curl
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: release docker screenshots e2e demo systemd-root all build run test deps bench-deps lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
+.PHONY: release docker screenshots e2e demo systemd-root all build run test deps bench-deps deps-budget lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
 
 all: build
 
@@ -78,9 +78,15 @@ vet:
 
 # lint runs golangci-lint (.golangci.yml: govet, staticcheck, errcheck,
 # revive, misspell, ineffassign, unused, errorlint, unconvert) at the
-# version go.mod's tool directive pins, e2e tests included.
-lint: fmt-check vet
+# version go.mod's tool directive pins, e2e tests included, and holds the
+# binaries to their package budgets.
+lint: fmt-check vet deps-budget
 	$(GO) tool golangci-lint run ./...
+
+# deps-budget fails when the receiver links more than 360 packages, any
+# binary links go-openapi, or selfhealctl links bbolt or go-redis.
+deps-budget:
+	GO=$(GO) scripts/deps-budget.sh
 
 JSONNET_FILES = $(shell find mixins -name '*.libsonnet' -o -name '*.jsonnet')
 

@@ -10,7 +10,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 	"github.com/selfheal/selfheal/internal/promtext"
 	"github.com/selfheal/selfheal/prober"
 )
@@ -67,12 +66,9 @@ func (h *MetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// tens of MiB, and compressing it would cost more than the scrape.
 	w.Header().Set("Content-Type", promtext.ContentType)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			level.Error(h.Logger).Log("msg", "Error encoding metrics", "err", err)
-			return
-		}
+	if err := promtext.WriteFamilies(bw, mfs); err != nil {
+		level.Error(h.Logger).Log("msg", "Error encoding metrics", "err", err)
+		return
 	}
 	for _, tw := range h.Text {
 		if err := tw.WriteText(bw); err != nil {

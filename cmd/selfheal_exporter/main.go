@@ -134,7 +134,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 // routes serves the exporter's endpoints.
 func routes(o options, exp *collector.Exporter, reg *prometheus.Registry, tracker *heartbeat.Tracker, sources *redissource.Sources, reloader http.Handler, auth *serve.Auth, logger log.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: reg, Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
+	mux.Handle("/metrics", &collector.MetricsHandler{Exporter: exp, Base: serve.Gatherer(reg), Concurrency: o.concurrency, TimeoutOffset: o.timeoutOffset, Logger: logger,
 		Extra: []prometheus.Collector{tracker.Collector(), sources.Collector()}, Text: []collector.TextWriter{tracker}, Refresh: []func(context.Context){tracker.Refresh}})
 	mux.Handle("/probe", &collector.ProbeHandler{Exporter: exp, Logger: logger, TimeoutOffset: o.timeoutOffset})
 	(&heartbeat.API{Tracker: tracker, Authorized: auth.Allows, Logger: logger}).Register(mux)

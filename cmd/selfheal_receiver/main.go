@@ -13,7 +13,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -137,7 +136,7 @@ func run(o options, webFlags *web.FlagConfig, logger log.Logger) error {
 	(&receiver.PauseHandler{Engine: engine}).Register(mux)
 	(&receiver.ApprovalHandler{Engine: engine}).Register(mux)
 	mux.Handle("GET /journal", &journalpage.Handler{Journal: journal, Rules: func() []string { return engine.Config().RuleNames() }, Pauses: journalPauses(engine)})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", serve.Metrics(serve.Gatherer(reg), logger))
 	mux.Handle("/-/reload", reloader)
 	serve.HandleHealth(mux, engine.Ready)
 	serve.HandlePprof(mux)

@@ -6,9 +6,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 
 	"github.com/selfheal/selfheal/internal/logging"
@@ -41,12 +38,4 @@ func ParseFlags(app *kingpin.Application, program string, args []string, configF
 		os.Exit(0)
 	}
 	return logger
-}
-
-// NewRegistry returns a registry with the build info (program_build_info),
-// Go and process collectors every exporter serves.
-func NewRegistry(program string) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(program), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
 }
