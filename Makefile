@@ -19,7 +19,7 @@ DEB_PKGS  := redis-server redis-sentinel haproxy stunnel4 prometheus prometheus-
 DEB_BINS  := redis-server redis-sentinel haproxy stunnel4 promtool amtool dockerd busybox supervisord chromium systemd-analyze systemd-nspawn debootstrap sshd curl
 BENCH_PKGS := prometheus-blackbox-exporter prometheus-pushgateway wrk
 
-.PHONY: release docker screenshots e2e demo systemd-root all build run test deps bench-deps deps-budget lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
+.PHONY: release docker screenshots e2e demo systemd-root all build run test deps bench-deps deps-budget file-size lint vet fmt-check fuzz unit bench clean generate generate-check mixin-lint crossbuild
 
 all: build
 
@@ -80,8 +80,13 @@ vet:
 # revive, misspell, ineffassign, unused, errorlint, unconvert) at the
 # version go.mod's tool directive pins, e2e tests included, and holds the
 # binaries to their package budgets.
-lint: fmt-check vet deps-budget
+lint: fmt-check vet deps-budget file-size
 	$(GO) tool golangci-lint run ./...
+
+# file-size fails on a non-test Go file over 400 lines.
+file-size:
+	@git ls-files '*.go' | grep -v '_test\.go$$' | xargs wc -l | \
+		awk '$$2 != "total" && $$1 > 400 { print $$2 ": " $$1 " lines, more than 400"; bad = 1 } END { exit bad }'
 
 # deps-budget fails when the receiver links more than 360 packages, any
 # binary links go-openapi, or selfhealctl links bbolt or go-redis.
