@@ -1,6 +1,7 @@
-// Package promtext holds the pieces of the Prometheus text exposition format
-// that the exporter writes by hand: the /probe answer and the per-agent
-// series are too hot or too many to go through a registry.
+// Package promtext holds the Prometheus text exposition format as both
+// binaries write it: gathered families for /metrics (WriteFamilies), and the
+// pieces the exporter writes by hand, for the /probe answer and the
+// per-agent series, too hot or too many to go through a registry.
 package promtext
 
 import (
