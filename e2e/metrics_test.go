@@ -147,7 +147,7 @@ func documented(doc, metric string) bool {
 	if strings.Contains(doc, "`"+metric+"`") || strings.Contains(doc, "`"+metric+"{") {
 		return true
 	}
-	for _, family := range []string{"go_", "process_", "promhttp_"} {
+	for _, family := range []string{"go_", "process_"} {
 		if strings.HasPrefix(metric, family) && strings.Contains(doc, "`"+family+"*`") {
 			return true
 		}
