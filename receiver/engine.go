@@ -237,7 +237,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			return fmt.Errorf("indexing the journal: %w", err)
 		}
 	}
-	if err := e.pauses.load(ctx); err != nil {
+	if err := e.pauses.load(ctx, e.opts.Now()); err != nil {
 		return fmt.Errorf("reading pauses: %w", err)
 	}
 	if err := e.esc.Load(ctx); err != nil {

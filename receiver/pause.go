@@ -33,6 +33,11 @@ const MaxPause = 7 * 24 * time.Hour
 // held remediation looks whether its pause ended.
 const pausePoll = time.Second
 
+// pauseMaxAge is the oldest read of the pauses a start may be decided on:
+// past it (a replica cut off from the store, then back) they are read again
+// first, so that a pause made meanwhile on another replica holds this one.
+const pauseMaxAge = 2 * pausePoll
+
 // ErrNotPaused is a resume of a rule that is not paused.
 var ErrNotPaused = errors.New("not paused")
 
@@ -72,10 +77,11 @@ func pauseOf(ps map[string]Pause, rule string, now time.Time) (Pause, bool) {
 // pauses keeps the store's pauses (bucket "pauses", rule -> Pause), read
 // again every pausePoll, so that every replica obeys a pause within that.
 type pauses struct {
-	st    store.Store
-	gauge *prometheus.GaugeVec
-	mu    sync.Mutex
-	m     map[string]Pause
+	st     store.Store
+	gauge  *prometheus.GaugeVec
+	mu     sync.Mutex
+	m      map[string]Pause
+	readAt time.Time // when the last read that succeeded began
 }
 
 const bucketPauses = "pauses" // rule ("*" for every rule) -> Pause
@@ -109,9 +115,9 @@ func (p *pauses) list(now time.Time) []Pause {
 	return out
 }
 
-// load reads the pauses from the store; a store that cannot be read
-// leaves those known.
-func (p *pauses) load(ctx context.Context) error {
+// load reads the pauses from the store, the read beginning at now; a store
+// that cannot be read leaves those known.
+func (p *pauses) load(ctx context.Context, now time.Time) error {
 	m := map[string]Pause{}
 	err := p.st.Scan(ctx, bucketPauses, func(_ string, v []byte) error {
 		var x Pause
@@ -125,8 +131,24 @@ func (p *pauses) load(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.m = m
+	p.readAt = now
 	p.mu.Unlock()
 	return nil
+}
+
+// current is the pause holding rule at now, read again first when the last
+// read is older than pauseMaxAge; an error says the store could not be read.
+func (p *pauses) current(ctx context.Context, rule string, now time.Time) (Pause, bool, error) {
+	p.mu.Lock()
+	stale := now.Sub(p.readAt) > pauseMaxAge
+	p.mu.Unlock()
+	if stale {
+		if err := p.load(ctx, now); err != nil {
+			return Pause{}, false, fmt.Errorf("reading the pauses: %w", err)
+		}
+	}
+	x, ok := p.active(rule, now)
+	return x, ok, nil
 }
 
 // set records a pause, replacing the rule's earlier one.
@@ -196,7 +218,7 @@ func (e *Engine) watchPauses(ctx context.Context) {
 	t := time.NewTicker(pausePoll)
 	defer t.Stop()
 	for {
-		_ = e.pauses.load(ctx) // a store that cannot be read leaves the pauses known
+		_ = e.pauses.load(ctx, e.opts.Now()) // a store that cannot be read leaves the pauses known
 		e.pauses.export(e.Config().RuleNames(), e.opts.Now())
 		select {
 		case <-ctx.Done():

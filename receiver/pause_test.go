@@ -128,14 +128,53 @@ func TestPausesKeptWhenTheStoreCannotBeRead(t *testing.T) {
 	if err := p.set(context.Background(), Pause{Since: now, Until: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.load(context.Background()); err != nil {
+	if err := p.load(context.Background(), now); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
-	if err := p.load(context.Background()); err == nil {
+	if err := p.load(context.Background(), now); err == nil {
 		t.Fatal("a closed store was read")
 	}
 	if _, ok := p.active("heal", now); !ok {
 		t.Fatal("a failed read lifted the pause")
+	}
+}
+
+// TestAStartReadsStalePausesAgain: a replica decides a start on its last
+// read of the pauses while that read is at most pauseMaxAge old, and reads
+// them again first when it is older (a replica back from a partition), so
+// that a pause another replica made meanwhile holds it; when that read
+// fails, the start waits for the store.
+func TestAStartReadsStalePausesAgain(t *testing.T) {
+	b, err := boltstore.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	here := &pauses{st: b, m: map[string]Pause{}}
+	if err := here.load(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	other := &pauses{st: b, m: map[string]Pause{}} // another replica on the same store
+	if err := other.set(ctx, Pause{Rule: "heal", Reason: "change window", Since: t0, Until: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		after  time.Duration
+		paused bool
+	}{
+		{pausePoll, false},                     // the watch's next read is due
+		{pauseMaxAge, false},                   // still fresh enough
+		{pauseMaxAge + time.Millisecond, true}, // read again
+	} {
+		_, ok, err := here.current(ctx, "heal", t0.Add(c.after))
+		if err != nil || ok != c.paused {
+			t.Errorf("%v after the last read: paused %v (%v), want %v", c.after, ok, err, c.paused)
+		}
+	}
+	b.Close()
+	if _, _, err := here.current(ctx, "heal", t0.Add(time.Hour)); err == nil {
+		t.Error("a stale read that could not be renewed let a start through")
 	}
 }

@@ -23,10 +23,6 @@ func (e *Engine) process(t *task) {
 	if !e.currentRule(t) {
 		return
 	}
-	if p, ok := e.pauses.active(t.rule.Name, e.opts.Now()); ok {
-		e.hold(t, p)
-		return
-	}
 	release, err := e.admit(t)
 	if err != nil { // shutting down: the task stays in the backlog
 		e.window.done(t.key)
@@ -39,6 +35,14 @@ func (e *Engine) process(t *task) {
 		return
 	}
 	defer unlock()
+	// Looked at last before the start, on a fresh read (pauseMaxAge).
+	if p, ok, err := e.pauses.current(e.takeCtx, t.rule.Name, e.opts.Now()); err != nil {
+		e.waitForStore(t, err)
+		return
+	} else if ok {
+		e.hold(t, p)
+		return
+	}
 
 	t.entry.Result = action.ResultRunning
 	e.journal.SetLive(t.entry)

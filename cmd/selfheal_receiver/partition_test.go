@@ -392,3 +392,50 @@ func awaitingApproval(t *testing.T, r *receiverProc) string {
 	})
 	return id
 }
+
+// TestAPauseMadeDuringAPartitionHoldsTheCutOffReplica: B works off a queue
+// (one hook at a time) when a proxy cuts it off from Redis for 5 s, less
+// than a lease; during the cut, a pause is made through A. When B reaches
+// Redis again it starts none of its queue before it has seen the pause:
+// no hook starts after the pause was made. A resume through A then runs
+// each accepted alert once.
+func TestAPauseMadeDuringAPartitionHoldsTheCutOffReplica(t *testing.T) {
+	dir := t.TempDir()
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	toB := testutil.StartProxy(t, primary.Addr)
+	config, runs := countingRule(dir, "    cooldown: 0s\n    concurrency: 1", "sleep 0.3")
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+toB.Addr+"/0")
+	acked := b.sendAll(agentNames(0, 30))
+	if len(acked) != 30 {
+		t.Fatalf("%d of 30 alerts accepted", len(acked))
+	}
+	testutil.Eventually(t, 20*time.Second, "B to be working off its queue", func() bool { return len(readRuns(runs)) >= 2 })
+	toB.Hold()
+	if code, body := a.do("POST", "/api/v1/pause", `{"for": "1h", "reason": "change window"}`); code != 200 {
+		t.Fatalf("pause during the partition: %d %s", code, body)
+	}
+	paused := time.Now()
+	time.Sleep(5*time.Second - time.Since(paused)) // the partition lasts 5 s
+	toB.Release()
+	testutil.Eventually(t, 20*time.Second, "B to hold its queue under the pause", func() bool {
+		return b.metric(`selfheal_remediation_deferred_total{reason="paused",rule="heal"}`) > 0
+	})
+	var after []string
+	for _, r := range readRuns(runs) {
+		if r.at.After(paused) {
+			after = append(after, fmt.Sprintf("%s %.1fs after the pause", r.agent, r.at.Sub(paused).Seconds()))
+		}
+	}
+	if len(after) > 0 {
+		t.Fatalf("B started %d hooks after the pause was made: %v", len(after), after)
+	}
+	held := len(acked) - len(runCounts(runs))
+	resumed := time.Now()
+	if code, body := a.do("DELETE", "/api/v1/pause", ""); code != 204 {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	b.ranOnce(t, runs, acked, time.Minute)
+	fmt.Printf("pause made during a 5 s partition of B: %d of B's queue held, none started after the pause; all run %.1fs after the resume\n", held, doneAfter(runs, acked, resumed).Seconds())
+}
