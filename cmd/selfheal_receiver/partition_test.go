@@ -439,3 +439,37 @@ func TestAPauseMadeDuringAPartitionHoldsTheCutOffReplica(t *testing.T) {
 	b.ranOnce(t, runs, acked, time.Minute)
 	fmt.Printf("pause made during a 5 s partition of B: %d of B's queue held, none started after the pause; all run %.1fs after the resume\n", held, doneAfter(runs, acked, resumed).Seconds())
 }
+
+// TestAnApprovalDuringAPartitionRunsOnce: a remediation awaits approval on
+// B when a proxy cuts B off from Redis for 5 s; the approval, sent through
+// A meanwhile, is taken (200). The remediation runs once, after the
+// approval, by whichever replica gets it first.
+func TestAnApprovalDuringAPartitionRunsOnce(t *testing.T) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer am.Close()
+	dir := t.TempDir()
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	toB := testutil.StartProxy(t, primary.Addr)
+	config, runs := countingRule(dir, "    approval: {required: true}")
+	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
+	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
+	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+toB.Addr+"/0")
+	if acked := b.sendAll([]string{"a1"}); len(acked) != 1 {
+		t.Fatal("the alert was not accepted")
+	}
+	id := awaitingApproval(t, b)
+	toB.Hold()
+	cut := time.Now()
+	if code, body := a.do("POST", "/api/v1/actions/"+id+"/approve", `{"by": "alice", "reason": "during the partition"}`); code != 200 {
+		t.Fatalf("approval through A while B is cut off: %d %s", code, body)
+	}
+	time.Sleep(5*time.Second - time.Since(cut)) // the partition lasts 5 s
+	toB.Release()
+	released := time.Now()
+	b.ranOnce(t, runs, []string{"a1"}, 30*time.Second)
+	if r := readRuns(runs); r[0].at.Before(cut) {
+		t.Fatalf("ran before the approval: %v", r)
+	}
+	fmt.Printf("approval through A during a 5 s partition of B: taken, run once %.1fs after B was back\n", doneAfter(runs, []string{"a1"}, released).Seconds())
+}
