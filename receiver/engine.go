@@ -25,6 +25,7 @@ import (
 	"github.com/selfheal/selfheal/receiver/config"
 	"github.com/selfheal/selfheal/receiver/escalation"
 	"github.com/selfheal/selfheal/receiver/journal"
+	"github.com/selfheal/selfheal/receiver/silence"
 )
 
 // Errors Accept returns; the webhook maps them to 503 so that Alertmanager
@@ -86,6 +87,7 @@ type Engine struct {
 	retries  sync.WaitGroup
 	esc      *escalation.Escalator
 	pauses   *pauses
+	silences silence.Clients
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc

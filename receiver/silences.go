@@ -23,7 +23,7 @@ func (e *Engine) silenceOn(t *task) {
 	ms, err := s.Render(t.data)
 	if err == nil {
 		var c *silence.Client
-		if c, err = silence.New(ec); err == nil {
+		if c, err = e.silences.For(ec); err == nil {
 			ctx, cancel := context.WithTimeout(e.runCtx, silence.Timeout)
 			defer cancel()
 			now := e.opts.Now()
@@ -53,7 +53,7 @@ func (e *Engine) silenceOff(en *journal.Entry) {
 	if en.SilenceID == "" || ec == nil {
 		return
 	}
-	c, err := silence.New(ec)
+	c, err := e.silences.For(ec)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.runCtx), silence.Timeout)
 		defer cancel()

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,5 +104,43 @@ rules:
 		if got := promtest.ToFloat64(f.engine.metrics.silences.WithLabelValues("restart-agent", event)); got != want {
 			t.Errorf("silences %s: %v, want %v", event, got, want)
 		}
+	}
+}
+
+// TestSilencesReuseTheirConnections: 20 remediations, each making and
+// expiring a silence on a real Alertmanager reached through a proxy that
+// counts connections, open no more connections than run at once: the
+// client is built once per configuration, not per call.
+func TestSilencesReuseTheirConnections(t *testing.T) {
+	_, am := startPagerAlertmanager(t)
+	proxy := testutil.StartProxy(t, strings.TrimPrefix(am.URL, "http://"))
+	f := newFixture(t, `
+global:
+  escalation: {alertmanager_urls: ['http://`+proxy.Addr+`']}
+rules:
+  - name: restart-agent
+    match: 'alertname="AgentLost"'
+    require_labels: {agent: '[a-z0-9]+'}
+    cooldown: 0s
+    concurrency: 2
+    silence:
+      matchers: ['agent="{{ .Labels.agent }}"']
+      for: 10m
+    actions:
+      - exec: {command: [/bin/true]}
+`, Options{}, nil)
+	for i := range 20 {
+		f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", fmt.Sprint("a", i)))
+	}
+	f.waitEntries(20)
+	testutil.Eventually(t, 10*time.Second, "every silence expired", func() bool {
+		return promtest.ToFloat64(f.engine.metrics.silences.WithLabelValues("restart-agent", "expired")) == 20
+	})
+	if created := promtest.ToFloat64(f.engine.metrics.silences.WithLabelValues("restart-agent", "created")); created != 20 {
+		t.Fatalf("%v silences made, want 20", created)
+	}
+	// Two remediations at once, each with at most one call in flight.
+	if n := proxy.Accepted(); n > 2 {
+		t.Fatalf("40 calls to Alertmanager opened %d connections, want at most 2", n)
 	}
 }

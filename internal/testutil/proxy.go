@@ -3,6 +3,7 @@ package testutil
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -19,7 +20,12 @@ type Proxy struct {
 	held   bool
 	target string
 	conns  map[net.Conn]bool
+
+	accepted atomic.Int64
 }
+
+// Accepted is how many connections the proxy has accepted.
+func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
 // StartProxy listens on a free loopback port and forwards to target until
 // the test ends.
@@ -42,6 +48,7 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
+		p.accepted.Add(1)
 		go p.forward(c)
 	}
 }

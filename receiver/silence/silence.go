@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -41,6 +42,33 @@ func New(ec *config.EscalationConfig) (*Client, error) {
 	}
 	hc.Timeout = Timeout
 	return &Client{urls: ec.AlertmanagerURLs, http: hc}, nil
+}
+
+// Clients hands out one Client per escalation configuration, built at its
+// first use and kept until the configuration changes, so that silences
+// reuse their connections to the Alertmanagers.
+type Clients struct {
+	mu sync.Mutex
+	ec *config.EscalationConfig
+	c  *Client
+}
+
+// For returns the client of ec.
+func (cs *Clients) For(ec *config.EscalationConfig) (*Client, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.c != nil && cs.ec == ec {
+		return cs.c, nil
+	}
+	c, err := New(ec)
+	if err != nil {
+		return nil, err
+	}
+	if cs.c != nil {
+		cs.c.http.CloseIdleConnections()
+	}
+	cs.c, cs.ec = c, ec
+	return c, nil
 }
 
 type postable struct {
