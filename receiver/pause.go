@@ -211,6 +211,20 @@ func (e *Engine) hold(t *task, p Pause) {
 	e.window.requeue(t, now)
 }
 
+// pausedAtStart looks at the pauses again just before t starts, on a read
+// at most pauseMaxAge old, and holds t when one holds its rule, or puts it
+// off when they cannot be read; it tells whether it did either.
+func (e *Engine) pausedAtStart(t *task) bool {
+	p, ok, err := e.pauses.current(e.takeCtx, t.rule.Name, e.opts.Now())
+	switch {
+	case err != nil:
+		e.waitForStore(t, err)
+	case ok:
+		e.hold(t, p)
+	}
+	return err != nil || ok
+}
+
 // watchPauses reads the pauses from the store every pausePoll, so that a
 // pause or resume on any replica holds or frees this one's work within
 // that, and exports selfheal_receiver_paused.

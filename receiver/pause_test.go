@@ -178,3 +178,28 @@ func TestAStartReadsStalePausesAgain(t *testing.T) {
 		t.Error("a stale read that could not be renewed let a start through")
 	}
 }
+
+// TestAStaleReplicaReadsThePausesBeforeAStart: a pause another replica
+// made (written to the shared store) while this one's last read of the
+// pauses is a minute old, as after a partition, holds the next start: the
+// engine reads the pauses again before it, and the remediation is
+// journaled paused, not run.
+func TestAStaleReplicaReadsThePausesBeforeAStart(t *testing.T) {
+	rec := t.TempDir() + "/rec"
+	f := newFixture(t, recordRule(t, rec, ""), Options{}, nil)
+	other := &pauses{st: f.store, m: map[string]Pause{}}
+	now := time.Now()
+	if err := other.set(context.Background(), Pause{Reason: "change window", Since: now, Until: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.pauses.mu.Lock()
+	f.engine.pauses.readAt = now.Add(-time.Minute)
+	f.engine.pauses.mu.Unlock()
+	f.accept(alert("firing", time.Now(), "alertname", "AgentLost", "agent", "d1"))
+	if es := f.waitEntries(1); es[0].Result != action.ResultPaused {
+		t.Fatalf("entry %s %q, want paused", es[0].Result, es[0].Reason)
+	}
+	if runs := testutil.ReadLines(t, rec); len(runs) != 0 {
+		t.Fatalf("ran under a pause made while its read was stale: %v", runs)
+	}
+}

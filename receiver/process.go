@@ -23,6 +23,11 @@ func (e *Engine) process(t *task) {
 	if !e.currentRule(t) {
 		return
 	}
+	// Held here on what is known, without taking a slot or the alert's lock.
+	if p, ok := e.pauses.active(t.rule.Name, e.opts.Now()); ok {
+		e.hold(t, p)
+		return
+	}
 	release, err := e.admit(t)
 	if err != nil { // shutting down: the task stays in the backlog
 		e.window.done(t.key)
@@ -35,12 +40,7 @@ func (e *Engine) process(t *task) {
 		return
 	}
 	defer unlock()
-	// Looked at last before the start, on a fresh read (pauseMaxAge).
-	if p, ok, err := e.pauses.current(e.takeCtx, t.rule.Name, e.opts.Now()); err != nil {
-		e.waitForStore(t, err)
-		return
-	} else if ok {
-		e.hold(t, p)
+	if e.pausedAtStart(t) {
 		return
 	}
 
