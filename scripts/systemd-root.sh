@@ -1,18 +1,19 @@
 #!/bin/bash
 # systemd-root.sh DIR: a Debian tree for the tests that boot a real systemd
 # under systemd-nspawn (internal/testutil.StartSystemd). It holds systemd,
-# D-Bus, sshd and sudo, a user "selfheal" allowed to start, stop and
-# restart the test units with sudo -n, and those units. The tests boot it
+# D-Bus, polkit (with nss-systemd, for services with DynamicUser), sshd and
+# sudo, a user "selfheal" allowed to start, stop and restart the test units
+# with sudo -n, and those units. The tests boot it
 # read-only with a throw-away overlay, so one tree serves every test.
 set -euo pipefail
 dir=${1:?usage: systemd-root.sh DIR}
-stamp=$dir/.selfheal-root-v1
+stamp=$dir/.selfheal-root-v2
 [ -e "$stamp" ] && exit 0
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 rm -rf "$dir.tmp"
 mkdir -p "$(dirname "$dir")"
-echo ">> debootstrap bookworm into $dir (systemd, dbus, openssh-server, sudo)"
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,openssh-server,sudo \
+echo ">> debootstrap bookworm into $dir (systemd, dbus, polkitd, openssh-server, sudo)"
+debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libpam-systemd,polkitd,libnss-systemd,openssh-server,sudo \
 	bookworm "$dir.tmp" "$mirror" >"$dir.log" 2>&1 || { tail -20 "$dir.log"; exit 1; }
 r=$dir.tmp
 # One host name, known to sudo (which warns when it cannot resolve it).
@@ -59,6 +60,6 @@ selfheal ALL=(root) NOPASSWD: /usr/bin/systemctl --no-block start opengslb-agent
 SUDO
 chmod 0440 "$r/etc/sudoers.d/selfheal"
 chroot "$r" visudo -c >/dev/null
-touch "$r/.selfheal-root-v1"
+touch "$r/.selfheal-root-v2"
 rm -rf "$dir"
 mv "$r" "$dir"

@@ -68,10 +68,10 @@ MaxSessions 20
 	}
 	var state string
 	for end := time.Now().Add(time.Minute); state != "running" && state != "degraded"; time.Sleep(50 * time.Millisecond) {
-		out, _ := s.try("systemctl", "is-system-running", "--wait") // "offline" until its bus is up
+		out, _ := s.Try("systemctl", "is-system-running", "--wait") // "offline" until its bus is up
 		state = strings.TrimSpace(out)
 		if s.Proc.Exited() || time.Now().After(end) {
-			jobs, _ := s.try("systemctl", "list-jobs", "--no-pager")
+			jobs, _ := s.Try("systemctl", "list-jobs", "--no-pager")
 			t.Fatalf("the container's boot: %q (leader %d); jobs:\n%s", state, s.Leader, jobs)
 		}
 	}
@@ -92,7 +92,7 @@ func systemdRoot(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
 	top := filepath.Join(filepath.Dir(file), "..", "..")
 	root := filepath.Join(top, ".build", "systemd-root")
-	if _, err := os.Stat(filepath.Join(root, ".selfheal-root-v1")); err == nil {
+	if _, err := os.Stat(filepath.Join(root, ".selfheal-root-v2")); err == nil {
 		return root
 	}
 	Binary(t, "debootstrap")
@@ -165,14 +165,16 @@ func leader(pid int) int {
 // output; the test fails if it fails.
 func (s *Systemd) Run(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := s.try(args...)
+	out, err := s.Try(args...)
 	if err != nil {
 		t.Fatalf("%s in the container: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
 }
 
-func (s *Systemd) try(args ...string) (string, error) {
+// Try runs a command as root inside the container and returns its output
+// and error.
+func (s *Systemd) Try(args ...string) (string, error) {
 	cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(s.Leader), "-m", "-u", "-i", "-p", "--"}, args...)...)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()

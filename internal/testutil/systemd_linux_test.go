@@ -19,7 +19,7 @@ func TestStartSystemd(t *testing.T) {
 	Eventually(t, 10*time.Second, "a new invocation", func() bool {
 		return s.Show(t, "opengslb-agent.service", "InvocationID") != before
 	})
-	if out, err := s.try("su", "-s", "/bin/sh", SystemdUser, "-c", "sudo -n systemctl --no-block restart other.service"); err == nil || !strings.Contains(out, "password is required") {
+	if out, err := s.Try("su", "-s", "/bin/sh", SystemdUser, "-c", "sudo -n systemctl --no-block restart other.service"); err == nil || !strings.Contains(out, "password is required") {
 		t.Fatalf("sudo let the user restart other.service: %v %s", err, out)
 	}
 }
