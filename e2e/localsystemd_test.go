@@ -48,7 +48,7 @@ rules:
 `)
 	postAlert(t, url, "AsShipped", "2026-12-07T09:00:00Z")
 	asDynamic := waitActions(t, url, 1)[0]
-	if asDynamic.Result != "failed" || !strings.Contains(asDynamic.Steps[0].Reason, "system bus") {
+	if asDynamic.Result != "failed" || !strings.Contains(asDynamic.Steps[0].Reason, "a dynamic user (DynamicUser=yes), which dbus-daemon refuses") {
 		t.Fatalf("as the dynamic user: %s %q, want refused by the bus", asDynamic.Result, asDynamic.Steps[0].Reason)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,9 +25,18 @@ type bus struct {
 func dialBus(ctx context.Context) (manager, error) {
 	c, err := dbus.NewWithContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to systemd on the system bus: %w", err)
+		return nil, fmt.Errorf("connecting to systemd on the system bus%s: %w", busHint(os.Getuid()), err)
 	}
 	return &bus{conn: c}, nil
+}
+
+// busHint explains a refused connection when uid is in systemd's range of
+// dynamic users (61184-65519), whom dbus-daemon refuses.
+func busHint(uid int) string {
+	if uid < 61184 || uid > 65519 {
+		return ""
+	}
+	return fmt.Sprintf(" as uid %d, a dynamic user (DynamicUser=yes), which dbus-daemon refuses: run the receiver as a user of its own (docs/install.md)", uid)
 }
 
 func (b *bus) show(ctx context.Context, unit string) (unitState, error) {
