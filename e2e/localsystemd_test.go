@@ -62,6 +62,8 @@ rules:
 	otherBefore := sd.Show(t, "other.service", "InvocationID")
 	postAlert(t, url, "AgentLost", "2026-12-07T10:00:00Z")
 	postAlert(t, url, "OtherDown", "2026-12-07T10:00:00Z")
+	// Three: the entry made as the dynamic user survived the move of the
+	// state directory.
 	for _, a := range waitActions(t, url, 3) {
 		st := a.Steps[0]
 		switch {
