@@ -238,12 +238,9 @@ func TestAPauseHoldsEveryReplica(t *testing.T) {
 // remediation approved through both at once runs once: one answer is
 // taken, the other is refused with 409 naming the first.
 func TestApprovalOnTwoReplicas(t *testing.T) {
-	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer am.Close()
 	dir := t.TempDir()
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	config, runs := countingRule(dir, "    approval: {required: true}")
-	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
+	config, runs := approvalRule(t, dir)
 	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
 	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0")
 	if acked := a.sendAll([]string{"a1"}); len(acked) != 1 {
@@ -309,12 +306,9 @@ func TestAPauseHoldsThroughAStallAndAReload(t *testing.T) {
 // remediation runs once, well within the lease that a lock left behind by
 // the stall would hold it.
 func TestAnApprovalWaitsThroughAStallAndAReload(t *testing.T) {
-	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer am.Close()
 	dir := t.TempDir()
 	rd := testutil.StartRedis(t, testutil.RedisOptions{})
-	config, runs := countingRule(dir, "    approval: {required: true}")
-	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
+	config, runs := approvalRule(t, dir)
 	// A lease of a minute: a lock of the alert left in the store by a
 	// release the stall swallowed would hold the run back that long.
 	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+rd.Addr+"/0", "--remediation.lease-duration", "1m")
@@ -445,14 +439,11 @@ func TestAPauseMadeDuringAPartitionHoldsTheCutOffReplica(t *testing.T) {
 // A meanwhile, is taken (200). The remediation runs once, after the
 // approval, by whichever replica gets it first.
 func TestAnApprovalDuringAPartitionRunsOnce(t *testing.T) {
-	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer am.Close()
 	dir := t.TempDir()
 	primary := testutil.StartRedis(t, testutil.RedisOptions{})
 	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
 	toB := testutil.StartProxy(t, primary.Addr)
-	config, runs := countingRule(dir, "    approval: {required: true}")
-	config = "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config
+	config, runs := approvalRule(t, dir)
 	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
 	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+toB.Addr+"/0")
 	if acked := b.sendAll([]string{"a1"}); len(acked) != 1 {
@@ -472,4 +463,13 @@ func TestAnApprovalDuringAPartitionRunsOnce(t *testing.T) {
 		t.Fatalf("ran before the approval: %v", r)
 	}
 	fmt.Printf("approval through A during a 5 s partition of B: taken, run once %.1fs after B was back\n", doneAfter(runs, []string{"a1"}, released).Seconds())
+}
+
+// approvalRule is countingRule with approval required, its asks posted to
+// a sink that takes them (the approvals come through the API).
+func approvalRule(t *testing.T, dir string) (config, runs string) {
+	am := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(am.Close)
+	config, runs = countingRule(dir, "    approval: {required: true}")
+	return "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config, runs
 }
