@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -231,28 +232,41 @@ func CheckName(t *Template, d *Data, pattern *regexp.Regexp, what string) (strin
 }
 
 // NativeStep runs one step of a native action: within timeout, through
-// the client (built on first use), recording what run observed. A shutdown
-// interrupts it, a deadline is a timeout, any other error a failure in the
-// daemon's words.
+// the client (built on first use), recording what run observed.
 func NativeStep(ctx context.Context, kind, what, object string, timeout time.Duration, client *DaemonClient, run func(context.Context, *http.Client, *Observation) error) Step {
+	return ObservedStep(ctx, kind, what, object, timeout, func(ctx context.Context, obs *Observation) error {
+		hc, err := client.get()
+		if err != nil {
+			return err
+		}
+		return run(ctx, hc, obs)
+	})
+}
+
+// ObservedStep runs one step that restarts, starts or stops object: within
+// timeout, recording what run observed of it.
+func ObservedStep(ctx context.Context, kind, what, object string, timeout time.Duration, run func(context.Context, *Observation) error) Step {
 	st := Step{Action: kind, What: what, Started: time.Now(), Observed: &Observation{Object: object}}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hc, err := client.get()
-	if err == nil {
-		err = run(ctx, hc, st.Observed)
-	}
+	err := run(ctx, st.Observed)
 	st.Duration = time.Since(st.Started)
 	st.Output = st.Observed.Text()
+	st.Result, st.Reason = Verdict(ctx.Err(), err, timeout)
+	return st
+}
+
+// Verdict is a step's result and reason from its error and its context's:
+// a shutdown interrupts it, its own deadline is a timeout, any other error
+// a failure in the words of whoever refused.
+func Verdict(ctxErr, err error, timeout time.Duration) (result, reason string) {
 	switch {
 	case err == nil:
-		st.Result = ResultSuccess
-	case ctx.Err() == context.Canceled:
-		st.Result, st.Reason = ResultInterrupted, "shutting down"
-	case ctx.Err() == context.DeadlineExceeded:
-		st.Result, st.Reason = ResultFailed, fmt.Sprintf("timed out after %s: %v", timeout, err)
-	default:
-		st.Result, st.Reason = ResultFailed, err.Error()
+		return ResultSuccess, ""
+	case errors.Is(ctxErr, context.Canceled):
+		return ResultInterrupted, "shutting down"
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		return ResultFailed, fmt.Sprintf("timed out after %s: %v", timeout, err)
 	}
-	return st
+	return ResultFailed, err.Error()
 }

@@ -1,11 +1,8 @@
 package systemd
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/selfheal/selfheal/receiver/action"
 )
@@ -115,25 +112,5 @@ func TestFullName(t *testing.T) {
 		if got := fullName(in); got != want {
 			t.Errorf("fullName(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestVerdict(t *testing.T) {
-	failed := errors.New("sudo exited with status 1: sudo: a password is required")
-	for _, c := range []struct {
-		name           string
-		ctxErr, err    error
-		result, reason string
-	}{
-		{"success", nil, nil, action.ResultSuccess, ""},
-		{"failure", nil, failed, action.ResultFailed, failed.Error()},
-		{"shutdown", context.Canceled, errors.New("interrupted"), action.ResultInterrupted, "shutting down"},
-		{"own deadline", context.DeadlineExceeded, errors.New("systemctl on h:22: interrupted"), action.ResultFailed, "timed out after 45s: systemctl on h:22: interrupted"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if r, why := verdict(c.ctxErr, c.err, 45*time.Second); r != c.result || why != c.reason {
-				t.Fatalf("verdict = %s %q, want %s %q", r, why, c.result, c.reason)
-			}
-		})
 	}
 }

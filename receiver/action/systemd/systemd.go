@@ -55,32 +55,14 @@ func (a *systemdAction) Prepare(d *action.Data) (action.Prepared, error) {
 }
 
 func (a *systemdAction) step(ctx context.Context, d *action.Data, what, unit string) action.Step {
-	st := action.Step{Action: "systemd", What: what, Started: time.Now(), Observed: &action.Observation{Object: unit}}
-	ctx, cancel := context.WithTimeout(ctx, a.within+grace)
-	defer cancel()
-	m, err := a.connect(ctx, d)
-	if err == nil {
+	return action.ObservedStep(ctx, "systemd", what, unit, a.within+grace, func(ctx context.Context, obs *action.Observation) error {
+		m, err := a.connect(ctx, d)
+		if err != nil {
+			return err
+		}
 		defer m.close()
-		err = a.run(ctx, m, unit, st.Observed)
-	}
-	st.Duration = time.Since(st.Started)
-	st.Output = st.Observed.Text()
-	st.Result, st.Reason = verdict(ctx.Err(), err, a.within+grace)
-	return st
-}
-
-// verdict is the step's result and reason from its error and its
-// context's: a shutdown interrupts it, its own deadline is a timeout.
-func verdict(ctxErr, err error, limit time.Duration) (result, reason string) {
-	switch {
-	case err == nil:
-		return action.ResultSuccess, ""
-	case errors.Is(ctxErr, context.Canceled):
-		return action.ResultInterrupted, "shutting down"
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return action.ResultFailed, fmt.Sprintf("timed out after %s: %v", limit, err)
-	}
-	return action.ResultFailed, err.Error()
+		return a.run(ctx, m, unit, obs)
+	})
 }
 
 func (a *systemdAction) connect(ctx context.Context, d *action.Data) (manager, error) {
