@@ -104,12 +104,8 @@ func healedOnce(t *testing.T, rs []*receiverProc, runs string, acked []string, w
 // lease expires; A starts nothing it cannot record.
 func TestAPartitionedReceiverStopsAndItsWorkIsTakenOver(t *testing.T) {
 	dir := t.TempDir()
-	primary := testutil.StartRedis(t, testutil.RedisOptions{})
-	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
-	toA := testutil.StartProxy(t, primary.Addr)
 	config, runs := slowCountingRule(dir)
-	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+toA.Addr+"/0")
-	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
+	a, b, toA := pairWithOneCutOff(t, config, "host-a")
 	rs := []*receiverProc{a, b}
 	acked := fireAtBoth(rs, agentNames(0, 200))
 	testutil.Eventually(t, 30*time.Second, "A to be running remediations", func() bool { return a.metric("selfheal_remediation_in_flight") > 0 })
@@ -395,12 +391,8 @@ func awaitingApproval(t *testing.T, r *receiverProc) string {
 // each accepted alert once.
 func TestAPauseMadeDuringAPartitionHoldsTheCutOffReplica(t *testing.T) {
 	dir := t.TempDir()
-	primary := testutil.StartRedis(t, testutil.RedisOptions{})
-	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
-	toB := testutil.StartProxy(t, primary.Addr)
 	config, runs := countingRule(dir, "    cooldown: 0s\n    concurrency: 1", "sleep 0.3")
-	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
-	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+toB.Addr+"/0")
+	a, b, toB := pairWithOneCutOff(t, config, "host-b")
 	acked := b.sendAll(agentNames(0, 30))
 	if len(acked) != 30 {
 		t.Fatalf("%d of 30 alerts accepted", len(acked))
@@ -440,12 +432,8 @@ func TestAPauseMadeDuringAPartitionHoldsTheCutOffReplica(t *testing.T) {
 // approval, by whichever replica gets it first.
 func TestAnApprovalDuringAPartitionRunsOnce(t *testing.T) {
 	dir := t.TempDir()
-	primary := testutil.StartRedis(t, testutil.RedisOptions{})
-	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
-	toB := testutil.StartProxy(t, primary.Addr)
 	config, runs := approvalRule(t, dir)
-	a := startReceiverOn(t, "host-a", t.TempDir(), config, "--storage.redis.url", "redis://"+primary.Addr+"/0")
-	b := startReceiverOn(t, "host-b", t.TempDir(), config, "--storage.redis.url", "redis://"+toB.Addr+"/0")
+	a, b, toB := pairWithOneCutOff(t, config, "host-b")
 	if acked := b.sendAll([]string{"a1"}); len(acked) != 1 {
 		t.Fatal("the alert was not accepted")
 	}
@@ -472,4 +460,21 @@ func approvalRule(t *testing.T, dir string) (config, runs string) {
 	t.Cleanup(am.Close)
 	config, runs = countingRule(dir, "    approval: {required: true}")
 	return "global: {escalation: {alertmanager_urls: ['" + am.URL + "']}}\n" + config, runs
+}
+
+// pairWithOneCutOff starts receivers host-a and host-b on one config and a
+// Redis primary with a replica; the one named cut reaches the primary
+// through the returned proxy, which can cut it off.
+func pairWithOneCutOff(t *testing.T, config, cut string) (a, b *receiverProc, proxy *testutil.Proxy) {
+	primary := testutil.StartRedis(t, testutil.RedisOptions{})
+	testutil.StartRedis(t, testutil.RedisOptions{ReplicaOf: primary.Addr})
+	proxy = testutil.StartProxy(t, primary.Addr)
+	start := func(host string) *receiverProc {
+		addr := primary.Addr
+		if host == cut {
+			addr = proxy.Addr
+		}
+		return startReceiverOn(t, host, t.TempDir(), config, "--storage.redis.url", "redis://"+addr+"/0")
+	}
+	return start("host-a"), start("host-b"), proxy
 }
