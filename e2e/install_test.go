@@ -422,14 +422,7 @@ func TestSystemdUnits(t *testing.T) {
 // the shipped placeholder, and the password files readable by their owner
 // alone.
 func TestCredentialsAsDocumented(t *testing.T) {
-	b, err := os.ReadFile("../docs/install.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	i := strings.Index(text, "### Credentials")
-	start := strings.Index(text[i:], "```sh\n") + i + len("```sh\n")
-	block := text[start : start+strings.Index(text[start:], "```")]
+	block := docBlock(t, "../docs/install.md", "### Credentials", 1)
 	etc := t.TempDir()
 	for _, f := range []string{"selfheal_receiver.web.yml", "selfheal_exporter.web.yml"} {
 		shipped, _ := os.ReadFile("../examples/" + f)
@@ -474,15 +467,8 @@ func TestCredentialsAsDocumented(t *testing.T) {
 // fingerprint checked. The systemd action then restarts the unit as that
 // user and is refused any other.
 func TestRemoteHostAsDocumented(t *testing.T) {
-	b, err := os.ReadFile("../docs/install.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	section := text[strings.Index(text, "### Remote hosts for the `ssh` and `systemd` actions"):]
-	blocks := strings.Split(section, "```sh\n")
-	block := func(i int) string { return blocks[i][:strings.Index(blocks[i], "```")] }
-	hostBlock, pinBlock := block(2), block(3)
+	const heading = "### Remote hosts for the `ssh` and `systemd` actions"
+	hostBlock, pinBlock := docBlock(t, "../docs/install.md", heading, 2), docBlock(t, "../docs/install.md", heading, 3)
 
 	sd := testutil.StartSystemd(t, "")
 	sd.Run(t, "userdel", "--remove", "selfheal")
@@ -527,4 +513,20 @@ func TestRemoteHostAsDocumented(t *testing.T) {
 			t.Errorf("restart %s as the documented user: %s %s", unit, st.Result, st.Reason)
 		}
 	}
+}
+
+// docBlock returns the i-th sh block (from 1) after heading in the file.
+func docBlock(t *testing.T, path, heading string, i int) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	at := strings.Index(text, heading)
+	if at < 0 {
+		t.Fatalf("%s has no %q", path, heading)
+	}
+	block := strings.Split(text[at:], "```sh\n")[i]
+	return block[:strings.Index(block, "```")]
 }

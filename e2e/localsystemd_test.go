@@ -177,19 +177,3 @@ func waitActions(t *testing.T, url string, n int) []journaledAction {
 	})
 	return ended
 }
-
-// docBlock returns the i-th sh block (from 1) after heading in the file.
-func docBlock(t *testing.T, path, heading string, i int) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	at := strings.Index(text, heading)
-	if at < 0 {
-		t.Fatalf("%s has no %q", path, heading)
-	}
-	block := strings.Split(text[at:], "```sh\n")[i]
-	return block[:strings.Index(block, "```")]
-}
