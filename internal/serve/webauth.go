@@ -45,7 +45,11 @@ func splitBasicAuth(flags *web.FlagConfig) (*webAuth, *web.FlagConfig, func(), e
 		return nil, flags, func() {}, nil
 	}
 	a := &webAuth{orig: orig}
-	users, rest, _, err := a.read()
+	st, err := os.Stat(orig)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("web configuration: %w", err)
+	}
+	users, rest, err := a.read()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -61,7 +65,7 @@ func splitBasicAuth(flags *web.FlagConfig) (*webAuth, *web.FlagConfig, func(), e
 		cleanup = func() { os.RemoveAll(dir) }
 		a.derived = filepath.Join(dir, "web.yml")
 	}
-	if err := a.refresh(); err != nil {
+	if err := a.apply(users, rest, st.ModTime()); err != nil {
 		cleanup()
 		return nil, nil, nil, err
 	}
@@ -86,26 +90,21 @@ func (a *webAuth) current() (users, ok bool) {
 }
 
 // read parses the original file: its users and the rest (nil when there
-// is no rest), with its modification time.
-func (a *webAuth) read() (map[string]string, []byte, time.Time, error) {
-	st, err := os.Stat(a.orig)
-	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("web configuration: %w", err)
-	}
+// is no rest).
+func (a *webAuth) read() (map[string]string, []byte, error) {
 	b, err := os.ReadFile(a.orig)
 	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("web configuration: %w", err)
+		return nil, nil, fmt.Errorf("web configuration: %w", err)
 	}
 	users, rest, err := withoutUsers(b, filepath.Dir(a.orig))
 	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("web configuration %s: %w", a.orig, err)
+		return nil, nil, fmt.Errorf("web configuration %s: %w", a.orig, err)
 	}
-	return users, rest, st.ModTime(), nil
+	return users, rest, nil
 }
 
 // refresh reads the original file again when it changed: the users, and
-// the copy for exporter-toolkit. TLS settings added to a file that had
-// none at the start refuse every request until a restart serves them.
+// the copy for exporter-toolkit.
 func (a *webAuth) refresh() error {
 	st, err := os.Stat(a.orig)
 	if err != nil {
@@ -116,10 +115,17 @@ func (a *webAuth) refresh() error {
 	if st.ModTime().Equal(a.mtime) && a.users != nil {
 		return nil
 	}
-	users, rest, mtime, err := a.read()
+	users, rest, err := a.read()
 	if err != nil {
 		return err
 	}
+	return a.apply(users, rest, st.ModTime())
+}
+
+// apply takes a read of the file last modified at mtime: the copy for
+// exporter-toolkit, then the users. TLS settings added to a file that had
+// none at the start refuse every request until a restart serves them.
+func (a *webAuth) apply(users map[string]string, rest []byte, mtime time.Time) error {
 	switch {
 	case a.derived != "":
 		if rest == nil {
